@@ -1,0 +1,37 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/digest build
+	$(BIN)/digest send --list subscribers/example.csv
+	@latest=$$(ls -1 issues | sort -n | tail -1); \
+	echo ""; \
+	echo "HTML version:        issues/$$latest/issue.html   (open it in a browser)"; \
+	echo "Text version:        issues/$$latest/issue.txt"; \
+	echo "As a reader gets it: issues/$$latest/preview.eml"; \
+	echo "Delivered messages:  outbox/new/   (a Maildir: one file per message)"; \
+	echo "Send journal:        $(BIN)/digest status"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check digest tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) issues outbox .digest .pytest_cache .mypy_cache .ruff_cache

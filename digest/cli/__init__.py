@@ -1,0 +1,60 @@
+"""The `digest` command line: a thin click shell over the library; errors are one line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from digest.config import Workspace
+from digest.errors import DigestError
+
+__all__ = ["main", "DigestGroup"]
+
+
+class DigestGroup(click.Group):
+    """A click group that prints a DigestError as one line and exits with its code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; our errors become `digest: error: …` on stderr, no traceback."""
+        try:
+            return super().invoke(ctx)
+        except DigestError as exc:
+            click.echo(f"digest: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def warn(message: str) -> None:
+    """Print a one-line warning on stderr."""
+    click.echo(f"digest: warning: {message}", err=True)
+
+
+@click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-C", "--workspace", "root", type=click.Path(file_okay=False, path_type=Path), default=".",
+    show_default=True, help="The newsletter workspace folder (digest.toml, pages/, subscribers/ …).",
+)
+@click.version_option(package_name="digest")
+@click.pass_context
+def main(ctx: click.Context, root: Path) -> None:
+    """Build a newsletter digest from the week's news pages and send it to your lists."""
+    ctx.obj = Workspace(root)
+
+
+def _register() -> None:
+    from digest.cli import build, send, subscribers, templates
+
+    main.add_command(build.build)
+    main.add_command(build.collect_command)
+    main.add_command(send.send)
+    main.add_command(send.status)
+    main.add_command(subscribers.subscribers)
+    main.add_command(templates.templates)
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""`digest build` and `digest collect`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import click
+
+from digest.cli import warn
+from digest.collect import collect
+from digest.config import Workspace
+from digest.curate import LEAD_RULE, CurateOptions
+from digest.errors import ConfigError, SourceError
+from digest.pipeline import WARN_BYTES, build_issue
+
+__all__ = ["build", "collect_command", "period_from"]
+
+
+def period_from(week: str | None, since: date | None, until: date | None) -> tuple[date | None, date | None]:
+    """Turn --week 2026-W48 or --since/--until into a date range."""
+    if week:
+        if since or until:
+            raise ConfigError("--week cannot be combined with --since/--until")
+        try:
+            year, number = week.upper().split("-W")
+            start = date.fromisocalendar(int(year), int(number), 1)
+            return start, date.fromisocalendar(int(year), int(number), 7)
+        except ValueError:
+            raise ConfigError(f"--week {week!r}: expected an ISO week like 2026-W48") from None
+    return since, until
+
+
+def _sources(workspace: Workspace, sources: tuple[Path, ...]) -> list[Path]:
+    chosen = list(sources) or [workspace.pages]
+    for path in chosen:
+        if not path.exists():
+            raise SourceError("no such file or folder", path=str(path))
+    return chosen
+
+
+_date = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@click.command(epilog=LEAD_RULE)
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write (default issues/<number>/).")
+@click.option("--week", help="Only articles of this ISO week, e.g. 2026-W48.")
+@click.option("--since", type=_date, help="Only articles published on or after this date.")
+@click.option("--until", type=_date, help="Only articles published on or before this date.")
+@click.option("--lead", "lead_text", help="Pick the lead by a piece of its title.")
+@click.option("--top", default=6, show_default=True, type=click.IntRange(0, 50), help="How many Top News items.")
+@click.option("--excerpt-words", default=120, show_default=True, type=click.IntRange(20, 2000),
+              help="Length of the lead's excerpt, ending on a whole sentence.")
+@click.option("--encoding", help="Read every source in this encoding instead of detecting it.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad source instead of skipping it.")
+@click.option("--allow-large", is_flag=True, help="Build even when the HTML is over Gmail's 102 KB clip.")
+@click.pass_obj
+def build(workspace: Workspace, sources: tuple[Path, ...], out: Path | None, week: str | None,
+          since: object, until: object, lead_text: str | None, top: int, excerpt_words: int,
+          encoding: str | None, strict: bool, allow_large: bool) -> None:
+    """Build the issue from SOURCES (default: pages/): HTML, text, preview.eml, issue.json."""
+    start, end = period_from(week, _as_date(since), _as_date(until))
+    options = CurateOptions(lead=lead_text, top=top, excerpt_words=excerpt_words, since=start, until=end)
+    result = build_issue(workspace, _sources(workspace, sources), options=options, out=out,
+                         encoding=encoding, strict=strict, allow_large=allow_large)
+    for message in result.warnings:
+        warn(message)
+    for error in result.errors:
+        warn(f"skipped {error}")
+    size = result.html_bytes
+    if size > WARN_BYTES:
+        warn(f"the HTML is {size / 1024:.1f} KB, close to Gmail's 102 KB clip")
+    issue, folder = result.issue, result.folder
+    click.echo(f"Issue {issue.number}: {issue.subject}")
+    click.echo(f"  lead      {issue.lead.title} ({issue.lead.origin})")
+    click.echo(f"  top news  {len(issue.top_news)} item(s)")
+    click.echo(f"  html      {folder / 'issue.html'} ({size / 1024:.1f} KB of Gmail's 102 KB)")
+    click.echo(f"  text      {folder / 'issue.txt'}")
+    click.echo(f"  preview   {folder / 'preview.eml'}")
+
+
+def _as_date(value: object) -> date | None:
+    return value.date() if hasattr(value, "date") else None  # click gives datetimes
+
+
+@click.command("collect")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per article.")
+@click.option("--encoding", help="Read every source in this encoding instead of detecting it.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad source instead of skipping it.")
+@click.pass_obj
+def collect_command(workspace: Workspace, sources: tuple[Path, ...], as_json: bool,
+                    encoding: str | None, strict: bool) -> None:
+    """Read SOURCES (page dumps, HTML pages, RSS/Atom feeds, folders) and show the articles."""
+    found = collect(_sources(workspace, sources), encoding=encoding, strict=strict)
+    for message in found.warnings:
+        warn(message)
+    for path in found.skipped:
+        warn(f"{path}: skipped, not a supported source")
+    for error in found.errors:
+        click.echo(f"digest: error: {error}", err=True)
+    if as_json:
+        click.echo(json.dumps([a.to_json() for a in found.articles], ensure_ascii=False, indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("kind", "published", "title", "source", "paragraphs", "top news")
+        for a in found.articles:
+            table.add_row(a.kind, a.published.isoformat(" ") if a.published else "—", a.title,
+                          a.source, str(len(a.paragraphs)), str(len(a.top_news)))
+        Console(soft_wrap=False).print(table)
+    if found.errors:
+        raise SystemExit(2)

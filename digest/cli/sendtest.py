@@ -1,0 +1,93 @@
+"""`digest send --test-to` and `--dry-run`: one real message, or every message composed and checked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+
+import click
+
+from digest.cli import warn
+from digest.compose import MessageSkeleton
+from digest.config import Workspace
+from digest.deliver.mailbox import embedded_mailbox
+from digest.deliver.transport import SMTPTransport
+from digest.errors import DeliveryError, SubscriberError
+from digest.model import Subscriber
+from digest.pipeline import load_issue, stream_subscribers
+from digest.subscribers import check_address
+
+__all__ = ["send_test", "dry_run_lists", "check_message"]
+
+
+def check_message(data: bytes) -> str | None:
+    """Why these message bytes are not fit to send, or None when they are."""
+    if any(len(line) > 998 for line in data.split(b"\r\n")):
+        return "a line is longer than 998 bytes"
+    if b"\r\n.\r\n" in data or b"\n." in data:
+        return "a line starts with '.'"
+    parsed = message_from_bytes(data, policy=default_policy)
+    if parsed.defects:
+        return f"MIME defect: {parsed.defects[0]!r}"
+    return None
+
+
+def send_test(workspace: Workspace, folder: Path, address: str) -> None:
+    """Send one message for the issue to `address` through the configured SMTP (or the mailbox)."""
+    try:
+        email = check_address(address)
+    except ValueError as exc:
+        raise SubscriberError(f"--test-to: {exc}") from None
+    settings = workspace.settings()
+    _, rendered = load_issue(folder)
+    skeleton = MessageSkeleton(rendered, settings.newsletter, secret=workspace.secret(), list_name="test")
+    message = skeleton.compose(Subscriber(email, "Test reader"))
+
+    async def run() -> str:
+        async with AsyncExitStack() as stack:
+            smtp = settings.smtp
+            if smtp is None:
+                smtp = await stack.enter_async_context(embedded_mailbox(workspace.outbox))
+            transport = SMTPTransport(smtp)
+            connection = await transport.connect()
+            try:
+                outcome = await connection.send(message, sender=settings.newsletter.sender_address)
+            finally:
+                await connection.close()
+            if outcome.status != "sent":
+                raise DeliveryError(f"{email}: {outcome.code} {outcome.reply}")
+            return transport.describe() if settings.smtp else str(workspace.outbox)
+
+    where = asyncio.run(run())
+    click.echo(f"Sent a test of issue {rendered.number} to {email} via {where}")
+
+
+def dry_run_lists(workspace: Workspace, folder: Path, lists: Sequence[Path], tags: Sequence[str],
+                  where: Sequence[tuple[str, str]]) -> None:
+    """Compose every recipient's message and check it; send nothing, journal nothing."""
+    if not lists:
+        raise SubscriberError("give at least one --list FILE for --dry-run")
+    settings = workspace.settings()
+    _, rendered = load_issue(folder)
+    skeleton = MessageSkeleton(rendered, settings.newsletter, secret=workspace.secret(), list_name="dry-run")
+    count = bad = 0
+    total_bytes = 0
+    for subscriber, list_name in stream_subscribers(lists, on_problem=lambda p: warn(f"left out {p}"),
+                                                    tags=tags, where=where):
+        message = skeleton.compose(subscriber, list_name=list_name)
+        count += 1
+        total_bytes += len(message.data)
+        # Parsing every message back is slow; the first ones and a sample suffice for structure.
+        problem = check_message(message.data) if count <= 100 or count % 1000 == 0 else None
+        if problem:
+            bad += 1
+            warn(f"{subscriber.origin}:{subscriber.line}: {subscriber.email}: {problem}")
+    average = total_bytes // count if count else 0
+    click.echo(f"Dry run: {count} message(s) composed, {bad} with problems, {average} bytes on average; "
+               "nothing sent")
+    if bad:
+        raise SystemExit(3)

@@ -1,0 +1,29 @@
+"""`digest templates init`: copy the built-in templates into the workspace for editing."""
+
+from __future__ import annotations
+
+import click
+
+from digest.config import Workspace
+from digest.render.environment import BUILTIN_TEMPLATES, copy_default_templates
+
+__all__ = ["templates"]
+
+
+@click.group()
+def templates() -> None:
+    """Manage the workspace's email templates."""
+
+
+@templates.command("init")
+@click.option("--force", is_flag=True, help="Overwrite templates that already exist in the workspace.")
+@click.pass_obj
+def init(workspace: Workspace, force: bool) -> None:
+    """Copy the built-in templates to templates/ (existing files are kept unless --force)."""
+    if workspace.templates.resolve() == BUILTIN_TEMPLATES:
+        click.echo("templates/ here is the built-in set itself; nothing to copy")
+        return
+    copied = list(copy_default_templates(workspace.templates, force=force))
+    for path in copied:
+        click.echo(f"  wrote {path}")
+    click.echo(f"{len(copied)} template(s) copied; edit them, digest build uses them first")

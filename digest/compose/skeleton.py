@@ -1,0 +1,194 @@
+"""Build each recipient's message from a skeleton made once per issue.
+
+The rendered HTML and text are split at their personal-field markers once;
+the static pieces are quoted-printable encoded once. Per recipient only the
+field values are escaped and encoded, and each is framed by soft line breaks
+(`=\\r\\n`) so every line stays within 76 characters whatever the value's
+length. No line of the result starts with '.', so DATA needs no dot-stuffing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formataddr, formatdate
+from urllib.parse import quote
+
+from digest.compose.qp import qp_encode, qp_value
+from digest.compose.tokens import sign_token
+from digest.config import Newsletter
+from digest.model import Rendered, Subscriber
+
+__all__ = ["ComposedMessage", "MessageSkeleton", "unsubscribe_url"]
+
+_SOFT_BREAK = b"=\r\n"
+_UNSAFE_HEADER = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedMessage:
+    """One recipient's message, ready for DATA (CRLF line ends, no dot-stuffing needed)."""
+
+    recipient: str
+    message_id: str
+    data: bytes
+    smtputf8: bool = False
+
+
+def unsubscribe_url(base_url: str, token: str) -> str:
+    """The one-click unsubscribe URL for a token."""
+    return f"{base_url.rstrip('/')}/u/{token}"
+
+
+class _Part:
+    """One MIME body part split at its markers: static bytes and field slots."""
+
+    def __init__(self, text: str, marker: str, escape: Callable[[str], str]) -> None:
+        chunks = re.split(re.escape(marker) + r"f(\d+)z", text)
+        self.static = [qp_encode(chunk) for chunk in chunks[0::2]]
+        self.slots = [int(index) for index in chunks[1::2]]
+        self.escape = escape
+
+    def fill(self, values: list[str], out: list[bytes]) -> None:
+        static, escape = self.static, self.escape
+        out.append(static[0])
+        for position, index in enumerate(self.slots, start=1):
+            out.append(_SOFT_BREAK)
+            out.append(qp_value(escape(values[index])))
+            out.append(_SOFT_BREAK)
+            out.append(static[position])
+
+
+def _text_escape(value: str) -> str:
+    return _UNSAFE_HEADER.sub(" ", value)
+
+
+def _html_escape(value: str) -> str:
+    return html.escape(_UNSAFE_HEADER.sub(" ", value), quote=True)
+
+
+class MessageSkeleton:
+    """Everything about an issue's message that is the same for every recipient."""
+
+    def __init__(
+        self,
+        rendered: Rendered,
+        newsletter: Newsletter,
+        *,
+        secret: bytes,
+        list_name: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.rendered = rendered
+        self.newsletter = newsletter
+        self.secret = secret
+        self.list_name = list_name
+        self.clock = clock
+        self.fields = rendered.fields
+        self.domain = newsletter.domain
+        self.boundary = f"=_digest_{secrets.token_hex(12)}"  # '=_' never occurs in QP text
+        self._date_second = -1
+        self._date_header = b""
+        self._static_headers = self._encode_static_headers()
+        self._text = _Part(rendered.text, rendered.marker, _text_escape)
+        self._html = _Part(rendered.html, rendered.marker, _html_escape)
+        self._body_open = (
+            f"MIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n'
+            f"X-Digest-Issue: {rendered.number}\r\n"
+            f"\r\n"
+            f"This is a multi-part message in MIME format.\r\n"
+            f"\r\n--{self.boundary}\r\n"
+            f'Content-Type: text/plain; charset="utf-8"\r\n'
+            f"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        ).encode("ascii")
+        self._between = (
+            f"\r\n--{self.boundary}\r\n"
+            f'Content-Type: text/html; charset="utf-8"\r\n'
+            f"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        ).encode("ascii")
+        self._close = f"\r\n--{self.boundary}--\r\n".encode("ascii")
+
+    def _encode_static_headers(self) -> bytes:
+        # Built once with the stdlib so folding and RFC 2047 are right.
+        message = EmailMessage(policy=SMTP)
+        message["From"] = self.newsletter.sender
+        if self.newsletter.reply_to:
+            message["Reply-To"] = self.newsletter.reply_to
+        message["Subject"] = _UNSAFE_HEADER.sub(" ", self.rendered.subject)
+        list_id = self.newsletter.list_id or f"{self.list_name or 'digest'}.{self.domain}"
+        message["List-Id"] = f"{self.newsletter.name} <{list_id}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        return bytes(message)[:-2]  # drop the blank line that ends the header block
+
+    def _date(self) -> bytes:
+        now = self.clock()
+        second = int(now)
+        if second != self._date_second:
+            self._date_second = second
+            self._date_header = f"Date: {formatdate(now, usegmt=True)}\r\n".encode("ascii")
+        return self._date_header
+
+    def message_id(self, email_key: str) -> str:
+        """Deterministic per (issue, recipient), so a resend after a crash is recognisable."""
+        digest = hmac.new(
+            self.secret, f"{self.rendered.number}\x1f{email_key}".encode(), hashlib.sha256
+        ).hexdigest()[:24]
+        return f"<digest.{self.rendered.number}.{digest}@{self.domain}>"
+
+    def values_for(self, subscriber: Subscriber, unsubscribe: str) -> list[str]:
+        """The raw values of the template's personal fields for one subscriber."""
+        values = []
+        for name in self.fields:
+            if name == "email":
+                values.append(subscriber.email)
+            elif name == "name":
+                values.append(subscriber.name)
+            elif name == "unsubscribe_url":
+                values.append(unsubscribe)
+            elif name.startswith("attrs."):
+                values.append(str(subscriber.attrs.get(name[6:], "")))
+            else:
+                values.append("")
+        return values
+
+    def compose(self, subscriber: Subscriber, *, list_name: str | None = None) -> ComposedMessage:
+        """Build one subscriber's message bytes."""
+        email = subscriber.email
+        key = subscriber.key
+        token = sign_token(
+            self.secret, email=key, list_name=list_name or self.list_name, issue=self.rendered.number
+        )
+        message_id = self.message_id(key)
+        smtputf8 = not email.isascii()
+        name = _UNSAFE_HEADER.sub(" ", subscriber.name).strip()
+        if smtputf8:
+            # RFC 6532: with SMTPUTF8 the header carries UTF-8 as it is.
+            to = f"{name} <{email}>" if name else email
+        else:
+            to = formataddr((name, email), charset="utf-8")
+        url = unsubscribe_url(self.newsletter.base_url, token)
+        mailto = f"mailto:{self.newsletter.sender_address}?subject={quote('unsubscribe ' + token)}"
+        out: list[bytes] = [
+            self._static_headers,
+            f"To: {to}\r\n".encode(),
+            self._date(),
+            f"Message-ID: {message_id}\r\n".encode("ascii"),
+            f"List-Unsubscribe: <{url}>,\r\n <{mailto}>\r\n".encode("ascii"),
+            self._body_open,
+        ]
+        values = self.values_for(subscriber, url)
+        self._text.fill(values, out)
+        out.append(self._between)
+        self._html.fill(values, out)
+        out.append(self._close)
+        return ComposedMessage(email, message_id, b"".join(out), smtputf8)
+

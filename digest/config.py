@@ -1,0 +1,254 @@
+"""Workspace settings from `digest.toml`, checked key by key; secrets come from the environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+
+from digest.errors import ConfigError
+
+__all__ = [
+    "Newsletter",
+    "Theme",
+    "SMTPSettings",
+    "DKIMSettings",
+    "Settings",
+    "Workspace",
+    "load_settings",
+]
+
+CONFIG_NAME = "digest.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Newsletter:
+    """[newsletter]: who sends, what it is called, where it lives on the web."""
+
+    name: str = "Digest"
+    sender: str = "Digest <digest@example.com>"
+    reply_to: str = ""
+    postal_address: str = "Example Media, 1 Example Street, 10000 Example City"
+    base_url: str = "https://digest.example.com"
+    language: str = "en"
+    direction: str = "ltr"
+    subject: str = "{newsletter}: {lead_title}"
+    list_id: str = ""
+    reason: str = "You receive this email because you subscribed to our newsletter."
+
+    @property
+    def sender_address(self) -> str:
+        """The bare address of `sender`, used as the envelope sender."""
+        return parseaddr(self.sender)[1]
+
+    @property
+    def domain(self) -> str:
+        """The sender's domain, used in Message-IDs and the default List-Id."""
+        return self.sender_address.rpartition("@")[2] or "localhost"
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    """[theme]: colours, fonts and width of the email."""
+
+    brand_color: str = "#0b5cab"
+    text_color: str = "#1f2328"
+    muted_color: str = "#59636e"
+    background_color: str = "#f3f4f6"
+    content_background: str = "#ffffff"
+    dark_text_color: str = "#e6edf3"
+    dark_muted_color: str = "#9198a1"
+    dark_background_color: str = "#0d1117"
+    dark_content_background: str = "#161b22"
+    dark_brand_color: str = "#6cb6ff"
+    font_family: str = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Helvetica, Arial, sans-serif"
+    logo_url: str = ""
+    width: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class SMTPSettings:
+    """[smtp]: the relay to send through; the password comes from DIGEST_SMTP_PASSWORD."""
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: str = "none"  # none | starttls | tls
+    username: str = ""
+    timeout: float = 30.0
+    local_hostname: str = "localhost"
+
+    @property
+    def password(self) -> str:
+        """The SMTP password, read from the environment only when needed."""
+        return os.environ.get("DIGEST_SMTP_PASSWORD", "")
+
+
+@dataclass(frozen=True, slots=True)
+class DKIMSettings:
+    """[dkim]: sign every message with this selector, domain and private key."""
+
+    selector: str
+    domain: str
+    private_key_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything `digest.toml` sets."""
+
+    newsletter: Newsletter = field(default_factory=Newsletter)
+    theme: Theme = field(default_factory=Theme)
+    smtp: SMTPSettings | None = None
+    dkim: DKIMSettings | None = None
+
+
+_COLOR = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
+_KEY_ALIASES = {"from": "sender"}
+
+
+def _build(cls: type, table: Any, section: str, path: str) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{section}] must be a table", path=path)
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for raw_key, value in table.items():
+        key = _KEY_ALIASES.get(raw_key, raw_key)
+        if key not in known:
+            raise ConfigError(f"unknown key {raw_key!r} in [{section}]", path=path)
+        expected = known[key].type
+        ok = {
+            "str": isinstance(value, str),
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, int | float) and not isinstance(value, bool),
+        }.get(str(expected), True)
+        if not ok:
+            raise ConfigError(f"[{section}] {raw_key} must be a {expected}", path=path)
+        if isinstance(value, str) and re.search(r"[\x00-\x1f\x7f]", value):
+            raise ConfigError(f"[{section}] {raw_key} must be one line", path=path)
+        values[key] = float(value) if expected == "float" else value
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        missing = str(exc).split("argument")[-1].strip(": ")
+        raise ConfigError(f"[{section}] is missing {missing}", path=path) from None
+
+
+def _check(settings: Settings, path: str) -> None:
+    theme = settings.theme
+    for f in fields(theme):
+        value = getattr(theme, f.name)
+        if f.name.endswith("_color") or f.name.endswith("_background"):
+            if not _COLOR.match(value):
+                raise ConfigError(f"[theme] {f.name} must be a #rgb or #rrggbb colour", path=path)
+    if not 320 <= theme.width <= 600:
+        raise ConfigError("[theme] width must be between 320 and 600 pixels", path=path)
+    if theme.logo_url and not theme.logo_url.startswith("https://"):
+        raise ConfigError("[theme] logo_url must be an https:// URL", path=path)
+    if "@" not in settings.newsletter.sender_address:
+        raise ConfigError("[newsletter] from must hold an email address", path=path)
+    if not settings.newsletter.base_url.startswith(("http://", "https://")):
+        raise ConfigError("[newsletter] base_url must start with https://", path=path)
+    if settings.newsletter.direction not in ("ltr", "rtl"):
+        raise ConfigError("[newsletter] direction must be ltr or rtl", path=path)
+    smtp = settings.smtp
+    if smtp is not None:
+        if smtp.security not in ("none", "starttls", "tls"):
+            raise ConfigError('[smtp] security must be "none", "starttls" or "tls"', path=path)
+        if not 0 < smtp.port < 65536:
+            raise ConfigError("[smtp] port must be between 1 and 65535", path=path)
+
+
+def load_settings(root: Path) -> Settings:
+    """Read `digest.toml` in the workspace; defaults when there is none."""
+    config_path = root / CONFIG_NAME
+    path = str(config_path)
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text", path=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        message = re.sub(r"\s*\(at line.*\)", "", str(exc))
+        raise ConfigError(message, path=path, line=int(match.group(1)) if match else None) from None
+    unknown = set(raw) - {"newsletter", "theme", "smtp", "dkim"}
+    if unknown:
+        raise ConfigError(f"unknown section [{sorted(unknown)[0]}]", path=path)
+    settings = Settings(
+        newsletter=_build(Newsletter, raw.get("newsletter", {}), "newsletter", path),
+        theme=_build(Theme, raw.get("theme", {}), "theme", path),
+        smtp=_build(SMTPSettings, raw["smtp"], "smtp", path) if "smtp" in raw else None,
+        dkim=_build(DKIMSettings, raw["dkim"], "dkim", path) if "dkim" in raw else None,
+    )
+    _check(settings, path)
+    return settings
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """A newsletter folder: settings, pages, templates, subscribers, outbox and state."""
+
+    root: Path
+
+    @property
+    def pages(self) -> Path:
+        """Default sources for `digest build`."""
+        return self.root / "pages"
+
+    @property
+    def templates(self) -> Path:
+        """Templates here override the built-in ones file by file."""
+        return self.root / "templates"
+
+    @property
+    def issues(self) -> Path:
+        """Where `digest build` writes issues/<number>/."""
+        return self.root / "issues"
+
+    @property
+    def outbox(self) -> Path:
+        """The embedded mailbox (a Maildir) used when no [smtp] is configured."""
+        return self.root / "outbox"
+
+    @property
+    def state_dir(self) -> Path:
+        """Private state: the database and the generated secret; never committed."""
+        return self.root / ".digest"
+
+    @property
+    def database(self) -> Path:
+        """The SQLite state database: issue numbers, journal, suppression list."""
+        return self.state_dir / "state.sqlite3"
+
+    def settings(self) -> Settings:
+        """Load this workspace's digest.toml."""
+        return load_settings(self.root)
+
+    def secret(self) -> bytes:
+        """DIGEST_SECRET from the environment, else one generated once for this workspace."""
+        env = os.environ.get("DIGEST_SECRET")
+        if env:
+            return env.encode()
+        path = self.state_dir / "secret"
+        try:
+            return path.read_bytes().strip()
+        except FileNotFoundError:
+            pass
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(32).encode()
+        # O_EXCL: two processes starting at once agree on one secret.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_bytes().strip()
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(value)
+        return value

@@ -1,0 +1,209 @@
+"""Curate stage: choose the lead and the Top News of a period, write subject and preheader."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import string
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
+from urllib.parse import urlsplit, urlunsplit
+
+from digest.errors import ConfigError
+from digest.model import Article, Issue, TopNewsItem
+
+__all__ = [
+    "CurateOptions",
+    "Curated",
+    "curate",
+    "title_key",
+    "url_key",
+    "excerpt",
+    "sentences",
+    "preheader_for",
+    "LEAD_RULE",
+]
+
+LEAD_RULE = (
+    "Lead: with --lead TEXT, the one article whose title contains TEXT (case-insensitive); "
+    "otherwise the most recent page or HTML article, ties broken by the longer body."
+)
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？…])['\"”’)\]]*\s+")
+_PUNCT_OR_SPACE = re.compile(r"[\W_]+", re.UNICODE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+@dataclass(frozen=True, slots=True)
+class CurateOptions:
+    """How to pick an issue out of the collected articles."""
+
+    lead: str | None = None
+    top: int = 6
+    excerpt_words: int = 120
+    since: date | None = None
+    until: date | None = None
+    subject_template: str = "{newsletter}: {lead_title}"
+    newsletter: str = "Digest"
+
+
+@dataclass
+class Curated:
+    """The issue (numbered 0 until the state database numbers it) and what was noticed."""
+
+    issue: Issue
+    undated: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+
+
+def title_key(title: str) -> str:
+    """Compare titles after NFKC, case folding, and folding whitespace and punctuation."""
+    folded = unicodedata.normalize("NFKC", title).casefold()
+    return _PUNCT_OR_SPACE.sub(" ", folded).strip()
+
+
+def url_key(url: str) -> str:
+    """Compare URLs without scheme, www., fragment, trailing slash or tracking parameters."""
+    if not url:
+        return ""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    query = "&".join(
+        q for q in sorted(parts.query.split("&")) if q and not q.lower().startswith(("utm_", "fbclid", "gclid"))
+    )
+    return urlunsplit(("", host, parts.path.rstrip("/") or "/", query, ""))
+
+
+def one_line(text: str) -> str:
+    """Fold control characters and line breaks into spaces: header-safe text."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def sentences(paragraph: str) -> list[str]:
+    """Split a paragraph into sentences at closing punctuation followed by space."""
+    return [s for s in _SENTENCE_SPLIT.split(paragraph.strip()) if s]
+
+
+def excerpt(paragraphs: Sequence[str], *, words: int) -> tuple[str, ...]:
+    """The first paragraphs up to `words` words, ending on a whole sentence (at least one)."""
+    out: list[str] = []
+    count = 0
+    for paragraph in paragraphs:
+        n = len(paragraph.split())
+        if count + n <= words:
+            out.append(paragraph)
+            count += n
+            continue
+        taken: list[str] = []
+        for sentence in sentences(paragraph):
+            m = len(sentence.split())
+            if count + m > words and (out or taken):
+                break
+            taken.append(sentence)
+            count += m
+        if taken:
+            out.append(" ".join(taken))
+        break
+    return tuple(out)
+
+
+def preheader_for(article: Article, *, limit: int = 100) -> str:
+    """The lead's first sentence, cut at a word boundary to at most `limit` characters."""
+    first = next((p for p in article.paragraphs if p.strip()), article.title)
+    sentence = one_line(sentences(first)[0] if sentences(first) else first)
+    if len(sentence) <= limit:
+        return sentence
+    cut = sentence[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
+
+
+def _in_period(article: Article, options: CurateOptions) -> bool:
+    if article.published is None:
+        return True
+    if options.since and article.published < datetime.combine(options.since, time.min):
+        return False
+    return not (options.until and article.published > datetime.combine(options.until, time.max))
+
+
+def _choose_lead(articles: Sequence[Article], wanted: str | None) -> Article:
+    if wanted:
+        needle = wanted.casefold()
+        matches = [a for a in articles if needle in a.title.casefold()]
+        if len(matches) == 1:
+            return matches[0]
+        candidates = "; ".join(a.title for a in (matches or articles)[:8])
+        problem = "matches several articles" if matches else "matches no article"
+        raise ConfigError(f"--lead {wanted!r} {problem}: {candidates}")
+    full = [a for a in articles if a.kind in ("page", "html")] or list(articles)
+    return max(full, key=lambda a: (a.published or datetime.min, a.word_count))
+
+
+def _subject(options: CurateOptions, lead: Article) -> str:
+    fields = {"newsletter": options.newsletter, "lead_title": lead.title}
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(options.subject_template) if name}
+    except ValueError as exc:
+        raise ConfigError(f"digest.toml: [newsletter] subject: {exc}") from None
+    unknown = names - fields.keys()
+    if unknown:
+        raise ConfigError(
+            f"digest.toml: [newsletter] subject: unknown field {{{sorted(unknown)[0]}}} "
+            "(known: {newsletter}, {lead_title})"
+        )
+    # Only the editor's template is formatted; the lead title is inserted as data.
+    return one_line(options.subject_template.format_map(fields))[:250]
+
+
+def curate(articles: Sequence[Article], options: CurateOptions | None = None) -> Curated:
+    """Pick the lead, gather the deduplicated Top News, and write subject and preheader."""
+    options = options or CurateOptions()
+    in_period = [a for a in articles if _in_period(a, options)]
+    if not in_period:
+        raise ConfigError("no article in the chosen period")
+    lead = _choose_lead(in_period, options.lead)
+
+    seen_titles = {title_key(lead.title)}
+    seen_urls = {url_key(lead.url)} - {""}
+    candidates: list[TopNewsItem] = []
+    for article in in_period:
+        if article is not lead:
+            summary = article.paragraphs[0] if article.paragraphs else ""
+            if summary and len(summary.split()) > 60:
+                summary = " ".join(excerpt([summary], words=60))
+            candidates.append(
+                TopNewsItem(article.title, summary, article.url, article.origin, article.published)
+            )
+        for item in article.top_news:
+            candidates.append(replace(item, published=item.published or article.published))
+    unique: list[TopNewsItem] = []
+    left_out: list[str] = []
+    for item in candidates:
+        tkey, ukey = title_key(item.title), url_key(item.url)
+        if tkey in seen_titles or (ukey and ukey in seen_urls):
+            left_out.append(item.title)
+            continue
+        seen_titles.add(tkey)
+        if ukey:
+            seen_urls.add(ukey)
+        unique.append(item)
+    # Most recent first; a stable sort keeps the order of the sources among equals.
+    unique.sort(key=lambda i: i.published or datetime.min, reverse=True)
+    top_news = tuple(unique[: max(options.top, 0)])
+
+    issue = Issue(
+        number=0,
+        subject=_subject(options, lead),
+        preheader=preheader_for(lead),
+        lead=lead,
+        excerpt=excerpt(lead.paragraphs, words=options.excerpt_words),
+        top_news=top_news,
+    )
+    key = hashlib.sha256(json.dumps(issue.to_json(), sort_keys=True).encode()).hexdigest()
+    return Curated(
+        issue=replace(issue, content_key=key),
+        undated=[a.origin for a in in_period if a.published is None],
+        left_out=left_out,
+    )

@@ -1,0 +1,1 @@
+"""Deliver stage: transports, the embedded mailbox, the journal and the send manager."""

@@ -1,0 +1,52 @@
+"""The embedded mailbox: an aiosmtpd server on 127.0.0.1 that stores each message in a Maildir."""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import SMTP as SMTPServer
+
+from digest.config import SMTPSettings
+
+__all__ = ["MaildirHandler", "serve_smtp", "embedded_mailbox"]
+
+
+class MaildirHandler:
+    """aiosmtpd handler: one Maildir file per accepted message."""
+
+    def __init__(self, path: Path) -> None:
+        self.maildir = mailbox.Maildir(path, create=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """Store the message with a Delivered-To line per recipient, then accept it."""
+        header = b"".join(f"Delivered-To: {r}\r\n".encode() for r in envelope.rcpt_tos)
+        self.maildir.add(header + envelope.original_content)
+        return "250 Message accepted for delivery"
+
+
+@asynccontextmanager
+async def serve_smtp(handler: Any, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[int]:
+    """Run an aiosmtpd server in this event loop; yield the port it listens on."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTPServer(handler, hostname="digest.local", enable_SMTPUTF8=True, decode_data=False),
+        host=host,
+        port=port,
+    )
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@asynccontextmanager
+async def embedded_mailbox(outbox: Path) -> AsyncIterator[SMTPSettings]:
+    """Start the local capture server for `outbox/` and yield settings that point at it."""
+    async with serve_smtp(MaildirHandler(outbox)) as port:
+        yield SMTPSettings(host="127.0.0.1", port=port, security="none", timeout=30)

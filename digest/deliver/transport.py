@@ -1,0 +1,241 @@
+"""Transports behind one protocol: real SMTP over aiosmtplib, and a working in-memory one."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import aiosmtplib
+from aiosmtplib import SMTPResponse
+
+from digest.compose import ComposedMessage
+from digest.config import SMTPSettings
+from digest.errors import DeliveryError
+
+__all__ = [
+    "Outcome",
+    "Connection",
+    "Transport",
+    "SMTPTransport",
+    "MemoryTransport",
+    "is_loopback",
+]
+
+Status = Literal["sent", "deferred", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one message: the status, the server's code and its reply."""
+
+    status: Status
+    code: int
+    reply: str
+    connection_lost: bool = False
+
+
+class Connection(Protocol):
+    """One open session that sends messages one after another."""
+
+    async def send(self, message: ComposedMessage, *, sender: str) -> Outcome:
+        """Send one message; never raises for a per-message problem."""
+        ...
+
+    async def close(self) -> None:
+        """Say goodbye and close; never raises."""
+        ...
+
+
+class Transport(Protocol):
+    """Something that can open connections."""
+
+    def describe(self) -> str:
+        """Where messages go, for humans; never includes a secret."""
+        ...
+
+    async def connect(self) -> Connection:
+        """Open a connection; raise DeliveryError with the server's word when refused."""
+        ...
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _classify(code: int, message: str, *, lost: bool = False) -> Outcome:
+    # RFC 5321 4.2.1: 4yz is transient (try again later), 5yz is permanent.
+    text = " ".join(message.split())[:500]
+    if 200 <= code < 300:
+        return Outcome("sent", code, text)
+    if 500 <= code < 600:
+        return Outcome("failed", code, text, connection_lost=lost)
+    return Outcome("deferred", code, text, connection_lost=lost or code == 421)
+
+
+class SMTPConnection:
+    """An aiosmtplib session whose DATA path skips the per-message regex passes.
+
+    Our composer guarantees CRLF line ends and that no line starts with '.',
+    so the line-ending normalisation and dot-stuffing that `SMTP.data()` runs
+    over every payload are no-ops; we send the prepared bytes as they are.
+    """
+
+    def __init__(self, smtp: aiosmtplib.SMTP, timeout: float) -> None:
+        self.smtp = smtp
+        self.timeout = timeout
+
+    async def _command(self, *args: bytes) -> SMTPResponse:
+        return await self.smtp.execute_command(*args, timeout=self.timeout)
+
+    async def send(self, message: ComposedMessage, *, sender: str) -> Outcome:
+        """MAIL, RCPT, DATA for one recipient, classified by the server's replies."""
+        smtp = self.smtp
+        try:
+            options = [b"SMTPUTF8"] if message.smtputf8 else []
+            encoding = "utf-8" if message.smtputf8 else "ascii"
+            reply = await self._command(b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", *options)
+            if reply.code != 250:
+                await self._reset()
+                return _classify(reply.code, reply.message)
+            reply = await self._command(b"RCPT", b"TO:<" + message.recipient.encode(encoding) + b">")
+            if reply.code not in (250, 251):
+                # A refused recipient must not poison the session: reset the envelope.
+                await self._reset()
+                return _classify(reply.code, reply.message)
+            reply = await self._command(b"DATA")
+            if reply.code != 354:
+                await self._reset()
+                return _classify(reply.code, reply.message)
+            protocol = smtp.protocol
+            if protocol is None:
+                raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+            protocol.write(message.data + b".\r\n")
+            reply = await protocol.read_response(timeout=self.timeout)
+            return _classify(reply.code, reply.message)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, ConnectionError) as exc:
+            smtp.close()
+            # Lost before the DATA reply: the server may or may not have it; retry.
+            return Outcome("deferred", 0, f"connection lost: {exc}", connection_lost=True)
+        except aiosmtplib.SMTPResponseException as exc:
+            return _classify(exc.code, exc.message)
+        except UnicodeEncodeError:
+            return Outcome("failed", 0, "address cannot be sent without SMTPUTF8")
+
+    async def _reset(self) -> None:
+        try:
+            await self._command(b"RSET")
+        except (aiosmtplib.SMTPException, ConnectionError):
+            self.smtp.close()
+
+    async def close(self) -> None:
+        """QUIT politely; a dead connection is simply dropped."""
+        try:
+            if self.smtp.is_connected:
+                await asyncio.wait_for(self.smtp.quit(), timeout=2)
+        except (aiosmtplib.SMTPException, ConnectionError, TimeoutError):
+            pass
+        finally:
+            self.smtp.close()
+
+
+class SMTPTransport:
+    """Send through an SMTP server with aiosmtplib; one shared TLS context for all connections."""
+
+    def __init__(self, settings: SMTPSettings) -> None:
+        self.settings = settings
+        password = settings.password
+        secure = settings.security in ("tls", "starttls")
+        if settings.username and not secure and not is_loopback(settings.host):
+            raise DeliveryError(
+                f"refusing to send the SMTP password unencrypted to {settings.host}; "
+                'set security = "starttls" or "tls" in [smtp]'
+            )
+        if settings.username and not password:
+            raise DeliveryError("[smtp] username is set but DIGEST_SMTP_PASSWORD is empty")
+        self._password = password
+        # One context for every connection: building one per connect is very slow.
+        self.tls_context = ssl.create_default_context() if secure else None
+
+    def describe(self) -> str:
+        """host:port and security, without credentials."""
+        s = self.settings
+        return f"{s.host}:{s.port} ({s.security})"
+
+    async def connect(self) -> SMTPConnection:
+        """Connect, say EHLO, upgrade or wrap TLS as configured, log in when configured."""
+        s = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            local_hostname=s.local_hostname,  # avoids a getfqdn() per connect
+            timeout=s.timeout,
+            use_tls=s.security == "tls",
+            start_tls=True if s.security == "starttls" else False,
+            tls_context=self.tls_context,
+            username=s.username or None,
+            password=self._password or None,
+        )
+        try:
+            await smtp.connect()
+            # Our MAIL/RCPT go through execute_command, which does not greet by itself.
+            if smtp.is_ehlo_or_helo_needed:
+                try:
+                    await smtp.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    await smtp.helo()  # RFC 5321 4.1.4: fall back for servers without ESMTP
+        except aiosmtplib.SMTPConnectResponseError as exc:
+            raise DeliveryError(f"{self.describe()} refused the connection: {exc.code} {exc.message}") from None
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(f"{self.describe()} refused the login: {exc.code} {exc.message}") from None
+        except ssl.SSLError as exc:
+            raise DeliveryError(f"TLS with {self.describe()} failed: {exc.reason or exc}") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            smtp.close()
+            raise DeliveryError(f"{self.describe()} refused the greeting: {exc.code} {exc.message}") from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            smtp.close()
+            raise DeliveryError(f"cannot connect to {self.describe()}: {exc}") from None
+        return SMTPConnection(smtp, s.timeout)
+
+
+@dataclass
+class MemoryTransport:
+    """A working transport that keeps every message in a list: for tests and dry runs."""
+
+    delivered: list[tuple[str, ComposedMessage]] = field(default_factory=list)
+    refuse: dict[str, Outcome] = field(default_factory=dict)
+    connections: int = 0
+
+    def describe(self) -> str:
+        """Where messages go."""
+        return "memory"
+
+    async def connect(self) -> _MemoryConnection:
+        """Open a connection that appends to `delivered`."""
+        self.connections += 1
+        return _MemoryConnection(self)
+
+
+class _MemoryConnection:
+    def __init__(self, transport: MemoryTransport) -> None:
+        self.transport = transport
+
+    async def send(self, message: ComposedMessage, *, sender: str) -> Outcome:
+        await asyncio.sleep(0)
+        refused = self.transport.refuse.get(message.recipient)
+        if refused is not None:
+            return refused
+        self.transport.delivered.append((sender, message))
+        return Outcome("sent", 250, "OK")
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,58 @@
+"""One exception tree for everything digest reports to a user."""
+
+from __future__ import annotations
+
+__all__ = [
+    "DigestError",
+    "SourceError",
+    "ConfigError",
+    "TemplateError",
+    "SubscriberError",
+    "StateError",
+    "DeliveryError",
+]
+
+
+class DigestError(Exception):
+    """Base of every error digest raises on purpose; the CLI prints it as one line."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
+        # One line, always: a message built from untrusted input must not fold.
+        return " ".join(f"{where}{self.message}".split())
+
+
+class SourceError(DigestError):
+    """A source file (page dump, HTML page, feed) could not be read or parsed."""
+
+
+class ConfigError(DigestError):
+    """`digest.toml` or a command-line setting is wrong."""
+
+
+class TemplateError(DigestError):
+    """A Jinja or MJML template failed to render."""
+
+
+class SubscriberError(DigestError):
+    """A subscriber list could not be read."""
+
+
+class StateError(DigestError):
+    """The workspace database could not be opened or written."""
+
+
+class DeliveryError(DigestError):
+    """Sending could not start or could not go on (not a per-recipient failure)."""
+
+    exit_code = 3

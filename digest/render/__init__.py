@@ -1,0 +1,176 @@
+"""Render stage: Issue → inlined HTML + plain text, once per issue, with personal-field markers."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from digest.config import Settings
+from digest.errors import TemplateError
+from digest.model import Issue, Rendered
+from digest.render.environment import make_environment
+
+__all__ = ["render_issue", "fill_markers", "PREVIEW_VALUES", "template_error"]
+
+HTML_TEMPLATE = "digest.mjml.j2"
+TEXT_TEMPLATE = "digest.txt.j2"
+
+# What `issue.html` and preview.eml show in place of a real subscriber.
+PREVIEW_VALUES = {
+    "email": "reader@example.com",
+    "name": "Reader",
+    "unsubscribe_url": "",  # filled with the real preview URL by the caller
+}
+
+
+class _Slots:
+    """Hands out one marker per personal field the templates use."""
+
+    def __init__(self) -> None:
+        self.marker = "dgst" + secrets.token_hex(6)
+        self.fields: list[str] = []
+
+    def slot(self, name: str) -> Markup:
+        if name not in self.fields:
+            self.fields.append(name)
+        # Markup: autoescape leaves the marker as it is; the value is escaped when filled.
+        return Markup(f"{self.marker}f{self.fields.index(name)}z")
+
+
+class _Attrs:
+    """`subscriber.attrs.KEY` in a template: a marker for any attribute name."""
+
+    def __init__(self, slots: _Slots) -> None:
+        self._slots = slots
+
+    def __getattr__(self, key: str) -> Markup:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return self._slots.slot(f"attrs.{key}")
+
+    def __getitem__(self, key: str) -> Markup:
+        return self.__getattr__(str(key))
+
+
+class _Subscriber:
+    """`subscriber` in a template: markers filled per recipient at send time."""
+
+    def __init__(self, slots: _Slots) -> None:
+        self.email = slots.slot("email")
+        self.name = slots.slot("name")
+        self.attrs = _Attrs(slots)
+
+
+def template_error(exc: Exception) -> TemplateError:
+    """Turn a Jinja error into one line naming the template file and line."""
+    name, line = getattr(exc, "filename", None) or getattr(exc, "name", None), getattr(exc, "lineno", None)
+    if not line:
+        # Runtime errors carry the template frame in their traceback.
+        tb = exc.__traceback__
+        while tb is not None:
+            filename = tb.tb_frame.f_code.co_filename
+            if filename.endswith(".j2"):
+                name, line = filename, tb.tb_lineno
+            tb = tb.tb_next
+    message = getattr(exc, "message", None) or str(exc)
+    return TemplateError(f"{type(exc).__name__}: {message}", path=name or "template", line=line)
+
+
+def _date(value: datetime | None) -> str:
+    return f"{value.day} {value:%B %Y}" if value else ""
+
+
+def _section_label(breadcrumb: tuple[str, ...]) -> str:
+    crumbs = [c for c in breadcrumb if c.casefold() not in ("article", "articles", "home")]
+    return crumbs[-1] if crumbs else ""
+
+
+def _context(issue: Issue, settings: Settings, slots: _Slots, view_url: str) -> dict[str, Any]:
+    lead = issue.lead
+    meta = [p for p in (lead.source, _date(lead.published), lead.author) if p]
+    return {
+        "issue": issue,
+        "lead": lead,
+        "excerpt": issue.excerpt,
+        "top_news": issue.top_news,
+        "section_label": _section_label(lead.breadcrumb),
+        "meta_line": " · ".join(meta),
+        "issue_date": _date(lead.published) or _date(datetime.now()),
+        "newsletter": settings.newsletter,
+        "theme": settings.theme,
+        "subscriber": _Subscriber(slots),
+        "unsubscribe_url": slots.slot("unsubscribe_url"),
+        "view_url": view_url,
+        "year": datetime.now().year,
+    }
+
+
+def _render_template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateError as exc:
+        raise template_error(exc) from None
+
+
+def _compile_mjml(source: str, name: str) -> str:
+    import mjml
+
+    try:
+        return str(mjml.mjml2html(source))
+    except ValueError as exc:
+        message = str(exc)
+        position = re.search(r"position (\d+)|at (\d+)", message)
+        line = source.count("\n", 0, int(next(g for g in position.groups() if g))) + 1 if position else None
+        raise TemplateError(f"MJML: {message} (in the rendered MJML)", path=name, line=line) from None
+
+
+def _inline_css(html: str) -> str:
+    from premailer import Premailer
+
+    # premailer keeps the doctype only when it reads it in upper case.
+    html = re.sub(r"^<!doctype html>", "<!DOCTYPE html>", html, flags=re.IGNORECASE)
+    inliner = Premailer(
+        html=html,
+        allow_network=False,
+        allow_loading_external_files=False,
+        strip_important=False,  # media queries and dark mode need their !important
+        keep_style_tags=False,
+        remove_classes=False,  # dark-mode rules select by class
+        disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL,
+    )
+    return str(inliner.transform())
+
+
+def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = None) -> Rendered:
+    """Render the issue once: MJML template → HTML → CSS inlined; and the text part."""
+    env = make_environment(templates)
+    slots = _Slots()
+    view_url = f"{settings.newsletter.base_url.rstrip('/')}/archive/{issue.number}"
+    context = _context(issue, settings, slots, view_url)
+    mjml_source = _render_template(env, HTML_TEMPLATE, context)
+    html = _inline_css(_compile_mjml(mjml_source, HTML_TEMPLATE))
+    text = _render_template(env, TEXT_TEMPLATE, context)
+    text = "\n".join(line.rstrip() for line in text.strip().split("\n")) + "\n"
+    return Rendered(
+        number=issue.number,
+        subject=issue.subject,
+        preheader=issue.preheader,
+        html=html,
+        text=text,
+        marker=slots.marker,
+        fields=tuple(slots.fields),
+        view_url=view_url,
+    )
+
+
+def fill_markers(text: str, marker: str, values: list[str]) -> str:
+    """Replace every marker by its (already escaped) value: for previews, not the send path."""
+    return re.sub(re.escape(marker) + r"f(\d+)z", lambda m: values[int(m.group(1))], text)

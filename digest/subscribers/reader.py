@@ -1,0 +1,231 @@
+"""Stream subscriber rows from CSV lists (ours, Mailchimp exports, listmonk imports), checking each."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from digest.errors import SubscriberError
+from digest.model import Subscriber
+
+__all__ = ["RowProblem", "ListFormat", "read_list", "detect_format", "check_address"]
+
+MAX_EMAIL = 254  # RFC 5321 4.5.3.1.3 path limit, less the angle brackets
+MAX_NAME = 200
+MAX_KEY = 64
+MAX_VALUE = 1000
+MAX_ATTRS = 50
+SAMPLE_BYTES = 64 * 1024
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_TAG_SPLIT = re.compile(r"[;,]")
+csv.field_size_limit(1024 * 1024)
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """A row left out, with where it is and why."""
+
+    path: str
+    line: int
+    reason: str
+    email: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class ListFormat:
+    """Which columns mean what in a list file."""
+
+    kind: str  # "digest" | "mailchimp" | "listmonk"
+    email: str
+    name: tuple[str, ...]
+    tags: str | None
+    attributes_json: str | None
+    attribute_columns: tuple[str, ...]
+
+
+def _norm(column: str) -> str:
+    return " ".join(column.strip().lower().replace("_", " ").split())
+
+
+def detect_format(header: list[str], *, path: str) -> ListFormat:
+    """Tell our own lists, Mailchimp exports and listmonk imports apart by their header."""
+    by_norm = {_norm(c): c for c in header}
+    if "email address" in by_norm:
+        names = tuple(by_norm[c] for c in ("first name", "last name") if c in by_norm)
+        used = {by_norm["email address"], *names, by_norm.get("tags", "")}
+        return ListFormat("mailchimp", by_norm["email address"], names, by_norm.get("tags"), None,
+                          tuple(c for c in header if c not in used and c))
+    if "email" not in by_norm:
+        raise SubscriberError("no email column in the header (expected email or Email Address)", path=path, line=1)
+    name = (by_norm["name"],) if "name" in by_norm else ()
+    if "attributes" in by_norm:
+        used = {by_norm["email"], *name, by_norm["attributes"]}
+        return ListFormat("listmonk", by_norm["email"], name, by_norm.get("tags"), by_norm["attributes"],
+                          tuple(c for c in header if c not in used and c and _norm(c) != "tags"))
+    used = {by_norm["email"], *name, by_norm.get("tags", "")}
+    return ListFormat("digest", by_norm["email"], name, by_norm.get("tags"), None,
+                      tuple(c for c in header if c not in used and c))
+
+
+def _detect_encoding(sample: bytes, *, path: str, forced: str | None, warn: Callable[[str], None]) -> str:
+    if forced:
+        try:
+            codecs.lookup(forced)
+        except LookupError:
+            raise SubscriberError(f"unknown encoding {forced!r}", path=path) from None
+        return forced
+    if b"\x00" in sample and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SubscriberError("binary file, not a CSV list", path=path)
+    try:
+        # A sample may end inside a UTF-8 sequence: an incremental decoder allows that.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is None or best.encoding is None:
+        raise SubscriberError("cannot tell the text encoding; use --encoding", path=path)
+    warn(f"{path}: not UTF-8, read as {best.encoding}")
+    return str(best.encoding)
+
+
+def _sniff_delimiter(text: str) -> str:
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def check_address(raw: str, *, check_dns: bool = False) -> str:
+    """Return the normalised address, or raise ValueError saying what is wrong with it."""
+    from email_validator import EmailNotValidError, validate_email
+
+    if not raw:
+        raise ValueError("empty email")
+    if len(raw) > MAX_EMAIL:
+        raise ValueError("email longer than 254 characters")
+    try:
+        result = validate_email(raw, check_deliverability=check_dns, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"invalid email {raw!r}: {exc}") from None
+    # Punycode the domain where the local part allows it: no SMTPUTF8 needed then.
+    return str(result.ascii_email or result.normalized)
+
+
+def _fields(row: dict[str, str | None], fmt: ListFormat) -> tuple[str, str, tuple[str, ...], dict[str, str]]:
+    def get(column: str) -> str:
+        value = row.get(column)
+        return value if isinstance(value, str) else ""
+
+    for column, value in row.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and _CONTROL.search(item):
+                label = column if column is not None else "an extra field"
+                raise ValueError(f"control character (CR, LF, …) in {label}")
+    email = get(fmt.email).strip()
+    name = " ".join(" ".join(get(c).strip() for c in fmt.name).split())
+    if len(name) > MAX_NAME:
+        raise ValueError(f"name longer than {MAX_NAME} characters")
+    tags: tuple[str, ...] = ()
+    if fmt.tags:
+        tags = tuple(t.strip().strip('"').strip() for t in _TAG_SPLIT.split(get(fmt.tags)) if t.strip().strip('"'))
+    attrs: dict[str, str] = {}
+    if fmt.attributes_json and get(fmt.attributes_json).strip():
+        try:
+            parsed = json.loads(get(fmt.attributes_json))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"attributes is not valid JSON ({exc.msg})") from None
+        if not isinstance(parsed, dict):
+            raise ValueError("attributes must be a JSON object")
+        for key, value in parsed.items():
+            attrs[str(key)] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    for column in fmt.attribute_columns:
+        value = get(column).strip()
+        if value:
+            attrs[_norm(column).replace(" ", "_")] = value
+    if len(attrs) > MAX_ATTRS:
+        raise ValueError(f"more than {MAX_ATTRS} attributes")
+    for key, value in attrs.items():
+        if len(key) > MAX_KEY or len(value) > MAX_VALUE:
+            raise ValueError(f"attribute {key[:MAX_KEY]!r} too long")
+        if _CONTROL.search(key) or _CONTROL.search(value):
+            raise ValueError(f"control character (CR, LF, …) in attribute {key[:MAX_KEY]!r}")
+    return email, name, tags, attrs
+
+
+def _open(path: Path) -> IO[bytes]:
+    try:
+        if path.is_dir():
+            raise SubscriberError("is a folder, not a list file", path=str(path))
+        return path.open("rb")
+    except FileNotFoundError:
+        raise SubscriberError("no such file", path=str(path)) from None
+    except PermissionError:
+        raise SubscriberError("permission denied", path=str(path)) from None
+    except OSError as exc:
+        raise SubscriberError(f"cannot read: {exc.strerror}", path=str(path)) from None
+
+
+def read_list(
+    path: Path,
+    *,
+    on_problem: Callable[[RowProblem], None],
+    warn: Callable[[str], None] = lambda _: None,
+    check_dns: bool = False,
+    encoding: str | None = None,
+) -> Iterator[Subscriber]:
+    """Yield every valid row, one at a time; report each bad row through `on_problem`."""
+    name = str(path)
+    raw = _open(path)
+    with raw:
+        sample = raw.read(SAMPLE_BYTES)
+        if not sample.strip():
+            raise SubscriberError("empty file, no header", path=name)
+        chosen = _detect_encoding(sample, path=name, forced=encoding, warn=warn)
+        raw.seek(0)
+        text = io.TextIOWrapper(raw, encoding=chosen, errors="strict", newline="")
+        try:
+            head = text.read(SAMPLE_BYTES // 4)
+            delimiter = _sniff_delimiter(head)
+            text.seek(0)
+            reader = csv.reader(text, delimiter=delimiter, strict=False)
+            header = next(reader, None)
+            if not header:
+                raise SubscriberError("empty file, no header", path=name)
+            header = [h.strip().lstrip("\ufeff") for h in header]
+            fmt = detect_format(header, path=name)
+            line = reader.line_num + 1
+            for values in reader:
+                start, line = line, reader.line_num + 1
+                if not any(v.strip() for v in values):
+                    continue
+                row: dict[str, str | None] = dict(zip(header, values, strict=False))
+                if len(values) > len(header):
+                    on_problem(RowProblem(name, start, f"{len(values)} fields, header has {len(header)}"))
+                    continue
+                try:
+                    email, person, tags, attrs = _fields(row, fmt)
+                    address = check_address(email, check_dns=check_dns)
+                except ValueError as exc:
+                    on_problem(RowProblem(name, start, str(exc), (row.get(fmt.email) or "")[:MAX_EMAIL]))
+                    continue
+                yield Subscriber(address, person, tags, attrs, origin=name, line=start)
+        except UnicodeDecodeError as exc:
+            raise SubscriberError(f"not valid {chosen} text near byte {exc.start}; use --encoding", path=name) from None
+        except csv.Error as exc:
+            raise SubscriberError(f"broken CSV: {exc}", path=name) from None

@@ -1,0 +1,50 @@
+"""Shared fixtures: a fresh workspace copied from the repository, real SMTP servers."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.servers import RecordingHandler, ThreadedSMTP
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "pages" / "stdaily-china-central-asia.txt"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A newsletter workspace like the repository's, in a temporary folder (also the cwd)."""
+    root = tmp_path / "ws"
+    (root / "pages").mkdir(parents=True)
+    shutil.copy(SAMPLE, root / "pages" / SAMPLE.name)
+    shutil.copytree(ROOT / "subscribers", root / "subscribers")
+    shutil.copy(ROOT / "digest.toml", root / "digest.toml")
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("DIGEST_SECRET", raising=False)
+    monkeypatch.delenv("DIGEST_SMTP_PASSWORD", raising=False)
+    return root
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """click's runner; stderr is kept apart from stdout."""
+    return CliRunner()
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[ThreadedSMTP, RecordingHandler]]:
+    """A real aiosmtpd server on 127.0.0.1 that records every message."""
+    handler = RecordingHandler()
+    with ThreadedSMTP(handler) as server:
+        yield server, handler
+
+
+def point_smtp_at(root: Path, port: int) -> None:
+    """Add an [smtp] section for a local test server to the workspace's digest.toml."""
+    with (root / "digest.toml").open("a", encoding="utf-8") as f:
+        f.write(f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout = 10\n')
