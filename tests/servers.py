@@ -72,3 +72,78 @@ class ThreadedSMTP:
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+@dataclass
+class FaultPlan:
+    """What the misbehaving server does, by recipient address."""
+
+    refuse_connections: int = 0  # greet the first N connections with 421 and hang up
+    defer_once: set[str] = field(default_factory=set)  # 450 at RCPT the first time
+    reject: set[str] = field(default_factory=set)  # 550 at RCPT, always
+    drop_in_data_once: set[str] = field(default_factory=set)  # hang up after the payload, before the reply
+    slow: set[str] = field(default_factory=set)  # answer RCPT after a pause
+    defer_data_once: set[str] = field(default_factory=set)  # 451 to DATA the first time
+
+
+class FaultyHandler(RecordingHandler):
+    """Accepts like RecordingHandler, but misbehaves as the plan says."""
+
+    def __init__(self, plan: FaultPlan) -> None:
+        super().__init__()
+        self.plan = plan
+        self.connections = 0
+        self.refused = 0
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address in self.plan.slow:
+            await asyncio.sleep(0.05)
+        if address in self.plan.reject:
+            return "550 5.1.1 No such user here"
+        if address in self.plan.defer_once:
+            self.plan.defer_once.discard(address)
+            return "450 4.2.1 Mailbox busy, try later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        recipient = envelope.rcpt_tos[0]
+        if recipient in self.plan.drop_in_data_once:
+            self.plan.drop_in_data_once.discard(recipient)
+            server.transport.abort()
+            return "250 never seen by the client"
+        if recipient in self.plan.defer_data_once:
+            self.plan.defer_data_once.discard(recipient)
+            return "451 4.3.0 Temporary queue failure"
+        return await super().handle_DATA(server, session, envelope)
+
+
+class FaultySMTPServer(SMTPServer):
+    """An aiosmtpd SMTP that can refuse a connection with 421 before its greeting."""
+
+    def connection_made(self, transport: Any) -> None:
+        handler = self.event_handler
+        handler.connections += 1
+        if handler.refused < handler.plan.refuse_connections:
+            handler.refused += 1
+            transport.write(b"421 4.3.2 Too many connections, try later\r\n")
+            transport.close()
+            return
+        super().connection_made(transport)
+
+
+class ThreadedFaultySMTP(ThreadedSMTP):
+    """ThreadedSMTP with the fault-injecting server class."""
+
+    def __enter__(self) -> ThreadedFaultySMTP:
+        self.thread.start()
+
+        async def start() -> asyncio.base_events.Server:
+            return await asyncio.get_running_loop().create_server(
+                lambda: FaultySMTPServer(self.handler, hostname="faulty.local", decode_data=False),
+                host="127.0.0.1", port=0,
+            )
+
+        self._server = asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
