@@ -14,24 +14,27 @@ sys.path.insert(0, str(ROOT))
 from digest.collect import collect  # noqa: E402
 from digest.config import Settings  # noqa: E402
 from digest.curate import CurateOptions, curate  # noqa: E402
-from digest.model import Rendered  # noqa: E402
+from digest.model import Issue, Rendered  # noqa: E402
 from digest.render import render_issue  # noqa: E402
 
 
-def rendered_sample(target_kb: int = 40) -> Rendered:
-    """The sample issue rendered once; the excerpt is lengthened until the HTML is about target_kb."""
-    articles = collect([ROOT / "pages"]).articles
+def issue_sample(target_kb: int = 40) -> tuple[Issue, Rendered]:
+    """The sample issue rendered once, lengthened until HTML + text are about target_kb."""
+    [page] = collect([ROOT / "pages"]).articles
+    # The sample's body, repeated, gives the excerpt enough to take.
+    articles = [dataclasses.replace(page, paragraphs=page.paragraphs * 20)]
     words = 120
     while True:
         issue = dataclasses.replace(curate(articles, CurateOptions(excerpt_words=words)).issue, number=1)
-        lead = issue.lead
-        if len(render_issue(issue, Settings()).html) >= target_kb * 1024 or words > 5000:
-            break
-        # Repeat the body so the excerpt has more to take.
-        lead = dataclasses.replace(lead, paragraphs=lead.paragraphs * 4)
-        articles = [lead]
-        words *= 2
-    return render_issue(issue, Settings())
+        rendered = render_issue(issue, Settings())
+        if len(rendered.html) + len(rendered.text) >= target_kb * 1024 * 0.9 or words > 5000:
+            return issue, rendered
+        words = int(words * 1.2)
+
+
+def rendered_sample(target_kb: int = 40) -> Rendered:
+    """Only the rendered form of `issue_sample`."""
+    return issue_sample(target_kb)[1]
 
 
 def machine() -> str:

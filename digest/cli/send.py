@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from digest import aio
 from digest.cli import warn
 from digest.config import Workspace
 from digest.deliver.journal import Journal
@@ -136,7 +137,7 @@ def send(workspace: Workspace, issue_dir: Path | None, lists: tuple[Path, ...], 
         finally:
             progress.stop()
 
-    report = asyncio.run(run())
+    report = aio.run(run())
     _summary(report)
     if report.interrupted:
         click.echo("Stopped. Nothing is lost: run the same command again to send the rest.")

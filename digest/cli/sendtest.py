@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from email import message_from_bytes
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from digest import aio
 from digest.cli import warn
 from digest.compose import MessageSkeleton
 from digest.config import Workspace
@@ -62,7 +62,7 @@ def send_test(workspace: Workspace, folder: Path, address: str) -> None:
                 raise DeliveryError(f"{email}: {outcome.code} {outcome.reply}")
             return transport.describe() if settings.smtp else str(workspace.outbox)
 
-    where = asyncio.run(run())
+    where = aio.run(run())
     click.echo(f"Sent a test of issue {rendered.number} to {email} via {where}")
 
 

@@ -38,16 +38,16 @@ def qp_encode(text: str) -> bytes:
 
 
 def qp_value(value: str) -> bytes:
-    """Encode a one-line value cheaply; short plain-ASCII values pass through as they are."""
-    if (
-        len(value) < MAX_LINE - 1
-        and value.isascii()
-        and value.isprintable()
-        and "=" not in value
-        and not value.startswith(".")
-        and not value.endswith((" ", "\t"))
-    ):
-        return value.encode("ascii")
+    """Encode a one-line value cheaply; plain ASCII (URLs, most names) is only cut into lines."""
+    if value.isascii() and value.isprintable() and "=" not in value and not value.endswith((" ", "\t")):
+        if len(value) < MAX_LINE:
+            if not value.startswith("."):
+                return value.encode("ascii")
+        else:
+            step = MAX_LINE - 1
+            chunks = [value[i : i + step] for i in range(0, len(value), step)]
+            if not any(chunk.startswith(".") for chunk in chunks):
+                return "=\r\n".join(chunks).encode("ascii")
     out: list[str] = []
     _encode_line(value.encode("utf-8"), out)
     return "\r\n".join(out).encode("ascii")

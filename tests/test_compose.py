@@ -1,0 +1,91 @@
+"""Compose: every message parses back; quoted-printable stays within limits; values are escaped."""
+
+from __future__ import annotations
+
+import quopri
+import re
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from digest.compose import MessageSkeleton, TokenError, sign_token, verify_token
+from digest.compose.qp import qp_encode, qp_value
+from digest.config import Newsletter
+from digest.model import Rendered, Subscriber
+
+MARK = "dgsttest0000"
+
+
+def rendered(html: str, text: str, fields: tuple[str, ...]) -> Rendered:
+    return Rendered(number=7, subject="Weekly: Ünïcode & more", preheader="p", html=html, text=text,
+                    marker=MARK, fields=fields)
+
+
+def slot(n: int) -> str:
+    return f"{MARK}f{n}z"
+
+
+@given(st.text(max_size=300))
+def test_qp_round_trips_and_never_starts_a_line_with_a_dot(text):
+    encoded = qp_encode(text)
+    assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
+    assert not any(line.startswith(b".") for line in encoded.split(b"\r\n"))
+    assert quopri.decodestring(encoded).decode("utf-8") == text.replace("\r\n", "\n").replace("\n", "\r\n")
+
+
+@given(st.text(max_size=200).filter(lambda s: "\n" not in s and "\r" not in s))
+def test_qp_value_round_trips(value):
+    encoded = qp_value(value)
+    assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
+    assert not any(line.startswith(b".") for line in encoded.split(b"\r\n"))
+    assert quopri.decodestring(encoded).decode("utf-8") == value
+
+
+def test_hostile_values_are_escaped_and_never_add_headers():
+    skeleton = MessageSkeleton(
+        rendered(f"<p>Hi {slot(0)}</p><a href=\"{slot(1)}\">u</a>", f"Hi {slot(0)}\n{slot(1)}\n",
+                 ("name", "unsubscribe_url")),
+        Newsletter(), secret=b"k")
+    evil = Subscriber("eve@example.com", "Eve <script>alert(1)</script>\r\nBcc: all@example.com")
+    message = message_from_bytes(skeleton.compose(evil).data, policy=default)
+    assert message["Bcc"] is None
+    assert message["To"].addresses[0].addr_spec == "eve@example.com"
+    html = message.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    text = message.get_body(("plain",)).get_content()
+    assert re.search(r"Hi Eve <script>alert\(1\)</script> +Bcc: all@example.com\r\n", text)  # one line
+    assert message["Subject"] == "Weekly: Ünïcode & more"
+
+
+def test_non_ascii_name_and_long_values():
+    long_city = "Llanfair" + "pwllgwyngyll" * 20
+    skeleton = MessageSkeleton(rendered(f"<p>{slot(0)} in {slot(1)}</p>", f"{slot(0)} / {slot(1)}",
+                                        ("name", "attrs.city")), Newsletter(), secret=b"k")
+    data = skeleton.compose(Subscriber("zoe@example.com", "Zoë Ørsted", attrs={"city": long_city})).data
+    assert all(len(line) <= 76 for line in data.split(b"\r\n\r\n", 1)[1].split(b"\r\n"))
+    message = message_from_bytes(data, policy=default)
+    assert message["To"].addresses[0].display_name == "Zoë Ørsted"
+    assert f"Zoë Ørsted / {long_city}" in message.get_body(("plain",)).get_content()
+    assert message.defects == [] and all(not part.defects for part in message.walk())
+
+
+def test_message_id_is_deterministic_per_issue_and_recipient():
+    r = rendered("<p>x</p>", "x", ())
+    one = MessageSkeleton(r, Newsletter(), secret=b"k")
+    two = MessageSkeleton(r, Newsletter(), secret=b"k")
+    assert one.message_id("a@example.com") == two.message_id("a@example.com")
+    assert one.message_id("a@example.com") != one.message_id("b@example.com")
+
+
+def test_tokens_verify_and_refuse_tampering():
+    token = sign_token(b"secret", email="a@example.com", list_name="weekly", issue=3)
+    assert verify_token(b"secret", token).email == "a@example.com"
+    body, mac = token.split(".")
+    for forged in (token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), body + "." + body[:22], "x", "",
+                   sign_token(b"other", email="a@example.com", list_name="weekly", issue=3), "a.b.c",
+                   "!!!!.????"):
+        with pytest.raises(TokenError):
+            verify_token(b"secret", forged)
