@@ -13,6 +13,7 @@ from pathlib import Path
 
 from digest.collect import collect
 from digest.compose import MessageSkeleton, sign_token, unsubscribe_url
+from digest.compose.dkim import DKIMSigner
 from digest.config import Settings, Workspace
 from digest.curate import CurateOptions, curate
 from digest.deliver.journal import Journal
@@ -30,6 +31,7 @@ __all__ = [
     "build_issue",
     "load_issue",
     "write_atomically",
+    "skeleton_for",
     "stream_subscribers",
     "send_to_lists",
     "GMAIL_CLIP_BYTES",
@@ -51,6 +53,13 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+
+
+def skeleton_for(workspace: Workspace, settings: Settings, rendered: Rendered, *, list_name: str) -> MessageSkeleton:
+    """The message skeleton for an issue, signed with DKIM when [dkim] is configured."""
+    signer = DKIMSigner(settings.dkim, root=workspace.root) if settings.dkim else None
+    return MessageSkeleton(rendered, settings.newsletter, secret=workspace.secret(), list_name=list_name,
+                           signer=signer)
 
 
 def write_atomically(path: Path, data: str | bytes) -> None:
@@ -95,7 +104,7 @@ def build_issue(
     rendered = render_issue(issue, settings, templates=workspace.templates)
     folder = out or workspace.issues / str(number)
     secret = workspace.secret()
-    skeleton = MessageSkeleton(rendered, settings.newsletter, secret=secret, list_name="preview")
+    skeleton = skeleton_for(workspace, settings, rendered, list_name="preview")
     reader = Subscriber(PREVIEW_VALUES["email"], PREVIEW_VALUES["name"])
     preview = skeleton.compose(reader)
     token = sign_token(secret, email=reader.key, list_name="preview", issue=number)
@@ -166,7 +175,7 @@ async def send_to_lists(
     settings = workspace.settings()
     _, rendered = load_issue(folder)
     list_name = "+".join(p.stem for p in lists) or "list"
-    skeleton = MessageSkeleton(rendered, settings.newsletter, secret=workspace.secret(), list_name=list_name)
+    skeleton = skeleton_for(workspace, settings, rendered, list_name=list_name)
     with State(workspace.database) as state:
         journal = Journal(state, rendered.number)
         stream = stream_subscribers(lists, on_problem=on_problem, tags=tags, where=where)

@@ -189,3 +189,84 @@ def test_sigkill_mid_send_then_resume(workspace: Path, runner):
     assert set(delivered) == set(emails)
     duplicates = sum(count - 1 for count in delivered.values())
     assert duplicates <= concurrency
+
+
+def test_dkim_signature_verifies_and_covers_list_unsubscribe(workspace: Path, runner, recorder):
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (workspace / "dkim.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    import base64
+
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    server, handler = recorder
+    point_smtp_at(workspace, server.port)
+    with (workspace / "digest.toml").open("a") as f:
+        f.write('\n[dkim]\nselector = "mail"\ndomain = "news.example.com"\nprivate_key_path = "dkim.pem"\n')
+    runner.invoke(main, ["build"])
+    assert runner.invoke(main, ["send", "--list", "subscribers/example.csv"]).exit_code == 0
+    assert len(handler.received) == 3
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        assert name == b"mail._domainkey.news.example.com."
+        return record
+
+    for received in handler.received:
+        assert dkim.verify(received.data, dnsfunc=dns)
+        signature = received.message["DKIM-Signature"]
+        signed = {h.strip().lower() for h in signature.split("h=")[1].split(";")[0].split(":")}
+        assert {"list-unsubscribe", "list-unsubscribe-post", "from", "subject"} <= signed
+        tampered = received.data.replace(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+                                         b"List-Unsubscribe-Post: nothing")
+        assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+def test_password_never_goes_unencrypted_to_a_remote_host(monkeypatch):
+    from digest.config import SMTPSettings
+    from digest.deliver.transport import SMTPTransport
+    from digest.errors import DeliveryError
+
+    monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "hunter2-secret")
+    with pytest.raises(DeliveryError) as info:
+        SMTPTransport(SMTPSettings(host="smtp.example.com", port=25, security="none", username="me"))
+    assert "unencrypted" in str(info.value) and "hunter2" not in str(info.value)
+    SMTPTransport(SMTPSettings(host="127.0.0.1", port=25, security="none", username="me"))  # loopback is fine
+
+
+def test_sigint_stops_cleanly_and_resume_sends_each_once(workspace: Path, runner):
+    n = 200
+    emails = write_list(workspace / "subscribers" / "list.csv", n)
+    handler = FaultyHandler(FaultPlan(slow=set(emails)))
+    with ThreadedFaultySMTP(handler) as server:
+        point_smtp_at(workspace, server.port)
+        assert runner.invoke(main, ["build"]).exit_code == 0
+        command = [sys.executable, "-m", "digest", "send", "--list", "subscribers/list.csv", "--concurrency", "4"]
+        process = subprocess.Popen(command, cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while len(handler.received) < 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 3, err.decode()
+        assert b"run the same command again" in out
+        assert len(handler.received) < n
+        resumed = subprocess.run(command, cwd=workspace, capture_output=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr.decode()
+    delivered = Counter(r.rcpt_tos[0] for r in handler.received)
+    assert set(delivered) == set(emails) and max(delivered.values()) == 1  # a clean stop leaves no duplicate
+
+
+def test_limit_sends_at_most_n(workspace: Path, runner, recorder):
+    server, handler = recorder
+    point_smtp_at(workspace, server.port)
+    write_list(workspace / "subscribers" / "list.csv", 30)
+    runner.invoke(main, ["build"])
+    result = runner.invoke(main, ["send", "--list", "subscribers/list.csv", "--limit", "10"])
+    assert result.exit_code == 3  # some still pending
+    assert len(handler.received) == 10
+    assert runner.invoke(main, ["send", "--list", "subscribers/list.csv"]).exit_code == 0
+    assert len({r.rcpt_tos[0] for r in handler.received}) == len(handler.received) == 30

@@ -12,13 +12,12 @@ import click
 
 from digest import aio
 from digest.cli import warn
-from digest.compose import MessageSkeleton
 from digest.config import Workspace
 from digest.deliver.mailbox import embedded_mailbox
 from digest.deliver.transport import SMTPTransport
 from digest.errors import DeliveryError, SubscriberError
 from digest.model import Subscriber
-from digest.pipeline import load_issue, stream_subscribers
+from digest.pipeline import load_issue, skeleton_for, stream_subscribers
 from digest.subscribers import check_address
 
 __all__ = ["send_test", "dry_run_lists", "check_message"]
@@ -44,7 +43,7 @@ def send_test(workspace: Workspace, folder: Path, address: str) -> None:
         raise SubscriberError(f"--test-to: {exc}") from None
     settings = workspace.settings()
     _, rendered = load_issue(folder)
-    skeleton = MessageSkeleton(rendered, settings.newsletter, secret=workspace.secret(), list_name="test")
+    skeleton = skeleton_for(workspace, settings, rendered, list_name="test")
     message = skeleton.compose(Subscriber(email, "Test reader"))
 
     async def run() -> str:
@@ -73,7 +72,7 @@ def dry_run_lists(workspace: Workspace, folder: Path, lists: Sequence[Path], tag
         raise SubscriberError("give at least one --list FILE for --dry-run")
     settings = workspace.settings()
     _, rendered = load_issue(folder)
-    skeleton = MessageSkeleton(rendered, settings.newsletter, secret=workspace.secret(), list_name="dry-run")
+    skeleton = skeleton_for(workspace, settings, rendered, list_name="dry-run")
     count = bad = 0
     total_bytes = 0
     for subscriber, list_name in stream_subscribers(lists, on_problem=lambda p: warn(f"left out {p}"),

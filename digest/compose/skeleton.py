@@ -22,6 +22,7 @@ from email.policy import SMTP
 from email.utils import formataddr, formatdate
 from urllib.parse import quote
 
+from digest.compose.dkim import DKIMSigner
 from digest.compose.qp import qp_encode, qp_value
 from digest.compose.tokens import sign_token
 from digest.config import Newsletter
@@ -86,12 +87,14 @@ class MessageSkeleton:
         secret: bytes,
         list_name: str = "",
         clock: Callable[[], float] = time.time,
+        signer: DKIMSigner | None = None,
     ) -> None:
         self.rendered = rendered
         self.newsletter = newsletter
         self.secret = secret
         self.list_name = list_name
         self.clock = clock
+        self.signer = signer
         self.fields = rendered.fields
         self.domain = newsletter.domain
         self.boundary = f"=_digest_{secrets.token_hex(12)}"  # '=_' never occurs in QP text
@@ -190,5 +193,8 @@ class MessageSkeleton:
         out.append(self._between)
         self._html.fill(values, out)
         out.append(self._close)
-        return ComposedMessage(email, message_id, b"".join(out), smtputf8)
+        data = b"".join(out)
+        if self.signer is not None:
+            data = self.signer.sign(data)
+        return ComposedMessage(email, message_id, data, smtputf8)
 
