@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from digest.encoding import guess_encoding
 from digest.errors import SourceError
 
 __all__ = ["DecodedText", "read_bytes", "decode", "clean_line", "looks_binary"]
@@ -74,12 +75,10 @@ def decode(data: bytes, *, path: str, encoding: str | None = None) -> DecodedTex
         return DecodedText(data.decode("utf-8-sig"), "utf-8", False)
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None or best.encoding is None:
+    guessed = guess_encoding(data)
+    if guessed is None:
         raise SourceError("cannot tell the text encoding; use --encoding", path=path)
-    return DecodedText(str(best), best.encoding, True)
+    return DecodedText(data.decode(guessed, errors="replace"), guessed, True)
 
 
 def clean_line(text: str) -> str:

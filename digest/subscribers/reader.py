@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from digest.encoding import guess_encoding
 from digest.errors import SubscriberError
 from digest.model import Subscriber
 
@@ -95,13 +96,11 @@ def _detect_encoding(sample: bytes, *, path: str, forced: str | None, warn: Call
         pass
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(sample).best()
-    if best is None or best.encoding is None:
+    guessed = guess_encoding(sample)
+    if guessed is None:
         raise SubscriberError("cannot tell the text encoding; use --encoding", path=path)
-    warn(f"{path}: not UTF-8, read as {best.encoding}")
-    return str(best.encoding)
+    warn(f"{path}: not UTF-8, read as {guessed}")
+    return guessed
 
 
 def _sniff_delimiter(text: str) -> str:
