@@ -57,10 +57,11 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--encoding", help="Read every source in this encoding instead of detecting it.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad source instead of skipping it.")
 @click.option("--allow-large", is_flag=True, help="Build even when the HTML is over Gmail's 102 KB clip.")
+@click.option("--screenshots", is_flag=True, help="Also open the email in headless Chromium and save screenshots.")
 @click.pass_obj
 def build(workspace: Workspace, sources: tuple[Path, ...], out: Path | None, week: str | None,
           since: object, until: object, lead_text: str | None, top: int, excerpt_words: int,
-          encoding: str | None, strict: bool, allow_large: bool) -> None:
+          encoding: str | None, strict: bool, allow_large: bool, screenshots: bool) -> None:
     """Build the issue from SOURCES (default: pages/): HTML, text, preview.eml, issue.json."""
     start, end = period_from(week, _as_date(since), _as_date(until))
     options = CurateOptions(lead=lead_text, top=top, excerpt_words=excerpt_words, since=start, until=end)
@@ -80,6 +81,14 @@ def build(workspace: Workspace, sources: tuple[Path, ...], out: Path | None, wee
     click.echo(f"  html      {folder / 'issue.html'} ({size / 1024:.1f} KB of Gmail's 102 KB)")
     click.echo(f"  text      {folder / 'issue.txt'}")
     click.echo(f"  preview   {folder / 'preview.eml'}")
+    if screenshots:
+        from digest.render.screenshots import check_in_browser
+
+        seen = check_in_browser(folder / "issue.html", out=folder)
+        if seen.mobile_scroll_width > 375:
+            warn(f"at 375 px the email scrolls sideways ({seen.mobile_scroll_width} px wide)")
+        for shot in seen.screenshots:
+            click.echo(f"  screenshot {shot}")
 
 
 def _as_date(value: object) -> date | None:

@@ -17,7 +17,7 @@ from digest.errors import TemplateError
 from digest.model import Issue, Rendered
 from digest.render.environment import make_environment
 
-__all__ = ["render_issue", "fill_markers", "PREVIEW_VALUES", "template_error"]
+__all__ = ["render_issue", "fill_markers", "compile_mjml", "inline_css", "PREVIEW_VALUES", "template_error"]
 
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -119,7 +119,7 @@ def _render_template(env: jinja2.Environment, name: str, context: dict[str, Any]
         raise template_error(exc) from None
 
 
-def _compile_mjml(source: str, name: str) -> str:
+def compile_mjml(source: str, name: str) -> str:
     import mjml
 
     try:
@@ -131,7 +131,16 @@ def _compile_mjml(source: str, name: str) -> str:
         raise TemplateError(f"MJML: {message} (in the rendered MJML)", path=name, line=line) from None
 
 
-def _inline_css(html: str) -> str:
+_PREVIEW_DIV = re.compile(r'(<div style="display:none;font-size:1px;)color:#ffffff;')
+
+
+def _fix_preview_contrast(html: str, color: str) -> str:
+    """mj-preview's hidden div is white text; on a light background SpamAssassin scores that
+    as hidden low-contrast text (HTML_FONT_LOW_CONTRAST). It stays hidden in the theme's text colour."""
+    return _PREVIEW_DIV.sub(lambda m: f"{m.group(1)}color:{color};", html, count=1)
+
+
+def inline_css(html: str) -> str:
     from premailer import Premailer
 
     # premailer keeps the doctype only when it reads it in upper case.
@@ -156,7 +165,8 @@ def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = N
     view_url = f"{settings.newsletter.base_url.rstrip('/')}/archive/{issue.number}"
     context = _context(issue, settings, slots, view_url)
     mjml_source = _render_template(env, HTML_TEMPLATE, context)
-    html = _inline_css(_compile_mjml(mjml_source, HTML_TEMPLATE))
+    html = compile_mjml(mjml_source, HTML_TEMPLATE)
+    html = inline_css(_fix_preview_contrast(html, settings.theme.text_color))
     text = _render_template(env, TEXT_TEMPLATE, context)
     text = "\n".join(line.rstrip() for line in text.strip().split("\n")) + "\n"
     return Rendered(

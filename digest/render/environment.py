@@ -26,10 +26,10 @@ def safe_url(value: object) -> str:
     return text if scheme in ("http", "https", "mailto") else ""
 
 
-def _wrap(text: str, width: int = 72, indent: str = "") -> str:
+def _wrap(text: str, width: int = 72, indent: str = "", hanging: str | None = None) -> str:
     return "\n".join(
         textwrap.fill(
-            part, width=width, initial_indent=indent, subsequent_indent=indent,
+            part, width=width, initial_indent=indent, subsequent_indent=indent if hanging is None else hanging,
             break_long_words=False, break_on_hyphens=False,
         )
         for part in str(text).split("\n")
