@@ -24,9 +24,9 @@ from _sample import ROOT, issue_sample, machine
 from digest import aio
 from digest.compose import MessageSkeleton
 from digest.config import Newsletter, Workspace
+from digest.deliver.campaign import send_to_lists
 from digest.deliver.sender import SendOptions
 from digest.model import Subscriber
-from digest.pipeline import send_to_lists
 
 N = int(os.environ.get("BENCH_N", "10000"))
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"

@@ -1,24 +1,36 @@
 """digest: build a newsletter digest from the week's news pages and send it, fast and resumably."""
 
-from digest.collect import Collection, collect
-from digest.compose import ComposedMessage, MessageSkeleton, sign_token, verify_token
-from digest.config import Settings, Workspace, load_settings
-from digest.curate import CurateOptions, curate
-from digest.deliver.sender import SendOptions, SendReport, send_issue
-from digest.deliver.transport import MemoryTransport, Outcome, SMTPTransport, Transport
-from digest.errors import (
-    ConfigError,
-    DeliveryError,
-    DigestError,
-    SourceError,
-    StateError,
-    SubscriberError,
-    TemplateError,
-)
-from digest.model import Article, Image, Issue, Rendered, Subscriber, TopNewsItem
-from digest.pipeline import build_issue, load_issue, send_to_lists
-from digest.render import render_issue
-from digest.subscribers import read_list
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# `collect` and `curate` share their names with subpackages: importing a subpackage
+# sets the package attribute to the module, so these two are bound eagerly (both light).
+from digest.collect import collect
+from digest.curate import curate
+
+if TYPE_CHECKING:
+    from digest.collect import Collection
+    from digest.compose import ComposedMessage, MessageSkeleton, sign_token, verify_token
+    from digest.config import Settings, Workspace, load_settings
+    from digest.curate import CurateOptions
+    from digest.deliver.campaign import send_to_lists
+    from digest.deliver.sender import SendOptions, SendReport, send_issue
+    from digest.deliver.transport import MemoryTransport, Outcome, SMTPTransport, Transport
+    from digest.errors import (
+        ConfigError,
+        DeliveryError,
+        DigestError,
+        SourceError,
+        StateError,
+        SubscriberError,
+        TemplateError,
+    )
+    from digest.model import Article, Image, Issue, Rendered, Subscriber, TopNewsItem
+    from digest.pipeline import build_issue, load_issue
+    from digest.render import render_issue
+    from digest.subscribers import read_list
 
 __all__ = [
     # data
@@ -62,3 +74,36 @@ __all__ = [
     "StateError",
     "DeliveryError",
 ]
+
+# Where each public name lives: loaded on first use (PEP 562), so that
+# `digest build` does not import the sending machinery and vice versa.
+_HOME = {
+    "Collection": "digest.collect", "collect": "digest.collect",
+    "ComposedMessage": "digest.compose", "MessageSkeleton": "digest.compose",
+    "sign_token": "digest.compose", "verify_token": "digest.compose",
+    "Settings": "digest.config", "Workspace": "digest.config", "load_settings": "digest.config",
+    "CurateOptions": "digest.curate", "curate": "digest.curate",
+    "SendOptions": "digest.deliver.sender", "SendReport": "digest.deliver.sender",
+    "send_issue": "digest.deliver.sender",
+    "MemoryTransport": "digest.deliver.transport", "Outcome": "digest.deliver.transport",
+    "SMTPTransport": "digest.deliver.transport", "Transport": "digest.deliver.transport",
+    "build_issue": "digest.pipeline", "load_issue": "digest.pipeline", "send_to_lists": "digest.deliver.campaign",
+    "render_issue": "digest.render", "read_list": "digest.subscribers",
+}
+_HOME.update(dict.fromkeys(
+    ("ConfigError", "DeliveryError", "DigestError", "SourceError", "StateError", "SubscriberError", "TemplateError"),
+    "digest.errors"))
+_HOME.update(dict.fromkeys(("Article", "Image", "Issue", "Rendered", "Subscriber", "TopNewsItem"), "digest.model"))
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module the first time it is used."""
+    if name not in _HOME:
+        raise AttributeError(f"module 'digest' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,15 +14,10 @@ from digest.compose import MessageSkeleton, sign_token, unsubscribe_url
 from digest.compose.dkim import DKIMSigner
 from digest.config import Settings, Workspace
 from digest.curate import CurateOptions, curate
-from digest.deliver.journal import Journal
-from digest.deliver.mailbox import embedded_mailbox
-from digest.deliver.sender import SendOptions, SendReport, send_issue
-from digest.deliver.transport import SMTPTransport, Transport
 from digest.errors import ConfigError, DeliveryError, SourceError
 from digest.model import Issue, Rendered, Subscriber
 from digest.render import PREVIEW_VALUES, fill_markers, render_issue
 from digest.state import State
-from digest.subscribers import RowProblem, read_list
 
 __all__ = [
     "BuildResult",
@@ -32,8 +25,6 @@ __all__ = [
     "load_issue",
     "write_atomically",
     "skeleton_for",
-    "stream_subscribers",
-    "send_to_lists",
     "GMAIL_CLIP_BYTES",
     "WARN_BYTES",
 ]
@@ -138,62 +129,3 @@ def load_issue(folder: Path) -> tuple[Issue, Rendered]:
     except (ValueError, KeyError, TypeError) as exc:
         raise DeliveryError(f"damaged issue folder: {exc}", path=str(folder)) from None
     return issue, rendered
-
-
-def stream_subscribers(
-    lists: Sequence[Path],
-    *,
-    on_problem: Callable[[RowProblem], None],
-    tags: Sequence[str] = (),
-    where: Sequence[tuple[str, str]] = (),
-) -> Iterator[tuple[Subscriber, str]]:
-    """Every valid subscriber of every list in the segment, with the list it came from."""
-    for path in lists:
-        for subscriber in read_list(path, on_problem=on_problem):
-            if tags and not set(tags) & set(subscriber.tags):
-                continue
-            if any(subscriber.attrs.get(k) != v for k, v in where):
-                continue
-            yield subscriber, path.stem
-
-
-async def send_to_lists(
-    workspace: Workspace,
-    folder: Path,
-    lists: Sequence[Path],
-    *,
-    options: SendOptions,
-    on_problem: Callable[[RowProblem], None],
-    tags: Sequence[str] = (),
-    where: Sequence[tuple[str, str]] = (),
-    transport: Transport | None = None,
-    stop: asyncio.Event | None = None,
-    on_progress: Callable[[SendReport], None] | None = None,
-    on_start: Callable[[str, dict[str, int]], None] | None = None,
-) -> SendReport:
-    """Journal the lists' recipients for the issue, then send to everyone not yet sent to."""
-    settings = workspace.settings()
-    _, rendered = load_issue(folder)
-    list_name = "+".join(p.stem for p in lists) or "list"
-    skeleton = skeleton_for(workspace, settings, rendered, list_name=list_name)
-    with State(workspace.database) as state:
-        journal = Journal(state, rendered.number)
-        stream = stream_subscribers(lists, on_problem=on_problem, tags=tags, where=where)
-        journal.enqueue(stream, skeleton.message_id)
-        async with AsyncExitStack() as stack:
-            if transport is None:
-                smtp = settings.smtp
-                if smtp is None:
-                    smtp = await stack.enter_async_context(embedded_mailbox(workspace.outbox))
-                transport = SMTPTransport(smtp)
-            if on_start:
-                on_start(transport.describe(), journal.counts())
-            return await send_issue(
-                journal=journal,
-                skeleton=skeleton,
-                transport=transport,
-                sender=settings.newsletter.sender_address,
-                options=options,
-                stop=stop,
-                on_progress=on_progress,
-            )

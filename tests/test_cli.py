@@ -11,20 +11,33 @@ from digest.cli import main
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         yield (*prefix, name)
         if isinstance(command, click.Group):
             yield from _commands(command, (*prefix, name))
 
 
-@pytest.mark.parametrize("path", list(_commands(main)), ids=" ".join)
+ALL = list(_commands(main))
+
+
+def test_the_command_tree_is_complete():
+    names = {" ".join(path) for path in ALL}
+    assert {"build", "collect", "send", "status", "templates init", "subscribers check", "subscribers import",
+            "subscribers stats", "subscribers unsubscribe", "subscribers resubscribe",
+            "subscribers export-suppressed"} <= names
+
+
+@pytest.mark.parametrize("path", ALL, ids=" ".join)
 def test_every_command_has_help(runner, path):
     result = runner.invoke(main, [*path, "--help"])
     assert result.exit_code == 0
     assert "Usage:" in result.output
-    command = main
+    command: click.Command = main
     for name in path:
-        command = command.commands[name]
+        assert isinstance(command, click.Group)
+        command = command.get_command(click.Context(command), name)
     assert command.help and command.help.strip(), f"{' '.join(path)} has no help text"
 
 

@@ -17,9 +17,9 @@ import pytest
 from digest.cli import main
 from digest.compose import verify_token
 from digest.config import Workspace
+from digest.deliver.campaign import send_to_lists
 from digest.deliver.sender import SendOptions, TokenBucket
 from digest.deliver.transport import MemoryTransport, Outcome
-from digest.pipeline import send_to_lists
 from tests.conftest import point_smtp_at
 from tests.servers import FaultPlan, FaultyHandler, ThreadedFaultySMTP
 

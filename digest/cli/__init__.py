@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,23 @@ __all__ = ["main", "DigestGroup"]
 
 
 class DigestGroup(click.Group):
-    """A click group that prints a DigestError as one line and exits with its code."""
+    """A click group that prints a DigestError as one line and exits with its code.
+
+    Commands are imported when used, so `digest build` does not load the sender.
+    """
+
+    lazy: dict[str, str] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, loaded or not."""
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """Import a lazily registered command on first use."""
+        if name in self.lazy and name not in self.commands:
+            module, attribute = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; our errors become `digest: error: …` on stderr, no traceback."""
@@ -43,18 +60,14 @@ def main(ctx: click.Context, root: Path) -> None:
     ctx.obj = Workspace(root)
 
 
-def _register() -> None:
-    from digest.cli import build, send, subscribers, templates
-
-    main.add_command(build.build)
-    main.add_command(build.collect_command)
-    main.add_command(send.send)
-    main.add_command(send.status)
-    main.add_command(subscribers.subscribers)
-    main.add_command(templates.templates)
-
-
-_register()
+DigestGroup.lazy = {
+    "build": "digest.cli.build:build",
+    "collect": "digest.cli.build:collect_command",
+    "send": "digest.cli.send:send",
+    "status": "digest.cli.send:status",
+    "subscribers": "digest.cli.subscribers:subscribers",
+    "templates": "digest.cli.templates:templates",
+}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -14,10 +14,11 @@ import click
 from digest import aio
 from digest.cli import warn
 from digest.config import Workspace
+from digest.deliver.campaign import send_to_lists
 from digest.deliver.journal import Journal
 from digest.deliver.sender import SendOptions, SendReport
 from digest.errors import ConfigError, DeliveryError
-from digest.pipeline import load_issue, send_to_lists
+from digest.pipeline import load_issue
 from digest.state import State
 from digest.subscribers import RowProblem
 

@@ -13,11 +13,12 @@ import click
 from digest import aio
 from digest.cli import warn
 from digest.config import Workspace
+from digest.deliver.campaign import stream_subscribers
 from digest.deliver.mailbox import embedded_mailbox
 from digest.deliver.transport import SMTPTransport
 from digest.errors import DeliveryError, SubscriberError
 from digest.model import Subscriber
-from digest.pipeline import load_issue, skeleton_for, stream_subscribers
+from digest.pipeline import load_issue, skeleton_for
 from digest.subscribers import check_address
 
 __all__ = ["send_test", "dry_run_lists", "check_message"]
