@@ -77,6 +77,7 @@ def build_issue(
     strict: bool = False,
     settings: Settings | None = None,
     allow_large: bool = False,
+    reserve_number: bool = True,
 ) -> BuildResult:
     """Collect, curate, number, render and write issues/<number>/ (nothing written on error)."""
     settings = settings or workspace.settings()
@@ -89,8 +90,11 @@ def build_issue(
     options = replace(options, newsletter=settings.newsletter.name, subject_template=settings.newsletter.subject)
     curated = curate(found.articles, options)
     with State(workspace.database) as state:
-        # The same content keeps its number, so a failed render wastes none.
-        number = state.number_for(curated.issue.content_key, curated.issue.subject)
+        # The same content keeps its number, so a failed render wastes none; previews only peek.
+        if reserve_number:
+            number = state.number_for(curated.issue.content_key, curated.issue.subject)
+        else:
+            number = state.peek_number(curated.issue.content_key)
     issue = replace(curated.issue, number=number)
     rendered = render_issue(issue, settings, templates=workspace.templates)
     folder = out or workspace.issues / str(number)

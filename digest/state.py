@@ -126,6 +126,13 @@ class State:
         )
         return int(cursor.lastrowid or 0)
 
+    def peek_number(self, content_key: str) -> int:
+        """The number this content has or would get, without reserving it."""
+        row = self.db.execute("SELECT number FROM issues WHERE content_key = ?", (content_key,)).fetchone()
+        if row:
+            return int(row[0])
+        return int(self.db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM issues").fetchone()[0])
+
     # -- suppression list ----------------------------------------------------
 
     def suppress(self, email: str, *, reason: str, issue: int | None = None) -> bool:

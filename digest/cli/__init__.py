@@ -67,6 +67,9 @@ DigestGroup.lazy = {
     "status": "digest.cli.send:status",
     "subscribers": "digest.cli.subscribers:subscribers",
     "templates": "digest.cli.templates:templates",
+    "serve": "digest.cli.web:serve",
+    "preview": "digest.cli.web:preview",
+    "archive": "digest.cli.web:archive",
 }
 
 if __name__ == "__main__":  # pragma: no cover

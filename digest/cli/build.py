@@ -15,7 +15,7 @@ from digest.curate import LEAD_RULE, CurateOptions
 from digest.errors import ConfigError, SourceError
 from digest.pipeline import WARN_BYTES, build_issue
 
-__all__ = ["build", "collect_command", "period_from"]
+__all__ = ["build", "collect_command", "period_from", "sources_or_default"]
 
 
 def period_from(week: str | None, since: date | None, until: date | None) -> tuple[date | None, date | None]:
@@ -32,7 +32,8 @@ def period_from(week: str | None, since: date | None, until: date | None) -> tup
     return since, until
 
 
-def _sources(workspace: Workspace, sources: tuple[Path, ...]) -> list[Path]:
+def sources_or_default(workspace: Workspace, sources: tuple[Path, ...]) -> list[Path]:
+    """The given sources, or pages/; each must exist."""
     chosen = list(sources) or [workspace.pages]
     for path in chosen:
         if not path.exists():
@@ -65,7 +66,7 @@ def build(workspace: Workspace, sources: tuple[Path, ...], out: Path | None, wee
     """Build the issue from SOURCES (default: pages/): HTML, text, preview.eml, issue.json."""
     start, end = period_from(week, _as_date(since), _as_date(until))
     options = CurateOptions(lead=lead_text, top=top, excerpt_words=excerpt_words, since=start, until=end)
-    result = build_issue(workspace, _sources(workspace, sources), options=options, out=out,
+    result = build_issue(workspace, sources_or_default(workspace, sources), options=options, out=out,
                          encoding=encoding, strict=strict, allow_large=allow_large)
     for message in result.warnings:
         warn(message)
@@ -104,7 +105,7 @@ def _as_date(value: object) -> date | None:
 def collect_command(workspace: Workspace, sources: tuple[Path, ...], as_json: bool,
                     encoding: str | None, strict: bool) -> None:
     """Read SOURCES (page dumps, HTML pages, RSS/Atom feeds, folders) and show the articles."""
-    found = collect(_sources(workspace, sources), encoding=encoding, strict=strict)
+    found = collect(sources_or_default(workspace, sources), encoding=encoding, strict=strict)
     for message in found.warnings:
         warn(message)
     for path in found.skipped:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
@@ -14,12 +13,8 @@ from digest import aio
 from digest.cli import warn
 from digest.config import Workspace
 from digest.deliver.campaign import stream_subscribers
-from digest.deliver.mailbox import embedded_mailbox
-from digest.deliver.transport import SMTPTransport
-from digest.errors import DeliveryError, SubscriberError
-from digest.model import Subscriber
+from digest.errors import SubscriberError
 from digest.pipeline import load_issue, skeleton_for
-from digest.subscribers import check_address
 
 __all__ = ["send_test", "dry_run_lists", "check_message"]
 
@@ -38,32 +33,9 @@ def check_message(data: bytes) -> str | None:
 
 def send_test(workspace: Workspace, folder: Path, address: str) -> None:
     """Send one message for the issue to `address` through the configured SMTP (or the mailbox)."""
-    try:
-        email = check_address(address)
-    except ValueError as exc:
-        raise SubscriberError(f"--test-to: {exc}") from None
-    settings = workspace.settings()
-    _, rendered = load_issue(folder)
-    skeleton = skeleton_for(workspace, settings, rendered, list_name="test")
-    message = skeleton.compose(Subscriber(email, "Test reader"))
+    from digest.deliver.testsend import send_one
 
-    async def run() -> str:
-        async with AsyncExitStack() as stack:
-            smtp = settings.smtp
-            if smtp is None:
-                smtp = await stack.enter_async_context(embedded_mailbox(workspace.outbox))
-            transport = SMTPTransport(smtp)
-            connection = await transport.connect()
-            try:
-                outcome = await connection.send(message, sender=settings.newsletter.sender_address)
-            finally:
-                await connection.close()
-            if outcome.status != "sent":
-                raise DeliveryError(f"{email}: {outcome.code} {outcome.reply}")
-            return transport.describe() if settings.smtp else str(workspace.outbox)
-
-    where = aio.run(run())
-    click.echo(f"Sent a test of issue {rendered.number} to {email} via {where}")
+    click.echo(aio.run(send_one(workspace, folder, address)).capitalize())
 
 
 def dry_run_lists(workspace: Workspace, folder: Path, lists: Sequence[Path], tags: Sequence[str],

@@ -80,7 +80,18 @@ def template_error(exc: Exception) -> TemplateError:
                 name, line = filename, tb.tb_lineno
             tb = tb.tb_next
     message = getattr(exc, "message", None) or str(exc)
-    return TemplateError(f"{type(exc).__name__}: {message}", path=name or "template", line=line)
+    return TemplateError(f"{type(exc).__name__}: {message}", path=_display_path(name or "template"), line=line)
+
+
+def _display_path(name: str) -> str:
+    """A template path as the editor knows it: relative to the working folder when inside it."""
+    path = Path(name)
+    if path.is_absolute():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return name
+    return name
 
 
 def _date(value: datetime | None) -> str:

@@ -1,0 +1,63 @@
+"""`digest serve`, `digest preview` and `digest archive`."""
+
+from __future__ import annotations
+
+import threading
+import webbrowser
+from pathlib import Path
+
+import click
+
+from digest.cli.build import sources_or_default
+from digest.config import Workspace
+from digest.deliver.transport import is_loopback
+
+__all__ = ["serve", "preview", "archive"]
+
+
+def _run(app: object, host: str, port: int, what: str) -> None:
+    import uvicorn
+
+    if not is_loopback(host):
+        click.echo(f"digest: warning: listening on {host}: reachable from other machines", err=True)
+    click.echo(f"{what} on http://{host if ':' not in host else f'[{host}]'}:{port}/  (Ctrl-C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)  # type: ignore[arg-type]
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8025, show_default=True, type=click.IntRange(1, 65535))
+@click.pass_obj
+def serve(workspace: Workspace, host: str, port: int) -> None:
+    """Serve one-click unsubscribe (/u/TOKEN) and the archive of sent issues (/archive/)."""
+    from digest.web.server import create_app
+
+    _run(create_app(workspace), host, port, "Serving unsubscribe links and the archive")
+
+
+@click.command()
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8024, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--open", "open_browser", is_flag=True, help="Open the preview in the default browser.")
+@click.pass_obj
+def preview(workspace: Workspace, sources: tuple[Path, ...], host: str, port: int, open_browser: bool) -> None:
+    """Preview the issue built from SOURCES; it rebuilds and refreshes as files change."""
+    from digest.web.preview import create_preview_app
+
+    app = create_preview_app(workspace, sources_or_default(workspace, sources))
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, args=(f"http://{host}:{port}/",)).start()
+    _run(app, host, port, "Previewing")
+
+
+@click.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the static archive into.")
+@click.pass_obj
+def archive(workspace: Workspace, out: Path) -> None:
+    """Write the archive of sent issues as static files (index.html, N/index.html, feed.xml)."""
+    from digest.web.archive import export_archive
+
+    written = export_archive(workspace, out)
+    click.echo(f"Wrote {len(written)} file(s) to {out} ({len(written) - 2} issue(s))")

@@ -1,0 +1,41 @@
+"""Send one copy of an issue to one address, outside the journal: `send --test-to` and the preview form."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from digest.config import Workspace
+from digest.deliver.mailbox import embedded_mailbox
+from digest.deliver.transport import SMTPTransport
+from digest.errors import DeliveryError, SubscriberError
+from digest.model import Subscriber
+from digest.pipeline import load_issue, skeleton_for
+from digest.subscribers import check_address
+
+__all__ = ["send_one"]
+
+
+async def send_one(workspace: Workspace, folder: Path, address: str) -> str:
+    """Send the issue in `folder` to `address`; return where it went. Raises DigestError."""
+    try:
+        email = check_address(address.strip())
+    except ValueError as exc:
+        raise SubscriberError(f"test address: {exc}") from None
+    settings = workspace.settings()
+    _, rendered = load_issue(folder)
+    message = skeleton_for(workspace, settings, rendered, list_name="test").compose(Subscriber(email, "Test reader"))
+    async with AsyncExitStack() as stack:
+        smtp = settings.smtp
+        if smtp is None:
+            smtp = await stack.enter_async_context(embedded_mailbox(workspace.outbox))
+        transport = SMTPTransport(smtp)
+        connection = await transport.connect()
+        try:
+            outcome = await connection.send(message, sender=settings.newsletter.sender_address)
+        finally:
+            await connection.close()
+    if outcome.status != "sent":
+        raise DeliveryError(f"{email}: {outcome.code} {outcome.reply}")
+    where = transport.describe() if settings.smtp else str(workspace.outbox)
+    return f"sent a test of issue {rendered.number} to {email} via {where}"

@@ -1,0 +1,1 @@
+"""The web side: one-click unsubscribe, the archive of past issues, and the live preview."""

@@ -1,0 +1,197 @@
+"""`digest preview`: the built email in a browser, rebuilt and refreshed live as files change."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from digest.config import Workspace
+from digest.errors import DigestError
+from digest.pipeline import GMAIL_CLIP_BYTES, build_issue
+
+__all__ = ["PreviewState", "create_preview_app", "spam_score", "watched_paths"]
+
+_SHELL = (Path(__file__).parent / "preview.html").read_text(encoding="utf-8")
+
+
+@dataclass
+class PreviewState:
+    """The latest build: version, error (one line) or sizes and spam score."""
+
+    version: int = 0
+    error: str | None = None
+    html_bytes: int = 0
+    subject: str = ""
+    spam: str | None = None
+    folder: Path | None = None
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def bump(self) -> None:
+        """Record a new build and wake every waiting event stream."""
+        self.version += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait(self, seen: int, timeout: float) -> bool:
+        """Wait until a build newer than `seen` exists; False on timeout."""
+        if self.version > seen:
+            return True
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+def spam_score(eml: Path) -> str | None:
+    """SpamAssassin's score and rules for a message, when spamassassin is installed."""
+    if shutil.which("spamassassin") is None:
+        return None
+    try:
+        report = subprocess.run(["spamassassin", "-L", "-t"], input=eml.read_bytes(), capture_output=True,
+                                timeout=60).stdout.decode("utf-8", "replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"X-Spam-Status: \w+, score=(-?[\d.]+) required=[\d.]+ tests=([^\n]*(?:\n\t[^\n]*)*)", report)
+    if not match:
+        return None
+    rules = " ".join(match.group(2).split()).split(" autolearn")[0]
+    return f"{match.group(1)} ({rules})"
+
+
+def watched_paths(workspace: Workspace, sources: Sequence[Path]) -> list[Path]:
+    """Sources, the workspace templates (or the built-in ones) and digest.toml."""
+    from digest.render.environment import BUILTIN_TEMPLATES
+
+    paths = [p.resolve() for p in sources if p.exists()]
+    paths.append(workspace.templates.resolve() if workspace.templates.is_dir() else BUILTIN_TEMPLATES)
+    config = workspace.root / "digest.toml"
+    paths.append(config.resolve() if config.exists() else workspace.root.resolve())
+    return paths
+
+
+def create_preview_app(workspace: Workspace, sources: Sequence[Path], *, watch: bool = True) -> Starlette:
+    """The preview app: builds now, then on every change of a source, template or digest.toml."""
+    state = PreviewState()
+    out = workspace.state_dir / "preview"
+    lock = asyncio.Lock()
+
+    def build() -> None:
+        try:
+            result = build_issue(workspace, list(sources), out=out, reserve_number=False, allow_large=True)
+        except DigestError as exc:
+            state.error = str(exc)
+            return
+        state.error, state.folder = None, result.folder
+        state.html_bytes, state.subject = result.html_bytes, result.issue.subject
+        state.spam = spam_score(result.folder / "preview.eml")
+
+    async def rebuild() -> None:
+        async with lock:
+            await asyncio.to_thread(build)
+            state.bump()
+
+    async def watcher(stop: asyncio.Event) -> None:
+        from watchfiles import awatch
+
+        async for _ in awatch(*watched_paths(workspace, sources), stop_event=stop, debounce=300, step=50):
+            await rebuild()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await rebuild()
+        stop = asyncio.Event()
+        task = asyncio.create_task(watcher(stop)) if watch else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                task.cancel()
+
+    def _file(name: str) -> Path | None:
+        if state.error is not None or state.folder is None:
+            return None
+        return state.folder / name
+
+    async def shell(request: Request) -> Response:
+        return HTMLResponse(_SHELL, headers={"Cache-Control": "no-store"})
+
+    async def email(request: Request) -> Response:
+        path = _file("issue.html")
+        if path is None:
+            return HTMLResponse(
+                '<!DOCTYPE html><html><body style="font:16px/1.5 system-ui;padding:2rem;color:#b42318">'
+                f'<h2>Build failed</h2><pre id="build-error" style="white-space:pre-wrap">'
+                f"{html.escape(state.error or 'not built yet')}</pre></body></html>")
+        page = path.read_text(encoding="utf-8")
+        if request.query_params.get("dark") == "1":
+            # Show the dark-mode rules whatever the browser prefers.
+            page = page.replace("@media (prefers-color-scheme: dark)", "@media all")
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    async def part(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        path = _file("issue.txt" if kind == "text" else "preview.eml")
+        if path is None:
+            return PlainTextResponse(f"Build failed: {state.error}")
+        data = path.read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n")
+        if kind == "headers":
+            data = data.split("\n\n", 1)[0]
+        return PlainTextResponse(data, headers={"Cache-Control": "no-store"})
+
+    async def status(request: Request) -> Response:
+        return JSONResponse({
+            "version": state.version, "error": state.error, "subject": state.subject,
+            "html_bytes": state.html_bytes, "clip_bytes": GMAIL_CLIP_BYTES, "spam": state.spam,
+        })
+
+    async def events(request: Request) -> Response:
+        async def stream() -> AsyncIterator[str]:
+            seen = state.version
+            yield f"event: hello\ndata: {seen}\n\n"
+            while not await request.is_disconnected():
+                if await state.wait(seen, timeout=10):
+                    seen = state.version
+                    yield f"event: reload\ndata: {seen}\n\n"
+                else:
+                    yield ": keep-alive\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    async def send_test(request: Request) -> Response:
+        from digest.deliver.testsend import send_one
+
+        body = await request.body()
+        address = parse_qs(body.decode("utf-8", "replace")).get("address", [""])[0]
+        if len(body) > 2048 or state.folder is None:
+            return JSONResponse({"ok": False, "message": "nothing to send"}, status_code=400)
+        try:
+            return JSONResponse({"ok": True, "message": await send_one(workspace, state.folder, address)})
+        except DigestError as exc:
+            return JSONResponse({"ok": False, "message": str(exc)}, status_code=400)
+
+    app = Starlette(routes=[
+        Route("/", shell),
+        Route("/email", email),
+        Route("/part/{kind:str}", part),
+        Route("/status", status),
+        Route("/events", events),
+        Route("/send-test", send_test, methods=["POST"]),
+    ], lifespan=lifespan)
+    app.state.preview = state
+    app.state.rebuild = rebuild
+    return app

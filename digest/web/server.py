@@ -1,0 +1,136 @@
+"""`digest serve`: RFC 8058 one-click unsubscribe and the archive, as a starlette app."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from digest.compose import TokenError, verify_token
+from digest.config import Workspace
+from digest.errors import DeliveryError
+from digest.state import State
+from digest.web.archive import atom_feed, index_page, sent_issues, web_version
+
+__all__ = ["create_app", "MAX_BODY", "SECURITY_HEADERS"]
+
+MAX_BODY = 4096  # a one-click body is 26 bytes; anything much larger is not one
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+_ONE_CLICK_MULTIPART = re.compile(rb'name="List-Unsubscribe"\r\n(?:[^\r\n]+\r\n)*\r\nOne-Click\r\n')
+
+
+def _page(title: str, body: str, *, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>body{{font:17px/1.5 system-ui,sans-serif;max-width:32rem;"
+        "margin:3rem auto;padding:0 1rem}button{font:inherit;padding:.6rem 1.2rem;border-radius:6px;"
+        "border:0;background:#0b5cab;color:#fff;cursor:pointer}</style></head>"
+        f"<body>{body}</body></html>",
+        status_code=status,
+        headers=SECURITY_HEADERS,
+    )
+
+
+def _bad_link() -> HTMLResponse:
+    # Same answer for every bad token: nothing about who is or is not subscribed.
+    return _page("Invalid link", "<h1>This link is not valid</h1><p>It may be incomplete or altered.</p>",
+                 status=400)
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or None when it is larger than MAX_BODY (checked before and while reading)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return None
+    return bytes(body)
+
+
+def _is_one_click(body: bytes, content_type: str) -> bool:
+    # RFC 8058 section 3.1: the POST body is "List-Unsubscribe=One-Click", form-encoded or multipart.
+    if content_type.startswith("multipart/form-data"):
+        return bool(_ONE_CLICK_MULTIPART.search(body))
+    try:
+        fields = parse_qs(body.decode("ascii"), strict_parsing=False)
+    except UnicodeDecodeError:
+        return False
+    return fields.get("List-Unsubscribe") == ["One-Click"]
+
+
+def create_app(workspace: Workspace) -> Starlette:
+    """The ASGI app for a workspace."""
+    settings = workspace.settings()
+    secret = workspace.secret()
+    name = html.escape(settings.newsletter.name)
+
+    async def unsubscribe_page(request: Request) -> Response:
+        token = request.path_params["token"]
+        try:
+            verify_token(secret, token)
+        except TokenError:
+            return _bad_link()
+        return _page(
+            f"Unsubscribe from {settings.newsletter.name}",
+            f"<h1>Unsubscribe from {name}?</h1><p>You will receive no further issues.</p>"
+            f'<form method="post" action="/u/{html.escape(token)}">'
+            '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+            "<button type=\"submit\">Unsubscribe</button></form>",
+        )
+
+    async def unsubscribe(request: Request) -> Response:
+        try:
+            token = verify_token(secret, request.path_params["token"])
+        except TokenError:
+            return _bad_link()
+        body = await _read_body(request)
+        if body is None:
+            return PlainTextResponse("Request body too large", status_code=413, headers=SECURITY_HEADERS)
+        if not _is_one_click(body, request.headers.get("content-type", "")):
+            return PlainTextResponse("Expected List-Unsubscribe=One-Click", status_code=400, headers=SECURITY_HEADERS)
+        with State(workspace.database) as state:
+            state.suppress(token.email, reason="unsubscribed", issue=token.issue)
+        return _page("Unsubscribed", f"<h1>You are unsubscribed</h1><p>{name} will not email you again.</p>")
+
+    async def archive_index(request: Request) -> Response:
+        return HTMLResponse(index_page(settings, sent_issues(workspace)), headers=SECURITY_HEADERS)
+
+    async def archive_issue(request: Request) -> Response:
+        number = request.path_params["number"]
+        if number not in {i.number for i in sent_issues(workspace)}:
+            return _page("Not found", "<h1>No such issue</h1>", status=404)
+        try:
+            return HTMLResponse(web_version(workspace, number), headers=SECURITY_HEADERS)
+        except DeliveryError:
+            return _page("Not found", "<h1>No such issue</h1>", status=404)
+
+    async def feed(request: Request) -> Response:
+        return Response(atom_feed(settings, sent_issues(workspace)), media_type="application/atom+xml",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/archive/")
+
+    return Starlette(routes=[
+        Route("/", home),
+        Route("/u/{token}", unsubscribe_page, methods=["GET"]),
+        Route("/u/{token}", unsubscribe, methods=["POST"]),
+        Route("/archive/", archive_index),
+        Route("/archive/feed.xml", feed),
+        Route("/archive/{number:int}", archive_issue),
+    ])

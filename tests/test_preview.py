@@ -1,0 +1,97 @@
+"""`digest preview`: builds, shows errors in place, sends tests, and reloads live in a real Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from starlette.testclient import TestClient
+
+from digest.cli import main
+from digest.config import Workspace
+from digest.web.preview import create_preview_app
+from tests.conftest import point_smtp_at
+from tests.web_helpers import ThreadedUvicorn
+
+LEAD = "China, Central Asian Countries Share High-quality Development"
+
+
+def test_preview_views_and_status(workspace: Path):
+    app = create_preview_app(Workspace(workspace), [workspace / "pages"], watch=False)
+    with TestClient(app) as client:
+        status = client.get("/status").json()
+        assert status["error"] is None and 0 < status["html_bytes"] < status["clip_bytes"]
+        assert LEAD in status["subject"]
+        email = client.get("/email").text
+        assert LEAD in email and "prefers-color-scheme: dark" in email
+        dark = client.get("/email?dark=1").text
+        assert "prefers-color-scheme" not in dark and "@media all" in dark
+        assert "Top News\n--------" in client.get("/part/text").text
+        headers = client.get("/part/headers").text
+        assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in headers and "<html" not in headers
+        assert "Content-Transfer-Encoding: quoted-printable" in client.get("/part/raw").text
+        assert 'id="email"' in client.get("/").text
+    # a preview reserves no issue number
+    assert not (workspace / "issues").exists()
+    assert "Issue 1:" in CliRunner().invoke(main, ["build"]).output
+
+
+def test_build_error_is_shown_in_place_and_the_server_keeps_running(workspace: Path):
+    app = create_preview_app(Workspace(workspace), [workspace / "pages"], watch=False)
+    broken = workspace / "templates" / "digest.txt.j2"
+    with TestClient(app) as client:
+        broken.parent.mkdir(exist_ok=True)
+        broken.write_text("fine\n{% for %}\n")
+        client.portal.call(app.state.rebuild)
+        status = client.get("/status").json()
+        assert status["error"].startswith("templates/digest.txt.j2:2: TemplateSyntaxError")
+        assert "templates/digest.txt.j2:2" in client.get("/email").text
+        broken.unlink()
+        client.portal.call(app.state.rebuild)
+        assert client.get("/status").json()["error"] is None
+        assert LEAD in client.get("/email").text
+
+
+def test_send_test_form_uses_the_send_path(workspace: Path, recorder):
+    server, handler = recorder
+    point_smtp_at(workspace, server.port)
+    app = create_preview_app(Workspace(workspace), [workspace / "pages"], watch=False)
+    with TestClient(app) as client:
+        result = client.post("/send-test", content=b"address=editor%40example.net",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert result.status_code == 200 and result.json()["ok"], result.text
+        bad = client.post("/send-test", content=b"address=not-an-address")
+        assert bad.status_code == 400 and "test address" in bad.json()["message"]
+    assert [r.rcpt_tos for r in handler.received] == [["editor@example.net"]]
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("CI"),
+                    reason="needs Debian's chromium (installed by .ci/run)")
+def test_chromium_sees_the_email_narrows_and_reloads_live(workspace: Path, runner):
+    from playwright.sync_api import expect, sync_playwright
+
+    from digest.render.screenshots import CHROMIUM_ARGS, find_chromium
+
+    assert runner.invoke(main, ["templates", "init"]).exit_code == 0
+    app = create_preview_app(Workspace(workspace), [workspace / "pages"], watch=True)
+    with ThreadedUvicorn(app) as web, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(web.url + "/")
+            frame = page.frame_locator("#email")
+            expect(frame.locator("h1")).to_have_text(LEAD, timeout=15000)
+            page.click("button[data-view=mobile]")
+            expect(page.locator("#email")).to_have_css("width", "375px", timeout=5000)
+            expect(frame.locator("h1")).to_be_visible()
+            page.screenshot(path=str(workspace / "preview-mobile.png"))
+            # Edit a template: the page shows the change by itself, no reload by us.
+            footer = workspace / "templates" / "partials" / "footer.mjml.j2"
+            footer.write_text(footer.read_text().replace("{{ newsletter.reason }}", "Live edit works"))
+            expect(frame.locator("text=Live edit works")).to_be_visible(timeout=20000)
+            expect(page.locator("#email")).to_have_css("width", "375px")  # the chosen view is kept
+        finally:
+            browser.close()
