@@ -29,6 +29,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check digest tests bench
 	$(BIN)/mypy
+	$(BIN)/bandit -q -r digest 2>/dev/null  # findings print on stdout; its noisy warnings go to stderr
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

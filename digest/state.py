@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -60,6 +61,20 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+def explain(exc: BaseException, path: Path) -> str:
+    """SQLite's message, plus the likely cause when the disk is full or read-only."""
+    message = str(exc)
+    try:
+        stats = os.statvfs(path.parent if path.parent.exists() else Path.cwd())
+    except OSError:
+        return message
+    if stats.f_flag & os.ST_RDONLY:
+        return f"{message} (the folder is on a read-only file system)"
+    if stats.f_bavail * stats.f_frsize < 1024 * 1024:
+        return f"{message} (the disk is full)"
+    return message
+
+
 def now_iso() -> str:
     """The current UTC time, ISO 8601 to the second."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -92,7 +107,7 @@ class State:
             self.db.execute("BEGIN IMMEDIATE")  # fails now, not mid-send, on a read-only folder
             self.db.execute("ROLLBACK")
         except sqlite3.Error as exc:
-            raise StateError(f"cannot open the workspace database: {exc}", path=str(path)) from None
+            raise StateError(f"cannot open the workspace database: {explain(exc, path)}", path=str(path)) from None
         except OSError as exc:
             raise StateError(f"cannot create the state folder: {exc.strerror}", path=str(path)) from None
 
@@ -111,7 +126,7 @@ class State:
         try:
             return self.db.execute(sql, tuple(params))
         except sqlite3.OperationalError as exc:
-            raise StateError(f"database write failed: {exc}", path=str(self.path)) from None
+            raise StateError(f"database write failed: {explain(exc, self.path)}", path=str(self.path)) from None
 
     # -- issue numbers -------------------------------------------------------
 

@@ -147,3 +147,51 @@ class ThreadedFaultySMTP(ThreadedSMTP):
         self._server = asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
+
+
+class RandomFaultHandler(RecordingHandler):
+    """A server that misbehaves at random, at rates like a bad day at a big provider.
+
+    Per attempt: `defer` → 451 at RCPT; `drop / 2` → hang up at RCPT; `drop / 2` → take
+    the message, then hang up before replying (the client cannot know it arrived:
+    the one duplicate such a drop may cause). Per address: `reject` → always 550.
+    """
+
+    def __init__(self, *, seed: int, drop: float = 0.05, defer: float = 0.10, reject: float = 0.02,
+                 slow: float = 0.02) -> None:
+        super().__init__()
+        import random
+
+        self.rng = random.Random(seed)
+        self.drop, self.defer, self.reject_rate, self.slow = drop, defer, reject, slow
+        self.drops_before_data = 0
+        self.drops_after_data = 0
+        self.deferred = 0
+
+    def rejects(self, address: str) -> bool:
+        import zlib
+
+        return zlib.crc32(address.encode()) % 10_000 < self.reject_rate * 10_000
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.rng.random() < self.slow:
+            await asyncio.sleep(0.02)
+        if self.rejects(address):
+            return "550 5.1.1 Recipient address rejected: no such user"
+        roll = self.rng.random()
+        if roll < self.defer:
+            self.deferred += 1
+            return "451 4.7.1 Greylisted, try again later"
+        if roll < self.defer + self.drop / 2:
+            self.drops_before_data += 1
+            server.transport.abort()
+            return "421 4.4.2 gone"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if self.rng.random() < self.drop / 2:
+            self.drops_after_data += 1
+            server.transport.abort()  # stored, but the 250 never reaches the client
+        return reply

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from digest.errors import StateError
 from digest.model import Subscriber
-from digest.state import State, now_iso
+from digest.state import State, explain, now_iso
 
 __all__ = ["JournalRow", "Result", "Journal", "JournalWriter"]
 
@@ -65,7 +65,8 @@ class Journal:
         db = self.state.db
         keys = [s.key for s, _ in batch]
         marks = ",".join("?" * len(keys))
-        query = f"SELECT email_key FROM suppressions WHERE email_key IN ({marks})"
+        # Only "?" placeholders are formatted in; the values are bound parameters.
+        query = f"SELECT email_key FROM suppressions WHERE email_key IN ({marks})"  # nosec B608
         blocked = {row[0] for row in db.execute(query, keys)}
         now = now_iso()
         rows = [
@@ -84,7 +85,8 @@ class Journal:
                 )
                 added = db.total_changes - before
         except Exception as exc:
-            raise StateError(f"cannot write the journal: {exc}", path=str(self.state.path)) from None
+            raise StateError(f"cannot write the journal: {explain(exc, self.state.path)}",
+                             path=str(self.state.path)) from None
         return added, len(batch) - len(rows)
 
     def start_run(self, *, retry_failed: bool) -> int:
@@ -159,7 +161,8 @@ class Journal:
                     [(r.status, r.code, r.reply, r.retry_at, now, r.row_id) for r in results],
                 )
         except Exception as exc:
-            raise StateError(f"cannot write the journal: {exc}", path=str(self.state.path)) from None
+            raise StateError(f"cannot write the journal: {explain(exc, self.state.path)}",
+                             path=str(self.state.path)) from None
 
 
 class JournalWriter:
@@ -171,9 +174,12 @@ class JournalWriter:
         self._pending: list[tuple[Result, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._closed = False
+        self._error: StateError | None = None
 
     async def record(self, result: Result) -> None:
-        """Queue a result and return once it is committed."""
+        """Queue a result and return once it is committed; raise if the journal cannot be written."""
+        if self._error is not None:
+            raise self._error  # the writer is gone: nobody would ever commit this
         future = asyncio.get_running_loop().create_future()
         self._pending.append((result, future))
         self._wake.set()
@@ -190,9 +196,11 @@ class JournalWriter:
                 try:
                     self.journal.write_results(results)
                 except StateError as exc:
-                    for _, future in batch:
+                    self._error = exc
+                    for _, future in [*batch, *self._pending]:
                         if not future.done():
                             future.set_exception(exc)
+                    self._pending = []
                     raise
                 for _, future in batch:
                     if not future.done():

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from digest.compose import MessageSkeleton
 from digest.deliver.journal import Journal, JournalRow, JournalWriter, Result
 from digest.deliver.transport import Connection, Outcome, Transport
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, StateError
 
 __all__ = ["SendOptions", "SendReport", "TokenBucket", "send_issue"]
 
@@ -84,7 +84,8 @@ class TokenBucket:
 
 def backoff(attempt: int, *, base: float, cap: float) -> float:
     """Exponential backoff with full jitter (attempt 1 → up to `base` seconds)."""
-    return random.uniform(base / 2, min(cap, base * 2 ** (attempt - 1)))
+    # Jitter spreads retries out; it needs no cryptographic randomness.
+    return random.uniform(base / 2, min(cap, base * 2 ** (attempt - 1)))  # nosec B311
 
 
 async def send_issue(
@@ -184,30 +185,44 @@ async def send_issue(
     producer: asyncio.Task[None] | None = None
     writer_task = asyncio.create_task(writer.run())
     workers = [asyncio.create_task(work()) for _ in range(max(1, options.concurrency))]
+    failed = True  # until the run ends normally: a bookkeeping error must not hide the real one
     try:
         producer = asyncio.create_task(produce())
-        watched = {producer, writer_task, *workers}
         # A worker that cannot connect at all ends the run; so does a journal failure.
-        while producer in watched:
-            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                error = task.exception()
-                if error is not None:
-                    raise error
-            watched -= done
+        await _supervise({producer}, {producer, writer_task, *workers})
         for _ in workers:
             await queue.put(None)
-        await asyncio.gather(*workers)
+        await _supervise(set(workers), {writer_task, *workers})
         writer.close()
         await writer_task
+        failed = False
     finally:
-        for task in [*workers, writer_task, *([producer] if producer else [])]:
+        tasks = [*workers, writer_task, *([producer] if producer else [])]
+        for task in tasks:
             task.cancel()
+        # Let every worker run its `finally` (QUIT, close) before we return or raise.
+        await asyncio.gather(*tasks, return_exceptions=True)
         report.seconds = time.monotonic() - started
         report.interrupted = stop.is_set()
-        journal.finish_run(run_id, sent=report.sent, seconds=report.seconds)
-        report.counts = journal.counts()
+        try:
+            journal.finish_run(run_id, sent=report.sent, seconds=report.seconds)
+            report.counts = journal.counts()
+        except StateError:
+            if not failed:
+                raise  # the run itself went well: this error is the one to report
     return report
+
+
+async def _supervise(targets: set[asyncio.Task[None]], watched: set[asyncio.Task[None]]) -> None:
+    """Wait until every target task is done; raise the first error of any watched task."""
+    watched = set(watched)
+    while targets & watched:
+        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            error = task.exception()
+            if error is not None:
+                raise error
+        watched -= done
 
 
 def _result(row: JournalRow, outcome: Outcome, options: SendOptions) -> Result:
