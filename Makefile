@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,12 @@ lint: $(STAMP)
 	$(BIN)/bandit -q -r digest 2>/dev/null  # findings print on stdout; its noisy warnings go to stderr
 
 bench: $(STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@[ -x bench/node_modules/.bin/mjml ] || ! command -v npm >/dev/null || \
+		npm install --silent --no-audit --no-fund --prefix bench mjml >/dev/null 2>&1 || true
+	$(BIN)/python bench/report.py
+
+soak: $(STAMP)
+	SOAK_RECIPIENTS=10000 SOAK_KILL_ROUNDS=20 $(BIN)/python -m pytest -q -s tests/soak
 
 clean:
 	rm -rf $(VENV) issues outbox .digest .pytest_cache .mypy_cache .ruff_cache

@@ -40,3 +40,34 @@ def rendered_sample(target_kb: int = 40) -> Rendered:
 def machine() -> str:
     """One line about where the figures were measured."""
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One benchmark figure: ours against a baseline measured in the same run."""
+
+    name: str
+    ours: float
+    baseline: float | None
+    unit: str
+    higher_is_better: bool = True
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.baseline or not self.ours:
+            return None
+        return self.ours / self.baseline if self.higher_is_better else self.baseline / self.ours
+
+
+def _figure(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}" if value >= 1 else f"{value:.3f}"
+
+
+def print_table(rows: list[Row]) -> None:
+    """One table: figure, ours, baseline, ratio (how many times better ours is)."""
+    width = max(len(r.name) for r in rows) + 2
+    print(f"{'figure':<{width}}{'ours':>12}{'baseline':>12}{'ratio':>9}  unit")
+    for r in rows:
+        base = f"{_figure(r.baseline):>12}" if r.baseline is not None else f"{'—':>12}"
+        ratio = f"{r.ratio:>8.2f}x" if r.ratio is not None else f"{'—':>9}"
+        print(f"{r.name:<{width}}{_figure(r.ours):>12}{base}{ratio}  {r.unit}")

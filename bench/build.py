@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _sample import ROOT, machine
+from _sample import ROOT, Row, machine, print_table
 
 from digest.collect import collect
 from digest.config import Settings
@@ -65,8 +65,8 @@ def node_mjml() -> str | None:
     return str(local) if local.exists() else shutil.which("mjml")
 
 
-def main() -> None:
-    print(f"machine: {machine()}")
+def measure() -> list[Row]:
+    """Whole-process `digest build` (median) against Node mjml's compile alone when installed."""
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp) / "ws"
         workspace.mkdir()
@@ -74,20 +74,24 @@ def main() -> None:
         shutil.copy(ROOT / "digest.toml", workspace / "digest.toml")
         subprocess.run([str(DIGEST), "build"], cwd=workspace, check=True, capture_output=True)  # warm caches
         ours = median_seconds([str(DIGEST), "build"], workspace)
-        print(f"digest build, whole process, median of {RUNS}: {ours:.3f} s (goal ≤ 0.5 s)")
         timings, source = stages()
         split = ", ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in timings.items())
-        print(f"  in-process split: {split}")
+        print(f"  build in-process split: {split}")
         mjml = node_mjml()
+        node = None
         if mjml is None:
-            print("Node mjml: not installed (npm install --prefix bench mjml); comparison skipped")
-            return
-        mjml_file = Path(tmp) / "digest.mjml"
-        mjml_file.write_text(source, encoding="utf-8")
-        node = median_seconds([mjml, str(mjml_file), "-o", str(Path(tmp) / "out.html")], Path(tmp))
-        print(f"Node mjml compile alone (reference), median of {RUNS}: {node:.3f} s")
-        print(f"{'build (s, whole process)':<42}{'ours':>8}{'node mjml':>11}{'ratio':>8}")
-        print(f"{'digest build vs mjml CLI compile only':<42}{ours:>8.3f}{node:>11.3f}{node / ours:>7.2f}x")
+            print("  Node mjml: not installed (npm install --prefix bench mjml); comparison skipped")
+        else:
+            mjml_file = Path(tmp) / "digest.mjml"
+            mjml_file.write_text(source, encoding="utf-8")
+            node = median_seconds([mjml, str(mjml_file), "-o", str(Path(tmp) / "out.html")], Path(tmp))
+    return [Row("digest build, whole process (vs Node mjml compile only)", ours, node, "s, median",
+                higher_is_better=False)]
+
+
+def main() -> None:
+    print(f"machine: {machine()}")
+    print_table(measure())
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _sample import ROOT, issue_sample, machine
+from _sample import Row, issue_sample, machine, print_table
 
 from digest import aio
 from digest.compose import MessageSkeleton
@@ -110,28 +110,61 @@ def baseline(port: int, rendered) -> float:
         return N / (time.perf_counter() - start)
 
 
-def main() -> None:
+def journal_cost(issue, rendered, *, port: int) -> tuple[float, float]:
+    """msg/s to the same server with the journal on disk (WAL) and in memory (no durability)."""
+    from digest.config import SMTPSettings
+    from digest.deliver.journal import Journal
+    from digest.deliver.sender import send_issue
+    from digest.deliver.transport import SMTPTransport
+    from digest.state import State
+
+    rates = []
+    for where in ("disk", ":memory:"):
+        with tempfile.TemporaryDirectory() as tmp:
+            workspace = make_workspace(Path(tmp), port, issue, rendered)
+            path = workspace.database if where == "disk" else Path(":memory:")
+            with State(path) as state:
+                journal = Journal(state, 1)
+                skeleton = MessageSkeleton(rendered, Newsletter(), secret=b"bench")
+                subs = ((Subscriber(f"reader{i}@example.com", f"Reader {i}"), "bench") for i in range(N))
+                start = time.perf_counter()
+                journal.enqueue(subs, skeleton.message_id)
+                report = aio.run(send_issue(journal=journal, skeleton=skeleton,
+                                            transport=SMTPTransport(SMTPSettings(port=port)),
+                                            sender="weekly@news.example.com", options=SendOptions(concurrency=8)))
+                assert report.counts["sent"] == N
+                rates.append(N / (time.perf_counter() - start))
+    return rates[0], rates[1]
+
+
+def measure() -> list[Row]:
+    """digest send vs smtplib to each server, and the journal's cost."""
     issue, rendered = issue_sample(40)
     size = len(MessageSkeleton(rendered, Newsletter(), secret=b"x").compose(Subscriber("a@b.c")).data)
-    print(f"machine: {machine()}")
-    print(f"{N} recipients, message {size / 1024:.1f} KB (HTML {len(rendered.html) / 1024:.1f} KB)")
-    print(f"{'send (msg/s, wall clock)':<34}{'ours':>10}{'baseline':>10}{'ratio':>8}")
+    print(f"  send: {N} recipients, message {size / 1024:.1f} KB")
+    rows = []
     targets = ["aiosmtpd"] + (["smtp-sink"] if Path(SMTP_SINK).exists() else [])
+    if "smtp-sink" not in targets:
+        print("  smtp-sink: not installed (Debian package postfix); skipped")
     for kind in targets:
         port = free_port()
         server = start_server(kind, port)
         try:
             base = baseline(port, rendered)
             mine = ours(port, issue, rendered)
+            if kind == targets[-1]:
+                on_disk, in_memory = journal_cost(issue, rendered, port=port)
         finally:
             server.terminate()
             server.wait(10)
-        label = f"digest send → {kind}"
-        print(f"{label:<34}{mine:>10.0f}{base:>10.0f}{mine / base:>7.2f}x")
-    if "smtp-sink" not in targets:
-        print("smtp-sink: not installed (Debian package postfix); skipped")
-    print(f"(ours: journal on, --concurrency 8, uvloop; baseline: smtplib, one connection, prebuilt bytes; "
-          f"repo {ROOT.name})")
+        rows.append(Row(f"digest send → {kind} (vs smtplib, 1 connection)", mine, base, "msg/s"))
+    rows.append(Row(f"journal on disk (vs in memory), → {targets[-1]}", on_disk, in_memory, "msg/s"))
+    return rows
+
+
+def main() -> None:
+    print(f"machine: {machine()}")
+    print_table(measure())
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _sample import ROOT, machine
+from _sample import ROOT, Row, machine, print_table
 
 SIZES = [int(n) for n in os.environ.get("BENCH_ROWS", "10000,1000000").split(",")]
 
@@ -33,6 +33,7 @@ with SeenAddresses() as seen:
         else:
             dupes += 1
 print(valid, dupes, bad)
+print(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 """
 
 NAIVE = """
@@ -52,6 +53,7 @@ for row in rows:
         seen.add(email.lower())
         valid.append(row)
 print(len(valid), dupes, bad)
+print(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 """
 
 
@@ -66,29 +68,38 @@ def generate(path: Path, rows: int) -> None:
 
 
 def peak_rss(code: str, path: Path) -> tuple[float, float, str]:
+    """Run `code` in a fresh interpreter; return its peak RSS (MiB), seconds and its counts line.
+
+    The child reads its own VmHWM: ru_maxrss from wait4() would include the parent's
+    memory from before exec().
+    """
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, cwd=ROOT)
-    assert process.stdout is not None
-    output = process.stdout.read().decode().strip()
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise SystemExit(f"child failed: {status}")
-    return usage.ru_maxrss / 1024, time.perf_counter() - start, output  # ru_maxrss is in KiB on Linux
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT,
+                          check=True)
+    counts, peak_kib = done.stdout.strip().splitlines()[-2:]
+    return int(peak_kib) / 1024, time.perf_counter() - start, counts
+
+
+def measure() -> list[Row]:
+    """Peak RSS of checking generated lists, streaming vs loading whole."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in SIZES:
+            path = Path(tmp) / f"list-{size}.csv"
+            generate(path, size)
+            ours, seconds, counts = peak_rss(OURS, path)
+            naive, _, naive_counts = peak_rss(NAIVE, path)
+            assert counts == naive_counts, (counts, naive_counts)
+            print(f"  subscribers check {size:,} rows: {seconds:.1f} s, valid/duplicate/invalid {counts}")
+            rows.append(Row(f"subscribers check {size:,} rows, peak RSS (vs load whole)", ours, naive, "MiB",
+                            higher_is_better=False))
+            path.unlink()
+    return rows
 
 
 def main() -> None:
     print(f"machine: {machine()}")
-    print(f"{'subscribers check, peak RSS (MiB)':<36}{'ours':>10}{'baseline':>10}{'ratio':>8}{'ours s':>9}")
-    with tempfile.TemporaryDirectory() as tmp:
-        for rows in SIZES:
-            path = Path(tmp) / f"list-{rows}.csv"
-            generate(path, rows)
-            ours, seconds, counts = peak_rss(OURS, path)
-            naive, _, naive_counts = peak_rss(NAIVE, path)
-            assert counts == naive_counts, (counts, naive_counts)
-            label = f"{rows:,} rows ({path.stat().st_size / 2**20:.0f} MiB file)"
-            print(f"{label:<36}{ours:>10.1f}{naive:>10.1f}{naive / ours:>7.1f}x{seconds:>9.1f}")
-    print("(ours: read_list streaming + on-disk dedupe; baseline: csv.DictReader into a list + a set)")
+    print_table(measure())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,40 @@
+"""`make bench`: run every benchmark in bench/ and print one table (ours, baseline, ratio)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _sample import machine, print_table  # noqa: E402
+
+SCRIPTS = ["compose", "build", "send", "subscribers"]
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", HERE / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    print(f"machine: {machine()}")
+    rows = []
+    for name in SCRIPTS:
+        start = time.perf_counter()
+        print(f"running bench/{name}.py …", flush=True)
+        rows.extend(load(name).measure())
+        print(f"  ({time.perf_counter() - start:.0f} s)", flush=True)
+    print()
+    print_table(rows)
+    print("ratio: how many times better ours is (faster, or less memory), measured in this same run")
+
+
+if __name__ == "__main__":
+    main()
