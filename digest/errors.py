@@ -56,3 +56,9 @@ class DeliveryError(DigestError):
     """Sending could not start or could not go on (not a per-recipient failure)."""
 
     exit_code = 3
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 retryable: bool = True) -> None:
+        super().__init__(message, path=path, line=line)
+        # False when trying again cannot help (a bad certificate, a refused login).
+        self.retryable = retryable

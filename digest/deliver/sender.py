@@ -149,8 +149,8 @@ async def send_issue(
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
             try:
                 return await transport.connect()
-            except DeliveryError:
-                if attempt == CONNECT_ATTEMPTS or stop.is_set():
+            except DeliveryError as exc:
+                if attempt == CONNECT_ATTEMPTS or stop.is_set() or not exc.retryable:
                     raise
                 await asyncio.sleep(backoff(attempt, base=options.backoff_base, cap=10))
         raise AssertionError("unreachable")

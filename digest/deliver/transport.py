@@ -195,9 +195,10 @@ class SMTPTransport:
         except aiosmtplib.SMTPConnectResponseError as exc:
             raise DeliveryError(f"{self.describe()} refused the connection: {exc.code} {exc.message}") from None
         except aiosmtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(f"{self.describe()} refused the login: {exc.code} {exc.message}") from None
+            raise DeliveryError(f"{self.describe()} refused the login: {exc.code} {exc.message}",
+                                retryable=False) from None
         except ssl.SSLError as exc:
-            raise DeliveryError(f"TLS with {self.describe()} failed: {exc.reason or exc}") from None
+            raise DeliveryError(f"TLS with {self.describe()} failed: {exc.reason or exc}", retryable=False) from None
         except aiosmtplib.SMTPResponseException as exc:
             smtp.close()
             raise DeliveryError(f"{self.describe()} refused the greeting: {exc.code} {exc.message}") from None
