@@ -6,6 +6,7 @@ import dataclasses
 import os
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +58,12 @@ class Row:
         if not self.baseline or not self.ours:
             return None
         return self.ours / self.baseline if self.higher_is_better else self.baseline / self.ours
+
+
+def run_script(measure: Callable[[], list[Row]]) -> None:
+    """What `python bench/X.py` does: print the machine and that script's rows."""
+    print(f"machine: {machine()}")
+    print_table(measure())
 
 
 def _figure(value: float) -> str:

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _sample import ROOT, Row, machine, print_table
+from _sample import ROOT, Row, run_script
 
 from digest.collect import collect
 from digest.config import Settings
@@ -89,10 +89,5 @@ def measure() -> list[Row]:
                 higher_is_better=False)]
 
 
-def main() -> None:
-    print(f"machine: {machine()}")
-    print_table(measure())
-
-
 if __name__ == "__main__":
-    main()
+    run_script(measure)

@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formataddr, formatdate
 
-from _sample import Row, machine, print_table, rendered_sample
+from _sample import Row, rendered_sample, run_script
 
 from digest.compose import MessageSkeleton
 from digest.config import Newsletter
@@ -52,10 +52,5 @@ def measure() -> list[Row]:
     return [Row(f"compose, {size / N / 1024:.0f} KB message (vs EmailMessage each)", ours, baseline, "msg/s, 1 core")]
 
 
-def main() -> None:
-    print(f"machine: {machine()}")
-    print_table(measure())
-
-
 if __name__ == "__main__":
-    main()
+    run_script(measure)

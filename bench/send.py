@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _sample import Row, issue_sample, machine, print_table
+from _sample import Row, issue_sample, run_script
 
 from digest import aio
 from digest.compose import MessageSkeleton
@@ -162,10 +162,5 @@ def measure() -> list[Row]:
     return rows
 
 
-def main() -> None:
-    print(f"machine: {machine()}")
-    print_table(measure())
-
-
 if __name__ == "__main__":
-    main()
+    run_script(measure)

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _sample import ROOT, Row, machine, print_table
+from _sample import ROOT, Row, run_script
 
 SIZES = [int(n) for n in os.environ.get("BENCH_ROWS", "10000,1000000").split(",")]
 
@@ -97,10 +97,5 @@ def measure() -> list[Row]:
     return rows
 
 
-def main() -> None:
-    print(f"machine: {machine()}")
-    print_table(measure())
-
-
 if __name__ == "__main__":
-    main()
+    run_script(measure)

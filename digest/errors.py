@@ -10,7 +10,19 @@ __all__ = [
     "SubscriberError",
     "StateError",
     "DeliveryError",
+    "describe_os_error",
 ]
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A short reason for a failed open or read, for a one-line error."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a file"
+    return f"cannot read: {exc.strerror or exc}"
 
 
 class DigestError(Exception):

@@ -59,3 +59,9 @@ def test_bad_source_is_one_line_exit_2(workspace: Path, runner, kind):
     assert str(path) in lines[0]
     assert "Traceback" not in result.output + result.stderr
     assert not (workspace / "issues").exists(), "nothing may be written on error"
+
+
+def test_build_help_documents_the_lead_rule(runner):
+    text = " ".join(runner.invoke(main, ["build", "--help"]).output.split())
+    assert "most recent page or HTML article, ties broken by the longer body" in text
+    assert "--week" in text and "--top" in text and "--excerpt-words" in text

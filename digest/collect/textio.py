@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.encoding import guess_encoding
-from digest.errors import SourceError
+from digest.errors import SourceError, describe_os_error
 
 __all__ = ["DecodedText", "read_bytes", "decode", "clean_line", "looks_binary"]
 
@@ -38,12 +38,8 @@ def read_bytes(path: Path) -> bytes:
         if size > MAX_SOURCE_BYTES:
             raise SourceError(f"file too large ({size} bytes)", path=str(path))
         return path.read_bytes()
-    except FileNotFoundError:
-        raise SourceError("no such file", path=str(path)) from None
-    except PermissionError:
-        raise SourceError("permission denied", path=str(path)) from None
     except OSError as exc:
-        raise SourceError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+        raise SourceError(describe_os_error(exc), path=str(path)) from None
 
 
 def looks_binary(data: bytes) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from digest.encoding import guess_encoding
-from digest.errors import SubscriberError
+from digest.errors import SubscriberError, describe_os_error
 from digest.model import Subscriber
 
 __all__ = ["RowProblem", "ListFormat", "read_list", "detect_format", "check_address"]
@@ -172,12 +172,8 @@ def _open(path: Path) -> IO[bytes]:
         if path.is_dir():
             raise SubscriberError("is a folder, not a list file", path=str(path))
         return path.open("rb")
-    except FileNotFoundError:
-        raise SubscriberError("no such file", path=str(path)) from None
-    except PermissionError:
-        raise SubscriberError("permission denied", path=str(path)) from None
     except OSError as exc:
-        raise SubscriberError(f"cannot read: {exc.strerror}", path=str(path)) from None
+        raise SubscriberError(describe_os_error(exc), path=str(path)) from None
 
 
 def read_list(
