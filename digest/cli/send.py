@@ -54,6 +54,7 @@ class _Progress:
         self.task: Any = None
 
     def start(self, target: str, counts: dict[str, int]) -> None:
+        """Say where we send and how many are left; start the bar on a terminal."""
         self.total = sum(counts.values()) - counts["sent"]
         click.echo(f"Sending to {self.total} recipient(s) via {target} "
                    f"({counts['sent']} already sent for this issue)")
@@ -66,6 +67,7 @@ class _Progress:
             self.bar.start()
 
     def update(self, report: SendReport) -> None:
+        """Show progress: the bar, or a plain line every few seconds."""
         done = report.sent + report.failed
         if self.bar is not None and self.task is not None:
             self.bar.update(self.task, completed=done, description=(
@@ -77,6 +79,7 @@ class _Progress:
                        f"failed {report.failed}, {report.rate:.0f} msg/s")
 
     def stop(self) -> None:
+        """Close the bar."""
         if self.bar is not None:
             self.bar.stop()
 
@@ -116,6 +119,7 @@ def send(workspace: Workspace, issue_dir: Path | None, lists: tuple[Path, ...], 
     problems: list[RowProblem] = []
 
     def problem(p: RowProblem) -> None:
+        """Report a left-out row as it is read."""
         problems.append(p)
         warn(f"left out {p}")
 
@@ -124,6 +128,7 @@ def send(workspace: Workspace, issue_dir: Path | None, lists: tuple[Path, ...], 
     progress = _Progress()
 
     async def run() -> SendReport:
+        """The send, with Ctrl-C and SIGTERM asking it to stop cleanly."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

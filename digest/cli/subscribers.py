@@ -122,6 +122,7 @@ def stats(workspace: Workspace, file: Path | None) -> None:
 
 def _counter(counter: Counter[str], key: str) -> Callable[[RowProblem], None]:
     def count(_: RowProblem) -> None:
+        """Count one more row under `key`."""
         counter[key] += 1
 
     return count

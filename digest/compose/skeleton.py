@@ -59,6 +59,7 @@ class _Part:
         self.escape = escape
 
     def fill(self, values: list[str], out: list[bytes]) -> None:
+        """Append this part for one recipient: static pieces and encoded values."""
         static, escape = self.static, self.escape
         out.append(static[0])
         for position, index in enumerate(self.slots, start=1):

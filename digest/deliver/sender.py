@@ -106,6 +106,7 @@ async def send_issue(
     queue: asyncio.Queue[JournalRow | None] = asyncio.Queue(maxsize=options.concurrency * 4)
 
     def committed(results: list[Result]) -> None:
+        """Count committed results and report progress."""
         for r in results:
             setattr(report, r.status, getattr(report, r.status) + 1)
         report.attempts += len(results)
@@ -117,6 +118,7 @@ async def send_issue(
     run_id = journal.start_run(retry_failed=options.retry_failed)
 
     async def produce() -> None:
+        """Hand out due journal rows until none is left or a stop is asked."""
         produced = 0
         while not stop.is_set():
             after = 0
@@ -146,6 +148,7 @@ async def send_issue(
                     pass
 
     async def connect() -> Connection:
+        """Open a connection, retrying transient refusals with backoff."""
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
             try:
                 return await transport.connect()
@@ -156,6 +159,7 @@ async def send_issue(
         raise AssertionError("unreachable")
 
     async def work() -> None:
+        """One pool member: compose, pace, send, journal, one message at a time."""
         connection: Connection | None = None
         try:
             while True:

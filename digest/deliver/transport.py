@@ -231,6 +231,7 @@ class _MemoryConnection:
         self.transport = transport
 
     async def send(self, message: ComposedMessage, *, sender: str) -> Outcome:
+        """Keep the message; refuse it if told to."""
         await asyncio.sleep(0)
         refused = self.transport.refuse.get(message.recipient)
         if refused is not None:
@@ -239,4 +240,5 @@ class _MemoryConnection:
         return Outcome("sent", 250, "OK")
 
     async def close(self) -> None:
+        """Nothing to close."""
         return None

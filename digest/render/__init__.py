@@ -38,6 +38,7 @@ class _Slots:
         self.fields: list[str] = []
 
     def slot(self, name: str) -> Markup:
+        """The marker for a personal field, registering the field on first use."""
         if name not in self.fields:
             self.fields.append(name)
         # Markup: autoescape leaves the marker as it is; the value is escaped when filled.
@@ -132,6 +133,7 @@ def _render_template(env: jinja2.Environment, name: str, context: dict[str, Any]
 
 
 def compile_mjml(source: str, name: str) -> str:
+    """Compile MJML to HTML with mjml-python; errors name the template."""
     import mjml
 
     try:
@@ -153,6 +155,7 @@ def _fix_preview_contrast(html: str, color: str) -> str:
 
 
 def inline_css(html: str) -> str:
+    """Inline CSS with premailer, keeping media queries, !important, MSO comments and the doctype."""
     from premailer import Premailer
 
     # premailer keeps the doctype only when it reads it in upper case.

@@ -128,6 +128,7 @@ def check_address(raw: str, *, check_dns: bool = False) -> str:
 
 def _fields(row: dict[str, str | None], fmt: ListFormat) -> tuple[str, str, tuple[str, ...], dict[str, str]]:
     def get(column: str) -> str:
+        """A cell as text, empty when the row is short."""
         value = row.get(column)
         return value if isinstance(value, str) else ""
 

@@ -94,6 +94,7 @@ def create_preview_app(workspace: Workspace, sources: Sequence[Path], *, watch: 
     lock = asyncio.Lock()
 
     def build() -> None:
+        """Build into .digest/preview/ without reserving a number; keep the error line."""
         try:
             result = build_issue(workspace, list(sources), out=out, reserve_number=False, allow_large=True)
         except DigestError as exc:
@@ -104,11 +105,13 @@ def create_preview_app(workspace: Workspace, sources: Sequence[Path], *, watch: 
         state.spam = spam_score(result.folder / "preview.eml")
 
     async def rebuild() -> None:
+        """Rebuild in a worker thread, one at a time, then tell every open page."""
         async with lock:
             await asyncio.to_thread(build)
             state.bump()
 
     async def watcher(stop: asyncio.Event) -> None:
+        """Rebuild whenever a watched file changes."""
         from watchfiles import awatch
 
         async for _ in awatch(*watched_paths(workspace, sources), stop_event=stop, debounce=300, step=50):
@@ -116,6 +119,7 @@ def create_preview_app(workspace: Workspace, sources: Sequence[Path], *, watch: 
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        """Build once at start-up, then watch until shutdown."""
         await rebuild()
         stop = asyncio.Event()
         task = asyncio.create_task(watcher(stop)) if watch else None
@@ -132,9 +136,11 @@ def create_preview_app(workspace: Workspace, sources: Sequence[Path], *, watch: 
         return state.folder / name
 
     async def shell(request: Request) -> Response:
+        """GET /: the preview page with its view switches."""
         return HTMLResponse(_SHELL, headers={"Cache-Control": "no-store"})
 
     async def email(request: Request) -> Response:
+        """GET /email: the built HTML (?dark=1 forces the dark rules), or the build error."""
         path = _file("issue.html")
         if path is None:
             return HTMLResponse(
@@ -148,6 +154,7 @@ def create_preview_app(workspace: Workspace, sources: Sequence[Path], *, watch: 
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     async def part(request: Request) -> Response:
+        """GET /part/{text|headers|raw}: the text part, the headers, or the whole message."""
         kind = request.path_params["kind"]
         path = _file("issue.txt" if kind == "text" else "preview.eml")
         if path is None:
@@ -158,13 +165,16 @@ def create_preview_app(workspace: Workspace, sources: Sequence[Path], *, watch: 
         return PlainTextResponse(data, headers={"Cache-Control": "no-store"})
 
     async def status(request: Request) -> Response:
+        """GET /status: version, error, subject, HTML size and spam score as JSON."""
         return JSONResponse({
             "version": state.version, "error": state.error, "subject": state.subject,
             "html_bytes": state.html_bytes, "clip_bytes": GMAIL_CLIP_BYTES, "spam": state.spam,
         })
 
     async def events(request: Request) -> Response:
+        """GET /events: server-sent events, one `reload` per new build."""
         async def stream() -> AsyncIterator[str]:
+            """Yield a reload event per new build, a keep-alive comment otherwise."""
             seen = state.version
             yield f"event: hello\ndata: {seen}\n\n"
             while not await request.is_disconnected():
@@ -177,6 +187,7 @@ def create_preview_app(workspace: Workspace, sources: Sequence[Path], *, watch: 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
     async def send_test(request: Request) -> Response:
+        """POST /send-test: send the previewed issue to one address."""
         from digest.deliver.testsend import send_one
 
         body = await request.body()

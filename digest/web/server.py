@@ -80,6 +80,7 @@ def create_app(workspace: Workspace) -> Starlette:
     name = html.escape(settings.newsletter.name)
 
     async def unsubscribe_page(request: Request) -> Response:
+        """GET /u/{token}: a confirmation page with a one-click button."""
         token = request.path_params["token"]
         try:
             verify_token(secret, token)
@@ -94,6 +95,7 @@ def create_app(workspace: Workspace) -> Starlette:
         )
 
     async def unsubscribe(request: Request) -> Response:
+        """POST /u/{token}: RFC 8058 one-click unsubscribe, idempotent."""
         try:
             token = verify_token(secret, request.path_params["token"])
         except TokenError:
@@ -108,9 +110,11 @@ def create_app(workspace: Workspace) -> Starlette:
         return _page("Unsubscribed", f"<h1>You are unsubscribed</h1><p>{name} will not email you again.</p>")
 
     async def archive_index(request: Request) -> Response:
+        """GET /archive/: every sent issue, newest first."""
         return HTMLResponse(index_page(settings, sent_issues(workspace)), headers=SECURITY_HEADERS)
 
     async def archive_issue(request: Request) -> Response:
+        """GET /archive/{number}: the web version of a sent issue."""
         number = request.path_params["number"]
         if number not in {i.number for i in sent_issues(workspace)}:
             return _page("Not found", "<h1>No such issue</h1>", status=404)
@@ -120,10 +124,12 @@ def create_app(workspace: Workspace) -> Starlette:
             return _page("Not found", "<h1>No such issue</h1>", status=404)
 
     async def feed(request: Request) -> Response:
+        """GET /archive/feed.xml: the Atom feed of sent issues."""
         return Response(atom_feed(settings, sent_issues(workspace)), media_type="application/atom+xml",
                         headers={"X-Content-Type-Options": "nosniff"})
 
     async def home(request: Request) -> Response:
+        """GET /: to the archive."""
         return RedirectResponse("/archive/")
 
     return Starlette(routes=[
