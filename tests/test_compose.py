@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import quopri
 import re
-from email import message_from_bytes
+from email import message_from_bytes, message_from_string
 from email.policy import default
 
 import pytest
@@ -89,3 +89,14 @@ def test_tokens_verify_and_refuse_tampering():
                    "!!!!.????"):
         with pytest.raises(TokenError):
             verify_token(b"secret", forged)
+
+
+def test_internationalised_address_keeps_a_name_with_commas_and_quotes_whole():
+    skeleton = MessageSkeleton(rendered("<p>x</p>", "x", ()), Newsletter(), secret=b"k")
+    for name in ('Núñez, José', 'Ann "The" B\\', ""):
+        composed = skeleton.compose(Subscriber("josé@exämple.com", name))
+        assert composed.smtputf8
+        # RFC 6532 headers are UTF-8 text; the bytes parser would surrogate-escape them.
+        message = message_from_string(composed.data.decode("utf-8"), policy=default)
+        [address] = message["To"].addresses
+        assert (address.display_name, address.addr_spec) == (name, "josé@exämple.com")

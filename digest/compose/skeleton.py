@@ -175,8 +175,10 @@ class MessageSkeleton:
         smtputf8 = not email.isascii()
         name = _UNSAFE_HEADER.sub(" ", subscriber.name).strip()
         if smtputf8:
-            # RFC 6532: with SMTPUTF8 the header carries UTF-8 as it is.
-            to = f"{name} <{email}>" if name else email
+            # RFC 6532: with SMTPUTF8 the header carries UTF-8 as it is; the name is always a
+            # quoted-string (RFC 5322 3.2.4) so a comma or a quote in it cannot split the address.
+            quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+            to = f'"{quoted}" <{email}>' if name else email
         else:
             to = formataddr((name, email), charset="utf-8")
         url = unsubscribe_url(self.newsletter.base_url, token)
