@@ -270,3 +270,23 @@ def test_limit_sends_at_most_n(workspace: Path, runner, recorder):
     assert len(handler.received) == 10
     assert runner.invoke(main, ["send", "--list", "subscribers/list.csv"]).exit_code == 0
     assert len({r.rcpt_tos[0] for r in handler.received}) == len(handler.received) == 30
+
+
+def test_internationalised_addresses_go_out_with_smtputf8(workspace: Path, runner, recorder):
+    server, handler = recorder
+    point_smtp_at(workspace, server.port)
+    (workspace / "subscribers" / "intl.csv").write_text(
+        "email,name\njosé@exämple.com,\"Núñez, José\"\n用户@例子.广告,用户\nplain@bücher.example,Punycode Domain\n",
+        encoding="utf-8")
+    runner.invoke(main, ["build"])
+    result = runner.invoke(main, ["send", "--list", "subscribers/intl.csv"])
+    assert result.exit_code == 0, result.output + result.stderr
+    got = sorted(r.rcpt_tos[0] for r in handler.received)
+    # An ASCII local part gets a punycode domain (no SMTPUTF8 needed); the others go as UTF-8.
+    assert got == sorted(["josé@exämple.com", "用户@例子.广告", "plain@xn--bcher-kva.example"])
+    from email import message_from_string
+    from email.policy import default
+
+    for received in handler.received:
+        message = message_from_string(received.data.decode("utf-8"), policy=default)
+        assert message["To"].addresses[0].addr_spec == received.rcpt_tos[0]
