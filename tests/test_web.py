@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from pathlib import Path
 
 import feedparser
-import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -119,9 +119,10 @@ def test_end_to_end_unsubscribe_then_next_issue_skips_them(workspace: Path, runn
     url = grace.message["List-Unsubscribe"].split(",")[0].strip(" <>")
     with ThreadedUvicorn(create_app(Workspace(workspace))) as web:
         local = url.replace("https://news.example.com", web.url)
-        response = httpx.post(local, content=b"List-Unsubscribe=One-Click",
-                              headers={"Content-Type": "application/x-www-form-urlencoded"})
-        assert response.status_code == 200
+        request = urllib.request.Request(local, data=b"List-Unsubscribe=One-Click", method="POST",
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # a real HTTP round trip
+            assert response.status == 200
     # a new issue: new content, a new number
     (workspace / "pages" / "next.txt").write_text("Next Week's Lead\n\nSource: Desk | 2023-05-25 09:00:00\n\nBody.\n")
     built = runner.invoke(main, ["build"])
