@@ -97,3 +97,17 @@ def test_web_servers_default_to_loopback(runner):
 
     for command in ("serve", "preview"):
         assert "[default: 127.0.0.1]" in runner.invoke(main, [command, "--help"]).output
+
+
+def test_feed_content_that_looks_like_a_url_or_path_is_never_fetched_or_opened(tmp_path: Path):
+    import pytest
+
+    from digest.collect.feed import parse_feed
+    from digest.errors import SourceError
+
+    secret_feed = tmp_path / "private.xml"
+    secret_feed.write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>Private</title>'
+                           "<item><title>Leaked entry</title></item></channel></rss>")
+    for text in (str(secret_feed), f"file://{secret_feed}", "http://127.0.0.1:9/feed.xml", "/etc/passwd"):
+        with pytest.raises(SourceError):  # parsed as the (bad) document it is, not followed
+            parse_feed(text, path="evil.xml")

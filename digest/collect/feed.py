@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import io
 import re
 from datetime import datetime
 
@@ -41,7 +42,9 @@ def parse_feed(text: str, *, path: str) -> list[Article]:
     """Parse a feed into articles; a feed that is not well-formed XML is an error."""
     import feedparser
 
-    parsed = feedparser.parse(text)
+    # Never hand feedparser a str: it fetches a str that looks like a URL (http, ftp, file)
+    # and opens a str that names an existing file. A file object is only ever read.
+    parsed = feedparser.parse(io.BytesIO(text.encode("utf-8")))
     if parsed.bozo and not parsed.entries:
         reason = getattr(parsed.bozo_exception, "getMessage", lambda: str(parsed.bozo_exception))()
         raise SourceError(f"not a valid feed: {clean_line(str(reason))}", path=path)
