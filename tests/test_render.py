@@ -198,3 +198,25 @@ def test_spamassassin_score(workspace: Path, runner):
     rules = " ".join(status.group(2).split())
     print(f"SpamAssassin score {status.group(1)}; rules hit: {rules}")
     assert float(status.group(1)) <= 0.5, rules
+
+
+@pytest.mark.parametrize(
+    "partial, old, new, expected",
+    [
+        ("partials/header.mjml.j2", "</mj-section>", "", r"^templates/partials/header.mjml.j2:1: MJML: .*mj-section"),
+        ("partials/top_news.mjml.j2", "<mj-column>", "<mj-column><mj-text>oops",
+         r"^templates/partials/top_news.mjml.j2:2: MJML: "),
+        ("partials/lead.mjml.j2", '<mj-text css-class="dg-title dg-pad" padding-bottom="8px">', "<mj-txt>",
+         r"^templates/partials/lead.mjml.j2:6: MJML: unknown tag <mj-txt>$"),
+    ],
+)
+def test_mjml_errors_name_the_template_file_and_line(workspace: Path, runner, partial, old, new, expected):
+    assert runner.invoke(main, ["templates", "init"]).exit_code == 0
+    path = workspace / "templates" / partial
+    source = path.read_text()
+    assert old in source
+    path.write_text(source.replace(old, new, 1))
+    result = runner.invoke(main, ["build"])
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert re.search(expected, line.removeprefix("digest: error: ")), line

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from digest.config import Settings
 from digest.errors import TemplateError
 from digest.model import Issue, Rendered
 from digest.render.environment import make_environment
+from digest.render.mjml_check import check_tags, locate_parse_error
 
 __all__ = ["render_issue", "fill_markers", "compile_mjml", "inline_css", "PREVIEW_VALUES", "template_error"]
 
@@ -132,17 +134,15 @@ def _render_template(env: jinja2.Environment, name: str, context: dict[str, Any]
         raise template_error(exc) from None
 
 
-def compile_mjml(source: str, name: str) -> str:
-    """Compile MJML to HTML with mjml-python; errors name the template."""
+def compile_mjml(source: str, name: str, *, template_dirs: Sequence[Path] = ()) -> str:
+    """Compile MJML to HTML with mjml-python; errors name the template file and line."""
     import mjml
 
+    check_tags(source, template_dirs=template_dirs, name=name)
     try:
         return str(mjml.mjml2html(source))
     except ValueError as exc:
-        message = str(exc)
-        position = re.search(r"position (\d+)|at (\d+)", message)
-        line = source.count("\n", 0, int(next(g for g in position.groups() if g))) + 1 if position else None
-        raise TemplateError(f"MJML: {message} (in the rendered MJML)", path=name, line=line) from None
+        raise locate_parse_error(source, str(exc), template_dirs=template_dirs, name=name) from None
 
 
 _PREVIEW_DIV = re.compile(r'(<div style="display:none;font-size:1px;)color:#ffffff;')
@@ -173,6 +173,13 @@ def inline_css(html: str) -> str:
     return str(inliner.transform())
 
 
+def template_dirs(overrides: Path | None) -> list[Path]:
+    """Where templates are looked up, workspace first, for error locations."""
+    from digest.render.environment import BUILTIN_TEMPLATES
+
+    return [p for p in (overrides, BUILTIN_TEMPLATES) if p is not None]
+
+
 def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = None) -> Rendered:
     """Render the issue once: MJML template → HTML → CSS inlined; and the text part."""
     env = make_environment(templates)
@@ -180,7 +187,7 @@ def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = N
     view_url = f"{settings.newsletter.base_url.rstrip('/')}/archive/{issue.number}"
     context = _context(issue, settings, slots, view_url)
     mjml_source = _render_template(env, HTML_TEMPLATE, context)
-    html = compile_mjml(mjml_source, HTML_TEMPLATE)
+    html = compile_mjml(mjml_source, HTML_TEMPLATE, template_dirs=template_dirs(templates))
     html = inline_css(_fix_preview_contrast(html, settings.theme.text_color))
     text = _render_template(env, TEXT_TEMPLATE, context)
     text = "\n".join(line.rstrip() for line in text.strip().split("\n")) + "\n"
