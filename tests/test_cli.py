@@ -65,3 +65,24 @@ def test_build_help_documents_the_lead_rule(runner):
     text = " ".join(runner.invoke(main, ["build", "--help"]).output.split())
     assert "most recent page or HTML article, ties broken by the longer body" in text
     assert "--week" in text and "--top" in text and "--excerpt-words" in text
+
+
+@pytest.mark.parametrize(
+    "toml, expected",
+    [
+        ('[newsletter]\nname = "x"\nfrom = \n', r"digest\.toml:3: "),
+        ('[newsletter]\nnmae = "x"\n', r"digest\.toml: unknown key 'nmae' in \[newsletter\]"),
+        ('[theme]\nwidth = 900\n', r"digest\.toml: \[theme\] width must be between 320 and 600"),
+        ('[smtp]\nhost = "x"\nsecurity = "ssl"\n', r"digest\.toml: \[smtp\] security must be"),
+        ('[theme]\nbrand_color = "red"\n', r"digest\.toml: \[theme\] brand_color must be a #rgb"),
+    ],
+)
+def test_bad_config_is_one_line(workspace: Path, runner, toml, expected):
+    import re
+
+    (workspace / "digest.toml").write_text(toml)
+    result = runner.invoke(main, ["build"])
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert re.search(expected, line), line
+    assert not (workspace / "issues").exists()

@@ -220,3 +220,17 @@ def test_mjml_errors_name_the_template_file_and_line(workspace: Path, runner, pa
     assert result.exit_code == 2
     [line] = result.stderr.strip().splitlines()
     assert re.search(expected, line.removeprefix("digest: error: ")), line
+
+
+def test_theme_logo_and_colours(workspace: Path, runner):
+    with (workspace / "digest.toml").open("a") as f:
+        f.write('\n[theme]\nlogo_url = "https://cdn.example.com/logo.png"\nbrand_color = "#aa3300"\n'
+                'dark_background_color = "#101010"\n')
+    text = (workspace / "digest.toml").read_text().replace('[theme]\nbrand_color = "#0b5cab"\nwidth = 600\n', "")
+    (workspace / "digest.toml").write_text(text)
+    result = runner.invoke(main, ["build"])
+    assert result.exit_code == 0, result.stderr
+    html = (workspace / "issues" / "1" / "issue.html").read_text()
+    logo = re.search(r'<img[^>]+src="https://cdn.example.com/logo.png"[^>]*>', html)
+    assert logo and 'alt="Science &amp; Cooperation Weekly"' in logo.group(0)
+    assert "#aa3300" in html.lower() and "#101010" in html
