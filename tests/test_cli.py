@@ -86,3 +86,20 @@ def test_bad_config_is_one_line(workspace: Path, runner, toml, expected):
     [line] = result.stderr.strip().splitlines()
     assert re.search(expected, line), line
     assert not (workspace / "issues").exists()
+
+
+def test_init_makes_a_workspace_that_builds(tmp_path: Path, runner):
+    import shutil
+
+    from tests.conftest import SAMPLE
+
+    folder = tmp_path / "weekly"
+    result = runner.invoke(main, ["init", str(folder), "--name", "Harbour Weekly"])
+    assert result.exit_code == 0, result.stderr
+    assert (folder / "digest.toml").exists() and (folder / ".gitignore").read_text().startswith("# digest")
+    shutil.copy(SAMPLE, folder / "pages")
+    built = runner.invoke(main, ["-C", str(folder), "build"])
+    assert built.exit_code == 0, built.stderr
+    assert "Harbour Weekly: China" in built.output
+    again = runner.invoke(main, ["init", str(folder)])
+    assert again.exit_code == 2 and "already a workspace" in again.stderr

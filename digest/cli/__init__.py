@@ -70,6 +70,7 @@ DigestGroup.lazy = {
     "serve": "digest.cli.web:serve",
     "preview": "digest.cli.web:preview",
     "archive": "digest.cli.web:archive",
+    "init": "digest.cli.init:init",
 }
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,60 @@
+"""`digest init`: make a folder a newsletter workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from digest.errors import ConfigError
+from digest.pipeline import write_atomically
+
+__all__ = ["init"]
+
+CONFIG = '''# digest workspace settings. Secrets never go here: the SMTP password comes
+# from DIGEST_SMTP_PASSWORD and the unsubscribe-token key from DIGEST_SECRET
+# (or .digest/secret, generated on first use).
+
+[newsletter]
+name = "{name}"
+from = "{name} <newsletter@example.com>"
+reply_to = ""
+postal_address = "Your organisation, street, postcode and city"
+base_url = "https://newsletter.example.com"
+language = "en"
+subject = "{{newsletter}}: {{lead_title}}"
+
+[theme]
+brand_color = "#0b5cab"
+width = 600
+# logo_url = "https://newsletter.example.com/logo.png"
+
+# With no [smtp] section, `digest send` delivers to the embedded mailbox in outbox/.
+# [smtp]
+# host = "smtp.example.com"
+# port = 587
+# security = "starttls"   # "none" | "starttls" | "tls"
+# username = "newsletter"
+'''
+
+GITIGNORE = "# digest: private state and build output\n.digest/\nissues/\noutbox/\n"
+
+
+@click.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--name", default="My Newsletter", show_default=True, help="The newsletter's name.")
+def init(folder: Path, name: str) -> None:
+    """Make FOLDER a newsletter workspace: digest.toml, pages/, subscribers/, .gitignore."""
+    if (folder / "digest.toml").exists():
+        raise ConfigError("already a workspace (digest.toml exists); nothing changed", path=str(folder))
+    if any(c in name for c in '"\\\n\r'):
+        raise ConfigError("--name cannot contain quotes, backslashes or line breaks")
+    for sub in ("pages", "subscribers"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    write_atomically(folder / "digest.toml", CONFIG.format(name=name))
+    if not (folder / "subscribers" / "list.csv").exists():
+        write_atomically(folder / "subscribers" / "list.csv", "email,name,tags\n")
+    if not (folder / ".gitignore").exists():
+        write_atomically(folder / ".gitignore", GITIGNORE)
+    click.echo(f"Workspace ready in {folder}: put the week's pages in pages/, subscribers in "
+               "subscribers/list.csv, then run digest build")
