@@ -100,3 +100,47 @@ def test_internationalised_address_keeps_a_name_with_commas_and_quotes_whole():
         message = message_from_string(composed.data.decode("utf-8"), policy=default)
         [address] = message["To"].addresses
         assert (address.display_name, address.addr_spec) == (name, "josé@exämple.com")
+
+
+def _dkim_setup(tmp_path, curve: bool = False):
+    import base64 as b64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    from digest.compose.dkim import DKIMSigner
+    from digest.config import DKIMSettings
+
+    key = ec.generate_private_key(ec.SECP256R1()) if curve else rsa.generate_private_key(65537, 2048)
+    (tmp_path / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    record = b"v=DKIM1; k=rsa; p=" + b64.b64encode(public)
+    return DKIMSigner(DKIMSettings("mail", "news.example.com", "k.pem"), root=tmp_path), (lambda *_a, **_k: record)
+
+
+def test_dkim_signs_smtputf8_headers_and_trailing_blank_lines(tmp_path):
+    import dkim
+
+    signer, dns = _dkim_setup(tmp_path)
+    skeleton = MessageSkeleton(rendered("<p>x</p>\n\n\n", "x\n\n\n", ()), Newsletter(), secret=b"k", signer=signer)
+    for subscriber in (Subscriber("josé@exämple.com", "Núñez, José"), Subscriber("ann@example.com", "Ann")):
+        data = skeleton.compose(subscriber).data
+        assert data.startswith(b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; d=news.example.com; s=mail;")
+        assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+        assert dkim.verify(data, dnsfunc=dns), subscriber.email
+        assert not dkim.verify(data.replace(b"Subject: ", b"Subject: Re: ", 1), dnsfunc=dns)
+
+
+def test_dkim_key_problems_are_one_line_config_errors(tmp_path):
+    from digest.compose.dkim import DKIMSigner
+    from digest.config import DKIMSettings
+    from digest.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot read"):
+        DKIMSigner(DKIMSettings("mail", "x.example", "missing.pem"), root=tmp_path)
+    (tmp_path / "bad.pem").write_text("not a key")
+    with pytest.raises(ConfigError, match="not an unencrypted PEM"):
+        DKIMSigner(DKIMSettings("mail", "x.example", "bad.pem"), root=tmp_path)
+    with pytest.raises(ConfigError, match="must be an RSA key"):
+        _dkim_setup(tmp_path, curve=True)

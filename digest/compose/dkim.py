@@ -1,44 +1,92 @@
-"""Optional DKIM signatures (RFC 6376) with dkimpy over each message's final bytes."""
+"""Optional DKIM signatures (RFC 6376, rsa-sha256, relaxed/simple) over each message's final bytes.
+
+Signing uses OpenSSL through `cryptography`: dkimpy does its RSA in pure Python
+(bench/compose.py printed 102 signed msg/s with it on one core). The tests verify
+every signature with dkimpy against the public key.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+import time
 from pathlib import Path
 
 from digest.config import DKIMSettings
 from digest.errors import ConfigError
 
-__all__ = ["DKIMSigner", "SIGNED_HEADERS"]
+__all__ = ["DKIMSigner", "SIGNED_HEADERS", "canonical_header", "canonical_body"]
 
 # RFC 8058 section 4: the signature must cover List-Unsubscribe and List-Unsubscribe-Post.
 SIGNED_HEADERS = (
-    b"from", b"to", b"subject", b"date", b"message-id", b"reply-to", b"list-id",
-    b"list-unsubscribe", b"list-unsubscribe-post", b"mime-version", b"content-type",
+    "from", "to", "subject", "date", "message-id", "reply-to", "list-id",
+    "list-unsubscribe", "list-unsubscribe-post", "mime-version", "content-type",
 )
+_WSP = re.compile(rb"[ \t]+")
+_FOLD = re.compile(rb"\r\n(?=[ \t])")
+_TRAILING_EMPTY_LINES = re.compile(rb"(\r\n)+\Z")
+
+
+def canonical_header(name: bytes, value: bytes) -> bytes:
+    """RFC 6376 3.4.2 relaxed: lower-case name, unfold, one space per WSP run, trim; with CRLF."""
+    value = _WSP.sub(b" ", _FOLD.sub(b"", value)).strip(b" ")
+    return name.strip().lower() + b":" + value + b"\r\n"
+
+
+def canonical_body(body: bytes) -> bytes:
+    """RFC 6376 3.4.3 simple: empty lines at the end reduced to a single CRLF."""
+    return _TRAILING_EMPTY_LINES.sub(b"", body) + b"\r\n"
+
+
+def _headers(block: bytes) -> dict[bytes, bytes]:
+    found: dict[bytes, bytes] = {}
+    for field in re.split(rb"\r\n(?![ \t])", block):
+        name, sep, value = field.partition(b":")
+        if sep:
+            # RFC 6376 5.4.2: with repeated fields the last one is signed first; ours are unique.
+            found[name.strip().lower()] = value
+    return found
 
 
 class DKIMSigner:
-    """Signs messages for one selector and domain with a private key read once."""
+    """Signs messages for one selector and domain with a private key loaded once."""
 
     def __init__(self, settings: DKIMSettings, *, root: Path) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         path = Path(settings.private_key_path)
         if not path.is_absolute():
             path = root / path
         try:
-            self.key = path.read_bytes()
+            data = path.read_bytes()
         except OSError as exc:
             raise ConfigError(f"[dkim] private_key_path: cannot read: {exc.strerror}", path=str(path)) from None
-        if b"PRIVATE KEY" not in self.key:
-            raise ConfigError("[dkim] private_key_path is not a PEM private key", path=str(path))
-        self.selector = settings.selector.encode("ascii")
-        self.domain = settings.domain.encode("ascii")
+        try:
+            key = serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError):
+            raise ConfigError("[dkim] private_key_path is not an unencrypted PEM private key", path=str(path)) from None
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ConfigError("[dkim] the key must be an RSA key (rsa-sha256)", path=str(path))
+        self.key = key
+        self.selector = settings.selector
+        self.domain = settings.domain
 
     def sign(self, data: bytes) -> bytes:
         """Return the message with its DKIM-Signature header in front."""
-        import dkim
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
 
-        try:
-            signature = dkim.sign(data, self.selector, self.domain, self.key, include_headers=list(SIGNED_HEADERS),
-                                  linesep=b"\r\n")
-        except dkim.DKIMException as exc:
-            raise ConfigError(f"[dkim] cannot sign: {exc}") from None
-        return bytes(signature) + data
+        block, _, body = data.partition(b"\r\n\r\n")
+        present = _headers(block)
+        names = [n for n in SIGNED_HEADERS if n.encode() in present]
+        body_hash = base64.b64encode(hashlib.sha256(canonical_body(body)).digest()).decode()
+        tags = (f"v=1; a=rsa-sha256; c=relaxed/simple; d={self.domain}; s={self.selector};\r\n"
+                f" t={int(time.time())}; h={':'.join(names)};\r\n bh={body_hash};\r\n b=")
+        signed = b"".join(canonical_header(n.encode(), present[n.encode()]) for n in names)
+        # RFC 6376 3.7: the signature header itself, b= empty, canonicalised, without its CRLF.
+        signed += canonical_header(b"DKIM-Signature", tags.encode())[:-2]
+        signature = base64.b64encode(self.key.sign(signed, padding.PKCS1v15(), hashes.SHA256())).decode()
+        folded = "\r\n  ".join(signature[i : i + 70] for i in range(0, len(signature), 70))
+        return f"DKIM-Signature: {tags}{folded}\r\n".encode("ascii") + data
