@@ -290,3 +290,28 @@ def test_internationalised_addresses_go_out_with_smtputf8(workspace: Path, runne
     for received in handler.received:
         message = message_from_string(received.data.decode("utf-8"), policy=default)
         assert message["To"].addresses[0].addr_spec == received.rcpt_tos[0]
+
+
+def test_second_sigint_stops_at_once_and_resume_completes(workspace: Path, runner):
+    n = 200
+    emails = write_list(workspace / "subscribers" / "list.csv", n)
+    handler = FaultyHandler(FaultPlan(slow=set(emails)))
+    with ThreadedFaultySMTP(handler) as server:
+        point_smtp_at(workspace, server.port)
+        assert runner.invoke(main, ["build"]).exit_code == 0
+        command = [sys.executable, "-m", "digest", "send", "--list", "subscribers/list.csv", "--concurrency", "4"]
+        process = subprocess.Popen(command, cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while len(handler.received) < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 3, err.decode()
+        assert b"Stopped at once" in err and b"Traceback" not in err
+        resumed = subprocess.run(command, cwd=workspace, capture_output=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr.decode()
+    delivered = Counter(r.rcpt_tos[0] for r in handler.received)
+    assert set(delivered) == set(emails)
+    assert sum(c - 1 for c in delivered.values()) <= 4

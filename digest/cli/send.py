@@ -128,12 +128,21 @@ def send(workspace: Workspace, issue_dir: Path | None, lists: tuple[Path, ...], 
     progress = _Progress()
 
     async def run() -> SendReport:
-        """The send, with Ctrl-C and SIGTERM asking it to stop cleanly."""
+        """The send: a first Ctrl-C (or SIGTERM) stops cleanly, a second one stops at once."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+
+        def interrupt() -> None:
+            if stop.is_set() and task is not None:
+                task.cancel()  # in-flight messages stay pending in the journal: sent again on resume
+            else:
+                click.echo("\nStopping: finishing the messages in flight (Ctrl-C again to stop now)", err=True)
+                stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, interrupt)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread (tests) or not supported here
         try:
@@ -143,7 +152,12 @@ def send(workspace: Workspace, issue_dir: Path | None, lists: tuple[Path, ...], 
         finally:
             progress.stop()
 
-    report = aio.run(run())
+    try:
+        report = aio.run(run())
+    except asyncio.CancelledError:
+        click.echo("Stopped at once. The journal is intact: run the same command again to send the rest.",
+                   err=True)
+        sys.exit(3)
     _summary(report)
     if report.interrupted:
         click.echo("Stopped. Nothing is lost: run the same command again to send the rest.")
