@@ -237,7 +237,8 @@ def test_password_never_goes_unencrypted_to_a_remote_host(monkeypatch):
     SMTPTransport(SMTPSettings(host="127.0.0.1", port=25, security="none", username="me"))  # loopback is fine
 
 
-def test_sigint_stops_cleanly_and_resume_sends_each_once(workspace: Path, runner):
+def _interrupted_send(workspace: Path, runner, *, signals: int, after: int):
+    """Start a slow send, SIGINT it `signals` times after `after` deliveries, then resume it."""
     n = 200
     emails = write_list(workspace / "subscribers" / "list.csv", n)
     handler = FaultyHandler(FaultPlan(slow=set(emails)))
@@ -247,17 +248,26 @@ def test_sigint_stops_cleanly_and_resume_sends_each_once(workspace: Path, runner
         command = [sys.executable, "-m", "digest", "send", "--list", "subscribers/list.csv", "--concurrency", "4"]
         process = subprocess.Popen(command, cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
-        while len(handler.received) < 30 and time.monotonic() < deadline:
+        while len(handler.received) < after and time.monotonic() < deadline:
             time.sleep(0.01)
-        process.send_signal(signal.SIGINT)
+        for _ in range(signals):
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.01)
         out, err = process.communicate(timeout=30)
-        assert process.returncode == 3, err.decode()
-        assert b"run the same command again" in out
-        assert len(handler.received) < n
+        stopped_at = len(handler.received)
         resumed = subprocess.run(command, cwd=workspace, capture_output=True, timeout=120)
         assert resumed.returncode == 0, resumed.stderr.decode()
+    assert stopped_at < n
     delivered = Counter(r.rcpt_tos[0] for r in handler.received)
-    assert set(delivered) == set(emails) and max(delivered.values()) == 1  # a clean stop leaves no duplicate
+    assert set(delivered) == set(emails)
+    return process.returncode, out, err, delivered
+
+
+def test_sigint_stops_cleanly_and_resume_sends_each_once(workspace: Path, runner):
+    returncode, out, err, delivered = _interrupted_send(workspace, runner, signals=1, after=30)
+    assert returncode == 3, err.decode()
+    assert b"run the same command again" in out
+    assert max(delivered.values()) == 1  # a clean stop leaves no duplicate
 
 
 def test_limit_sends_at_most_n(workspace: Path, runner, recorder):
@@ -293,25 +303,7 @@ def test_internationalised_addresses_go_out_with_smtputf8(workspace: Path, runne
 
 
 def test_second_sigint_stops_at_once_and_resume_completes(workspace: Path, runner):
-    n = 200
-    emails = write_list(workspace / "subscribers" / "list.csv", n)
-    handler = FaultyHandler(FaultPlan(slow=set(emails)))
-    with ThreadedFaultySMTP(handler) as server:
-        point_smtp_at(workspace, server.port)
-        assert runner.invoke(main, ["build"]).exit_code == 0
-        command = [sys.executable, "-m", "digest", "send", "--list", "subscribers/list.csv", "--concurrency", "4"]
-        process = subprocess.Popen(command, cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while len(handler.received) < 20 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        process.send_signal(signal.SIGINT)
-        time.sleep(0.01)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
-        assert process.returncode == 3, err.decode()
-        assert b"Stopped at once" in err and b"Traceback" not in err
-        resumed = subprocess.run(command, cwd=workspace, capture_output=True, timeout=120)
-        assert resumed.returncode == 0, resumed.stderr.decode()
-    delivered = Counter(r.rcpt_tos[0] for r in handler.received)
-    assert set(delivered) == set(emails)
+    returncode, _, err, delivered = _interrupted_send(workspace, runner, signals=2, after=20)
+    assert returncode == 3, err.decode()
+    assert b"Stopped at once" in err and b"Traceback" not in err
     assert sum(c - 1 for c in delivered.values()) <= 4
