@@ -79,11 +79,11 @@ __all__ = [
 # `digest build` does not import the sending machinery and vice versa.
 # (bandit B105 below: "sign_token" maps to a module name, not a password.)
 _HOME = {
-    "Collection": "digest.collect", "collect": "digest.collect",
+    "Collection": "digest.collect",
     "ComposedMessage": "digest.compose", "MessageSkeleton": "digest.compose",
     "sign_token": "digest.compose", "verify_token": "digest.compose",  # nosec B105
     "Settings": "digest.config", "Workspace": "digest.config", "load_settings": "digest.config",
-    "CurateOptions": "digest.curate", "curate": "digest.curate",
+    "CurateOptions": "digest.curate",
     "SendOptions": "digest.deliver.sender", "SendReport": "digest.deliver.sender",
     "send_issue": "digest.deliver.sender",
     "MemoryTransport": "digest.deliver.transport", "Outcome": "digest.deliver.transport",

@@ -11,7 +11,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, StateError
 
 __all__ = [
     "Newsletter",
@@ -239,16 +239,21 @@ class Workspace:
             return env.encode()
         path = self.state_dir / "secret"
         try:
-            return path.read_bytes().strip()
-        except FileNotFoundError:
-            pass
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(32).encode()
-        # O_EXCL: two processes starting at once agree on one secret.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_bytes().strip()
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(value)
-        return value
+            try:
+                return path.read_bytes().strip()
+            except FileNotFoundError:
+                pass
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            value = secrets.token_urlsafe(32).encode()
+            # O_EXCL: two processes starting at once agree on one secret.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return path.read_bytes().strip()
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(value)
+            return value
+        except OSError as exc:
+            # The message names the file, never the secret.
+            raise StateError(f"cannot create the workspace secret: {exc.strerror or exc}; "
+                             "or set DIGEST_SECRET", path=str(path)) from None

@@ -61,7 +61,7 @@ class SubscriberError(DigestError):
 
 
 class StateError(DigestError):
-    """The workspace database could not be opened or written."""
+    """The workspace database, its secret or an output file could not be written."""
 
 
 class DeliveryError(DigestError):

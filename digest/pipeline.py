@@ -14,7 +14,7 @@ from digest.compose import MessageSkeleton, sign_token, unsubscribe_url
 from digest.compose.dkim import DKIMSigner
 from digest.config import Settings, Workspace
 from digest.curate import CurateOptions, curate
-from digest.errors import ConfigError, DeliveryError, SourceError
+from digest.errors import ConfigError, DeliveryError, SourceError, StateError
 from digest.model import Issue, Rendered, Subscriber
 from digest.render import PREVIEW_VALUES, fill_markers, render_issue
 from digest.state import State
@@ -55,13 +55,19 @@ def skeleton_for(workspace: Workspace, settings: Settings, rendered: Rendered, *
 
 def write_atomically(path: Path, data: str | bytes) -> None:
     """Write a file via a temporary beside it and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as exc:
+        raise StateError(f"cannot write: {exc.strerror or exc}", path=str(path)) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise StateError(f"cannot write: {exc.strerror or exc}", path=str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -48,3 +48,16 @@ def point_smtp_at(root: Path, port: int) -> None:
     """Add an [smtp] section for a local test server to the workspace's digest.toml."""
     with (root / "digest.toml").open("a", encoding="utf-8") as f:
         f.write(f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout = 10\n')
+
+
+def needs_tool(name: str, install: str) -> pytest.MarkDecorator:
+    """Skip when a system peer is missing on a developer's machine; never under CI.
+
+    .ci/run installs every such peer, and with CI set a missing one fails the test
+    instead of skipping it, so a green CI run has run it.
+    """
+    import os
+
+    missing = shutil.which(name) is None
+    return pytest.mark.skipif(missing and not os.environ.get("CI"),
+                              reason=f"{name} is not installed here ({install}); CI installs it and never skips")

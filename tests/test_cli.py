@@ -103,3 +103,13 @@ def test_init_makes_a_workspace_that_builds(tmp_path: Path, runner):
     assert "Harbour Weekly: China" in built.output
     again = runner.invoke(main, ["init", str(folder)])
     assert again.exit_code == 2 and "already a workspace" in again.stderr
+
+
+def test_unwritable_output_is_one_line_and_writes_nothing(workspace: Path, runner):
+    (workspace / "blocker").write_text("a file, not a folder")
+    for command in (["build", "--out", "blocker/issue"], ["archive", "--out", "blocker/site"]):
+        result = runner.invoke(main, command)
+        assert result.exit_code == 2, result.output
+        [line] = result.stderr.strip().splitlines()
+        assert "blocker/" in line and "Not a directory" in line and "Traceback" not in result.stderr
+    assert (workspace / "blocker").read_text() == "a file, not a folder"

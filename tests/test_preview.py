@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from digest.cli import main
 from digest.config import Workspace
 from digest.web.preview import create_preview_app
-from tests.conftest import point_smtp_at
+from tests.conftest import needs_tool, point_smtp_at
 from tests.web_helpers import ThreadedUvicorn
 
 LEAD = "China, Central Asian Countries Share High-quality Development"
@@ -68,8 +65,7 @@ def test_send_test_form_uses_the_send_path(workspace: Path, recorder):
     assert [r.rcpt_tos for r in handler.received] == [["editor@example.net"]]
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("CI"),
-                    reason="needs Debian's chromium (installed by .ci/run)")
+@needs_tool("chromium", "apt-get install chromium")
 def test_chromium_sees_the_email_narrows_and_reloads_live(workspace: Path, runner):
     from playwright.sync_api import expect, sync_playwright
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import shutil
 import subprocess
 from email import message_from_bytes
 from email.policy import default
@@ -19,7 +17,7 @@ from digest.config import Settings
 from digest.curate import curate
 from digest.render import compile_mjml, inline_css, render_issue
 from digest.render.environment import make_environment
-from tests.conftest import ROOT
+from tests.conftest import ROOT, needs_tool
 
 
 @pytest.fixture(scope="module")
@@ -169,9 +167,7 @@ def test_text_part_is_designed_for_reading(workspace: Path, runner):
     assert "View in your browser: https://news.example.com/archive/1" in text
 
 
-# Under CI (.ci/run installs both) these never skip; a bare dev machine may lack them.
-@pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("CI"),
-                    reason="needs Debian's chromium (installed by .ci/run)")
+@needs_tool("chromium", "apt-get install chromium")
 def test_chromium_mobile_desktop_and_dark(workspace: Path, runner):
     result = runner.invoke(main, ["build", "--screenshots"])
     assert result.exit_code == 0, result.stderr
@@ -187,8 +183,7 @@ def test_chromium_mobile_desktop_and_dark(workspace: Path, runner):
         assert shot.stat().st_size > 10_000  # a real picture, not an empty page
 
 
-@pytest.mark.skipif(shutil.which("spamassassin") is None and not os.environ.get("CI"),
-                    reason="needs Debian's spamassassin (installed by .ci/run)")
+@needs_tool("spamassassin", "apt-get install spamassassin")
 def test_spamassassin_score(workspace: Path, runner):
     assert runner.invoke(main, ["build"]).exit_code == 0
     eml = (workspace / "issues" / "1" / "preview.eml").read_bytes()

@@ -41,6 +41,11 @@ class DigestGroup(click.Group):
         except DigestError as exc:
             click.echo(f"digest: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            # A file system refusal that no stage translated: still one line naming the path.
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"digest: error: {where}{exc.strerror or exc}", err=True)
+            ctx.exit(2)
 
 
 def warn(message: str) -> None:

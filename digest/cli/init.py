@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, StateError
 from digest.pipeline import write_atomically
 
 __all__ = ["init"]
@@ -50,7 +50,10 @@ def init(folder: Path, name: str) -> None:
     if any(c in name for c in '"\\\n\r'):
         raise ConfigError("--name cannot contain quotes, backslashes or line breaks")
     for sub in ("pages", "subscribers"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create: {exc.strerror or exc}", path=str(folder / sub)) from None
     write_atomically(folder / "digest.toml", CONFIG.format(name=name))
     if not (folder / "subscribers" / "list.csv").exists():
         write_atomically(folder / "subscribers" / "list.csv", "email,name,tags\n")

@@ -23,7 +23,7 @@ def check_message(data: bytes) -> str | None:
     """Why these message bytes are not fit to send, or None when they are."""
     if any(len(line) > 998 for line in data.split(b"\r\n")):
         return "a line is longer than 998 bytes"
-    if b"\r\n.\r\n" in data or b"\n." in data:
+    if b"\n." in data:
         return "a line starts with '.'"
     parsed = message_from_bytes(data, policy=default_policy)
     if parsed.defects:

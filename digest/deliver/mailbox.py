@@ -12,6 +12,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP as SMTPServer
 
 from digest.config import SMTPSettings
+from digest.errors import DeliveryError
 
 __all__ = ["MaildirHandler", "serve_smtp", "embedded_mailbox"]
 
@@ -52,5 +53,9 @@ async def serve_smtp(handler: Any, *, host: str = "127.0.0.1", port: int = 0) ->
 @asynccontextmanager
 async def embedded_mailbox(outbox: Path) -> AsyncIterator[SMTPSettings]:
     """Start the local capture server for `outbox/` and yield settings that point at it."""
-    async with serve_smtp(MaildirHandler(outbox)) as port:
+    try:
+        handler = MaildirHandler(outbox)
+    except OSError as exc:
+        raise DeliveryError(f"cannot create the embedded mailbox: {exc.strerror or exc}", path=str(outbox)) from None
+    async with serve_smtp(handler) as port:
         yield SMTPSettings(host="127.0.0.1", port=port, security="none", timeout=30)

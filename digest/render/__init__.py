@@ -28,7 +28,6 @@ TEXT_TEMPLATE = "digest.txt.j2"
 PREVIEW_VALUES = {
     "email": "reader@example.com",
     "name": "Reader",
-    "unsubscribe_url": "",  # filled with the real preview URL by the caller
 }
 
 

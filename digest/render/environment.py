@@ -19,9 +19,9 @@ BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 def safe_url(value: object) -> str:
     """Keep http, https and mailto links; anything else (javascript:, data:) becomes ''."""
-    text = str(value or "").strip()
     if isinstance(value, Markup):  # a placeholder marker, filled per recipient
         return value
+    text = str(value or "").strip()
     scheme = urlsplit(text).scheme.lower()
     return text if scheme in ("http", "https", "mailto") else ""
 

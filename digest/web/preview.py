@@ -190,10 +190,12 @@ def create_preview_app(workspace: Workspace, sources: Sequence[Path], *, watch: 
         """POST /send-test: send the previewed issue to one address."""
         from digest.deliver.testsend import send_one
 
+        if state.folder is None:
+            return JSONResponse({"ok": False, "message": "nothing to send: the build failed"}, status_code=400)
         body = await request.body()
+        if len(body) > 2048:
+            return JSONResponse({"ok": False, "message": "request too large"}, status_code=413)
         address = parse_qs(body.decode("utf-8", "replace")).get("address", [""])[0]
-        if len(body) > 2048 or state.folder is None:
-            return JSONResponse({"ok": False, "message": "nothing to send"}, status_code=400)
         try:
             return JSONResponse({"ok": True, "message": await send_one(workspace, state.folder, address)})
         except DigestError as exc:
