@@ -23,10 +23,11 @@ from _sample import Row, issue_sample, run_script
 
 from digest import aio
 from digest.compose import MessageSkeleton
-from digest.config import Newsletter, Workspace
-from digest.deliver.campaign import send_to_lists
+from digest.config import Newsletter
+from digest.context import Context
 from digest.deliver.sender import SendOptions
 from digest.model import Subscriber
+from digest.pipeline import send_to_lists
 
 N = int(os.environ.get("BENCH_N", "10000"))
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
@@ -74,7 +75,7 @@ def start_server(kind: str, port: int) -> subprocess.Popen[bytes]:
     return process
 
 
-def make_workspace(folder: Path, port: int, issue, rendered) -> Workspace:
+def make_workspace(folder: Path, port: int, issue, rendered, *, database_url: str = "") -> Context:
     (folder / "subscribers").mkdir(parents=True)
     (folder / "issues" / "1").mkdir(parents=True)
     (folder / "digest.toml").write_text(
@@ -85,16 +86,22 @@ def make_workspace(folder: Path, port: int, issue, rendered) -> Workspace:
             f.write(f"reader{i}@example.com,Reader {i}\n")
     (folder / "issues" / "1" / "issue.json").write_text(json.dumps(issue.to_json()), encoding="utf-8")
     (folder / "issues" / "1" / "rendered.json").write_text(json.dumps(rendered.to_json()), encoding="utf-8")
-    return Workspace(folder)
+    for name in ("issue.html", "issue.txt", "preview.eml"):
+        (folder / "issues" / "1" / name).write_text("bench", encoding="utf-8")
+    if database_url:
+        with (folder / "digest.toml").open("a", encoding="utf-8") as f:
+            f.write(f'[state]\nurl = "{database_url}"\n')
+    return Context(folder)
 
 
 def ours(port: int, issue, rendered) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        workspace = make_workspace(Path(tmp), port, issue, rendered)
+        ctx = make_workspace(Path(tmp), port, issue, rendered)
         start = time.perf_counter()
         report = aio.run(send_to_lists(
-            workspace, workspace.issues / "1", [workspace.root / "subscribers" / "bench.csv"],
+            ctx, ctx.workspace.issues / "1", [ctx.root / "subscribers" / "bench.csv"],
             options=SendOptions(concurrency=8), on_problem=print))
+        ctx.close()
         seconds = time.perf_counter() - start
         assert report.counts["sent"] == N, report.counts
         return N / seconds
@@ -108,33 +115,6 @@ def baseline(port: int, rendered) -> float:
         for i in range(N):
             smtp.sendmail("weekly@news.example.com", [f"reader{i}@example.com"], data)
         return N / (time.perf_counter() - start)
-
-
-def journal_cost(issue, rendered, *, port: int) -> tuple[float, float]:
-    """msg/s to the same server with the journal on disk (WAL) and in memory (no durability)."""
-    from digest.config import SMTPSettings
-    from digest.deliver.journal import Journal
-    from digest.deliver.sender import send_issue
-    from digest.deliver.transport import SMTPTransport
-    from digest.state import State
-
-    rates = []
-    for where in ("disk", ":memory:"):
-        with tempfile.TemporaryDirectory() as tmp:
-            workspace = make_workspace(Path(tmp), port, issue, rendered)
-            path = workspace.database if where == "disk" else Path(":memory:")
-            with State(path) as state:
-                journal = Journal(state, 1)
-                skeleton = MessageSkeleton(rendered, Newsletter(), secret=b"bench")
-                subs = ((Subscriber(f"reader{i}@example.com", f"Reader {i}"), "bench") for i in range(N))
-                start = time.perf_counter()
-                journal.enqueue(subs, skeleton.message_id)
-                report = aio.run(send_issue(journal=journal, skeleton=skeleton,
-                                            transport=SMTPTransport(SMTPSettings(port=port)),
-                                            sender="weekly@news.example.com", options=SendOptions(concurrency=8)))
-                assert report.counts["sent"] == N
-                rates.append(N / (time.perf_counter() - start))
-    return rates[0], rates[1]
 
 
 def measure() -> list[Row]:
@@ -152,13 +132,10 @@ def measure() -> list[Row]:
         try:
             base = baseline(port, rendered)
             mine = ours(port, issue, rendered)
-            if kind == targets[-1]:
-                on_disk, in_memory = journal_cost(issue, rendered, port=port)
         finally:
             server.terminate()
             server.wait(10)
         rows.append(Row(f"digest send → {kind} (vs smtplib, 1 connection)", mine, base, "msg/s"))
-    rows.append(Row(f"journal on disk (vs in memory), → {targets[-1]}", on_disk, in_memory, "msg/s"))
     return rows
 
 

@@ -14,22 +14,25 @@ if TYPE_CHECKING:
     from digest.collect import Collection
     from digest.compose import ComposedMessage, MessageSkeleton, sign_token, verify_token
     from digest.config import Settings, Workspace, load_settings
+    from digest.context import Context
     from digest.curate import CurateOptions
-    from digest.deliver.campaign import send_to_lists
-    from digest.deliver.sender import SendOptions, SendReport, send_issue
+    from digest.deliver.sender import SendOptions, SendReport, send_campaign
     from digest.deliver.transport import MemoryTransport, Outcome, SMTPTransport, Transport
     from digest.errors import (
         ConfigError,
         DeliveryError,
         DigestError,
+        IssueError,
         SourceError,
         StateError,
         SubscriberError,
         TemplateError,
     )
+    from digest.issue_folder import load_issue
     from digest.model import Article, Image, Issue, Rendered, Subscriber, TopNewsItem
-    from digest.pipeline import build_issue, load_issue
+    from digest.pipeline import build_issue, send_to_lists
     from digest.render import render_issue
+    from digest.store import Audience, Store, open_store
     from digest.subscribers import read_list
 
 __all__ = [
@@ -42,6 +45,11 @@ __all__ = [
     "TopNewsItem",
     "Settings",
     "Workspace",
+    "Context",
+    "Audience",
+    # state
+    "Store",
+    "open_store",
     # stages
     "collect",
     "Collection",
@@ -52,7 +60,7 @@ __all__ = [
     "ComposedMessage",
     "sign_token",
     "verify_token",
-    "send_issue",
+    "send_campaign",
     "SendOptions",
     "SendReport",
     "Transport",
@@ -72,6 +80,7 @@ __all__ = [
     "TemplateError",
     "SubscriberError",
     "StateError",
+    "IssueError",
     "DeliveryError",
 ]
 
@@ -85,14 +94,16 @@ _HOME = {
     "Settings": "digest.config", "Workspace": "digest.config", "load_settings": "digest.config",
     "CurateOptions": "digest.curate",
     "SendOptions": "digest.deliver.sender", "SendReport": "digest.deliver.sender",
-    "send_issue": "digest.deliver.sender",
+    "send_campaign": "digest.deliver.sender", "Context": "digest.context",
+    "Store": "digest.store", "open_store": "digest.store", "Audience": "digest.store",
     "MemoryTransport": "digest.deliver.transport", "Outcome": "digest.deliver.transport",
     "SMTPTransport": "digest.deliver.transport", "Transport": "digest.deliver.transport",
-    "build_issue": "digest.pipeline", "load_issue": "digest.pipeline", "send_to_lists": "digest.deliver.campaign",
+    "build_issue": "digest.pipeline", "load_issue": "digest.issue_folder", "send_to_lists": "digest.pipeline",
     "render_issue": "digest.render", "read_list": "digest.subscribers",
 }
 _HOME.update(dict.fromkeys(
-    ("ConfigError", "DeliveryError", "DigestError", "SourceError", "StateError", "SubscriberError", "TemplateError"),
+    ("ConfigError", "DeliveryError", "DigestError", "IssueError", "SourceError", "StateError", "SubscriberError",
+     "TemplateError"),
     "digest.errors"))
 _HOME.update(dict.fromkeys(("Article", "Image", "Issue", "Rendered", "Subscriber", "TopNewsItem"), "digest.model"))
 

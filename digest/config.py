@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
-import secrets
 import tomllib
 from dataclasses import dataclass, field, fields
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-from digest.errors import ConfigError, StateError
+from digest.errors import ConfigError
 
 __all__ = [
     "Newsletter",
     "Theme",
     "SMTPSettings",
     "DKIMSettings",
+    "StateSettings",
     "Settings",
     "Workspace",
     "load_settings",
@@ -79,7 +80,10 @@ class SMTPSettings:
     port: int = 25
     security: str = "none"  # none | starttls | tls
     username: str = ""
-    timeout: float = 30.0
+    timeout: float = 30.0  # connect, greeting and each command
+    # RFC 5321 §4.5.3.2.6: the reply to the final "." may take 10 minutes; giving up
+    # sooner leaves a message the server may have accepted (an unknown outcome).
+    data_timeout: float = 600.0
     local_hostname: str = "localhost"
 
     @property
@@ -98,6 +102,13 @@ class DKIMSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StateSettings:
+    """[state]: where the store lives; DIGEST_DATABASE_URL overrides it (and is where a password goes)."""
+
+    url: str = ""  # "" = the embedded SQLite file .digest/state.sqlite3
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything `digest.toml` sets."""
 
@@ -105,6 +116,7 @@ class Settings:
     theme: Theme = field(default_factory=Theme)
     smtp: SMTPSettings | None = None
     dkim: DKIMSettings | None = None
+    state: StateSettings = field(default_factory=StateSettings)
 
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
@@ -161,6 +173,26 @@ def _check(settings: Settings, path: str) -> None:
             raise ConfigError('[smtp] security must be "none", "starttls" or "tls"', path=path)
         if not 0 < smtp.port < 65536:
             raise ConfigError("[smtp] port must be between 1 and 65535", path=path)
+        for name in ("timeout", "data_timeout"):
+            value = getattr(smtp, name)
+            if not math.isfinite(value) or not 0 < value <= 3600:
+                raise ConfigError(f"[smtp] {name} must be a number of seconds between 0 and 3600", path=path)
+    url = settings.state.url
+    if url:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError('[state] url must be a postgresql:// URL (or leave it out for SQLite)', path=path)
+        if _has_password(url):
+            raise ConfigError("[state] url must not hold a password: set PGPASSWORD, or put the whole URL in "
+                              "DIGEST_DATABASE_URL", path=path)
+
+
+def _has_password(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password is not None or "password=" in url.lower()
+    except ValueError:
+        return True
 
 
 def load_settings(root: Path) -> Settings:
@@ -179,7 +211,7 @@ def load_settings(root: Path) -> Settings:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         message = re.sub(r"\s*\(at line.*\)", "", str(exc))
         raise ConfigError(message, path=path, line=int(match.group(1)) if match else None) from None
-    unknown = set(raw) - {"newsletter", "theme", "smtp", "dkim"}
+    unknown = set(raw) - {"newsletter", "theme", "smtp", "dkim", "state"}
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}]", path=path)
     settings = Settings(
@@ -187,6 +219,7 @@ def load_settings(root: Path) -> Settings:
         theme=_build(Theme, raw.get("theme", {}), "theme", path),
         smtp=_build(SMTPSettings, raw["smtp"], "smtp", path) if "smtp" in raw else None,
         dkim=_build(DKIMSettings, raw["dkim"], "dkim", path) if "dkim" in raw else None,
+        state=_build(StateSettings, raw.get("state", {}), "state", path),
     )
     _check(settings, path)
     return settings
@@ -225,35 +258,10 @@ class Workspace:
 
     @property
     def database(self) -> Path:
-        """The SQLite state database: issue numbers, journal, suppression list."""
+        """The embedded SQLite store: issue numbers, campaigns and journal, suppressions."""
         return self.state_dir / "state.sqlite3"
 
-    def settings(self) -> Settings:
-        """Load this workspace's digest.toml."""
-        return load_settings(self.root)
-
-    def secret(self) -> bytes:
-        """DIGEST_SECRET from the environment, else one generated once for this workspace."""
-        env = os.environ.get("DIGEST_SECRET")
-        if env:
-            return env.encode()
-        path = self.state_dir / "secret"
-        try:
-            try:
-                return path.read_bytes().strip()
-            except FileNotFoundError:
-                pass
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            value = secrets.token_urlsafe(32).encode()
-            # O_EXCL: two processes starting at once agree on one secret.
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                return path.read_bytes().strip()
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(value)
-            return value
-        except OSError as exc:
-            # The message names the file, never the secret.
-            raise StateError(f"cannot create the workspace secret: {exc.strerror or exc}; "
-                             "or set DIGEST_SECRET", path=str(path)) from None
+    @property
+    def subscribers(self) -> Path:
+        """Subscriber lists (CSV)."""
+        return self.root / "subscribers"

@@ -9,6 +9,7 @@ __all__ = [
     "TemplateError",
     "SubscriberError",
     "StateError",
+    "IssueError",
     "DeliveryError",
     "describe_os_error",
 ]
@@ -62,6 +63,10 @@ class SubscriberError(DigestError):
 
 class StateError(DigestError):
     """The workspace database, its secret or an output file could not be written."""
+
+
+class IssueError(DigestError):
+    """An issue folder is missing, incomplete or damaged (bad input: build it again)."""
 
 
 class DeliveryError(DigestError):

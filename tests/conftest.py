@@ -16,6 +16,14 @@ SAMPLE = ROOT / "pages" / "stdaily-china-central-asia.txt"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def _away_from_the_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts in an empty folder: none writes state into the repository's own workspace."""
+    away = tmp_path / "cwd"
+    away.mkdir()
+    monkeypatch.chdir(away)
+
+
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A newsletter workspace like the repository's, in a temporary folder (also the cwd)."""

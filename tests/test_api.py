@@ -5,11 +5,13 @@ from __future__ import annotations
 import digest
 
 PINNED = {
-    "Article", "Image", "Issue", "Rendered", "Subscriber", "TopNewsItem", "Settings", "Workspace",
+    "Article", "Image", "Issue", "Rendered", "Subscriber", "TopNewsItem", "Settings", "Workspace", "Context",
+    "Audience", "Store", "open_store",
     "collect", "Collection", "curate", "CurateOptions", "render_issue", "MessageSkeleton", "ComposedMessage",
-    "sign_token", "verify_token", "send_issue", "SendOptions", "SendReport", "Transport", "SMTPTransport",
+    "sign_token", "verify_token", "send_campaign", "SendOptions", "SendReport", "Transport", "SMTPTransport",
     "MemoryTransport", "Outcome", "read_list", "build_issue", "load_issue", "send_to_lists", "load_settings",
     "DigestError", "SourceError", "ConfigError", "TemplateError", "SubscriberError", "StateError", "DeliveryError",
+    "IssueError",
 }
 
 
@@ -20,7 +22,8 @@ def test_all_is_pinned_and_every_name_resolves():
 
 
 def test_every_error_is_a_digest_error_with_an_exit_code():
-    for name in ("SourceError", "ConfigError", "TemplateError", "SubscriberError", "StateError", "DeliveryError"):
+    for name in ("SourceError", "ConfigError", "TemplateError", "SubscriberError", "StateError", "DeliveryError",
+                 "IssueError"):
         error = getattr(digest, name)("boom", path="f.txt", line=3)
         assert isinstance(error, digest.DigestError)
         assert str(error) == "f.txt:3: boom" and error.exit_code in (2, 3)

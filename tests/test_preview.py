@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from digest.cli import main
-from digest.config import Workspace
+from digest.context import Context
 from digest.web.preview import create_preview_app
 from tests.conftest import needs_tool, point_smtp_at
 from tests.web_helpers import ThreadedUvicorn
@@ -17,7 +17,7 @@ LEAD = "China, Central Asian Countries Share High-quality Development"
 
 
 def test_preview_views_and_status(workspace: Path):
-    app = create_preview_app(Workspace(workspace), [workspace / "pages"], watch=False)
+    app = create_preview_app(Context(workspace), [workspace / "pages"], watch=False)
     with TestClient(app) as client:
         status = client.get("/status").json()
         assert status["error"] is None and 0 < status["html_bytes"] < status["clip_bytes"]
@@ -37,7 +37,7 @@ def test_preview_views_and_status(workspace: Path):
 
 
 def test_build_error_is_shown_in_place_and_the_server_keeps_running(workspace: Path):
-    app = create_preview_app(Workspace(workspace), [workspace / "pages"], watch=False)
+    app = create_preview_app(Context(workspace), [workspace / "pages"], watch=False)
     broken = workspace / "templates" / "digest.txt.j2"
     with TestClient(app) as client:
         broken.parent.mkdir(exist_ok=True)
@@ -55,7 +55,7 @@ def test_build_error_is_shown_in_place_and_the_server_keeps_running(workspace: P
 def test_send_test_form_uses_the_send_path(workspace: Path, recorder):
     server, handler = recorder
     point_smtp_at(workspace, server.port)
-    app = create_preview_app(Workspace(workspace), [workspace / "pages"], watch=False)
+    app = create_preview_app(Context(workspace), [workspace / "pages"], watch=False)
     with TestClient(app) as client:
         result = client.post("/send-test", content=b"address=editor%40example.net",
                              headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -72,7 +72,7 @@ def test_chromium_sees_the_email_narrows_and_reloads_live(workspace: Path, runne
     from digest.render.screenshots import CHROMIUM_ARGS, find_chromium
 
     assert runner.invoke(main, ["templates", "init"]).exit_code == 0
-    app = create_preview_app(Workspace(workspace), [workspace / "pages"], watch=True)
+    app = create_preview_app(Context(workspace), [workspace / "pages"], watch=True)
     with ThreadedUvicorn(app) as web, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
         try:

@@ -22,7 +22,7 @@ from tests.conftest import ROOT, point_smtp_at
 from tests.servers import RecordingHandler, ThreadedSMTP
 
 PASSWORD = "pw-Very-Secret-9f8e7d"
-SECRET = "tok-Very-Secret-1a2b3c"
+SECRET = "tok-Very-Secret-1a2b3c-0123456789-abcdefghij"
 
 
 def _reject(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:

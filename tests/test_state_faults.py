@@ -102,8 +102,9 @@ def test_read_only_state_folder_is_a_clear_error(workspace: Path, runner, record
 
 
 def test_disk_filling_mid_send_stops_cleanly_and_resume_finishes(workspace: Path, runner, recorder):
-    import sqlite3
     from collections import Counter
+
+    from digest.context import Context
 
     server, handler = recorder
     emails = _setup(workspace, runner, server.port)
@@ -112,9 +113,8 @@ def test_disk_filling_mid_send_stops_cleanly_and_resume_finishes(workspace: Path
         assert result.returncode == 2, result.stdout + result.stderr
         assert "disk is full" in result.stderr.strip().splitlines()[-1]
         assert "Traceback" not in result.stderr
-        db = sqlite3.connect(folder / "state.sqlite3")
-        journaled_sent = {e for (e,) in db.execute("SELECT email FROM deliveries WHERE status = 'sent'")}
-        db.close()
+        with Context(workspace) as ctx:
+            journaled_sent = {row.email for row in ctx.store.journal(1) if row.status == "sent"}
         delivered = {r.rcpt_tos[0] for r in handler.received}
         assert journaled_sent <= delivered  # "sent" in the journal means the server said 250
         assert len(delivered - journaled_sent) <= 8  # only what was in flight on the 8 connections

@@ -12,11 +12,10 @@ from starlette.testclient import TestClient
 
 from digest.cli import main
 from digest.compose import sign_token
-from digest.config import Workspace
-from digest.deliver.campaign import send_to_lists
+from digest.context import Context
 from digest.deliver.sender import SendOptions
 from digest.deliver.transport import MemoryTransport
-from digest.state import State
+from digest.pipeline import send_to_lists
 from digest.web.server import create_app
 from tests.conftest import point_smtp_at
 from tests.web_helpers import ThreadedUvicorn
@@ -25,23 +24,22 @@ ONE_CLICK = {"content": b"List-Unsubscribe=One-Click",
              "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
 
 
-def sent_workspace(workspace: Path, runner) -> tuple[Workspace, MemoryTransport]:
+def sent_workspace(workspace: Path, runner) -> tuple[Context, MemoryTransport]:
     assert runner.invoke(main, ["build"]).exit_code == 0
-    ws = Workspace(workspace)
+    ws = Context(workspace)
     transport = MemoryTransport()
     asyncio.run(send_to_lists(ws, workspace / "issues" / "1", [workspace / "subscribers" / "example.csv"],
                               options=SendOptions(), on_problem=print, transport=transport))
     return ws, transport
 
 
-def suppressed(ws: Workspace) -> list[str]:
-    with State(ws.database) as state:
-        return [s.email for s in state.suppressions()]
+def suppressed(ws: Context) -> list[str]:
+    return [s.email for s in ws.store.suppressions()]
 
 
 def test_one_click_unsubscribe(workspace: Path, runner):
     ws, _ = sent_workspace(workspace, runner)
-    token = sign_token(ws.secret(), email="grace@example.org", list_name="example", issue=1)
+    token = sign_token(ws.secret, email="grace@example.org", list_name="example", issue=1)
     client = TestClient(create_app(ws))
     page = client.get(f"/u/{token}")
     assert page.status_code == 200 and "<form method=\"post\"" in page.text
@@ -50,10 +48,9 @@ def test_one_click_unsubscribe(workspace: Path, runner):
     again = client.post(f"/u/{token}", **ONE_CLICK)
     assert first.status_code == again.status_code == 200
     assert suppressed(ws) == ["grace@example.org"]
-    with State(ws.database) as state:
-        [entry] = list(state.suppressions())
+    [entry] = list(ws.store.suppressions())
     assert entry.reason == "unsubscribed" and entry.issue == 1
-    multipart = client.post(f"/u/{sign_token(ws.secret(), email='ada@example.com', list_name='x', issue=1)}",
+    multipart = client.post(f"/u/{sign_token(ws.secret, email='ada@example.com', list_name='x', issue=1)}",
                             files={"List-Unsubscribe": (None, "One-Click")})
     assert multipart.status_code == 200 and "ada@example.com" in suppressed(ws)
 
@@ -61,11 +58,11 @@ def test_one_click_unsubscribe(workspace: Path, runner):
 def test_forged_wrong_method_and_oversized_requests_record_nothing(workspace: Path, runner):
     ws, _ = sent_workspace(workspace, runner)
     client = TestClient(create_app(ws))
-    good = sign_token(ws.secret(), email="linus@example.com", list_name="example", issue=1)
+    good = sign_token(ws.secret, email="linus@example.com", list_name="example", issue=1)
     body, mac = good.split(".")
     forged = [
         sign_token(b"not-the-secret", email="linus@example.com", list_name="example", issue=1),
-        f"{sign_token(ws.secret(), email='x@example.com', list_name='e', issue=1).split('.')[0]}.{mac}",
+        f"{sign_token(ws.secret, email='x@example.com', list_name='e', issue=1).split('.')[0]}.{mac}",
         good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB"),
         "garbage", "a.b", "." * 5, "x" * 2000,
     ]
@@ -117,7 +114,7 @@ def test_end_to_end_unsubscribe_then_next_issue_skips_them(workspace: Path, runn
     assert runner.invoke(main, ["send", "--list", "subscribers/example.csv"]).exit_code == 0
     grace = next(r for r in handler.received if r.rcpt_tos == ["grace@example.org"])
     url = grace.message["List-Unsubscribe"].split(",")[0].strip(" <>")
-    with ThreadedUvicorn(create_app(Workspace(workspace))) as web:
+    with ThreadedUvicorn(create_app(Context(workspace))) as web:
         local = url.replace("https://news.example.com", web.url)
         request = urllib.request.Request(local, data=b"List-Unsubscribe=One-Click", method="POST",
                                          headers={"Content-Type": "application/x-www-form-urlencoded"})

@@ -9,10 +9,13 @@ from typing import Any
 
 import click
 
+from digest.cli.output import printable, say
+from digest.cli.output import warn as warn
 from digest.config import Workspace
+from digest.context import Context
 from digest.errors import DigestError
 
-__all__ = ["main", "DigestGroup"]
+__all__ = ["main", "DigestGroup", "warn"]
 
 
 class DigestGroup(click.Group):
@@ -39,18 +42,13 @@ class DigestGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DigestError as exc:
-            click.echo(f"digest: error: {exc}", err=True)
+            say(f"digest: error: {printable(exc)}", err=True)
             ctx.exit(exc.exit_code)
         except OSError as exc:
             # A file system refusal that no stage translated: still one line naming the path.
             where = f"{exc.filename}: " if exc.filename else ""
-            click.echo(f"digest: error: {where}{exc.strerror or exc}", err=True)
+            say(f"digest: error: {printable(where)}{printable(exc.strerror or exc)}", err=True)
             ctx.exit(2)
-
-
-def warn(message: str) -> None:
-    """Print a one-line warning on stderr."""
-    click.echo(f"digest: warning: {message}", err=True)
 
 
 @click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,7 +60,9 @@ def warn(message: str) -> None:
 @click.pass_context
 def main(ctx: click.Context, root: Path) -> None:
     """Build a newsletter digest from the week's news pages and send it to your lists."""
-    ctx.obj = Workspace(root)
+    context = Context(Workspace(root))
+    ctx.obj = context
+    ctx.call_on_close(context.close)
 
 
 DigestGroup.lazy = {

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from digest.cli import warn
+from digest.cli.output import printable, say, warn
 from digest.collect import collect
-from digest.config import Workspace
+from digest.context import Context
 from digest.curate import LEAD_RULE, CurateOptions
 from digest.errors import ConfigError, SourceError
 from digest.pipeline import WARN_BYTES, build_issue
@@ -32,9 +32,9 @@ def period_from(week: str | None, since: date | None, until: date | None) -> tup
     return since, until
 
 
-def sources_or_default(workspace: Workspace, sources: tuple[Path, ...]) -> list[Path]:
+def sources_or_default(ctx: Context, sources: tuple[Path, ...]) -> list[Path]:
     """The given sources, or pages/; each must exist."""
-    chosen = list(sources) or [workspace.pages]
+    chosen = list(sources) or [ctx.workspace.pages]
     for path in chosen:
         if not path.exists():
             raise SourceError("no such file or folder", path=str(path))
@@ -60,13 +60,13 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--allow-large", is_flag=True, help="Build even when the HTML is over Gmail's 102 KB clip.")
 @click.option("--screenshots", is_flag=True, help="Also open the email in headless Chromium and save screenshots.")
 @click.pass_obj
-def build(workspace: Workspace, sources: tuple[Path, ...], out: Path | None, week: str | None,
+def build(ctx: Context, sources: tuple[Path, ...], out: Path | None, week: str | None,
           since: object, until: object, lead_text: str | None, top: int, excerpt_words: int,
           encoding: str | None, strict: bool, allow_large: bool, screenshots: bool) -> None:
     """Build the issue from SOURCES (default: pages/): HTML, text, preview.eml, issue.json."""
     start, end = period_from(week, _as_date(since), _as_date(until))
     options = CurateOptions(lead=lead_text, top=top, excerpt_words=excerpt_words, since=start, until=end)
-    result = build_issue(workspace, sources_or_default(workspace, sources), options=options, out=out,
+    result = build_issue(ctx, sources_or_default(ctx, sources), options=options, out=out,
                          encoding=encoding, strict=strict, allow_large=allow_large)
     for message in result.warnings:
         warn(message)
@@ -76,12 +76,12 @@ def build(workspace: Workspace, sources: tuple[Path, ...], out: Path | None, wee
     if size > WARN_BYTES:
         warn(f"the HTML is {size / 1024:.1f} KB, close to Gmail's 102 KB clip")
     issue, folder = result.issue, result.folder
-    click.echo(f"Issue {issue.number}: {issue.subject}")
-    click.echo(f"  lead      {issue.lead.title} ({issue.lead.origin})")
-    click.echo(f"  top news  {len(issue.top_news)} item(s)")
-    click.echo(f"  html      {folder / 'issue.html'} ({size / 1024:.1f} KB of Gmail's 102 KB)")
-    click.echo(f"  text      {folder / 'issue.txt'}")
-    click.echo(f"  preview   {folder / 'preview.eml'}")
+    say(f"Issue {issue.number}: {printable(issue.subject)}")
+    say(f"  lead      {printable(issue.lead.title)} ({printable(issue.lead.origin)})")
+    say(f"  top news  {len(issue.top_news)} item(s)")
+    say(f"  html      {folder / 'issue.html'} ({size / 1024:.1f} KB of Gmail's 102 KB)")
+    say(f"  text      {folder / 'issue.txt'}")
+    say(f"  preview   {folder / 'preview.eml'}")
     if screenshots:
         from digest.render.screenshots import check_in_browser
 
@@ -89,7 +89,7 @@ def build(workspace: Workspace, sources: tuple[Path, ...], out: Path | None, wee
         if seen.mobile_scroll_width > 375:
             warn(f"at 375 px the email scrolls sideways ({seen.mobile_scroll_width} px wide)")
         for shot in seen.screenshots:
-            click.echo(f"  screenshot {shot}")
+            say(f"  screenshot {shot}")
 
 
 def _as_date(value: object) -> date | None:
@@ -102,18 +102,18 @@ def _as_date(value: object) -> date | None:
 @click.option("--encoding", help="Read every source in this encoding instead of detecting it.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad source instead of skipping it.")
 @click.pass_obj
-def collect_command(workspace: Workspace, sources: tuple[Path, ...], as_json: bool,
+def collect_command(ctx: Context, sources: tuple[Path, ...], as_json: bool,
                     encoding: str | None, strict: bool) -> None:
     """Read SOURCES (page dumps, HTML pages, RSS/Atom feeds, folders) and show the articles."""
-    found = collect(sources_or_default(workspace, sources), encoding=encoding, strict=strict)
+    found = collect(sources_or_default(ctx, sources), encoding=encoding, strict=strict)
     for message in found.warnings:
         warn(message)
     for path in found.skipped:
         warn(f"{path}: skipped, not a supported source")
     for error in found.errors:
-        click.echo(f"digest: error: {error}", err=True)
+        say(f"digest: error: {printable(error)}", err=True)
     if as_json:
-        click.echo(json.dumps([a.to_json() for a in found.articles], ensure_ascii=False, indent=2))
+        say(json.dumps([a.to_json() for a in found.articles], ensure_ascii=False, indent=2))
     else:
         from rich.console import Console
         from rich.table import Table

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from digest.errors import ConfigError, StateError
-from digest.pipeline import write_atomically
+from digest.files import write_atomically
 
 __all__ = ["init"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from digest.config import Workspace
+from digest.context import Context
 from digest.render.environment import BUILTIN_TEMPLATES, copy_default_templates
 
 __all__ = ["templates"]
@@ -18,12 +18,12 @@ def templates() -> None:
 @templates.command("init")
 @click.option("--force", is_flag=True, help="Overwrite templates that already exist in the workspace.")
 @click.pass_obj
-def init(workspace: Workspace, force: bool) -> None:
+def init(ctx: Context, force: bool) -> None:
     """Copy the built-in templates to templates/ (existing files are kept unless --force)."""
-    if workspace.templates.resolve() == BUILTIN_TEMPLATES:
+    if ctx.workspace.templates.resolve() == BUILTIN_TEMPLATES:
         click.echo("templates/ here is the built-in set itself; nothing to copy")
         return
-    copied = list(copy_default_templates(workspace.templates, force=force))
+    copied = list(copy_default_templates(ctx.workspace.templates, force=force))
     for path in copied:
         click.echo(f"  wrote {path}")
     click.echo(f"{len(copied)} template(s) copied; edit them, digest build uses them first")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from digest.cli.build import sources_or_default
-from digest.config import Workspace
+from digest.context import Context
 from digest.deliver.transport import is_loopback
 
 __all__ = ["serve", "preview", "archive"]
@@ -28,11 +28,11 @@ def _run(app: object, host: str, port: int, what: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8025, show_default=True, type=click.IntRange(1, 65535))
 @click.pass_obj
-def serve(workspace: Workspace, host: str, port: int) -> None:
+def serve(ctx: Context, host: str, port: int) -> None:
     """Serve one-click unsubscribe (/u/TOKEN) and the archive of sent issues (/archive/)."""
     from digest.web.server import create_app
 
-    _run(create_app(workspace), host, port, "Serving unsubscribe links and the archive")
+    _run(create_app(ctx), host, port, "Serving unsubscribe links and the archive")
 
 
 @click.command()
@@ -41,11 +41,11 @@ def serve(workspace: Workspace, host: str, port: int) -> None:
 @click.option("--port", default=8024, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--open", "open_browser", is_flag=True, help="Open the preview in the default browser.")
 @click.pass_obj
-def preview(workspace: Workspace, sources: tuple[Path, ...], host: str, port: int, open_browser: bool) -> None:
+def preview(ctx: Context, sources: tuple[Path, ...], host: str, port: int, open_browser: bool) -> None:
     """Preview the issue built from SOURCES; it rebuilds and refreshes as files change."""
     from digest.web.preview import create_preview_app
 
-    app = create_preview_app(workspace, sources_or_default(workspace, sources))
+    app = create_preview_app(ctx, sources_or_default(ctx, sources))
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(f"http://{host}:{port}/",)).start()
     _run(app, host, port, "Previewing")
@@ -55,9 +55,9 @@ def preview(workspace: Workspace, sources: tuple[Path, ...], host: str, port: in
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the static archive into.")
 @click.pass_obj
-def archive(workspace: Workspace, out: Path) -> None:
+def archive(ctx: Context, out: Path) -> None:
     """Write the archive of sent issues as static files (index.html, N/index.html, feed.xml)."""
     from digest.web.archive import export_archive
 
-    written = export_archive(workspace, out)
+    written = export_archive(ctx, out)
     click.echo(f"Wrote {len(written)} file(s) to {out} ({len(written) - 2} issue(s))")

@@ -1,19 +1,31 @@
-"""The send manager: journal rows → compose → bounded queue → a pool of K connections."""
+"""The send manager: claim due rows under a lease → compose → bounded queue → a pool of K connections.
+
+Any number of these may work on one campaign at once, in one process or on
+several hosts: each row is claimed (owner, lease expiry) in the store before
+it is composed, and a sender renews its leases while it works. A killed
+sender's rows return when its lease runs out; only its messages in flight can
+go twice.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from digest.compose import MessageSkeleton
-from digest.deliver.journal import Journal, JournalRow, JournalWriter, Result
+from digest.deliver.audience import AudienceRead
+from digest.deliver.leases import reap_dead_local_owners
+from digest.deliver.results import ResultWriter
 from digest.deliver.transport import Connection, Outcome, Transport
 from digest.errors import DeliveryError, StateError
+from digest.store import Campaign, CampaignStatus, ClaimedRow, Result, Store
+from digest.store.base import host_id, owner_id
 
-__all__ = ["SendOptions", "SendReport", "TokenBucket", "send_issue"]
+__all__ = ["SendOptions", "SendReport", "TokenBucket", "send_campaign", "backoff"]
 
 CONNECT_ATTEMPTS = 5
 
@@ -26,22 +38,29 @@ class SendOptions:
     rate: float | None = None  # messages per second, None for unlimited
     max_attempts: int = 5
     retry_failed: bool = False
+    retry_unknown: bool = False
     limit: int | None = None
     backoff_base: float = 1.0
     backoff_max: float = 300.0
+    lease: float = 60.0  # seconds a claimed row stays ours without renewal
+    worker: bool = False  # join a campaign another sender started; never read the lists
+    poll: float = 0.5  # how often to look again while others hold rows or read the lists
 
 
 @dataclass
 class SendReport:
-    """What one run did; `counts` are the journal's totals for the issue afterwards."""
+    """What one run did; `counts` are the campaign's totals afterwards (all senders)."""
 
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+    unknown: int = 0
     attempts: int = 0
     seconds: float = 0.0
     interrupted: bool = False
     counts: dict[str, int] = field(default_factory=dict)
+    status: CampaignStatus | None = None
+    audience: AudienceRead | None = None
 
     @property
     def rate(self) -> float:
@@ -88,22 +107,43 @@ def backoff(attempt: int, *, base: float, cap: float) -> float:
     return random.uniform(base / 2, min(cap, base * 2 ** (attempt - 1)))  # nosec B311
 
 
-async def send_issue(
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=max(0.01, seconds))
+    except TimeoutError:
+        pass
+
+
+async def send_campaign(
     *,
-    journal: Journal,
+    store: Store,
+    campaign: Campaign,
     skeleton: MessageSkeleton,
     transport: Transport,
     sender: str,
     options: SendOptions,
+    reader: Callable[[threading.Event], AudienceRead] | None = None,
     stop: asyncio.Event | None = None,
     on_progress: Callable[[SendReport], None] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> SendReport:
-    """Send every journal row that is not yet sent; return what happened."""
+    """Send every due row of the campaign, alongside any other senders; return what this run did.
+
+    `reader`, when given, journals the audience in a thread while sending goes on.
+    """
     stop = stop or asyncio.Event()
     report = SendReport()
     started = time.monotonic()
+    owner = owner_id()
     bucket = TokenBucket(options.rate) if options.rate else None
-    queue: asyncio.Queue[JournalRow | None] = asyncio.Queue(maxsize=options.concurrency * 4)
+    queue: asyncio.Queue[ClaimedRow | None] = asyncio.Queue(maxsize=options.concurrency * 4)
+    batch = max(8, min(200, options.concurrency * 4))
+    run = await asyncio.to_thread(store.start_run, campaign, owner=owner, host=host_id(), now=clock(),
+                                  retry_failed=options.retry_failed, retry_unknown=options.retry_unknown)
+    reader_stop = threading.Event()
+    reading: asyncio.Future[AudienceRead] | None = None
+    if reader is not None:
+        reading = asyncio.ensure_future(asyncio.to_thread(reader, reader_stop))
 
     def committed(results: list[Result]) -> None:
         """Count committed results and report progress."""
@@ -114,38 +154,57 @@ async def send_issue(
         if on_progress:
             on_progress(report)
 
-    writer = JournalWriter(journal, committed)
-    run_id = journal.start_run(retry_failed=options.retry_failed)
+    writer = ResultWriter(store, run=run, on_commit=committed, clock=clock)
 
     async def produce() -> None:
-        """Hand out due journal rows until none is left or a stop is asked."""
-        produced = 0
+        """Claim due rows and hand them to the pool until the campaign has nothing left for us."""
+        produced, after, waited, settled = 0, 0, 0.0, False
         while not stop.is_set():
-            after = 0
-            while not stop.is_set():
-                budget = 500 if options.limit is None else min(500, options.limit - produced)
-                if budget <= 0:
-                    return
-                rows = journal.ready(max_attempts=options.max_attempts, after=after, limit=budget)
-                if not rows:
-                    break
+            budget = batch if options.limit is None else min(batch, options.limit - produced)
+            if budget <= 0:
+                return
+            if after == 0:
+                # Looked at before the claim: a reader that finishes after an empty claim has
+                # added rows that claim could not see, so we must not take its end for ours.
+                own_reader = reading is not None and not reading.done()
+                complete, being_read = await asyncio.to_thread(store.reading_state, campaign.id, now=clock())
+            rows = await asyncio.to_thread(
+                store.claim, campaign.id, owner=owner, run=run, limit=budget, lease_until=clock() + options.lease,
+                now=clock(), max_attempts=options.max_attempts, after=after)
+            if rows:
                 for row in rows:
                     await queue.put(row)
-                    if stop.is_set():
-                        return
                 produced += len(rows)
-                after = rows[-1].id
-            # Everything handed out is journaled before deferred rows are looked at again.
+                after, settled = rows[-1].id, False
+                continue
+            if after:
+                after = 0  # one more pass from the start: expired leases, rows shared with other campaigns
+                continue
+            # Everything handed out is journaled before we decide whether anything is left.
             await queue.join()
-            due = journal.next_retry(max_attempts=options.max_attempts)
+            if own_reader:
+                await _pause(stop, min(options.poll, 0.05))  # our own reader is journaling rows right now
+                continue
+            if being_read:
+                await asyncio.to_thread(reap_dead_local_owners, store, campaign.id, now=clock())
+                await _pause(stop, options.poll)
+                continue
+            if not complete and options.worker and waited < options.lease:
+                waited += options.poll  # a worker may start before the sender that reads the lists
+                await _pause(stop, options.poll)
+                continue
+            if await asyncio.to_thread(store.held_by_others, campaign.id, owner=owner, now=clock()):
+                # A sender killed on this host holds rows nobody renews: take them now, not in a lease.
+                if not await asyncio.to_thread(reap_dead_local_owners, store, campaign.id, now=clock()):
+                    await _pause(stop, options.poll)
+                continue
+            due = await asyncio.to_thread(store.next_due, campaign.id, run=run, max_attempts=options.max_attempts)
             if due is None:
-                return
-            delay = due - time.time()
-            if delay > 0:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-                except TimeoutError:
-                    pass
+                if settled:
+                    return
+                settled = True  # one last look: rows another sender gave back a moment ago
+                continue
+            await _pause(stop, due - clock())
 
     async def connect() -> Connection:
         """Open a connection, retrying transient refusals with backoff."""
@@ -169,7 +228,7 @@ async def send_issue(
                     return
                 try:
                     if stop.is_set():
-                        continue  # leave it pending: the next run sends it
+                        continue  # left claimed, released below: the next run (or another sender) sends it
                     if connection is None:
                         connection = await connect()
                     message = skeleton.compose(row.subscriber, list_name=row.list_name)
@@ -179,13 +238,34 @@ async def send_issue(
                     if outcome.connection_lost:
                         await connection.close()
                         connection = None
-                    await writer.record(_result(row, outcome, options))
+                    await writer.record(_result(row, outcome, options, clock()))
                 finally:
                     queue.task_done()
         finally:
             if connection is not None:
                 await connection.close()
 
+    async def renew() -> None:
+        """Keep our leases (and our heartbeat) alive while we work."""
+        while True:
+            await asyncio.sleep(options.lease / 3)
+            await asyncio.to_thread(store.renew, owner=owner, lease_until=clock() + options.lease, run=run,
+                                    now=clock())
+
+    async def watch_reader() -> None:
+        """A list that cannot be read stops the run; what was journaled stays with this campaign."""
+        if reading is None:
+            return
+        result = await asyncio.shield(reading)
+        if result.error is not None:
+            stop.set()
+
+    def stop_reader() -> None:
+        reader_stop.set()
+
+    stop_waiter = asyncio.ensure_future(stop.wait())
+    stop_waiter.add_done_callback(lambda _: stop_reader())
+    helpers = [asyncio.create_task(renew()), asyncio.create_task(watch_reader())]
     producer: asyncio.Task[None] | None = None
     writer_task = asyncio.create_task(writer.run())
     workers = [asyncio.create_task(work()) for _ in range(max(1, options.concurrency))]
@@ -201,7 +281,8 @@ async def send_issue(
         await writer_task
         failed = False
     finally:
-        tasks = [*workers, writer_task, *([producer] if producer else [])]
+        reader_stop.set()
+        tasks = [*workers, writer_task, *helpers, stop_waiter, *([producer] if producer else [])]
         for task in tasks:
             task.cancel()
         # Let every worker run its `finally` (QUIT, close) before we return or raise.
@@ -209,8 +290,13 @@ async def send_issue(
         report.seconds = time.monotonic() - started
         report.interrupted = stop.is_set()
         try:
-            journal.finish_run(run_id, sent=report.sent, seconds=report.seconds)
-            report.counts = journal.counts()
+            # Rows we claimed but did not send go back at once, not when the lease ends.
+            store.release(owner=owner)
+            store.finish_run(run, seconds=report.seconds)
+            if reading is not None:
+                report.audience = await reading
+            report.status = store.campaign_status(store.campaign(campaign.id), now=clock())
+            report.counts = dict(report.status.counts)
         except StateError:
             if not failed:
                 raise  # the run itself went well: this error is the one to report
@@ -229,8 +315,8 @@ async def _supervise(targets: set[asyncio.Task[None]], watched: set[asyncio.Task
         watched -= done
 
 
-def _result(row: JournalRow, outcome: Outcome, options: SendOptions) -> Result:
+def _result(row: ClaimedRow, outcome: Outcome, options: SendOptions, now: float) -> Result:
     retry_at = 0.0
-    if outcome.status == "deferred":
-        retry_at = time.time() + backoff(row.attempts + 1, base=options.backoff_base, cap=options.backoff_max)
+    if outcome.status in ("deferred", "unknown"):
+        retry_at = now + backoff(row.attempts + 1, base=options.backoff_base, cap=options.backoff_max)
     return Result(row.id, outcome.status, outcome.code, outcome.reply, retry_at)

@@ -5,30 +5,30 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from digest.config import Workspace
+from digest.context import Context
 from digest.deliver.mailbox import embedded_mailbox
 from digest.deliver.transport import SMTPTransport
 from digest.errors import DeliveryError, SubscriberError
+from digest.issue_folder import load_issue
 from digest.model import Subscriber
-from digest.pipeline import load_issue, skeleton_for
 from digest.subscribers import check_address
 
 __all__ = ["send_one"]
 
 
-async def send_one(workspace: Workspace, folder: Path, address: str) -> str:
+async def send_one(ctx: Context, folder: Path, address: str) -> str:
     """Send the issue in `folder` to `address`; return where it went. Raises DigestError."""
     try:
         email = check_address(address.strip())
     except ValueError as exc:
         raise SubscriberError(f"test address: {exc}") from None
-    settings = workspace.settings()
+    settings = ctx.settings
     _, rendered = load_issue(folder)
-    message = skeleton_for(workspace, settings, rendered, list_name="test").compose(Subscriber(email, "Test reader"))
+    message = ctx.skeleton(rendered, list_name="test").compose(Subscriber(email, "Test reader"))
     async with AsyncExitStack() as stack:
         smtp = settings.smtp
         if smtp is None:
-            smtp = await stack.enter_async_context(embedded_mailbox(workspace.outbox))
+            smtp = await stack.enter_async_context(embedded_mailbox(ctx.workspace.outbox))
         transport = SMTPTransport(smtp)
         connection = await transport.connect()
         try:
@@ -37,5 +37,5 @@ async def send_one(workspace: Workspace, folder: Path, address: str) -> str:
             await connection.close()
     if outcome.status != "sent":
         raise DeliveryError(f"{email}: {outcome.code} {outcome.reply}")
-    where = transport.describe() if settings.smtp else str(workspace.outbox)
+    where = transport.describe() if settings.smtp else "the embedded mailbox (outbox/)"
     return f"sent a test of issue {rendered.number} to {email} via {where}"

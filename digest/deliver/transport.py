@@ -24,7 +24,7 @@ __all__ = [
     "is_loopback",
 ]
 
-Status = Literal["sent", "deferred", "failed"]
+Status = Literal["sent", "deferred", "failed", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +89,10 @@ class SMTPConnection:
     over every payload are no-ops; we send the prepared bytes as they are.
     """
 
-    def __init__(self, smtp: aiosmtplib.SMTP, timeout: float) -> None:
+    def __init__(self, smtp: aiosmtplib.SMTP, timeout: float, data_timeout: float = 600.0) -> None:
         self.smtp = smtp
         self.timeout = timeout
+        self.data_timeout = data_timeout
 
     async def _command(self, *args: bytes) -> SMTPResponse:
         return await self.smtp.execute_command(*args, timeout=self.timeout)
@@ -119,16 +120,25 @@ class SMTPConnection:
             if protocol is None:
                 raise aiosmtplib.SMTPServerDisconnected("Connection lost")
             protocol.write(message.data + b".\r\n")
-            reply = await protocol.read_response(timeout=self.timeout)
-            return _classify(reply.code, reply.message)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, ConnectionError) as exc:
             smtp.close()
-            # Lost before the DATA reply: the server may or may not have it; retry.
+            # Lost before the message was complete: the server cannot have it; retry.
             return Outcome("deferred", 0, f"connection lost: {exc}", connection_lost=True)
         except aiosmtplib.SMTPResponseException as exc:
             return _classify(exc.code, exc.message)
         except UnicodeEncodeError:
             return Outcome("failed", 0, "address cannot be sent without SMTPUTF8")
+        try:
+            # RFC 5321 §4.5.3.2.6: the server may take up to 10 minutes to answer the final dot.
+            reply = await protocol.read_response(timeout=self.data_timeout)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, ConnectionError) as exc:
+            smtp.close()
+            # The whole message went out; the server may have stored it. Resending blindly
+            # would make copies: the journal records the outcome as unknown.
+            return Outcome("unknown", 0, f"no reply after the message was sent: {exc}", connection_lost=True)
+        except aiosmtplib.SMTPResponseException as exc:
+            return _classify(exc.code, exc.message)
+        return _classify(reply.code, reply.message)
 
     async def _reset(self) -> None:
         try:
@@ -166,9 +176,10 @@ class SMTPTransport:
         self.tls_context = ssl.create_default_context() if secure else None
 
     def describe(self) -> str:
-        """host:port and security, without credentials."""
+        """host:port and its security in words, without credentials."""
         s = self.settings
-        return f"{s.host}:{s.port} ({s.security})"
+        words = {"tls": "over TLS", "starttls": "with STARTTLS", "none": "unencrypted"}[s.security]
+        return f"{s.host}:{s.port} {words}"
 
     async def connect(self) -> SMTPConnection:
         """Connect, say EHLO, upgrade or wrap TLS as configured, log in when configured."""
@@ -205,7 +216,7 @@ class SMTPTransport:
         except (aiosmtplib.SMTPException, OSError) as exc:
             smtp.close()
             raise DeliveryError(f"cannot connect to {self.describe()}: {exc}") from None
-        return SMTPConnection(smtp, s.timeout)
+        return SMTPConnection(smtp, s.timeout, s.data_timeout)
 
 
 @dataclass

@@ -15,15 +15,17 @@ from typing import IO
 from digest.encoding import guess_encoding
 from digest.errors import SubscriberError, describe_os_error
 from digest.model import Subscriber
+from digest.subscribers.address import MAX_EMAIL, check_address
 
-__all__ = ["RowProblem", "ListFormat", "read_list", "detect_format", "check_address"]
+__all__ = ["RowProblem", "ListFormat", "read_list", "list_encoding", "detect_format", "check_address"]
 
-MAX_EMAIL = 254  # RFC 5321 4.5.3.1.3 path limit, less the angle brackets
 MAX_NAME = 200
 MAX_KEY = 64
 MAX_VALUE = 1000
 MAX_ATTRS = 50
 SAMPLE_BYTES = 64 * 1024
+MAX_LINE = 64 * 1024  # no real row is this long; longer lines are reported, never held whole
+MAX_RECORD_LINES = 50  # a quoted field running on for longer was never closed
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _TAG_SPLIT = re.compile(r"[;,]")
@@ -86,7 +88,7 @@ def _detect_encoding(sample: bytes, *, path: str, forced: str | None, warn: Call
         except LookupError:
             raise SubscriberError(f"unknown encoding {forced!r}", path=path) from None
         return forced
-    if b"\x00" in sample and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if _looks_binary(sample):
         raise SubscriberError("binary file, not a CSV list", path=path)
     try:
         # A sample may end inside a UTF-8 sequence: an incremental decoder allows that.
@@ -103,27 +105,20 @@ def _detect_encoding(sample: bytes, *, path: str, forced: str | None, warn: Call
     return guessed
 
 
+def _looks_binary(sample: bytes) -> bool:
+    # UTF-16 text is full of NULs; otherwise a NUL in the header line or in many places
+    # means binary. A stray NUL in a row is that row's problem, wherever it is.
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    header = sample.split(b"\n", 1)[0]
+    return b"\x00" in header or sample.count(b"\x00") > max(8, len(sample) // 100)
+
+
 def _sniff_delimiter(text: str) -> str:
     first = text.split("\n", 1)[0]
     counts = {d: first.count(d) for d in (",", ";", "\t")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
-
-
-def check_address(raw: str, *, check_dns: bool = False) -> str:
-    """Return the normalised address, or raise ValueError saying what is wrong with it."""
-    from email_validator import EmailNotValidError, validate_email
-
-    if not raw:
-        raise ValueError("empty email")
-    if len(raw) > MAX_EMAIL:
-        raise ValueError("email longer than 254 characters")
-    try:
-        result = validate_email(raw, check_deliverability=check_dns, allow_smtputf8=True)
-    except EmailNotValidError as exc:
-        raise ValueError(f"invalid email {raw!r}: {exc}") from None
-    # Punycode the domain where the local part allows it: no SMTPUTF8 needed then.
-    return str(result.ascii_email or result.normalized)
 
 
 def _fields(row: dict[str, str | None], fmt: ListFormat) -> tuple[str, str, tuple[str, ...], dict[str, str]]:
@@ -177,6 +172,81 @@ def _open(path: Path) -> IO[bytes]:
         raise SubscriberError(describe_os_error(exc), path=str(path)) from None
 
 
+class _Unterminated(Exception):
+    """A quoted field ran on for too many lines."""
+
+
+class _Lines:
+    """Decoded physical lines for csv.reader, counting lines and bytes so errors name the right place.
+
+    Decoding line by line (not in 8 KB chunks) is what lets a bad byte be named by
+    its line and its offset in the file. UTF-16 has no byte-wise line ends, so it is
+    decoded as a stream and errors name the line only.
+    """
+
+    def __init__(self, raw: IO[bytes], encoding: str, *, path: str,
+                 on_problem: Callable[[RowProblem], None]) -> None:
+        self.raw = raw
+        self.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+        self.path = path
+        self.on_problem = on_problem
+        self.line = 0  # physical lines handed out so far
+        self.offset = 0  # bytes read so far
+        self.in_record = 0
+        self.wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+        self.text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="") if self.wide else None
+        self.bom = encoding == "utf-8-sig"
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        self.in_record += 1
+        if self.in_record > MAX_RECORD_LINES:
+            raise _Unterminated()
+        if self.text is not None:
+            try:
+                text = self.text.readline()
+            except UnicodeDecodeError:
+                raise SubscriberError(f"not valid {self.encoding} text on line {self.line + 1}; use --encoding",
+                                      path=self.path, line=self.line + 1) from None
+            if not text:
+                raise StopIteration
+            self.line += 1
+            return text
+        data = self.raw.readline(MAX_LINE + 1)
+        if not data:
+            raise StopIteration
+        start = self.offset
+        self.offset += len(data)
+        self.line += 1
+        if len(data) > MAX_LINE and not data.endswith(b"\n"):
+            # Skip the rest of an absurd line without holding it.
+            while data and not data.endswith(b"\n"):
+                data = self.raw.readline(MAX_LINE)
+                self.offset += len(data)
+            self.on_problem(RowProblem(self.path, self.line, f"line longer than {MAX_LINE // 1024} KB"))
+            return "\n"
+        if self.bom and start == 0 and data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8):]
+            start += len(codecs.BOM_UTF8)
+        try:
+            return data.decode(self.encoding)
+        except UnicodeDecodeError as exc:
+            raise SubscriberError(
+                f"not valid {self.encoding} text at byte {start + exc.start} (line {self.line}); use --encoding",
+                path=self.path, line=self.line) from None
+
+
+def list_encoding(path: Path, *, forced: str | None = None, warn: Callable[[str], None] = lambda _: None) -> str:
+    """The text encoding `read_list` would use for this file (warning when it is a guess)."""
+    with _open(path) as raw:
+        sample = raw.read(SAMPLE_BYTES)
+    if not sample.strip():
+        raise SubscriberError("empty file, no header", path=str(path))
+    return _detect_encoding(sample, path=str(path), forced=forced, warn=warn)
+
+
 def read_list(
     path: Path,
     *,
@@ -185,7 +255,12 @@ def read_list(
     check_dns: bool = False,
     encoding: str | None = None,
 ) -> Iterator[Subscriber]:
-    """Yield every valid row, one at a time; report each bad row through `on_problem`."""
+    """Yield every valid row, one at a time; report each bad row through `on_problem`.
+
+    A row that cannot be read at all (an unclosed quote, a field over the size
+    limit, text not in the file's encoding) stops the list with a SubscriberError
+    naming its line: everything after it would be guesswork.
+    """
     name = str(path)
     raw = _open(path)
     with raw:
@@ -194,26 +269,28 @@ def read_list(
             raise SubscriberError("empty file, no header", path=name)
         chosen = _detect_encoding(sample, path=name, forced=encoding, warn=warn)
         raw.seek(0)
-        text = io.TextIOWrapper(raw, encoding=chosen, errors="strict", newline="")
+        lines = _Lines(raw, chosen, path=name, on_problem=on_problem)
+        head = sample.decode(chosen, errors="replace")[: SAMPLE_BYTES // 4]
+        reader = csv.reader(lines, delimiter=_sniff_delimiter(head.lstrip("\ufeff")), strict=False)
+        start = 1
         try:
-            head = text.read(SAMPLE_BYTES // 4)
-            delimiter = _sniff_delimiter(head)
-            text.seek(0)
-            reader = csv.reader(text, delimiter=delimiter, strict=False)
             header = next(reader, None)
             if not header:
                 raise SubscriberError("empty file, no header", path=name)
             header = [h.strip().lstrip("\ufeff") for h in header]
             fmt = detect_format(header, path=name)
-            line = reader.line_num + 1
-            for values in reader:
-                start, line = line, reader.line_num + 1
+            while True:
+                start = lines.line + 1
+                lines.in_record = 0
+                values = next(reader, None)
+                if values is None:
+                    return
                 if not any(v.strip() for v in values):
                     continue
-                row: dict[str, str | None] = dict(zip(header, values, strict=False))
                 if len(values) > len(header):
                     on_problem(RowProblem(name, start, f"{len(values)} fields, header has {len(header)}"))
                     continue
+                row: dict[str, str | None] = dict(zip(header, values, strict=False))
                 try:
                     email, person, tags, attrs = _fields(row, fmt)
                     address = check_address(email, check_dns=check_dns)
@@ -221,7 +298,9 @@ def read_list(
                     on_problem(RowProblem(name, start, str(exc), (row.get(fmt.email) or "")[:MAX_EMAIL]))
                     continue
                 yield Subscriber(address, person, tags, attrs, origin=name, line=start)
-        except UnicodeDecodeError as exc:
-            raise SubscriberError(f"not valid {chosen} text near byte {exc.start}; use --encoding", path=name) from None
+        except _Unterminated:
+            raise SubscriberError(f"a quoted field opened here is not closed within {MAX_RECORD_LINES} lines; "
+                                  "fix the quote (every row after it would be misread)", path=name,
+                                  line=start) from None
         except csv.Error as exc:
-            raise SubscriberError(f"broken CSV: {exc}", path=name) from None
+            raise SubscriberError(f"broken CSV: {exc}", path=name, line=start) from None

@@ -9,11 +9,12 @@ from pathlib import Path
 # escape() writes the Atom feed; nothing here parses XML.
 from xml.sax.saxutils import escape as xml_escape  # nosec B406
 
-from digest.config import Settings, Workspace
-from digest.errors import DeliveryError
-from digest.pipeline import load_issue, write_atomically
+from digest.config import Settings
+from digest.context import Context
+from digest.errors import IssueError
+from digest.files import write_atomically
+from digest.issue_folder import load_issue
 from digest.render import fill_markers
-from digest.state import State
 
 __all__ = ["ArchivedIssue", "sent_issues", "web_version", "index_page", "atom_feed", "export_archive"]
 
@@ -28,29 +29,24 @@ class ArchivedIssue:
     sent_at: str
 
 
-def sent_issues(workspace: Workspace) -> list[ArchivedIssue]:
+def sent_issues(ctx: Context) -> list[ArchivedIssue]:
     """Issues with at least one delivered message and a build folder, newest first."""
-    if not workspace.database.exists():
+    if not ctx.has_store():
         return []
-    with State(workspace.database) as state:
-        rows = state.db.execute(
-            "SELECT d.issue, MIN(d.updated_at) FROM deliveries d WHERE d.status = 'sent' "
-            "GROUP BY d.issue ORDER BY d.issue DESC"
-        ).fetchall()
     found = []
-    for number, sent_at in rows:
+    for sent in ctx.store.sent_issues():
         try:
-            issue, _ = load_issue(workspace.issues / str(number))
-        except DeliveryError:
+            issue, _ = load_issue(ctx.workspace.issues / str(sent.number))
+        except IssueError:
             continue  # the folder was removed: nothing to show
-        found.append(ArchivedIssue(number, issue.subject, issue.preheader, sent_at))
+        found.append(ArchivedIssue(sent.number, issue.subject, issue.preheader, sent.first_sent_at))
     return found
 
 
-def web_version(workspace: Workspace, number: int) -> str:
+def web_version(ctx: Context, number: int) -> str:
     """The issue's HTML as anyone may see it: no name, no address, no unsubscribe token."""
-    _, rendered = load_issue(workspace.issues / str(number))
-    settings = workspace.settings()
+    _, rendered = load_issue(ctx.workspace.issues / str(number))
+    settings = ctx.settings
     values = []
     for field in rendered.fields:
         if field == "unsubscribe_url":
@@ -110,15 +106,15 @@ def atom_feed(settings: Settings, issues: list[ArchivedIssue]) -> str:
     )
 
 
-def export_archive(workspace: Workspace, out: Path) -> list[Path]:
+def export_archive(ctx: Context, out: Path) -> list[Path]:
     """Write the archive as static files: index.html, <n>/index.html, feed.xml."""
-    settings = workspace.settings()
-    issues = sent_issues(workspace)
+    settings = ctx.settings
+    issues = sent_issues(ctx)
     written = [out / "index.html", out / "feed.xml"]
     write_atomically(written[0], index_page(settings, issues, relative=True))
     write_atomically(written[1], atom_feed(settings, issues))
     for issue in issues:
         path = out / str(issue.number) / "index.html"
-        write_atomically(path, web_version(workspace, issue.number))
+        write_atomically(path, web_version(ctx, issue.number))
         written.append(path)
     return written

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from digest.config import Workspace
+from digest.context import Context
 from digest.errors import DigestError
 from digest.pipeline import GMAIL_CLIP_BYTES, build_issue
 
@@ -87,16 +88,21 @@ def watched_paths(workspace: Workspace, sources: Sequence[Path]) -> list[Path]:
     return paths
 
 
-def create_preview_app(workspace: Workspace, sources: Sequence[Path], *, watch: bool = True) -> Starlette:
+def create_preview_app(ctx: Context, sources: Sequence[Path], *, watch: bool = True) -> Starlette:
     """The preview app: builds now, then on every change of a source, template or digest.toml."""
+    workspace = ctx.workspace
     state = PreviewState()
+    current = {"ctx": ctx}
     out = workspace.state_dir / "preview"
     lock = asyncio.Lock()
 
     def build() -> None:
         """Build into .digest/preview/ without reserving a number; keep the error line."""
         try:
-            result = build_issue(workspace, list(sources), out=out, reserve_number=False, allow_large=True)
+            # digest.toml may have changed: read it again for this build; the store stays open.
+            fresh = Context(workspace, store=ctx.store)
+            result = build_issue(fresh, list(sources), out=out, reserve_number=False, allow_large=True)
+            current["ctx"] = fresh
         except DigestError as exc:
             state.error = str(exc)
             return
@@ -197,7 +203,7 @@ def create_preview_app(workspace: Workspace, sources: Sequence[Path], *, watch: 
             return JSONResponse({"ok": False, "message": "request too large"}, status_code=413)
         address = parse_qs(body.decode("utf-8", "replace")).get("address", [""])[0]
         try:
-            return JSONResponse({"ok": True, "message": await send_one(workspace, state.folder, address)})
+            return JSONResponse({"ok": True, "message": await send_one(current["ctx"], state.folder, address)})
         except DigestError as exc:
             return JSONResponse({"ok": False, "message": str(exc)}, status_code=400)
 

@@ -7,14 +7,14 @@ import re
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.compose import TokenError, verify_token
-from digest.config import Workspace
-from digest.errors import DeliveryError
-from digest.state import State
+from digest.context import Context
+from digest.errors import IssueError
 from digest.web.archive import atom_feed, index_page, sent_issues, web_version
 
 __all__ = ["create_app", "MAX_BODY", "SECURITY_HEADERS"]
@@ -73,10 +73,10 @@ def _is_one_click(body: bytes, content_type: str) -> bool:
     return fields.get("List-Unsubscribe") == ["One-Click"]
 
 
-def create_app(workspace: Workspace) -> Starlette:
-    """The ASGI app for a workspace."""
-    settings = workspace.settings()
-    secret = workspace.secret()
+def create_app(ctx: Context) -> Starlette:
+    """The ASGI app for a workspace; store calls run in a thread, never blocking the event loop."""
+    settings = ctx.settings
+    secret = ctx.secret
     name = html.escape(settings.newsletter.name)
 
     async def unsubscribe_page(request: Request) -> Response:
@@ -105,27 +105,29 @@ def create_app(workspace: Workspace) -> Starlette:
             return PlainTextResponse("Request body too large", status_code=413, headers=SECURITY_HEADERS)
         if not _is_one_click(body, request.headers.get("content-type", "")):
             return PlainTextResponse("Expected List-Unsubscribe=One-Click", status_code=400, headers=SECURITY_HEADERS)
-        with State(workspace.database) as state:
-            state.suppress(token.email, reason="unsubscribed", issue=token.issue)
+        await run_in_threadpool(ctx.store.suppress, token.email, reason="unsubscribed", issue=token.issue)
         return _page("Unsubscribed", f"<h1>You are unsubscribed</h1><p>{name} will not email you again.</p>")
 
     async def archive_index(request: Request) -> Response:
         """GET /archive/: every sent issue, newest first."""
-        return HTMLResponse(index_page(settings, sent_issues(workspace)), headers=SECURITY_HEADERS)
+        issues = await run_in_threadpool(sent_issues, ctx)
+        return HTMLResponse(index_page(settings, issues), headers=SECURITY_HEADERS)
 
     async def archive_issue(request: Request) -> Response:
         """GET /archive/{number}: the web version of a sent issue."""
         number = request.path_params["number"]
-        if number not in {i.number for i in sent_issues(workspace)}:
+        issues = await run_in_threadpool(sent_issues, ctx)
+        if number not in {i.number for i in issues}:
             return _page("Not found", "<h1>No such issue</h1>", status=404)
         try:
-            return HTMLResponse(web_version(workspace, number), headers=SECURITY_HEADERS)
-        except DeliveryError:
+            return HTMLResponse(await run_in_threadpool(web_version, ctx, number), headers=SECURITY_HEADERS)
+        except IssueError:
             return _page("Not found", "<h1>No such issue</h1>", status=404)
 
     async def feed(request: Request) -> Response:
         """GET /archive/feed.xml: the Atom feed of sent issues."""
-        return Response(atom_feed(settings, sent_issues(workspace)), media_type="application/atom+xml",
+        issues = await run_in_threadpool(sent_issues, ctx)
+        return Response(atom_feed(settings, issues), media_type="application/atom+xml",
                         headers={"X-Content-Type-Options": "nosniff"})
 
     async def home(request: Request) -> Response:

@@ -1,0 +1,79 @@
+"""Writing to the terminal: never stopped by a closed pipe, never a raw control character.
+
+`digest send … | head -1` closes stdout after one line; a send must go on
+regardless, so output to a closed pipe is dropped (stdout is pointed at
+/dev/null once, which also silences Python's complaint at exit). Text from
+outside (SMTP replies, list cells, page titles) may carry terminal escapes;
+`printable` turns every control character into a visible `\\xNN`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import Any
+
+import click
+
+__all__ = ["say", "warn", "printable", "stdout_closed", "print_rich"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_closed = {"out": False, "err": False}
+
+
+def printable(text: object) -> str:
+    """The text with every control character (ESC, BEL, CR, bidi overrides …) shown as an escape."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", str(text))
+
+
+def _silence(err: bool) -> None:
+    stream = sys.stderr if err else sys.stdout
+    _closed["err" if err else "out"] = True
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (tests): dropping is enough
+
+
+def stdout_closed() -> bool:
+    """True once a write to stdout found the pipe closed."""
+    return _closed["out"]
+
+
+def say(message: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """click.echo that drops the line instead of failing when the reader went away."""
+    if _closed["err" if err else "out"]:
+        return
+    try:
+        click.echo(message, err=err, nl=nl)
+    except (BrokenPipeError, ConnectionResetError):
+        _silence(err)
+    except OSError as exc:
+        if exc.errno not in (32, 104):  # EPIPE, ECONNRESET
+            raise
+        _silence(err)
+
+
+def warn(message: str) -> None:
+    """A one-line warning on stderr, control characters made visible."""
+    say(f"digest: warning: {printable(message)}", err=True)
+
+
+def print_rich(renderable: Any) -> None:
+    """Print a rich table or bar to stdout, dropped when the pipe is closed."""
+    if _closed["out"]:
+        return
+    from rich.console import Console
+
+    try:
+        Console().print(renderable)
+    except (BrokenPipeError, ConnectionResetError):
+        _silence(False)
+    except OSError as exc:
+        if exc.errno not in (32, 104):
+            raise
+        _silence(False)

@@ -1,0 +1,141 @@
+"""Reading a campaign's audience into the journal while sending has already begun.
+
+The lists stream through in batches of a thousand rows, in a thread of their
+own, under the campaign's reader lease: one process reads, any number send.
+A campaign read whole is not read again while its list files keep their size
+and mtime (its fingerprint); a run that stops or fails keeps what it journaled,
+for this campaign only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from digest.deliver.leases import reap_dead_local_owners
+from digest.errors import DigestError, SubscriberError
+from digest.model import Subscriber
+from digest.store import Campaign, Store
+from digest.subscribers import RowProblem, read_list
+
+__all__ = ["AudienceRead", "stream_subscribers", "fingerprint", "read_audience"]
+
+BATCH = 1000
+
+
+@dataclass
+class AudienceRead:
+    """What reading the audience did: "read", "done" (read before, unchanged) or "busy" (another reads it)."""
+
+    state: str = "read"
+    rows: int = 0
+    added: int = 0
+    suppressed: int = 0
+    problems: int = 0
+    complete: bool = False
+    error: DigestError | None = None
+
+
+def stream_subscribers(
+    lists: Sequence[Path],
+    *,
+    on_problem: Callable[[RowProblem], None],
+    tags: Sequence[str] = (),
+    where: Sequence[tuple[str, str]] = (),
+) -> Iterator[tuple[Subscriber, str]]:
+    """Every valid subscriber of every list in the segment, with the list it came from."""
+    for path in lists:
+        for subscriber in read_list(path, on_problem=on_problem):
+            if tags and not set(tags) & set(subscriber.tags):
+                continue
+            if any(subscriber.attrs.get(k) != v for k, v in where):
+                continue
+            yield subscriber, path.stem
+
+
+def fingerprint(lists: Sequence[Path]) -> str:
+    """Size and mtime of each list file: unchanged files need not be read again."""
+    parts = []
+    for path in lists:
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise SubscriberError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+        parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)
+
+
+def read_audience(
+    store: Store,
+    campaign: Campaign,
+    lists: Sequence[Path],
+    *,
+    message_id: Callable[[str], str],
+    owner: str,
+    lease: float,
+    on_problem: Callable[[RowProblem], None],
+    stop: threading.Event,
+    tags: Sequence[str] = (),
+    where: Sequence[tuple[str, str]] = (),
+    clock: Callable[[], float] = time.time,
+    poll: float = 0.5,
+) -> AudienceRead:
+    """Journal the audience in batches (run it in a thread); never raises a DigestError, returns it."""
+    result = AudienceRead()
+    try:
+        seen = fingerprint(lists)
+        while True:
+            result.state = store.start_reading(campaign.id, owner=owner, until=clock() + lease, now=clock(),
+                                               fingerprint=seen)
+            if result.state != "busy" or stop.is_set():
+                break
+            # Another process reads the lists: wait until it is done, or dead (then take over).
+            reap_dead_local_owners(store, campaign.id, now=clock())
+            stop.wait(poll)
+    except DigestError as exc:
+        result.error = exc
+        return result
+    if result.state != "read":
+        return result
+
+    def problem(p: RowProblem) -> None:
+        result.problems += 1
+        on_problem(p)
+
+    renewed = clock()
+    batch: list[tuple[Subscriber, str]] = []
+    finished: str | None = None
+    try:
+        for item in stream_subscribers(lists, on_problem=problem, tags=tags, where=where):
+            batch.append(item)
+            result.rows += 1
+            if len(batch) >= BATCH:
+                _flush(store, campaign, batch, message_id, result)
+                batch = []
+                if clock() - renewed > lease / 3:
+                    renewed = clock()
+                    store.renew_reading(campaign.id, owner=owner, until=renewed + lease)
+                if stop.is_set():
+                    return result
+        _flush(store, campaign, batch, message_id, result)
+        finished = seen
+        result.complete = True
+    except DigestError as exc:
+        result.error = exc
+    finally:
+        try:
+            store.finish_reading(campaign.id, owner=owner, fingerprint=finished)
+        except DigestError as exc:
+            result.error = result.error or exc
+            result.complete = False
+    return result
+
+
+def _flush(store: Store, campaign: Campaign, batch: list[tuple[Subscriber, str]],
+           message_id: Callable[[str], str], result: AudienceRead) -> None:
+    added, suppressed = store.enqueue(campaign, batch, message_id)
+    result.added += added
+    result.suppressed += suppressed

@@ -1,0 +1,70 @@
+"""Group commit of send outcomes: callers await their result's commit; one transaction per wake-up.
+
+The store call runs in a worker thread, so a slow disk or a remote PostgreSQL
+never stalls the event loop that drives the SMTP connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from digest.errors import StateError
+from digest.store import Result, Store
+
+__all__ = ["ResultWriter"]
+
+
+class ResultWriter:
+    """Collects results from the pool and commits them in batches."""
+
+    def __init__(self, store: Store, *, run: int, on_commit: Callable[[list[Result]], None] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.run_id = run
+        self.on_commit = on_commit
+        self.clock = clock
+        self._pending: list[tuple[Result, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._closed = False
+        self._error: StateError | None = None
+
+    async def record(self, result: Result) -> None:
+        """Queue a result and return once it is committed; raise if the store cannot be written."""
+        if self._error is not None:
+            raise self._error  # the writer is gone: nobody would ever commit this
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((result, future))
+        self._wake.set()
+        await future
+
+    async def run(self) -> None:
+        """Commit whatever has queued up, until closed and drained."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if batch:
+                results = [r for r, _ in batch]
+                try:
+                    await asyncio.to_thread(self.store.record, results, run=self.run_id, now=self.clock())
+                except StateError as exc:
+                    self._error = exc
+                    for _, future in [*batch, *self._pending]:
+                        if not future.done():
+                            future.set_exception(exc)
+                    self._pending = []
+                    raise
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+                if self.on_commit:
+                    self.on_commit(results)
+            if self._closed and not self._pending:
+                return
+
+    def close(self) -> None:
+        """Ask the writer to finish once everything queued is committed."""
+        self._closed = True
+        self._wake.set()

@@ -1,0 +1,99 @@
+"""Writing files and folders whole: a temporary beside the target, then a rename.
+
+Published output (issue folders, the static archive, lists) gets the mode a
+plain `open()` would give under the process umask (0644 under umask 022), not
+mkstemp's private 0600, so a web server user can read it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from digest.errors import StateError
+
+__all__ = ["write_atomically", "replace_folder", "umask"]
+
+
+def umask() -> int:
+    """The process umask, read without changing it where the OS allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # pragma: no cover - not Linux
+    os.umask(mask)
+    return mask
+
+
+def write_atomically(path: Path, data: str | bytes, *, private: bool = False) -> None:
+    """Write a file via a temporary beside it and a rename: never half-written.
+
+    The file gets the umask's mode, or 0600 when `private`.
+    """
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as exc:
+        raise StateError(f"cannot write: {exc.strerror or exc}", path=str(path)) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.chmod(tmp, 0o600 if private else 0o666 & ~umask())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise StateError(f"cannot write: {exc.strerror or exc}", path=str(path)) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def replace_folder(folder: Path, files: dict[str, bytes]) -> None:
+    """Write every file into a temporary sibling folder, then rename it into place.
+
+    Readers see the old folder or the new one, never a mix or a part: a full
+    disk while writing leaves the old folder as it was.
+    """
+    mode = 0o666 & ~umask()
+    try:
+        try:
+            tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new."))
+        except FileNotFoundError:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new."))
+    except OSError as exc:
+        raise StateError(f"cannot write: {exc.strerror or exc}", path=str(folder)) from None
+    old: Path | None = None
+    try:
+        os.chmod(tmp, 0o777 & ~umask())
+        for name, payload in files.items():
+            with open(tmp / name, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp / name, mode)
+        if folder.exists():
+            # Two renames: the old folder steps aside, the new one takes its place.
+            old = folder.with_name(f".{folder.name}.old.{os.getpid()}")
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(folder, old)
+        os.rename(tmp, folder)
+    except OSError as exc:
+        if old is not None and not folder.exists():
+            os.rename(old, folder)
+            old = None
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StateError(f"cannot write: {exc.strerror or exc}", path=str(folder)) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

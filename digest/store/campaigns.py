@@ -1,0 +1,284 @@
+"""Store queries for campaigns: journaling an audience, claiming rows with leases, recording outcomes.
+
+A campaign is (issue, audience). A recipient has one journal row per issue,
+shared by every campaign whose audience holds them (`campaign_members`), so a
+person on two lists, or in two campaigns, is sent the issue once. A sender
+claims rows (owner, lease expiry) before composing them; a row whose lease
+ran out returns to the pool.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+
+from digest.model import Subscriber
+from digest.store.base import SQLBase, now_iso
+from digest.store.records import Campaign, CampaignStatus, ClaimedRow, Failure, Result
+
+__all__ = ["CampaignQueries", "MAX_UNKNOWN_ATTEMPTS", "WORKER_SILENCE"]
+
+# A message whose outcome is unknown (the connection died after the final dot)
+# is sent at most this many times in all: the first try and one retry.
+MAX_UNKNOWN_ATTEMPTS = 2
+# A sender whose heartbeat is older than this is no longer counted as working.
+WORKER_SILENCE = 120.0
+
+_CAMPAIGN = "id, issue, audience_key, audience, created_at, complete, fingerprint"
+_DUE = ("(d.status = 'pending' OR (d.status = 'deferred' AND d.retry_at <= ?) "
+        "OR (d.status = 'unknown' AND d.retry_at <= ? AND d.unknown_attempts < ?))")
+
+
+def _campaign(row: Sequence[object]) -> Campaign:
+    cid, issue, key, audience, created, complete, fingerprint = row
+    return Campaign(int(cid), int(issue), str(key), str(audience), str(created), bool(complete), str(fingerprint))  # type: ignore[call-overload]
+
+
+class CampaignQueries(SQLBase):
+    """Campaigns, their members, claims, outcomes and runs."""
+
+    # -- campaigns -------------------------------------------------------------
+
+    def open_campaign(self, issue: int, audience_key: str, audience: str) -> Campaign:
+        """The campaign for this issue and audience, made on first use."""
+        with self.transaction() as tx:
+            tx.execute("INSERT INTO campaigns (issue, audience_key, audience, created_at) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (issue, audience_key) DO NOTHING", (issue, audience_key, audience, now_iso()))
+            row = tx.execute(f"SELECT {_CAMPAIGN} FROM campaigns WHERE issue = ? AND audience_key = ?",  # nosec B608
+                             (issue, audience_key)).fetchone()
+        return _campaign(row)
+
+    def find_campaign(self, issue: int, audience_key: str) -> Campaign | None:
+        """The campaign for this issue and audience, if one was started."""
+        row = self.one(f"SELECT {_CAMPAIGN} FROM campaigns WHERE issue = ? AND audience_key = ?",  # nosec B608
+                       (issue, audience_key))
+        return _campaign(row) if row else None
+
+    def campaign(self, campaign_id: int) -> Campaign:
+        """One campaign by id."""
+        row = self.one(f"SELECT {_CAMPAIGN} FROM campaigns WHERE id = ?", (campaign_id,))  # nosec B608
+        if row is None:
+            raise KeyError(campaign_id)
+        return _campaign(row)
+
+    def campaigns_of(self, issue: int) -> list[Campaign]:
+        """Every campaign of an issue, oldest first."""
+        return [_campaign(row) for row in self.query(
+            f"SELECT {_CAMPAIGN} FROM campaigns WHERE issue = ? ORDER BY id", (issue,))]  # nosec B608
+
+    # -- reading the audience ------------------------------------------------
+
+    def start_reading(self, campaign_id: int, *, owner: str, until: float, now: float, fingerprint: str) -> str:
+        """Take the reader's lease: "read" (yours), "done" (read whole, lists unchanged) or "busy"."""
+        with self.transaction() as tx:
+            complete, seen, reader, reader_until = tx.execute(
+                "SELECT complete, fingerprint, reader, reader_until FROM campaigns WHERE id = ?",
+                (campaign_id,)).fetchone()
+            if complete and seen == fingerprint:
+                return "done"
+            if reader and reader != owner and reader_until >= now:
+                return "busy"
+            tx.execute("UPDATE campaigns SET reader = ?, reader_until = ?, complete = 0 WHERE id = ?",
+                       (owner, until, campaign_id))
+        return "read"
+
+    def renew_reading(self, campaign_id: int, *, owner: str, until: float) -> None:
+        """Keep the reader's lease while the lists are being read."""
+        with self.transaction() as tx:
+            tx.execute("UPDATE campaigns SET reader_until = ? WHERE id = ? AND reader = ?", (until, campaign_id, owner))
+
+    def finish_reading(self, campaign_id: int, *, owner: str, fingerprint: str | None) -> None:
+        """Give the reader's lease back; with a fingerprint, the audience was read whole."""
+        with self.transaction() as tx:
+            if fingerprint is None:
+                tx.execute("UPDATE campaigns SET reader = NULL, reader_until = 0 WHERE id = ? AND reader = ?",
+                           (campaign_id, owner))
+            else:
+                tx.execute("UPDATE campaigns SET reader = NULL, reader_until = 0, complete = 1, fingerprint = ? "
+                           "WHERE id = ? AND reader = ?", (fingerprint, campaign_id, owner))
+
+    def reading_state(self, campaign_id: int, *, now: float) -> tuple[bool, bool]:
+        """(read whole, someone is reading it now)."""
+        row = self.one("SELECT complete, reader, reader_until FROM campaigns WHERE id = ?", (campaign_id,))
+        if row is None:
+            return False, False
+        complete, reader, until = row
+        return bool(complete), bool(reader) and float(until) >= now
+
+    def enqueue(self, campaign: Campaign, batch: Sequence[tuple[Subscriber, str]],
+                message_id: Callable[[str], str]) -> tuple[int, int]:
+        """Journal a batch of the audience; return (new members, left out as suppressed)."""
+        if not batch:
+            return 0, 0
+        # One order for every writer: concurrent enqueuers lock rows alike and never deadlock.
+        ordered = sorted({s.key: (s, name) for s, name in reversed(batch)}.values(), key=lambda item: item[0].key)
+        blocked = self.suppressed_among([s.key for s, _ in ordered])  # type: ignore[attr-defined]
+        now = now_iso()
+        rows = [(campaign.issue, s.email, s.key, s.name, json.dumps(dict(s.attrs), ensure_ascii=False),
+                 name, message_id(s.key), now, now) for s, name in ordered if s.key not in blocked]
+        with self.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO deliveries (issue, email, email_key, name, attrs, list, message_id, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (issue, email_key) DO NOTHING", rows)
+            added = tx.executemany(
+                "INSERT INTO campaign_members (campaign, delivery) SELECT ?, id FROM deliveries "
+                "WHERE issue = ? AND email_key = ? ON CONFLICT (campaign, delivery) DO NOTHING",
+                [(campaign.id, campaign.issue, row[2]) for row in rows])
+        return added, len(ordered) - len(rows)
+
+    # -- claims ----------------------------------------------------------------
+
+    def claim(self, campaign_id: int, *, owner: str, run: int, limit: int, lease_until: float, now: float,
+              max_attempts: int, after: int = 0) -> list[ClaimedRow]:
+        """Take up to `limit` due rows of the campaign (ids above `after`) under this owner's lease."""
+        sql = (
+            "UPDATE deliveries SET owner = ?, lease_until = ?, sent_by = ?, "
+            "attempts_run = CASE WHEN run_id = ? THEN attempts_run ELSE 0 END, run_id = ? "
+            "WHERE id IN (SELECT d.id FROM campaign_members m JOIN deliveries d ON d.id = m.delivery "
+            "WHERE m.campaign = ? AND m.delivery > ? AND (d.owner IS NULL OR d.lease_until < ?) "
+            f"AND {_DUE} AND (d.run_id IS NULL OR d.run_id <> ? OR d.attempts_run < ?) "
+            "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = d.email_key) "
+            f"ORDER BY m.delivery LIMIT ? {self.claim_lock}) "
+            "RETURNING id, email, name, attrs, list, attempts, unknown_attempts")
+        with self.transaction() as tx:
+            rows = tx.execute(sql, (owner, lease_until, campaign_id, run, run, campaign_id, after, now, now, now,
+                                    MAX_UNKNOWN_ATTEMPTS, run, max_attempts, limit)).fetchall()
+        claimed = [ClaimedRow(int(rid), Subscriber(email, name, attrs=json.loads(attrs)), list_name, int(attempts),
+                              int(unknown)) for rid, email, name, attrs, list_name, attempts, unknown in rows]
+        claimed.sort(key=lambda row: row.id)
+        return claimed
+
+    def renew(self, *, owner: str, lease_until: float, run: int, now: float) -> int:
+        """Extend this owner's leases (and say it is alive); return how many rows it holds."""
+        with self.transaction() as tx:
+            held = tx.execute("UPDATE deliveries SET lease_until = ? WHERE owner = ?", (lease_until, owner)).rowcount
+            tx.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (now, run))
+        return int(held)
+
+    def release(self, *, owner: str) -> int:
+        """Give back every row this owner holds but has not recorded (it stops; others may take them)."""
+        with self.transaction() as tx:
+            return int(tx.execute("UPDATE deliveries SET owner = NULL, lease_until = 0 WHERE owner = ?",
+                                  (owner,)).rowcount)
+
+    def record(self, results: Sequence[Result], *, run: int, now: float) -> None:
+        """Record outcomes and release their rows, in one transaction; a sent row stays sent."""
+        stamp = now_iso()
+        ordered = sorted(results, key=lambda r: r.row_id)
+        sent = sum(1 for r in results if r.status == "sent")
+        with self.transaction() as tx:
+            tx.executemany(
+                "UPDATE deliveries SET status = ?, last_code = ?, last_reply = ?, attempts = attempts + 1, "
+                "attempts_run = attempts_run + 1, unknown_attempts = unknown_attempts + ?, retry_at = ?, "
+                "updated_at = ?, owner = NULL, lease_until = 0 WHERE id = ? AND status <> 'sent'",
+                [(r.status, r.code, r.reply, 1 if r.status == "unknown" else 0, r.retry_at, stamp, r.row_id)
+                 for r in ordered])
+            tx.execute("UPDATE runs SET sent = sent + ?, heartbeat = ? WHERE id = ?", (sent, now, run))
+
+    def next_due(self, campaign_id: int, *, run: int, max_attempts: int) -> float | None:
+        """When the earliest deferred or unknown row this run may still try becomes due."""
+        row = self.one(
+            "SELECT MIN(d.retry_at) FROM campaign_members m JOIN deliveries d ON d.id = m.delivery "
+            "WHERE m.campaign = ? AND ((d.status = 'deferred' AND (d.run_id IS NULL OR d.run_id <> ? "
+            "OR d.attempts_run < ?)) OR (d.status = 'unknown' AND d.unknown_attempts < ?)) "
+            "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = d.email_key)",
+            (campaign_id, run, max_attempts, MAX_UNKNOWN_ATTEMPTS))
+        return float(row[0]) if row and row[0] is not None else None
+
+    def held_by_others(self, campaign_id: int, *, owner: str, now: float) -> int:
+        """Rows of the campaign that another live sender holds."""
+        row = self.one(
+            "SELECT COUNT(*) FROM campaign_members m JOIN deliveries d ON d.id = m.delivery "
+            "WHERE m.campaign = ? AND d.owner IS NOT NULL AND d.owner <> ? AND d.lease_until >= ?",
+            (campaign_id, owner, now))
+        return int(row[0]) if row else 0
+
+    def holders(self, campaign_id: int, *, now: float) -> set[str]:
+        """Owners holding live leases on the campaign: its rows and its reader."""
+        found = {str(row[0]) for row in self.query(
+            "SELECT DISTINCT d.owner FROM campaign_members m JOIN deliveries d ON d.id = m.delivery "
+            "WHERE m.campaign = ? AND d.owner IS NOT NULL AND d.lease_until >= ?", (campaign_id, now))}
+        reader = self.one("SELECT reader FROM campaigns WHERE id = ? AND reader IS NOT NULL AND reader_until >= ?",
+                          (campaign_id, now))
+        if reader:
+            found.add(str(reader[0]))
+        return found
+
+    def expire(self, owner: str) -> None:
+        """End every lease of an owner known to be dead: its rows and its reading go to others at once."""
+        with self.transaction() as tx:
+            tx.execute("UPDATE deliveries SET lease_until = 0 WHERE owner = ?", (owner,))
+            tx.execute("UPDATE campaigns SET reader_until = 0 WHERE reader = ?", (owner,))
+
+    # -- runs --------------------------------------------------------------------
+
+    def start_run(self, campaign: Campaign, *, owner: str, host: str, now: float, retry_failed: bool = False,
+                  retry_unknown: bool = False) -> int:
+        """Register a sender; with retry_failed/retry_unknown those rows become pending again."""
+        members = "id IN (SELECT delivery FROM campaign_members WHERE campaign = ?)"
+        with self.transaction() as tx:
+            if retry_failed:
+                tx.execute(f"UPDATE deliveries SET status = 'pending' WHERE status = 'failed' AND {members}",  # nosec B608
+                           (campaign.id,))
+            if retry_unknown:
+                tx.execute("UPDATE deliveries SET status = 'pending', unknown_attempts = 0 "  # nosec B608
+                           f"WHERE status = 'unknown' AND {members}", (campaign.id,))
+            row = tx.execute("INSERT INTO runs (issue, campaign, owner, host, started_at, heartbeat) "
+                             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                             (campaign.issue, campaign.id, owner, host, now_iso(), now)).fetchone()
+        return int(row[0])
+
+    def finish_run(self, run: int, *, seconds: float) -> None:
+        """Record how long a run took; it no longer counts as a live worker."""
+        with self.transaction() as tx:
+            tx.execute("UPDATE runs SET finished_at = ?, seconds = ? WHERE id = ?", (now_iso(), seconds, run))
+
+    # -- reading back ------------------------------------------------------------
+
+    def campaign_status(self, campaign: Campaign, *, now: float) -> CampaignStatus:
+        """Counts by status and what the campaign's senders are doing."""
+        status = CampaignStatus(campaign, counts=dict.fromkeys(("pending", "sent", "deferred", "failed", "unknown"), 0))
+        join = "FROM campaign_members m JOIN deliveries d ON d.id = m.delivery WHERE m.campaign = ?"
+        for state, n in self.query(f"SELECT d.status, COUNT(*) {join} GROUP BY d.status", (campaign.id,)):  # nosec B608
+            status.counts[state] = int(n)
+        row = self.one(
+            "SELECT "
+            "SUM(CASE WHEN d.status <> 'sent' AND EXISTS (SELECT 1 FROM suppressions s "
+            "WHERE s.email_key = d.email_key) THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN d.status = 'sent' AND d.sent_by IS NOT NULL AND d.sent_by <> ? THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN d.owner IS NOT NULL AND d.lease_until >= ? THEN 1 ELSE 0 END) {join}",  # nosec B608
+            (campaign.id, now, campaign.id))
+        if row:
+            status.suppressed, status.sent_elsewhere, status.in_flight = (int(v or 0) for v in row)
+        runs = self.one(
+            "SELECT COUNT(*), SUM(sent), SUM(seconds), SUM(CASE WHEN finished_at IS NULL AND heartbeat >= ? "
+            "THEN 1 ELSE 0 END) FROM runs WHERE campaign = ?", (now - WORKER_SILENCE, campaign.id))
+        if runs:
+            status.runs, status.run_sent = int(runs[0] or 0), int(runs[1] or 0)
+            status.run_seconds, status.workers = float(runs[2] or 0), int(runs[3] or 0)
+        return status
+
+    def failures(self, campaign_id: int) -> Iterator[Failure]:
+        """Recipients of the campaign that failed, are deferred or have an unknown outcome."""
+        for email, state, code, reply in self.query(
+                "SELECT d.email, d.status, d.last_code, d.last_reply FROM campaign_members m "
+                "JOIN deliveries d ON d.id = m.delivery WHERE m.campaign = ? "
+                "AND d.status IN ('failed', 'deferred', 'unknown') ORDER BY d.status, d.id", (campaign_id,)):
+            yield Failure(email, state, int(code) if code is not None else None, reply or "")
+
+    def journal(self, issue: int) -> Iterator[Failure]:
+        """Every journal row of an issue (address, status, last code and reply), in journal order."""
+        for email, state, code, reply in self.query(
+                "SELECT email, status, last_code, last_reply FROM deliveries WHERE issue = ? ORDER BY id", (issue,)):
+            yield Failure(email, state, int(code) if code is not None else None, reply or "")
+
+    def already_sent(self, issue: int, keys: Sequence[str]) -> set[str]:
+        """Which of these address keys were already sent this issue (through any campaign)."""
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in self.query(
+                f"SELECT email_key FROM deliveries WHERE issue = ? AND status = 'sent' "  # nosec B608
+                f"AND email_key IN ({marks})", (issue, *chunk)))
+        return found

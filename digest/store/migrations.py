@@ -1,0 +1,181 @@
+"""Versioned schema migrations, applied in name order; each runs once per database.
+
+A database made before migrations existed (the single-file SQLite of earlier
+versions) already has the tables of `0001_base`; its `CREATE … IF NOT EXISTS`
+statements change nothing there, and the later steps upgrade it in place.
+Features add their own steps; names are ordered, never reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from digest.store.base import SQLBase, Tx
+
+__all__ = ["MIGRATIONS"]
+
+Step = Callable[["SQLBase", "Tx"], None]
+
+
+def _run(store: SQLBase, tx: Tx, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            tx.execute(store.ddl(statement))
+
+
+def base(store: SQLBase, tx: Tx) -> None:
+    """Issue numbers, the per-issue journal, suppressions and runs (the original schema)."""
+    _run(store, tx, """
+CREATE TABLE IF NOT EXISTS issues (
+    number {pk},
+    content_key TEXT NOT NULL UNIQUE,
+    subject TEXT NOT NULL,
+    built_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id {pk},
+    issue INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    attrs TEXT NOT NULL DEFAULT '{}',
+    list TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'sent', 'deferred', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    attempts_run INTEGER NOT NULL DEFAULT 0,
+    retry_at {real} NOT NULL DEFAULT 0,
+    last_code INTEGER,
+    last_reply TEXT,
+    message_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (issue, email_key)
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (issue, status, id);
+CREATE TABLE IF NOT EXISTS suppressions (
+    email_key TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    issue INTEGER,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id {pk},
+    issue INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    sent INTEGER NOT NULL DEFAULT 0,
+    seconds {real} NOT NULL DEFAULT 0
+)""")
+
+
+_DELIVERIES_V2 = """
+CREATE TABLE deliveries_v2 (
+    id {pk},
+    issue INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    attrs TEXT NOT NULL DEFAULT '{}',
+    list TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'sent', 'deferred', 'failed', 'unknown')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    attempts_run INTEGER NOT NULL DEFAULT 0,
+    unknown_attempts INTEGER NOT NULL DEFAULT 0,
+    retry_at {real} NOT NULL DEFAULT 0,
+    owner TEXT,
+    lease_until {real} NOT NULL DEFAULT 0,
+    run_id {bigint},
+    sent_by {bigint},
+    last_code INTEGER,
+    last_reply TEXT,
+    message_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (issue, email_key)
+)"""
+
+_COPY = ("id, issue, email, email_key, name, attrs, list, status, attempts, attempts_run, retry_at, "
+         "last_code, last_reply, message_id, created_at, updated_at")
+
+
+def campaigns(store: SQLBase, tx: Tx) -> None:
+    """Campaigns keyed by (issue, audience), their members, leases on rows, unknown outcomes."""
+    if store.backend == "sqlite":
+        # SQLite cannot change a CHECK constraint in place: rebuild the table, keeping ids.
+        _run(store, tx, _DELIVERIES_V2)
+        tx.execute(f"INSERT INTO deliveries_v2 ({_COPY}) SELECT {_COPY} FROM deliveries")  # nosec B608
+        tx.execute("DROP TABLE deliveries")
+        tx.execute("ALTER TABLE deliveries_v2 RENAME TO deliveries")
+        tx.execute("CREATE INDEX deliveries_by_status ON deliveries (issue, status, id)")
+    else:
+        _run(store, tx, """
+ALTER TABLE deliveries DROP CONSTRAINT IF EXISTS deliveries_status_check;
+ALTER TABLE deliveries ADD CONSTRAINT deliveries_status_check
+    CHECK (status IN ('pending', 'sent', 'deferred', 'failed', 'unknown'));
+ALTER TABLE deliveries ADD COLUMN unknown_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN owner TEXT;
+ALTER TABLE deliveries ADD COLUMN lease_until {real} NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN run_id {bigint};
+ALTER TABLE deliveries ADD COLUMN sent_by {bigint}""")
+    _run(store, tx, """
+CREATE INDEX deliveries_by_owner ON deliveries (owner);
+CREATE TABLE campaigns (
+    id {pk},
+    issue INTEGER NOT NULL,
+    audience_key TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    complete INTEGER NOT NULL DEFAULT 0,
+    fingerprint TEXT NOT NULL DEFAULT '',
+    reader TEXT,
+    reader_until {real} NOT NULL DEFAULT 0,
+    UNIQUE (issue, audience_key)
+);
+CREATE TABLE campaign_members (
+    campaign {bigint} NOT NULL,
+    delivery {bigint} NOT NULL,
+    PRIMARY KEY (campaign, delivery)
+);
+CREATE INDEX campaign_members_by_delivery ON campaign_members (delivery);
+ALTER TABLE runs ADD COLUMN campaign {bigint};
+ALTER TABLE runs ADD COLUMN owner TEXT;
+ALTER TABLE runs ADD COLUMN host TEXT;
+ALTER TABLE runs ADD COLUMN heartbeat {real} NOT NULL DEFAULT 0;
+CREATE TABLE list_checks (
+    id {pk},
+    path TEXT NOT NULL UNIQUE,
+    size {bigint} NOT NULL,
+    mtime_ns {bigint} NOT NULL,
+    sha256 TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    valid INTEGER NOT NULL,
+    duplicates INTEGER NOT NULL,
+    invalid INTEGER NOT NULL,
+    checked_at TEXT NOT NULL
+);
+CREATE TABLE list_check_lines (
+    check_id {bigint} NOT NULL,
+    line INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (check_id, line)
+)""")
+    # Rows journaled before campaigns existed: one campaign per issue holds them, complete.
+    tx.execute(
+        "INSERT INTO campaigns (issue, audience_key, audience, created_at, complete) "
+        "SELECT DISTINCT issue, 'before-campaigns', 'lists sent before campaigns existed', MIN(created_at), 1 "
+        "FROM deliveries GROUP BY issue")
+    tx.execute(
+        "INSERT INTO campaign_members (campaign, delivery) SELECT c.id, d.id FROM deliveries d "
+        "JOIN campaigns c ON c.issue = d.issue AND c.audience_key = 'before-campaigns'")
+
+
+MIGRATIONS: list[tuple[str, Step]] = [
+    ("0001_base", base),
+    ("0002_campaigns", campaigns),
+]

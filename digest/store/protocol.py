@@ -1,0 +1,187 @@
+"""The `Store` protocol: every piece of state digest keeps, behind one seam.
+
+Nothing outside `digest.store` touches SQL. The library, the CLI and the web
+apps depend on this protocol and on the plain records of
+`digest.store.records`; `SQLiteStore` and `PostgresStore` implement it with
+the same schema and migrations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Protocol
+
+from digest.model import Subscriber
+from digest.store.records import (
+    Campaign,
+    CampaignStatus,
+    ClaimedRow,
+    Failure,
+    ListCheck,
+    Result,
+    SentIssue,
+    Suppression,
+)
+
+__all__ = ["Store"]
+
+
+class Store(Protocol):
+    """The workspace's state: issue numbers, suppressions, campaigns and their journal, runs, list checks."""
+
+    backend: str
+
+    def describe(self) -> str:
+        """Where the state lives, for humans (never a password)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+    def migrations(self) -> list[str]:
+        """Names of the applied schema migrations."""
+        ...
+
+    # issues
+    def number_for(self, content_key: str, subject: str) -> int:
+        """The issue number for this content, reserved on first use."""
+        ...
+
+    def peek_number(self, content_key: str) -> int:
+        """The number this content has or would get, without reserving it."""
+        ...
+
+    def sent_issues(self) -> list[SentIssue]:
+        """Issues with at least one delivered message, newest first."""
+        ...
+
+    # suppressions
+    def suppress(self, email: str, *, reason: str, issue: int | None = None) -> bool:
+        """Add an address to the suppression list; False when already there."""
+        ...
+
+    def unsuppress(self, email: str) -> bool:
+        """Take an address off the suppression list; False when it was not on it."""
+        ...
+
+    def is_suppressed(self, email: str) -> bool:
+        """True when the address must not be sent to."""
+        ...
+
+    def suppressed_among(self, keys: Iterable[str]) -> set[str]:
+        """Which of these address keys are suppressed."""
+        ...
+
+    def suppressions(self) -> Iterator[Suppression]:
+        """Every suppressed address, oldest first."""
+        ...
+
+    # campaigns
+    def open_campaign(self, issue: int, audience_key: str, audience: str) -> Campaign:
+        """The campaign for (issue, audience), made on first use."""
+        ...
+
+    def find_campaign(self, issue: int, audience_key: str) -> Campaign | None:
+        """The campaign for (issue, audience), if started."""
+        ...
+
+    def campaign(self, campaign_id: int) -> Campaign:
+        """One campaign by id."""
+        ...
+
+    def campaigns_of(self, issue: int) -> list[Campaign]:
+        """Every campaign of an issue."""
+        ...
+
+    def start_reading(self, campaign_id: int, *, owner: str, until: float, now: float, fingerprint: str) -> str:
+        """Take the reader's lease: "read", "done" or "busy"."""
+        ...
+
+    def renew_reading(self, campaign_id: int, *, owner: str, until: float) -> None:
+        """Keep the reader's lease."""
+        ...
+
+    def finish_reading(self, campaign_id: int, *, owner: str, fingerprint: str | None) -> None:
+        """Give the reader's lease back (with a fingerprint: read whole)."""
+        ...
+
+    def reading_state(self, campaign_id: int, *, now: float) -> tuple[bool, bool]:
+        """(read whole, being read now)."""
+        ...
+
+    def enqueue(self, campaign: Campaign, batch: Sequence[tuple[Subscriber, str]],
+                message_id: Callable[[str], str]) -> tuple[int, int]:
+        """Journal a batch of the audience; (new members, left out as suppressed)."""
+        ...
+
+    def claim(self, campaign_id: int, *, owner: str, run: int, limit: int, lease_until: float, now: float,
+              max_attempts: int, after: int = 0) -> list[ClaimedRow]:
+        """Take due rows under a lease."""
+        ...
+
+    def renew(self, *, owner: str, lease_until: float, run: int, now: float) -> int:
+        """Extend this owner's leases; the number of rows held."""
+        ...
+
+    def release(self, *, owner: str) -> int:
+        """Give back unrecorded rows."""
+        ...
+
+    def record(self, results: Sequence[Result], *, run: int, now: float) -> None:
+        """Record outcomes and release their rows."""
+        ...
+
+    def next_due(self, campaign_id: int, *, run: int, max_attempts: int) -> float | None:
+        """When the next deferred or unknown row this run may try is due."""
+        ...
+
+    def held_by_others(self, campaign_id: int, *, owner: str, now: float) -> int:
+        """Rows another live sender holds."""
+        ...
+
+    def holders(self, campaign_id: int, *, now: float) -> set[str]:
+        """Owners with live leases on the campaign's rows or its reading."""
+        ...
+
+    def expire(self, owner: str) -> None:
+        """End a dead owner's leases at once."""
+        ...
+
+    def start_run(self, campaign: Campaign, *, owner: str, host: str, now: float, retry_failed: bool = False,
+                  retry_unknown: bool = False) -> int:
+        """Register a sender run."""
+        ...
+
+    def finish_run(self, run: int, *, seconds: float) -> None:
+        """Close a sender run."""
+        ...
+
+    def campaign_status(self, campaign: Campaign, *, now: float) -> CampaignStatus:
+        """Counts by status and live senders."""
+        ...
+
+    def failures(self, campaign_id: int) -> Iterator[Failure]:
+        """Failed, deferred and unknown recipients with the server's reply."""
+        ...
+
+    def journal(self, issue: int) -> Iterator[Failure]:
+        """Every journal row of an issue with its status and the server's last reply."""
+        ...
+
+    def already_sent(self, issue: int, keys: Sequence[str]) -> set[str]:
+        """Which address keys were already sent this issue."""
+        ...
+
+    # list checks
+    def list_check(self, path: str, *, size: int, mtime_ns: int) -> ListCheck | None:
+        """The cached check of an unchanged file."""
+        ...
+
+    def list_check_lines(self, path: str) -> Iterator[tuple[int, str, str]]:
+        """The rows the cached check left out."""
+        ...
+
+    def save_list_check(self, check: ListCheck, lines: Iterable[tuple[int, str, str]]) -> None:
+        """Cache a check."""
+        ...

@@ -1,0 +1,13 @@
+"""Every query of the store, written once for both backends, grouped by what it is about."""
+
+from __future__ import annotations
+
+from digest.store.campaigns import CampaignQueries
+from digest.store.issues import IssueQueries, SuppressionQueries
+from digest.store.listchecks import ListCheckQueries
+
+__all__ = ["Queries"]
+
+
+class Queries(IssueQueries, SuppressionQueries, CampaignQueries, ListCheckQueries):
+    """The whole query surface; a backend adds connections and dialect."""

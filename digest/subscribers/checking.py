@@ -1,0 +1,157 @@
+"""Checking, importing and exporting lists: the library behind `digest subscribers …`.
+
+A check's result is cached in the store under the file's path, size, mtime
+and SHA-256: checking an unchanged million-row list again costs one hash of
+the file, not a million address validations.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from digest.errors import SubscriberError
+from digest.files import write_atomically
+from digest.store import ListCheck, Store, Suppression
+from digest.subscribers.dedupe import SeenAddresses
+from digest.subscribers.reader import RowProblem, list_encoding, read_list
+
+__all__ = ["ListReport", "check_list", "list_stats", "import_list", "write_suppressions", "file_sha256"]
+
+MAX_CACHED_LINES = 100_000  # a list with more bad rows than this is checked afresh each time
+
+
+@dataclass
+class ListReport:
+    """A list's check: counts, and each row left out as (line, address, reason)."""
+
+    check: ListCheck
+    lines: list[tuple[int, str, str]] = field(default_factory=list)
+    cached: bool = False
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _exists(path: Path) -> Path:
+    if not path.exists():
+        raise SubscriberError("no such file", path=str(path))
+    return path
+
+
+def check_list(path: Path, *, store: Store | None = None, check_dns: bool = False, encoding: str | None = None,
+               warn: Callable[[str], None] = lambda _: None) -> ListReport:
+    """Validate every row (cached in the store for an unchanged file); duplicates count as left out."""
+    stat = _exists(path).stat()
+    key = str(path.resolve())
+    cacheable = store is not None and not check_dns and encoding is None
+    if cacheable and store is not None:
+        cached = store.list_check(key, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+        if cached is not None and cached.sha256 == file_sha256(path):
+            list_encoding(path, warn=warn)  # the same warning as a full check gives
+            return ListReport(cached, list(store.list_check_lines(key)), cached=True)
+    lines: list[tuple[int, str, str]] = []
+    problems: list[RowProblem] = []
+    rows = valid = duplicates = 0
+    with SeenAddresses() as seen:
+        for sub in read_list(path, on_problem=problems.append, warn=warn, check_dns=check_dns, encoding=encoding):
+            rows += 1
+            first = seen.add(sub.key, sub.line)
+            if first is not None:
+                duplicates += 1
+                lines.append((sub.line, sub.email, f"duplicate of line {first} ({sub.email})"))
+            else:
+                valid += 1
+            if len(lines) > MAX_CACHED_LINES:
+                cacheable = False
+                lines.clear()  # only the counts are reported for such a list
+    lines.extend((p.line, p.email, p.reason) for p in problems[:MAX_CACHED_LINES])
+    lines.sort()
+    check = ListCheck(key, stat.st_size, stat.st_mtime_ns, file_sha256(path) if cacheable else "",
+                      rows + len(problems), valid, duplicates, len(problems))
+    if cacheable and store is not None and len(problems) <= MAX_CACHED_LINES:
+        store.save_list_check(check, lines)
+    return ListReport(check, lines)
+
+
+def list_stats(path: Path, store: Store, *, warn: Callable[[str], None] = lambda _: None
+               ) -> tuple[Counter[str], Counter[str]]:
+    """(counts by status: active, suppressed, duplicate, invalid; active subscribers by tag)."""
+    status: Counter[str] = Counter()
+    tags: Counter[str] = Counter()
+    batch: list[tuple[str, tuple[str, ...]]] = []
+
+    def flush() -> None:
+        blocked = store.suppressed_among([k for k, _ in batch])
+        for key, sub_tags in batch:
+            if key in blocked:
+                status["suppressed"] += 1
+            else:
+                status["active"] += 1
+                tags.update(sub_tags)
+        batch.clear()
+
+    with SeenAddresses() as seen:
+        for sub in read_list(_exists(path), on_problem=lambda _: status.update(["invalid"]), warn=warn):
+            if seen.add(sub.key, sub.line) is not None:
+                status["duplicate"] += 1
+                continue
+            batch.append((sub.key, sub.tags))
+            if len(batch) >= 500:
+                flush()
+        flush()
+    return status, tags
+
+
+def import_list(source: Path, target: Path, *, check_dns: bool = False, encoding: str | None = None,
+                warn: Callable[[str], None] = lambda _: None) -> tuple[int, list[RowProblem]]:
+    """Write a clean list (ours: email,name,tags,…) from any supported one; (kept, left out)."""
+    left_out: list[RowProblem] = []
+    keys: list[str] = []
+    rows: list[dict[str, str]] = []
+    with SeenAddresses() as seen:
+        for sub in read_list(_exists(source), on_problem=left_out.append, warn=warn, check_dns=check_dns,
+                             encoding=encoding):
+            first = seen.add(sub.key, sub.line)
+            if first is not None:
+                left_out.append(RowProblem(str(source), sub.line, f"duplicate of line {first}", sub.email))
+                continue
+            row = {"email": sub.email, "name": sub.name, "tags": ";".join(sub.tags)}
+            row.update({k: v for k, v in sub.attrs.items() if k not in ("email", "name", "tags")})
+            keys.extend(k for k in row if k not in keys)
+            rows.append(row)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=keys or ["email", "name", "tags"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(target, buffer.getvalue())
+    return len(rows), left_out
+
+
+def write_suppressions(out: TextIO, suppressions: Iterator[Suppression], *, as_json: bool = False) -> int:
+    """Write the suppression list as CSV (email, reason, issue, created_at) or JSON lines; return the count."""
+    count = 0
+    writer = csv.writer(out, lineterminator="\n")
+    if not as_json:
+        writer.writerow(["email", "reason", "issue", "created_at"])
+    for s in suppressions:
+        if as_json:
+            out.write(json.dumps({"email": s.email, "reason": s.reason, "issue": s.issue,
+                                  "created_at": s.created_at}) + "\n")
+        else:
+            writer.writerow([s.email, s.reason, s.issue or "", s.created_at])
+        count += 1
+    return count
