@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.pg import PostgresServer
 from tests.servers import RecordingHandler, ThreadedSMTP
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +37,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(root)
     monkeypatch.delenv("DIGEST_SECRET", raising=False)
     monkeypatch.delenv("DIGEST_SMTP_PASSWORD", raising=False)
+    monkeypatch.delenv("DIGEST_DATABASE_URL", raising=False)
     return root
 
 
@@ -50,6 +53,62 @@ def recorder() -> Iterator[tuple[ThreadedSMTP, RecordingHandler]]:
     handler = RecordingHandler()
     with ThreadedSMTP(handler) as server:
         yield server, handler
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer | str]:
+    """One private PostgreSQL server for the session (or DIGEST_TEST_POSTGRES).
+
+    Without PostgreSQL on the machine the tests that need it skip, except under CI,
+    where they fail: .ci/run makes sure it is there.
+    """
+    import os
+
+    given = os.environ.get("DIGEST_TEST_POSTGRES")
+    if given:
+        yield given
+        return
+    server = PostgresServer()
+    try:
+        server.start()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        server.stop()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL cannot start here ({exc}); CI installs it and never skips")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def fresh_database(postgres: PostgresServer | str) -> str:
+    """The URL of a new, empty database on the test server."""
+    if isinstance(postgres, str):
+        import uuid
+
+        import psycopg
+
+        name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(postgres, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return postgres.rsplit("/", 1)[0] + "/" + name
+    return postgres.database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a store test keeps its state: each store test runs on both backends."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state" / "state.sqlite3")
+    return fresh_database(request.getfixturevalue("postgres"))
+
+
+@pytest.fixture
+def pg_workspace(workspace: Path, postgres: PostgresServer | str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The workspace fixture with its store in a fresh PostgreSQL database (DIGEST_DATABASE_URL)."""
+    monkeypatch.setenv("DIGEST_DATABASE_URL", fresh_database(postgres))
+    return workspace
 
 
 def point_smtp_at(root: Path, port: int) -> None:

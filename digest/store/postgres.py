@@ -68,6 +68,12 @@ class PostgresStore(Queries, SQLBase):
         self._psycopg = psycopg
         self._sql: dict[str, str] = {}
         try:
+            # One plain connection first: an unreachable server or a wrong password fails
+            # now, with the server's own reason, instead of after the pool's retries.
+            psycopg.connect(url, connect_timeout=int(min(timeout, 10))).close()
+        except psycopg.Error as exc:
+            raise StateError(f"cannot connect to PostgreSQL at {redact_url(url)}: {self._reason(exc)}") from None
+        try:
             self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, timeout=timeout, open=False,
                                        kwargs={"autocommit": True, "connect_timeout": int(timeout)},
                                        name="digest")

@@ -43,9 +43,15 @@ class _SQLiteTx:
 
 
 def _private(path: Path) -> None:
-    """Create the folder 0700 and the file 0600 (before SQLite does, with the umask's mode)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
+    """Create the file 0600 (before SQLite does, with the umask's mode); a folder made for it is 0700.
+
+    The workspace's own `.digest/` is made private even when it already exists; any
+    other folder a database is put in is left as its owner set it.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    if path.parent.name == ".digest":
+        os.chmod(path.parent, 0o700)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
     # A database made by an earlier version (0644) becomes private too; SQLite gives the
