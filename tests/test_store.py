@@ -81,7 +81,7 @@ def test_unknown_outcomes_are_retried_once(store_location: str):
         a = Audience(("a.csv",))
         c = store.open_campaign(1, a.key, a.describe())
         store.enqueue(c, _subs(1), lambda k: k)
-        for attempt in range(2):
+        for _ in range(2):
             [row] = store.claim(c.id, owner="w", run=1, limit=1, lease_until=now + 60, now=now, max_attempts=5)
             store.record([Result(row.id, "unknown", 0, "no reply", retry_at=now)], run=1, now=now)
         assert store.claim(c.id, owner="w", run=2, limit=1, lease_until=now + 60, now=now + 99, max_attempts=5) == []
