@@ -114,7 +114,7 @@ def collect_command(workspace: Workspace, sources: tuple[Path, ...], as_json: bo
         click.echo(f"digest: error: {error}", err=True)
     if as_json:
         click.echo(json.dumps([a.to_json() for a in found.articles], ensure_ascii=False, indent=2))
-    else:
+    elif found.articles:  # no empty table above an error
         from rich.console import Console
         from rich.table import Table
 

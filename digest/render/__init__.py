@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from digest.collect.boilerplate import same_name
 from digest.config import Settings
 from digest.errors import TemplateError
 from digest.model import Issue, Rendered
@@ -108,7 +109,9 @@ def _section_label(breadcrumb: tuple[str, ...]) -> str:
 
 def _context(issue: Issue, settings: Settings, slots: _Slots, view_url: str) -> dict[str, Any]:
     lead = issue.lead
-    meta = [p for p in (lead.source, _date(lead.published), lead.author) if p]
+    # A page whose only "author" is its publisher would say the source twice.
+    author = "" if same_name(lead.author, lead.source) else lead.author
+    meta = [p for p in (lead.source, _date(lead.published), author) if p]
     return {
         "issue": issue,
         "lead": lead,
