@@ -74,3 +74,51 @@ def test_lead_image_and_button_align_with_the_text(browser, issue_html, width):
     for part in ("title", "image", "button"):
         assert abs(edges[part] - edges["text"]) <= 1, (part, edges)
     assert scroll_width <= width
+
+
+@pytest.fixture
+def web_version_html(workspace: Path, runner) -> str:
+    """The static web version of a sent issue whose lead and one Top News article are page dumps."""
+    import asyncio
+    import threading
+
+    from digest.config import Workspace
+    from digest.deliver.campaign import send_to_lists
+    from digest.deliver.sender import SendOptions
+    from digest.deliver.transport import MemoryTransport
+
+    second = (FIXTURES.parent.parent / "pages" / "stdaily-china-central-asia.txt").read_text(encoding="utf-8")
+    (workspace / "pages" / "second.txt").write_text(
+        second.replace("China, Central Asian Countries Share High-quality Development", "A Second Page Dump")
+              .replace("2023-05-18", "2023-05-17"), encoding="utf-8")
+    shutil.copy(FIXTURES / "feed.rss", workspace / "pages" / "feed.rss")
+    assert runner.invoke(main, ["build", "--lead", "Central Asian"]).exit_code == 0
+    sending = send_to_lists(Workspace(workspace), workspace / "issues" / "1",
+                            [workspace / "subscribers" / "example.csv"], options=SendOptions(),
+                            on_problem=print, transport=MemoryTransport())
+    # Playwright's sync API keeps an event loop running in this thread: send from another one.
+    worker = threading.Thread(target=asyncio.run, args=(sending,))
+    worker.start()
+    worker.join()
+    assert runner.invoke(main, ["archive", "--out", "site"]).exit_code == 0
+    page = workspace / "site" / "1" / "index.html"
+    assert 'id="article-1"' in page.read_text()
+    return page.resolve().as_uri()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [600, 375])
+def test_web_version_has_contrast_recognisable_links_and_aligned_edges(browser, web_version_html, width, scheme):
+    page = open_page(browser, web_version_html, width, scheme)
+    try:
+        seen = text_contrast(page)
+        edges = left_edges(page) if scheme == "light" else None
+        scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    finally:
+        page.close()
+    assert [t["text"] for t in seen if t["ratio"] < 4.5] == []
+    assert [t["text"] for t in seen if t["link"] and not (t["underlined"] or t["button"])] == []
+    assert any(t["text"].startswith("A Second Page Dump") and t["link"] for t in seen)  # Top News → its anchor
+    if edges is not None:
+        assert abs(edges["title"] - edges["text"]) <= 1, edges
+    assert scroll_width <= width

@@ -12,10 +12,18 @@ from xml.sax.saxutils import escape as xml_escape  # nosec B406
 from digest.config import Settings, Workspace
 from digest.errors import DeliveryError
 from digest.pipeline import load_issue, write_atomically
-from digest.render import fill_markers
+from digest.render import fill_markers, render_web_version
 from digest.state import State
 
-__all__ = ["ArchivedIssue", "sent_issues", "web_version", "index_page", "atom_feed", "export_archive"]
+__all__ = [
+    "ArchivedIssue",
+    "sent_issues",
+    "web_version",
+    "email_version",
+    "index_page",
+    "atom_feed",
+    "export_archive",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +56,17 @@ def sent_issues(workspace: Workspace) -> list[ArchivedIssue]:
 
 
 def web_version(workspace: Workspace, number: int) -> str:
-    """The issue's HTML as anyone may see it: no name, no address, no unsubscribe token."""
+    """The issue's web version: the lead and the Top News articles without a URL in full.
+
+    Rendered from issue.json with the workspace's templates; not personalised (no name, no
+    address, no unsubscribe token). A template error is raised as a TemplateError.
+    """
+    issue, _ = load_issue(workspace.issues / str(number))
+    return render_web_version(issue, workspace.settings(), templates=workspace.templates)
+
+
+def email_version(workspace: Workspace, number: int) -> str:
+    """The issue's email HTML as anyone may see it: no name, no address, no unsubscribe token."""
     _, rendered = load_issue(workspace.issues / str(number))
     settings = workspace.settings()
     values = []

@@ -13,9 +13,9 @@ from starlette.routing import Route
 
 from digest.compose import TokenError, verify_token
 from digest.config import Workspace
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, TemplateError
 from digest.state import State
-from digest.web.archive import atom_feed, index_page, sent_issues, web_version
+from digest.web.archive import atom_feed, email_version, index_page, sent_issues, web_version
 
 __all__ = ["create_app", "MAX_BODY", "SECURITY_HEADERS"]
 
@@ -119,7 +119,12 @@ def create_app(workspace: Workspace) -> Starlette:
         if number not in {i.number for i in sent_issues(workspace)}:
             return _page("Not found", "<h1>No such issue</h1>", status=404)
         try:
-            return HTMLResponse(web_version(workspace, number), headers=SECURITY_HEADERS)
+            try:
+                page = web_version(workspace, number)
+            except TemplateError:
+                # A broken workspace template must not take the archive down: show what was sent.
+                page = email_version(workspace, number)
+            return HTMLResponse(page, headers=SECURITY_HEADERS)
         except DeliveryError:
             return _page("Not found", "<h1>No such issue</h1>", status=404)
 
