@@ -7,11 +7,16 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint bench soak audit clean
 
 # constraints.txt pins every dependency to the versions the suite last passed with.
+# Set-up says what it does in two lines; pip and setuptools speak only of real problems
+# (setuptools' "Editable installation" notice about same-named folders is no problem here).
 $(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
-	touch $(STAMP)
+	@echo "Setting up $(VENV): Python packages for digest and its tests (first run only, a minute or two)..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet \
+		--disable-pip-version-check -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+	@echo "Ready: $(BIN)/digest"
 
 demo: $(STAMP)
 	$(BIN)/digest build
