@@ -7,14 +7,15 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint bench soak audit clean
 
 # constraints.txt pins every dependency to the versions the suite last passed with.
-# Set-up says what it does in two lines; pip and setuptools speak only of real problems
-# (setuptools' "Editable installation" notice about same-named folders is no problem here).
+# Set-up says what it does in two lines. pip prints only errors (-qq: a failed install still
+# stops make with pip's reason), and setuptools' "Editable installation" notice about folders
+# named like the package, which is no problem here, is not shown.
+PIP_INSTALL := $(BIN)/python -m pip install -qq --disable-pip-version-check
 $(STAMP): pyproject.toml constraints.txt
 	@echo "Setting up $(VENV): Python packages for digest and its tests (first run only, a minute or two)..."
 	@$(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet \
-		--disable-pip-version-check -c constraints.txt -e '.[test]'
+	@$(PIP_INSTALL) --upgrade pip
+	@PYTHONWARNINGS="ignore:Editable installation" $(PIP_INSTALL) -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 	@echo "Ready: $(BIN)/digest"
 
