@@ -90,7 +90,9 @@ def parse_feed(text: str, *, path: str, warn: WarningSink | None = None) -> list
     # and opens a str that names an existing file. A file object is only ever read.
     parsed = feedparser.parse(io.BytesIO(text.encode("utf-8")))
     exc = parsed.get("bozo_exception") if parsed.bozo else None
-    if exc is not None and not isinstance(exc, feedparser.CharacterEncodingOverride):
+    if isinstance(exc, feedparser.CharacterEncodingOverride):
+        exc = None  # we hand it UTF-8 whatever the declaration says: nothing is wrong
+    if exc is not None:
         reason, line = _reason(exc, text, skipped_lines)
         if not parsed.entries:
             raise SourceError(f"not a valid feed: {reason}", path=path, line=line)
@@ -126,7 +128,7 @@ def parse_feed(text: str, *, path: str, warn: WarningSink | None = None) -> list
         )
     if not articles:
         raise SourceError("feed has no entries with a title", path=path)
-    if exc is not None and warn is not None and not isinstance(exc, feedparser.CharacterEncodingOverride):
+    if exc is not None and warn is not None:
         reason, line = _reason(exc, text, skipped_lines)
         where = f"{path}:{line}" if line else path
         warn(f"{where}: malformed feed ({reason}); kept the {len(articles)} entries feedparser recovered")
