@@ -37,20 +37,21 @@ def issue_html(workspace: Path, runner) -> str:
     return (workspace / "issues" / "1" / "issue.html").resolve().as_uri()
 
 
-def open_page(browser, url: str, width: int, scheme: str = "light"):
+def look(browser, url: str, width: int, scheme: str = "light") -> dict:
+    """Open the page at a width and colour scheme: its texts, the lead's left edges, its scroll width."""
     page = browser.new_page(viewport={"width": width, "height": 900}, is_mobile=width < 480, color_scheme=scheme)
-    page.goto(url)
-    return page
+    try:
+        page.goto(url)
+        return {"texts": text_contrast(page), "edges": left_edges(page),
+                "scroll_width": page.evaluate("document.documentElement.scrollWidth")}
+    finally:
+        page.close()
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [600, 375])
 def test_all_text_has_contrast_and_every_link_is_recognisable(browser, issue_html, width, scheme):
-    page = open_page(browser, issue_html, width, scheme)
-    try:
-        seen = text_contrast(page)
-    finally:
-        page.close()
+    seen = look(browser, issue_html, width, scheme)["texts"]
     links = [t for t in seen if t["link"]]
     assert len(links) >= 6  # view in browser (2), Read more, two Top News headlines, unsubscribe
     low = [(t["text"], round(t["ratio"], 2), t["color"], t["background"]) for t in seen if t["ratio"] < 4.5]
@@ -63,12 +64,8 @@ def test_all_text_has_contrast_and_every_link_is_recognisable(browser, issue_htm
 
 @pytest.mark.parametrize("width", [375, 600])
 def test_lead_image_and_button_align_with_the_text(browser, issue_html, width):
-    page = open_page(browser, issue_html, width)
-    try:
-        edges = left_edges(page)
-        scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    finally:
-        page.close()
+    view = look(browser, issue_html, width)
+    edges, scroll_width = view["edges"], view["scroll_width"]
     assert all(edge is not None for edge in edges.values()), edges
     print(f"{width}px: left edges {edges}")
     for part in ("title", "image", "button"):
@@ -109,16 +106,10 @@ def web_version_html(workspace: Path, runner) -> str:
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [600, 375])
 def test_web_version_has_contrast_recognisable_links_and_aligned_edges(browser, web_version_html, width, scheme):
-    page = open_page(browser, web_version_html, width, scheme)
-    try:
-        seen = text_contrast(page)
-        edges = left_edges(page) if scheme == "light" else None
-        scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    finally:
-        page.close()
+    view = look(browser, web_version_html, width, scheme)
+    seen, edges = view["texts"], view["edges"]
     assert [t["text"] for t in seen if t["ratio"] < 4.5] == []
     assert [t["text"] for t in seen if t["link"] and not (t["underlined"] or t["button"])] == []
     assert any(t["text"].startswith("A Second Page Dump") and t["link"] for t in seen)  # Top News → its anchor
-    if edges is not None:
-        assert abs(edges["title"] - edges["text"]) <= 1, edges
-    assert scroll_width <= width
+    assert abs(edges["title"] - edges["text"]) <= 1, edges
+    assert view["scroll_width"] <= width
