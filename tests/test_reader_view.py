@@ -10,7 +10,7 @@ import pytest
 
 from digest.cli import main
 from tests.browser_checks import left_edges, text_contrast
-from tests.conftest import FIXTURES, needs_tool
+from tests.conftest import FIXTURES, SAMPLE, needs_tool
 
 pytestmark = needs_tool("chromium", "apt-get install chromium")
 
@@ -84,7 +84,7 @@ def web_version_html(workspace: Path, runner) -> str:
     from digest.deliver.sender import SendOptions
     from digest.deliver.transport import MemoryTransport
 
-    second = (FIXTURES.parent.parent / "pages" / "stdaily-china-central-asia.txt").read_text(encoding="utf-8")
+    second = SAMPLE.read_text(encoding="utf-8")
     (workspace / "pages" / "second.txt").write_text(
         second.replace("China, Central Asian Countries Share High-quality Development", "A Second Page Dump")
               .replace("2023-05-18", "2023-05-17"), encoding="utf-8")
