@@ -7,11 +7,17 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint bench soak audit clean
 
 # constraints.txt pins every dependency to the versions the suite last passed with.
+# Set-up says what it does in two lines. pip prints only errors (-qq: a failed install still
+# stops make with pip's reason), and setuptools' "Editable installation" notice about folders
+# named like the package, which is no problem here, is not shown.
+PIP_INSTALL := $(BIN)/python -m pip install -qq --disable-pip-version-check
 $(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
-	touch $(STAMP)
+	@echo "Setting up $(VENV): Python packages for digest and its tests (first run only, a minute or two)..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP_INSTALL) --upgrade pip
+	@PYTHONWARNINGS="ignore:Editable installation" $(PIP_INSTALL) -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+	@echo "Ready: $(BIN)/digest"
 
 demo: $(STAMP)
 	$(BIN)/digest build

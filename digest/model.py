@@ -120,10 +120,12 @@ class Issue:
     excerpt: tuple[str, ...]
     top_news: tuple[TopNewsItem, ...]
     content_key: str = ""
+    # Top News articles without a URL of their own, in full: the web version carries them.
+    articles: tuple[Article, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """Return the issue.json form."""
-        return {
+        """Return the issue.json form ("articles" only when there are some)."""
+        data = {
             "number": self.number,
             "subject": self.subject,
             "preheader": self.preheader,
@@ -132,6 +134,9 @@ class Issue:
             "top_news": [item.to_json(with_origin=True) for item in self.top_news],
             "content_key": self.content_key,
         }
+        if self.articles:
+            data["articles"] = [article.to_json() for article in self.articles]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Issue:
@@ -147,6 +152,7 @@ class Issue:
                 for t in data.get("top_news", ())
             ),
             content_key=data.get("content_key", ""),
+            articles=tuple(Article.from_json(a) for a in data.get("articles", ())),
         )
 
 

@@ -144,3 +144,56 @@ def test_dkim_key_problems_are_one_line_config_errors(tmp_path):
         DKIMSigner(DKIMSettings("mail", "x.example", "bad.pem"), root=tmp_path)
     with pytest.raises(ConfigError, match="must be an RSA key"):
         _dkim_setup(tmp_path, curve=True)
+
+
+# -- the Subject header: first words on the first line (issue 13, item 7) -------------------------
+
+SUBJECTS = [
+    "Development Central Development Central Development China, Development",  # the stdlib's "Subject:" alone
+    "Science & Cooperation Weekly: China, Central Asian Countries Share High-quality Development",
+    "Weekly: Ünïcode & more",
+    "Wöchentlich: Überraschung bei der Wahl in Bayern und Baden-Württemberg, die Grünen gewinnen deutlich",
+    "科技周刊：中国与中亚国家共享高质量发展，合作共赢的新篇章正在展开",
+    "A title quoting =?utf-8?q?an_encoded_word?= literally",
+    "Short",
+    "x" * 120,
+]
+
+
+def fits(line: bytes) -> bool:
+    """At most 78 characters, unless the line holds one word that is longer (RFC 5322 allows 998)."""
+    return len(line) <= 78 or len(line.removeprefix(b"Subject:").split()) == 1
+
+
+def subject_lines(subject: str) -> list[bytes]:
+    skeleton = MessageSkeleton(Rendered(number=1, subject=subject, preheader="p", html="<p>x</p>", text="x",
+                                        marker=MARK, fields=()), Newsletter(), secret=b"k")
+    data = skeleton.compose(Subscriber("a@example.com")).data
+    head = data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    start = next(i for i, line in enumerate(head) if line.startswith(b"Subject:"))
+    end = next(i for i in range(start + 1, len(head)) if not head[i].startswith(b" "))
+    assert message_from_bytes(data, policy=default)["Subject"] == " ".join(subject.split())
+    return head[start:end]
+
+
+@pytest.mark.parametrize("subject", SUBJECTS)
+def test_subject_starts_on_its_own_line_and_folds_at_words(subject):
+    lines = subject_lines(subject)
+    first = lines[0].decode("ascii")
+    assert first.startswith("Subject: ") and first[len("Subject: "):].strip()  # never "Subject:" alone
+    assert all(fits(line) for line in lines)
+    assert all(line.startswith(b" ") and line.strip() for line in lines[1:])
+
+
+def test_ascii_subject_fills_the_first_line_like_a_mail_client():
+    lines = subject_lines(SUBJECTS[0])
+    assert lines == [b"Subject: Development Central Development Central Development China,",
+                     b" Development"]
+
+
+@given(st.text(st.sampled_from("ab xyz ü中"), min_size=1, max_size=250).filter(str.strip)
+       | st.text(min_size=1, max_size=250).filter(lambda s: s.strip() and s.isprintable()))
+def test_any_subject_round_trips_with_a_non_empty_first_line(subject):
+    lines = subject_lines(subject)
+    assert lines[0].startswith(b"Subject: ") and lines[0][9:].strip()
+    assert all(fits(line) for line in lines)

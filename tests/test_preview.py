@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -91,3 +95,57 @@ def test_chromium_sees_the_email_narrows_and_reloads_live(workspace: Path, runne
             expect(page.locator("#email")).to_have_css("width", "375px")  # the chosen view is kept
         finally:
             browser.close()
+
+
+def _status(web: ThreadedUvicorn) -> dict:
+    with urllib.request.urlopen(web.url + "/status", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _poll(check, limit: float) -> bool:
+    """Poll until `check()` holds or `limit` seconds pass (a deadline for waiting, not a timing assertion)."""
+    deadline = time.monotonic() + limit
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _wait_for(check, what: str) -> None:
+    assert _poll(check, 30), f"preview never showed {what}"
+
+
+def _until_watching(web: ThreadedUvicorn, config: Path) -> None:
+    """The watcher starts after the first build: edit in place until a rebuild shows it is on."""
+    for probe in range(1, 16):
+        seen = _status(web)["version"]
+        with config.open("a", encoding="utf-8") as f:
+            f.write(f"# probe {probe}\n")
+        if _poll(lambda seen=seen: _status(web)["version"] > seen, 2):
+            return
+    raise AssertionError("the preview never rebuilt after an in-place edit")
+
+
+def _rename_save(path: Path, old: str, new: str) -> None:
+    """What sed -i and most editors do: write a new file beside it and rename it over the old one."""
+    before = path.stat().st_ino
+    subprocess.run(["sed", "-i", f"s/{old}/{new}/", str(path)], check=True)
+    assert path.stat().st_ino != before  # a new inode: the old one is gone
+
+
+def test_preview_keeps_watching_after_rename_saves(workspace: Path):
+    config = workspace / "digest.toml"
+    page = workspace / "pages" / "stdaily-china-central-asia.txt"
+    # A source named as a file is watched like digest.toml: through its folder.
+    app = create_preview_app(Context(workspace), [page], watch=True)
+    with ThreadedUvicorn(app) as web:
+        _wait_for(lambda: _status(web)["version"] >= 1, "the first build")
+        _until_watching(web, config)
+        for name in ("Renamed Once", "Renamed Twice", "Renamed Thrice"):
+            _rename_save(config, "^name = .*", f'name = "{name}"')
+            _wait_for(lambda name=name: _status(web)["subject"].startswith(f"{name}: "), f"the edit to {name!r}")
+        for old, new in (("Share High-quality", "Share Better"), ("Share Better", "Share Greener")):
+            _rename_save(page, old, new)
+            _wait_for(lambda new=new: new in _status(web)["subject"], f"the page edit to {new!r}")
+        assert _status(web)["error"] is None

@@ -114,7 +114,7 @@ def collect_command(ctx: Context, sources: tuple[Path, ...], as_json: bool,
         say(f"digest: error: {printable(error)}", err=True)
     if as_json:
         say(json.dumps([a.to_json() for a in found.articles], ensure_ascii=False, indent=2))
-    else:
+    elif found.articles:  # no empty table above an error
         from rich.console import Console
         from rich.table import Table
 

@@ -56,15 +56,16 @@ def read_source(
         warnings.append(f"{name}: not UTF-8, decoded as {decoded.encoding}")
     text = decoded.text
     suffix = path.suffix.lower()
+    warn = warnings.append if warnings is not None else None
     if looks_like_feed(text) or suffix in {".rss", ".atom", ".feed"}:
-        return parse_feed(text, path=name)
+        return parse_feed(text, path=name, warn=warn)
     if looks_like_html(text) or suffix in {".html", ".htm"}:
-        return [parse_html(text, path=name)]
+        return [parse_html(text, path=name, warn=warn)]
     if suffix == ".xml":
-        return parse_feed(text, path=name)
-    if not looks_like_page(text) and warnings is not None:
-        warnings.append(f"{name}: no Position/Source label, read as a page dump anyway")
-    return [parse_page(text, path=name, warn=warnings.append if warnings is not None else None)]
+        return parse_feed(text, path=name, warn=warn)
+    if warn is not None and not looks_like_page(text):
+        warn(f"{name}: no Position/Source label, read as a page dump anyway")
+    return [parse_page(text, path=name, warn=warn)]
 
 
 def collect(

@@ -1,12 +1,21 @@
-"""Read RSS 2.0 and Atom feeds with feedparser: one Article per entry, summaries as clean text."""
+"""Read RSS 2.0 and Atom feeds with feedparser: one Article per entry, summaries as clean text.
+
+Real feeds are often not quite well-formed XML (a bare `&`, an unclosed `<br>`, text before the
+XML declaration). feedparser then falls back to its lenient parser; whatever entries it recovers
+are kept, with a warning naming the file, the line and the reason. A feed is refused only when
+nothing usable comes out of it, or when the document stops before its closing root tag (a cut-off
+download: half an issue is worse than a clear error).
+"""
 
 from __future__ import annotations
 
 import html
 import io
 import re
+from collections.abc import Callable
 from datetime import datetime
 
+from digest.collect.boilerplate import drop_read_more, drop_trailing_byline
 from digest.collect.textio import clean_line
 from digest.errors import SourceError
 from digest.model import Article
@@ -16,6 +25,10 @@ __all__ = ["parse_feed", "looks_like_feed", "html_to_text"]
 _FEED_START = re.compile(
     r"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<(rss|feed|rdf:RDF)\b", re.I | re.S
 )
+_ROOT = re.compile(r"<((?:[\w.-]+:)?(?:rss|feed|RDF))[\s>/]", re.I)
+_TRAILING_COMMENTS = re.compile(r"(?:\s*<!--.*?-->)*\s*$", re.S)
+
+WarningSink = Callable[[str], None]
 
 
 def looks_like_feed(text: str) -> bool:
@@ -38,22 +51,54 @@ def _safe_link(value: str | None) -> str:
     return value if value.startswith(("http://", "https://")) else ""
 
 
-def parse_feed(text: str, *, path: str) -> list[Article]:
-    """Parse a feed into articles; a feed that is not well-formed XML is an error."""
+def _reason(exc: BaseException, text: str, skipped_lines: int) -> tuple[str, int | None]:
+    """feedparser's complaint in words, and its line in the file.
+
+    feedparser puts its own XML declaration in front of a document that does not start with one,
+    so the parser's line numbers are one too high for such a document; `skipped_lines` blank
+    lines were taken off the file's start.
+    """
+    message = getattr(exc, "getMessage", lambda: str(exc))()
+    line = getattr(exc, "getLineNumber", lambda: None)()
+    if not isinstance(line, int) or line <= 0:
+        return clean_line(str(message)), None
+    if not text.startswith("<?xml"):
+        line -= 1
+    return clean_line(str(message)), max(line, 1) + skipped_lines
+
+
+def _cut_off(text: str) -> str | None:
+    """The root element's name when the document ends before its closing tag, else None."""
+    root = _ROOT.search(text[:8192])
+    if root is None:
+        return None
+    name = root.group(1)
+    tail = _TRAILING_COMMENTS.sub("", text)
+    if re.search(rf"</\s*{re.escape(name)}\s*>$", tail, re.I):
+        return None
+    return name
+
+
+def parse_feed(text: str, *, path: str, warn: WarningSink | None = None) -> list[Article]:
+    """Parse a feed into articles, keeping what feedparser recovers from a feed that is not well-formed."""
     import feedparser
 
+    # Blank lines before the XML declaration are harmless, but make the document not well-formed.
+    stripped = text.lstrip()
+    skipped_lines, text = text[: len(text) - len(stripped)].count("\n"), stripped
     # Never hand feedparser a str: it fetches a str that looks like a URL (http, ftp, file)
     # and opens a str that names an existing file. A file object is only ever read.
     parsed = feedparser.parse(io.BytesIO(text.encode("utf-8")))
-    if parsed.bozo and not parsed.entries:
-        reason = getattr(parsed.bozo_exception, "getMessage", lambda: str(parsed.bozo_exception))()
-        raise SourceError(f"not a valid feed: {clean_line(str(reason))}", path=path)
-    if parsed.bozo:
-        exc = parsed.bozo_exception
-        # A truncated document still yields the entries before the break: refuse it,
-        # half an issue is worse than a clear error.
-        if not isinstance(exc, feedparser.CharacterEncodingOverride):
-            raise SourceError(f"not a valid feed: {clean_line(str(exc))}", path=path)
+    exc = parsed.get("bozo_exception") if parsed.bozo else None
+    if isinstance(exc, feedparser.CharacterEncodingOverride):
+        exc = None  # we hand it UTF-8 whatever the declaration says: nothing is wrong
+    if exc is not None:
+        reason, line = _reason(exc, text, skipped_lines)
+        if not parsed.entries:
+            raise SourceError(f"not a valid feed: {reason}", path=path, line=line)
+        root = _cut_off(text)
+        if root is not None:
+            raise SourceError(f"feed is cut off: no closing </{root}> ({reason})", path=path, line=line)
     source = clean_line(html_to_text(parsed.feed.get("title", "")))
     articles = []
     for entry in parsed.entries:
@@ -67,6 +112,8 @@ def parse_feed(text: str, *, path: str) -> list[Article]:
         summary = html_to_text(entry.get("summary", "") or "")
         if not summary and entry.get("content"):
             summary = html_to_text(entry.content[0].get("value", ""))
+        author = clean_line(entry.get("author", "") or "")
+        summary = drop_trailing_byline(drop_read_more(summary), author)
         articles.append(
             Article(
                 origin=path,
@@ -75,10 +122,14 @@ def parse_feed(text: str, *, path: str) -> list[Article]:
                 url=_safe_link(entry.get("link")),
                 source=source,
                 published=published,
-                author=clean_line(entry.get("author", "") or ""),
+                author=author,
                 paragraphs=(summary,) if summary else (),
             )
         )
     if not articles:
         raise SourceError("feed has no entries with a title", path=path)
+    if exc is not None and warn is not None:
+        reason, line = _reason(exc, text, skipped_lines)
+        where = f"{path}:{line}" if line else path
+        warn(f"{where}: malformed feed ({reason}); kept the {len(articles)} entries feedparser recovered")
     return articles

@@ -1,15 +1,27 @@
-"""Extract the article from a saved HTML page with trafilatura, leaving menus and banners out."""
+"""Extract the article from a saved HTML page with trafilatura, leaving menus and banners out.
+
+What trafilatura leaves in is cleaned with digest.collect.boilerplate: the site's name and a date
+after the title, photo captions among the paragraphs (a caption before any text becomes the
+article's caption), copyright and citation trailers. An extract that is only a caption, or
+shorter than MIN_BODY_WORDS, gives way to the page's own description (og:description, meta
+description) when that is longer, with a warning.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
+from digest.collect.boilerplate import clean_title, drop_trailers, split_caption
 from digest.collect.textio import clean_line
 from digest.errors import SourceError
 from digest.model import Article, Image
 
-__all__ = ["parse_html", "looks_like_html"]
+__all__ = ["parse_html", "looks_like_html", "MIN_BODY_WORDS"]
+
+MIN_BODY_WORDS = 30  # fewer words than this is not an article but a teaser, a caption or a paywall
 
 _HTML_START = re.compile(r"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
 
@@ -35,7 +47,34 @@ def parse_datetime(value: str | None) -> datetime | None:
     return parsed
 
 
-def parse_html(text: str, *, path: str) -> Article:
+def _body(
+    paragraphs: list[str], description: str, *, path: str, warn: Callable[[str], None] | None
+) -> tuple[tuple[str, ...], str, str]:
+    """The body without captions and trailers, the lead caption and its credit.
+
+    A caption-only or very short body is replaced by the page's description when that says more.
+    """
+    caption, credit = "", ""
+    body: list[str] = []
+    for paragraph in paragraphs:
+        split = split_caption(paragraph)
+        if split is None:
+            body.append(paragraph)
+        elif not body and not caption and split[0]:
+            caption, credit = split  # the lead photo's caption, before any text
+    body = list(drop_trailers(body))
+    words = sum(len(p.split()) for p in body)
+    if words < MIN_BODY_WORDS and len(description.split()) > words:
+        if warn is not None:
+            what = "only a photo caption" if not body else f"only {words} words of article text"
+            warn(f"{path}: {what} found in the page; using its description instead")
+        body = [description]
+    if not body:
+        raise SourceError("no article text found in this HTML page (only a photo caption)", path=path)
+    return tuple(body), caption, credit
+
+
+def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = None) -> Article:
     """Extract title, author, date, paragraphs, lead image and canonical URL from a page."""
     import trafilatura
 
@@ -65,22 +104,29 @@ def parse_html(text: str, *, path: str) -> Article:
         line = clean_line("".join(element.itertext()))
         if line and (element.tag != "p" or element.getparent() is doc.body):
             paragraphs.append(line)
-    title = clean_line(doc.title or "")
+    url = doc.url or ""
+    url = url if url.startswith(("http://", "https://")) else ""
+    sitename = clean_line(doc.sitename or "")
+    title = clean_title(clean_line(doc.title or ""), [sitename, doc.hostname or "", urlsplit(url).hostname or ""])
     if not title:
         raise SourceError("HTML page has no title", path=path)
     if not paragraphs:
         raise SourceError("no article text found in this HTML page", path=path)
+    body, caption, credit = _body(paragraphs, clean_line(doc.description or ""), path=path, warn=warn)
     if image is None and doc.image and doc.image.startswith(("http://", "https://")):
-        image = Image(doc.image, title)
-    url = doc.url or ""
+        image = Image(doc.image, caption or title)
+    elif image is not None and not image.alt:
+        image = Image(image.url, caption or title)
     return Article(
         origin=path,
         kind="html",
         title=title,
-        url=url if url.startswith(("http://", "https://")) else "",
-        source=clean_line(doc.sitename or ""),
+        url=url,
+        source=sitename,
         published=parse_datetime(doc.date),
         author=clean_line(doc.author or ""),
+        caption=caption,
+        caption_credit=credit,
         image=image,
-        paragraphs=tuple(paragraphs),
+        paragraphs=body,
     )

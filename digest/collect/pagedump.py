@@ -1,18 +1,46 @@
 """Parse the news-page dump dialect (see pages/*.txt) into an Article.
 
-The dialect, one paragraph per line, blank lines between them; every part
-but the title is optional and labels match in any case:
+One paragraph per line. Blank lines (any number of them) and spaces around a line separate
+lines and never count; labels match in any case, with `:` or `：`. The grammar, every piece
+optional but the title, in this order:
 
-    Position: Channel > Section > Article      breadcrumb (`>` or `›`)
-    Title
+    page         = [breadcrumb] title-block [source-line] [caption] [byline] body [editor] [top-news]
+    breadcrumb   = "Position:" crumb {(">" | "›" | "»") crumb}
+    title-block  = title-line {title-line}
+    source-line  = "Source:" field {"|" field}
+    field        = name | date | "Author:" name       date: YYYY-MM-DD [hh:mm[:ss]] (or / .)
+    caption      = sentence "(" "PHOTO:" credit ")"
+    byline       = "By" name                         at most 8 words, no comma, no closing full stop
+    body         = paragraph {paragraph}             every other line up to the editor or Top News
+    editor       = "Editor:" name                    wherever it stands
+    top-news     = "Top News" {item-title [item-summary]}
+
+For example (the sample in pages/):
+
+    Position: Channel > Section > Article
+    China, Central Asian Countries Share
+    High-quality Development                     a title wrapped onto two lines
     Source: Name | 2023-05-18 10:42:14 | Author: Name
-    Caption sentence. (PHOTO: CREDIT)            photo caption with its credit
-    By Byline Name                               short, no closing full stop
-    Body paragraph…                              until `Editor:` or `Top News`
+    Caption sentence. (PHOTO: CREDIT)
+    By Byline Name
+    Body paragraph…
     Editor: Name
     Top News
     Item title
     Item summary…
+
+Title block rule: the title is the first line after the breadcrumb. It is more than one
+line only when a source line follows the block directly: then the block is up to
+MAX_TITLE_LINES lines, none of them a label or a caption, none longer than 30 words or ending
+in a full stop after more than 12 words (that is a paragraph), at most 300 characters in all.
+The lines are joined with a space (none between CJK characters, none after a hyphen that
+breaks a word). Without a source line a wrapped title cannot be told from the first
+paragraph, so the first line alone is the title.
+
+Between the title and the first paragraph, source line, caption and byline are recognised by
+their own shape, never by their position: any of them may be missing (or come in another
+order) and nothing after it shifts. The first line of none of these shapes starts the body.
+The author is the byline's name, else the source line's Author field.
 
 Top News pairing rule: a line is a *summary* when it reads as a sentence,
 that is it ends in a full stop (`.` `。` `．` `…`, a closing quote or bracket
@@ -46,6 +74,10 @@ _BYLINE = re.compile(r"^by\s+(\S.*)$", re.IGNORECASE)
 _DATETIME = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 _SENTENCE_END = re.compile(r"[.。．…]['\"”’)\]）»]*$")
 _CRUMB_SPLIT = re.compile(r"\s*[>›»]\s*")
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+
+MAX_TITLE_LINES = 4
+MAX_TITLE_CHARS = 300
 
 WarningSink = Callable[[str], None]
 
@@ -69,6 +101,43 @@ def _is_byline(line: str) -> str | None:
     if len(name.split()) > 8 or _SENTENCE_END.search(name) or "," in name:
         return None
     return name
+
+
+def _is_label(line: str) -> bool:
+    return any(rx.match(line) for rx in (_POSITION, _SOURCE, _EDITOR, _TOP_NEWS, _CAPTION))
+
+
+def _reads_as_sentence(line: str) -> bool:
+    # "Talks resume with the U.S." may end a title line; a long line ending in a full stop is a paragraph.
+    words = len(line.split())
+    return words > 30 or (words > 12 and bool(_SENTENCE_END.search(line)))
+
+
+def _title_lines(lines: list[tuple[int, str]], start: int) -> int:
+    """How many lines from `start` make the title: a block directly before a source line, else 1."""
+    for end in range(start + 1, min(start + MAX_TITLE_LINES, len(lines) - 1) + 1):
+        if _SOURCE.match(lines[end][1]):
+            block = [line for _, line in lines[start:end]]
+            fits = sum(len(line) + 1 for line in block) <= MAX_TITLE_CHARS
+            if end - start > 1 and fits and not any(_is_label(b) or _reads_as_sentence(b) for b in block):
+                return end - start
+            return 1
+        if _is_label(lines[end][1]):
+            return 1
+    return 1
+
+
+def _join_title(parts: list[str]) -> str:
+    """Join a wrapped title: a space between words, none between CJK characters or after a word's hyphen."""
+    title = parts[0]
+    for part in parts[1:]:
+        if _CJK.match(title[-1]) and _CJK.match(part[0]):
+            title += part
+        elif title.endswith("-") and title[-2:-1].isalpha() and part[0].isalpha():
+            title += part
+        else:
+            title += " " + part
+    return title
 
 
 def _parse_source_line(value: str, *, path: str, line: int) -> tuple[str, datetime | None, str]:
@@ -108,8 +177,12 @@ def parse_page(text: str, *, path: str, warn: WarningSink | None = None) -> Arti
     top_news: list[TopNewsItem] = []
     pending_title: str | None = None
     section = "head"  # head → body → top
+    skip = 0  # lines of a title block already taken
 
-    for number, line in lines:
+    for index, (number, line) in enumerate(lines):
+        if skip:
+            skip -= 1
+            continue
         editor_match = _EDITOR.match(line)
         if editor_match:
             editor = editor_match.group(1).strip()
@@ -144,7 +217,8 @@ def parse_page(text: str, *, path: str, warn: WarningSink | None = None) -> Arti
                     raise SourceError("source line before any title", path=path, line=number)
                 continue
             if not title:
-                title = line
+                count = _title_lines(lines, index)
+                title, skip = _join_title([text for _, text in lines[index : index + count]]), count - 1
                 continue
             caption_match = _CAPTION.match(line)
             if caption_match and not caption:

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from digest.compose.dkim import DKIMSigner
 from digest.compose.qp import qp_encode, qp_value
+from digest.compose.subject import fold_subject
 from digest.compose.tokens import sign_token
 from digest.config import Newsletter
 from digest.model import Rendered, Subscriber
@@ -122,16 +123,19 @@ class MessageSkeleton:
         self._close = f"\r\n--{self.boundary}--\r\n".encode("ascii")
 
     def _encode_static_headers(self) -> bytes:
-        # Built once with the stdlib so folding and RFC 2047 are right.
-        message = EmailMessage(policy=SMTP)
-        message["From"] = self.newsletter.sender
+        # Built once with the stdlib so folding and RFC 2047 are right; the Subject is folded
+        # by fold_subject, which keeps its first words on the first line as mail clients do.
+        senders = EmailMessage(policy=SMTP)
+        senders["From"] = self.newsletter.sender
         if self.newsletter.reply_to:
-            message["Reply-To"] = self.newsletter.reply_to
-        message["Subject"] = _UNSAFE_HEADER.sub(" ", self.rendered.subject)
+            senders["Reply-To"] = self.newsletter.reply_to
+        subject = fold_subject(_UNSAFE_HEADER.sub(" ", self.rendered.subject))
+        lists = EmailMessage(policy=SMTP)
         list_id = self.newsletter.list_id or f"{self.list_name or 'digest'}.{self.domain}"
-        message["List-Id"] = f"{self.newsletter.name} <{list_id}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        return bytes(message)[:-2]  # drop the blank line that ends the header block
+        lists["List-Id"] = f"{self.newsletter.name} <{list_id}>"
+        lists["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        # bytes() ends each header block with a blank line: drop it.
+        return bytes(senders)[:-2] + subject + bytes(lists)[:-2]
 
     def _date(self) -> bytes:
         now = self.clock()

@@ -120,6 +120,11 @@ def preheader_for(article: Article, *, limit: int = 100) -> str:
     return cut + "…"
 
 
+def _says_more(article: Article) -> bool:
+    """True when an article has more to read than its Top News summary (one paragraph, cut at 60 words)."""
+    return len(article.paragraphs) > 1 or (bool(article.paragraphs) and len(article.paragraphs[0].split()) > 60)
+
+
 def _in_period(article: Article, options: CurateOptions) -> bool:
     if article.published is None:
         return True
@@ -192,6 +197,11 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
     # Most recent first; a stable sort keeps the order of the sources among equals.
     unique.sort(key=lambda i: i.published or datetime.min, reverse=True)
     top_news = tuple(unique[: max(options.top, 0)])
+    shown = {(item.origin, title_key(item.title)) for item in top_news if not item.url}
+    full = tuple(
+        a for a in in_period
+        if a is not lead and not a.url and (a.origin, title_key(a.title)) in shown and _says_more(a)
+    )
 
     issue = Issue(
         number=0,
@@ -201,9 +211,10 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
         excerpt=excerpt(lead.paragraphs, words=options.excerpt_words),
         top_news=top_news,
     )
+    # The key leaves the full Top News articles out, as issues built before they were kept did.
     key = hashlib.sha256(json.dumps(issue.to_json(), sort_keys=True).encode()).hexdigest()
     return Curated(
-        issue=replace(issue, content_key=key),
+        issue=replace(issue, content_key=key, articles=full),
         undated=[a.origin for a in in_period if a.published is None],
         left_out=left_out,
     )

@@ -7,6 +7,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,17 @@ from digest.errors import TemplateError
 from digest.model import Issue, Rendered
 from digest.render.environment import make_environment
 from digest.render.mjml_check import check_tags, locate_parse_error
+from digest.render.reading import format_date, meta_line, reading_context
 
-__all__ = ["render_issue", "fill_markers", "compile_mjml", "inline_css", "PREVIEW_VALUES", "template_error"]
+__all__ = [
+    "render_issue",
+    "render_web_version",
+    "fill_markers",
+    "compile_mjml",
+    "inline_css",
+    "PREVIEW_VALUES",
+    "template_error",
+]
 
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -97,32 +107,28 @@ def _display_path(name: str) -> str:
     return name
 
 
-def _date(value: datetime | None) -> str:
-    return f"{value.day} {value:%B %Y}" if value else ""
-
-
 def _section_label(breadcrumb: tuple[str, ...]) -> str:
     crumbs = [c for c in breadcrumb if c.casefold() not in ("article", "articles", "home")]
     return crumbs[-1] if crumbs else ""
 
 
-def _context(issue: Issue, settings: Settings, slots: _Slots, view_url: str) -> dict[str, Any]:
+def _context(issue: Issue, settings: Settings, slots: _Slots, view_url: str, *, web: bool = False) -> dict[str, Any]:
     lead = issue.lead
-    meta = [p for p in (lead.source, _date(lead.published), lead.author) if p]
     return {
         "issue": issue,
         "lead": lead,
-        "excerpt": issue.excerpt,
-        "top_news": issue.top_news,
         "section_label": _section_label(lead.breadcrumb),
-        "meta_line": " · ".join(meta),
-        "issue_date": _date(lead.published) or _date(datetime.now()),
+        "meta_line": meta_line(lead),
+        "issue_date": format_date(lead.published) or format_date(datetime.now()),
         "newsletter": settings.newsletter,
         "theme": settings.theme,
         "subscriber": _Subscriber(slots),
         "unsubscribe_url": slots.slot("unsubscribe_url"),
         "view_url": view_url,
+        "archive_url": f"{settings.newsletter.base_url.rstrip('/')}/archive/",
         "year": datetime.now().year,
+        # excerpt, top_news, web, continue_url, continue_at, full_articles:
+        **reading_context(issue, view_url, web=web),
     }
 
 
@@ -200,6 +206,22 @@ def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = N
         fields=tuple(slots.fields),
         view_url=view_url,
     )
+
+
+def render_web_version(issue: Issue, settings: Settings, *, templates: Path | None = None) -> str:
+    """The issue's web version: not personalised, the lead and the Top News articles in full.
+
+    The same template as the email, with `web` true; a page is no email, so its CSS stays in a
+    <style> element (no inlining) and nobody's name, address or unsubscribe link is in it.
+    """
+    env = make_environment(templates)
+    slots = _Slots()
+    base = settings.newsletter.base_url.rstrip("/")
+    context = _context(issue, settings, slots, f"{base}/archive/{issue.number}", web=True)
+    source = _render_template(env, HTML_TEMPLATE, context)
+    page = compile_mjml(source, HTML_TEMPLATE, template_dirs=template_dirs(templates))
+    values = [html_escape(base, quote=True) if field == "unsubscribe_url" else "" for field in slots.fields]
+    return fill_markers(page, slots.marker, values)
 
 
 def fill_markers(text: str, marker: str, values: list[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 from collections.abc import Iterable
@@ -18,10 +19,12 @@ BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def safe_url(value: object) -> str:
-    """Keep http, https and mailto links; anything else (javascript:, data:) becomes ''."""
+    """Keep http, https and mailto links and same-page anchors (#name); anything else becomes ''."""
     if isinstance(value, Markup):  # a placeholder marker, filled per recipient
         return value
     text = str(value or "").strip()
+    if re.fullmatch(r"#[A-Za-z][\w-]*", text):
+        return text
     scheme = urlsplit(text).scheme.lower()
     return text if scheme in ("http", "https", "mailto") else ""
 

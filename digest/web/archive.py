@@ -14,9 +14,17 @@ from digest.context import Context
 from digest.errors import IssueError
 from digest.files import write_atomically
 from digest.issue_folder import load_issue
-from digest.render import fill_markers
+from digest.render import fill_markers, render_web_version
 
-__all__ = ["ArchivedIssue", "sent_issues", "web_version", "index_page", "atom_feed", "export_archive"]
+__all__ = [
+    "ArchivedIssue",
+    "sent_issues",
+    "web_version",
+    "email_version",
+    "index_page",
+    "atom_feed",
+    "export_archive",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +52,17 @@ def sent_issues(ctx: Context) -> list[ArchivedIssue]:
 
 
 def web_version(ctx: Context, number: int) -> str:
-    """The issue's HTML as anyone may see it: no name, no address, no unsubscribe token."""
+    """The issue's web version: the lead and the Top News articles without a URL in full.
+
+    Rendered from issue.json with the workspace's templates; not personalised (no name, no
+    address, no unsubscribe token). A template error is raised as a TemplateError.
+    """
+    issue, _ = load_issue(ctx.workspace.issues / str(number))
+    return render_web_version(issue, ctx.settings, templates=ctx.workspace.templates)
+
+
+def email_version(ctx: Context, number: int) -> str:
+    """The issue's email HTML as anyone may see it: no name, no address, no unsubscribe token."""
     _, rendered = load_issue(ctx.workspace.issues / str(number))
     settings = ctx.settings
     values = []

@@ -25,7 +25,7 @@ from digest.context import Context
 from digest.errors import DigestError
 from digest.pipeline import GMAIL_CLIP_BYTES, build_issue
 
-__all__ = ["PreviewState", "create_preview_app", "spam_score", "watched_paths"]
+__all__ = ["PreviewState", "WatchPlan", "create_preview_app", "spam_score", "watch_plan", "watched_paths"]
 
 _SHELL = (Path(__file__).parent / "preview.html").read_text(encoding="utf-8")
 
@@ -77,15 +77,39 @@ def spam_score(eml: Path) -> str | None:
     return f"{match.group(1)} ({rules})"
 
 
-def watched_paths(workspace: Workspace, sources: Sequence[Path]) -> list[Path]:
-    """Sources, the workspace templates (or the built-in ones) and digest.toml."""
+@dataclass(frozen=True)
+class WatchPlan:
+    """What the preview watches: folders with everything below them, and single files.
+
+    A file is watched through its folder (not recursively), never by its inode: an editor or
+    `sed -i` saves by writing a new file and renaming it over the old one, and a watch on the
+    old inode would see that once and then nothing more.
+    """
+
+    folders: tuple[Path, ...]
+    files: tuple[Path, ...]
+
+    @property
+    def file_folders(self) -> tuple[Path, ...]:
+        """The folders holding the watched files."""
+        return tuple(sorted({f.parent for f in self.files}))
+
+
+def watch_plan(workspace: Workspace, sources: Sequence[Path]) -> WatchPlan:
+    """Source folders and the templates (workspace or built-in) as folders; source files and digest.toml as files."""
     from digest.render.environment import BUILTIN_TEMPLATES
 
-    paths = [p.resolve() for p in sources if p.exists()]
-    paths.append(workspace.templates.resolve() if workspace.templates.is_dir() else BUILTIN_TEMPLATES)
-    config = workspace.root / "digest.toml"
-    paths.append(config.resolve() if config.exists() else workspace.root.resolve())
-    return paths
+    folders = [p.resolve() for p in sources if p.is_dir()]
+    folders.append(workspace.templates.resolve() if workspace.templates.is_dir() else BUILTIN_TEMPLATES)
+    files = [p.resolve() for p in sources if p.exists() and not p.is_dir()]
+    files.append((workspace.root / "digest.toml").resolve())  # seen even when it is created later
+    return WatchPlan(tuple(dict.fromkeys(folders)), tuple(dict.fromkeys(files)))
+
+
+def watched_paths(workspace: Workspace, sources: Sequence[Path]) -> list[Path]:
+    """Every folder and file the preview rebuilds on."""
+    plan = watch_plan(workspace, sources)
+    return [*plan.folders, *plan.files]
 
 
 def create_preview_app(ctx: Context, sources: Sequence[Path], *, watch: bool = True) -> Starlette:
@@ -117,11 +141,25 @@ def create_preview_app(ctx: Context, sources: Sequence[Path], *, watch: bool = T
             state.bump()
 
     async def watcher(stop: asyncio.Event) -> None:
-        """Rebuild whenever a watched file changes."""
-        from watchfiles import awatch
+        """Rebuild whenever a watched folder's content or a watched file changes."""
+        from watchfiles import Change, DefaultFilter, awatch
 
-        async for _ in awatch(*watched_paths(workspace, sources), stop_event=stop, debounce=300, step=50):
-            await rebuild()
+        plan = watch_plan(workspace, sources)
+        # Our own output (.digest/preview/) must not trigger a rebuild, wherever the sources are.
+        in_folders = DefaultFilter(ignore_paths=[str(workspace.state_dir.resolve())])
+        names = {str(f) for f in plan.files}
+
+        def is_watched_file(change: Change, path: str) -> bool:
+            return path in names
+
+        async def follow(paths: Sequence[Path], **options: object) -> None:
+            async for _ in awatch(*paths, stop_event=stop, debounce=300, step=50, **options):  # type: ignore[arg-type]
+                await rebuild()
+
+        await asyncio.gather(
+            follow(plan.folders, watch_filter=in_folders),
+            follow(plan.file_folders, watch_filter=is_watched_file, recursive=False),
+        )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

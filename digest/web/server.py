@@ -14,8 +14,8 @@ from starlette.routing import Route
 
 from digest.compose import TokenError, verify_token
 from digest.context import Context
-from digest.errors import IssueError
-from digest.web.archive import atom_feed, index_page, sent_issues, web_version
+from digest.errors import IssueError, TemplateError
+from digest.web.archive import atom_feed, email_version, index_page, sent_issues, web_version
 
 __all__ = ["create_app", "MAX_BODY", "SECURITY_HEADERS"]
 
@@ -120,7 +120,12 @@ def create_app(ctx: Context) -> Starlette:
         if number not in {i.number for i in issues}:
             return _page("Not found", "<h1>No such issue</h1>", status=404)
         try:
-            return HTMLResponse(await run_in_threadpool(web_version, ctx, number), headers=SECURITY_HEADERS)
+            try:
+                page = await run_in_threadpool(web_version, ctx, number)
+            except TemplateError:
+                # A broken workspace template must not take the archive down: show what was sent.
+                page = await run_in_threadpool(email_version, ctx, number)
+            return HTMLResponse(page, headers=SECURITY_HEADERS)
         except IssueError:
             return _page("Not found", "<h1>No such issue</h1>", status=404)
 
