@@ -195,3 +195,25 @@ class RandomFaultHandler(RecordingHandler):
             self.drops_after_data += 1
             server.transport.abort()  # stored, but the 250 never reaches the client
         return reply
+
+
+@dataclass
+class SlowHandler(RecordingHandler):
+    """Accepts everything, answering the final dot after `delay` seconds (the message is stored first)."""
+
+    delay: float = 0.0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(self.delay)
+        return reply
+
+
+@dataclass
+class SilentAfterDataHandler(RecordingHandler):
+    """Stores every message and never answers the final dot: the client cannot know it arrived."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await super().handle_DATA(server, session, envelope)
+        await asyncio.Event().wait()  # forever: until the client hangs up
+        return "250 never sent"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli.output import printable, say, warn
+from digest.cli.output import print_rich, printable, say, warn
 from digest.collect import collect
 from digest.context import Context
 from digest.curate import LEAD_RULE, CurateOptions
@@ -115,13 +115,12 @@ def collect_command(ctx: Context, sources: tuple[Path, ...], as_json: bool,
     if as_json:
         say(json.dumps([a.to_json() for a in found.articles], ensure_ascii=False, indent=2))
     elif found.articles:  # no empty table above an error
-        from rich.console import Console
         from rich.table import Table
 
         table = Table("kind", "published", "title", "source", "paragraphs", "top news")
         for a in found.articles:
             table.add_row(a.kind, a.published.isoformat(" ") if a.published else "—", a.title,
                           a.source, str(len(a.paragraphs)), str(len(a.top_news)))
-        Console(soft_wrap=False).print(table)
+        print_rich(table, soft_wrap=False)
     if found.errors:
         raise SystemExit(2)

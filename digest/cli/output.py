@@ -63,14 +63,19 @@ def warn(message: str) -> None:
     say(f"digest: warning: {printable(message)}", err=True)
 
 
-def print_rich(renderable: Any) -> None:
+def print_rich(renderable: Any, **console: Any) -> None:
     """Print a rich table or bar to stdout, dropped when the pipe is closed."""
     if _closed["out"]:
         return
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich's own handler exits with status 1; a closed pipe is not a failed send.
+            _silence(False)
+
     try:
-        Console().print(renderable)
+        _Console(**console).print(renderable)
     except (BrokenPipeError, ConnectionResetError):
         _silence(False)
     except OSError as exc:

@@ -26,8 +26,12 @@ def now_iso() -> str:
 
 
 def host_id() -> str:
-    """This machine's name, for telling senders apart in `digest status`."""
-    return socket.gethostname()[:64] or "localhost"
+    """This machine's name (DIGEST_HOSTNAME, else the host name), telling senders apart in `digest status`.
+
+    Containers often share a host name; give each its own with DIGEST_HOSTNAME.
+    """
+    name = os.environ.get("DIGEST_HOSTNAME") or socket.gethostname() or "localhost"
+    return "".join(c for c in name if c.isalnum() or c in "-._")[:64] or "localhost"
 
 
 def owner_id(role: str = "sender") -> str:
