@@ -25,7 +25,7 @@ _FAST = re.compile(
     rf"@(?P<domain>(?:{_LABEL}\.)+[A-Za-z]{{2,63}})"
 )
 # email-validator refuses these as special-use (RFC 6761 and friends), as the domain or a suffix.
-_SPECIAL = ("arpa", "invalid", "local", "localhost", "onion", "test")
+_SPECIAL = frozenset(("arpa", "invalid", "local", "localhost", "onion", "test"))
 
 
 def fast_address(raw: str) -> str | None:
@@ -38,11 +38,11 @@ def fast_address(raw: str) -> str | None:
     local, domain = match.group("local"), match.group("domain").lower()
     if len(local) > 64:
         return None
-    labels = domain.split(".")
     # IDNA rules (A-labels, hyphens in the 3rd and 4th place) are email-validator's business.
-    if any(label[2:4] == "--" for label in labels):
+    if "--" in domain and any(label[2:4] == "--" for label in domain.split(".")):
         return None
-    if labels[-1] in _SPECIAL or any(domain.endswith("." + name) for name in _SPECIAL):
+    # Every special-use name is one label, so "ends with .local" means "the last label is local".
+    if domain.rpartition(".")[2] in _SPECIAL:
         return None
     return f"{local}@{domain}"
 

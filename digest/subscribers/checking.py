@@ -66,18 +66,29 @@ def check_list(path: Path, *, store: Store | None = None, check_dns: bool = Fals
     lines: list[tuple[int, str, str]] = []
     problems: list[RowProblem] = []
     rows = valid = duplicates = 0
+    batch: list[tuple[str, int, str]] = []
+
+    def flush() -> None:
+        nonlocal valid, duplicates, cacheable
+        for (_, line, email), first in zip(batch, seen.add_many([(k, ln) for k, ln, _ in batch]), strict=True):
+            if first is None:
+                valid += 1
+                continue
+            duplicates += 1
+            if cacheable:
+                lines.append((line, email, f"duplicate of line {first} ({email})"))
+                if len(lines) > MAX_CACHED_LINES:
+                    cacheable = False
+                    lines.clear()  # only the counts are reported for such a list
+        batch.clear()
+
     with SeenAddresses() as seen:
         for sub in read_list(path, on_problem=problems.append, warn=warn, check_dns=check_dns, encoding=encoding):
             rows += 1
-            first = seen.add(sub.key, sub.line)
-            if first is not None:
-                duplicates += 1
-                lines.append((sub.line, sub.email, f"duplicate of line {first} ({sub.email})"))
-            else:
-                valid += 1
-            if len(lines) > MAX_CACHED_LINES:
-                cacheable = False
-                lines.clear()  # only the counts are reported for such a list
+            batch.append((sub.key, sub.line, sub.email))
+            if len(batch) >= 2000:
+                flush()
+        flush()
     lines.extend((p.line, p.email, p.reason) for p in problems[:MAX_CACHED_LINES])
     lines.sort()
     check = ListCheck(key, stat.st_size, stat.st_mtime_ns, file_sha256(path) if cacheable else "",

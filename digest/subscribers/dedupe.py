@@ -35,6 +35,36 @@ class SeenAddresses:
             self._pending = 0
         return None
 
+    def add_many(self, items: list[tuple[str, int]]) -> list[int | None]:
+        """Record a batch of (key, line); for each, the line it was first seen on when a duplicate.
+
+        Three statements a batch instead of two a row: what keeps a million-row check fast.
+        """
+        result: list[int | None] = [None] * len(items)
+        first_in_batch: dict[str, int] = {}
+        keys = list({key for key, _ in items})
+        earlier: dict[str, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            # Only "?" placeholders are formatted in; the keys are bound parameters.
+            earlier.update(self.db.execute(f"SELECT key, line FROM seen WHERE key IN ({marks})", chunk))  # nosec B608
+        new: list[tuple[str, int]] = []
+        for index, (key, line) in enumerate(items):
+            first = earlier.get(key) or first_in_batch.get(key)
+            if first is not None:
+                result[index] = first
+            else:
+                first_in_batch[key] = line
+                new.append((key, line))
+        self.db.executemany("INSERT INTO seen VALUES (?, ?)", new)
+        self._pending += len(new)
+        if self._pending >= 10_000:
+            self.db.execute("COMMIT")
+            self.db.execute("BEGIN")
+            self._pending = 0
+        return result
+
     def close(self) -> None:
         """Drop the temporary database."""
         self.db.close()

@@ -121,24 +121,26 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _fields(row: dict[str, str | None], fmt: ListFormat) -> tuple[str, str, tuple[str, ...], dict[str, str]]:
+def _fields(row: dict[str, str], fmt: ListFormat, *, control: bool) -> tuple[str, str, tuple[str, ...], dict[str, str]]:
     def get(column: str) -> str:
-        """A cell as text, empty when the row is short."""
-        value = row.get(column)
-        return value if isinstance(value, str) else ""
+        return row.get(column) or ""
 
-    for column, value in row.items():
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str) and _CONTROL.search(item):
-                label = column if column is not None else "an extra field"
-                raise ValueError(f"control character (CR, LF, …) in {label}")
+    if control:  # the caller searched the whole row at once; this only names the cell
+        for column, value in row.items():
+            if _CONTROL.search(value):
+                raise ValueError(f"control character (CR, LF, …) in {column}")
     email = get(fmt.email).strip()
-    name = " ".join(" ".join(get(c).strip() for c in fmt.name).split())
+    if len(fmt.name) == 1:
+        name = get(fmt.name[0]).strip()
+        if "  " in name or "\t" in name:
+            name = " ".join(name.split())
+    else:
+        name = " ".join(" ".join(get(c).strip() for c in fmt.name).split())
     if len(name) > MAX_NAME:
         raise ValueError(f"name longer than {MAX_NAME} characters")
     tags: tuple[str, ...] = ()
-    if fmt.tags:
-        tags = tuple(t.strip().strip('"').strip() for t in _TAG_SPLIT.split(get(fmt.tags)) if t.strip().strip('"'))
+    if fmt.tags and (raw_tags := get(fmt.tags)):
+        tags = tuple(t.strip().strip('"').strip() for t in _TAG_SPLIT.split(raw_tags) if t.strip().strip('"'))
     attrs: dict[str, str] = {}
     if fmt.attributes_json and get(fmt.attributes_json).strip():
         try:
@@ -155,7 +157,7 @@ def _fields(row: dict[str, str | None], fmt: ListFormat) -> tuple[str, str, tupl
             attrs[_norm(column).replace(" ", "_")] = value
     if len(attrs) > MAX_ATTRS:
         raise ValueError(f"more than {MAX_ATTRS} attributes")
-    for key, value in attrs.items():
+    for key, value in attrs.items() if attrs else ():
         if len(key) > MAX_KEY or len(value) > MAX_VALUE:
             raise ValueError(f"attribute {key[:MAX_KEY]!r} too long")
         if _CONTROL.search(key) or _CONTROL.search(value):
@@ -285,14 +287,15 @@ def read_list(
                 values = next(reader, None)
                 if values is None:
                     return
-                if not any(v.strip() for v in values):
+                joined = "".join(values)
+                if not joined.strip():
                     continue
                 if len(values) > len(header):
                     on_problem(RowProblem(name, start, f"{len(values)} fields, header has {len(header)}"))
                     continue
-                row: dict[str, str | None] = dict(zip(header, values, strict=False))
+                row = dict(zip(header, values, strict=False))
                 try:
-                    email, person, tags, attrs = _fields(row, fmt)
+                    email, person, tags, attrs = _fields(row, fmt, control=_CONTROL.search(joined) is not None)
                     address = check_address(email, check_dns=check_dns)
                 except ValueError as exc:
                     on_problem(RowProblem(name, start, str(exc), (row.get(fmt.email) or "")[:MAX_EMAIL]))
