@@ -31,6 +31,7 @@ from digest.pipeline import send_to_lists
 
 sys.path.insert(0, str(ROOT))
 from send import N, free_port, make_workspace, start_server  # noqa: E402
+
 from tests.pg import PostgresServer  # noqa: E402
 from tests.servers import RecordingHandler, ThreadedSMTP  # noqa: E402
 

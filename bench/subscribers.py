@@ -21,7 +21,7 @@ OURS = """
 import sys
 from pathlib import Path
 from digest.subscribers import read_list
-from digest.subscribers.dedupe import SeenAddresses
+from digest.store.seen import SeenAddresses
 valid = dupes = bad = 0
 def problem(_):
     global bad

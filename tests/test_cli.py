@@ -113,3 +113,29 @@ def test_unwritable_output_is_one_line_and_writes_nothing(workspace: Path, runne
         [line] = result.stderr.strip().splitlines()
         assert "blocker/" in line and "Not a directory" in line and "Traceback" not in result.stderr
     assert (workspace / "blocker").read_text() == "a file, not a folder"
+
+
+def test_a_new_workspace_says_what_to_do_with_exit_codes_the_readme_gives(tmp_path: Path, runner):
+    folder = tmp_path / "new"
+    assert runner.invoke(main, ["init", str(folder)]).exit_code == 0
+    # Nothing built yet: bad input (2), not a delivery problem (3).
+    send = runner.invoke(main, ["-C", str(folder), "send", "--list", str(folder / "subscribers" / "list.csv")])
+    assert send.exit_code == 2 and "no built issue in issues/; run digest build first" in send.stderr
+    status = runner.invoke(main, ["-C", str(folder), "status"])
+    assert status.exit_code == 2 and "run digest build first" in status.stderr
+
+
+def test_status_exits_0_when_it_printed_and_check_exits_3_when_incomplete(workspace: Path, runner):
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    status = runner.invoke(main, ["status"])
+    assert status.exit_code == 0 and "Issue 1: not sent to any list yet" in status.output
+    assert runner.invoke(main, ["status", "--check"]).exit_code == 3
+    sent = runner.invoke(main, ["send", "--list", "subscribers/example.csv", "--limit", "1"])
+    assert sent.exit_code == 3
+    assert "via the embedded mailbox (outbox/)" in sent.output  # not "127.0.0.1:38269 (none)"
+    assert "recipient(s)" not in sent.output
+    status = runner.invoke(main, ["status"])
+    assert status.exit_code == 0 and "pending 2, sent 1" in status.output
+    assert runner.invoke(main, ["status", "--check"]).exit_code == 3
+    assert runner.invoke(main, ["send", "--list", "subscribers/example.csv"]).exit_code == 0
+    assert runner.invoke(main, ["status", "--check"]).exit_code == 0

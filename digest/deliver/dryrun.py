@@ -17,8 +17,8 @@ from digest.compose import MessageSkeleton
 from digest.deliver.audience import stream_subscribers
 from digest.model import Subscriber
 from digest.store import Store
+from digest.store.seen import SeenAddresses
 from digest.subscribers import RowProblem
-from digest.subscribers.dedupe import SeenAddresses
 
 __all__ = ["DryRunReport", "dry_run", "check_message"]
 

@@ -20,7 +20,7 @@ from typing import TextIO
 from digest.errors import SubscriberError
 from digest.files import write_atomically
 from digest.store import ListCheck, Store, Suppression
-from digest.subscribers.dedupe import SeenAddresses
+from digest.store.seen import SeenAddresses
 from digest.subscribers.reader import RowProblem, list_encoding, read_list
 
 __all__ = ["ListReport", "check_list", "list_stats", "import_list", "write_suppressions", "file_sha256"]

@@ -1,4 +1,7 @@
-"""A set of seen addresses on disk (temporary SQLite), so a million-row list never sits in memory."""
+"""A scratch set of seen addresses in a temporary SQLite file (not the workspace store).
+
+A million-row list never sits in memory.
+"""
 
 from __future__ import annotations
 
