@@ -62,6 +62,8 @@ class _Progress:
         """Show progress: the bar, or a plain line every few seconds."""
         text = (f"sent {report.sent} · deferred {report.deferred} · failed {report.failed} · "
                 f"unknown {report.unknown} · {report.rate:.0f} msg/s")
+        if report.workers > 1:
+            text += f" · campaign: {report.campaign_sent} sent by {report.workers} senders"
         if self.bar is not None:
             try:
                 self.bar.update(self.task, completed=report.sent + report.failed, description=text)

@@ -61,6 +61,8 @@ class SendReport:
     counts: dict[str, int] = field(default_factory=dict)
     status: CampaignStatus | None = None
     audience: AudienceRead | None = None
+    campaign_sent: int = 0  # by every sender of the campaign, polled while sending
+    workers: int = 0  # senders at work on the campaign, this one included
 
     @property
     def rate(self) -> float:
@@ -252,6 +254,15 @@ async def send_campaign(
             await asyncio.to_thread(store.renew, owner=owner, lease_until=clock() + options.lease, run=run,
                                     now=clock())
 
+    async def poll_campaign() -> None:
+        """Every few seconds: what all the campaign's senders have sent, for the progress display."""
+        while True:
+            await asyncio.sleep(2)
+            report.campaign_sent, report.workers = await asyncio.to_thread(
+                store.campaign_progress, campaign.id, now=clock())
+            if on_progress:
+                on_progress(report)
+
     async def watch_reader() -> None:
         """A list that cannot be read stops the run; what was journaled stays with this campaign."""
         if reading is None:
@@ -265,7 +276,8 @@ async def send_campaign(
 
     stop_waiter = asyncio.ensure_future(stop.wait())
     stop_waiter.add_done_callback(lambda _: stop_reader())
-    helpers = [asyncio.create_task(renew()), asyncio.create_task(watch_reader())]
+    helpers = [asyncio.create_task(renew()), asyncio.create_task(watch_reader()),
+               asyncio.create_task(poll_campaign())]
     producer: asyncio.Task[None] | None = None
     writer_task = asyncio.create_task(writer.run())
     workers = [asyncio.create_task(work()) for _ in range(max(1, options.concurrency))]

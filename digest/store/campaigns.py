@@ -235,6 +235,12 @@ class CampaignQueries(SQLBase):
 
     # -- reading back ------------------------------------------------------------
 
+    def campaign_progress(self, campaign_id: int, *, now: float) -> tuple[int, int]:
+        """(messages sent by every run of the campaign, senders at work now): cheap enough to poll."""
+        row = self.one("SELECT SUM(sent), SUM(CASE WHEN finished_at IS NULL AND heartbeat >= ? THEN 1 ELSE 0 END) "
+                       "FROM runs WHERE campaign = ?", (now - WORKER_SILENCE, campaign_id))
+        return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+
     def campaign_status(self, campaign: Campaign, *, now: float) -> CampaignStatus:
         """Counts by status and what the campaign's senders are doing."""
         status = CampaignStatus(campaign, counts=dict.fromkeys(("pending", "sent", "deferred", "failed", "unknown"), 0))

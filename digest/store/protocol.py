@@ -157,6 +157,10 @@ class Store(Protocol):
         """Close a sender run."""
         ...
 
+    def campaign_progress(self, campaign_id: int, *, now: float) -> tuple[int, int]:
+        """(sent by all runs, senders at work): cheap enough to poll."""
+        ...
+
     def campaign_status(self, campaign: Campaign, *, now: float) -> CampaignStatus:
         """Counts by status and live senders."""
         ...
