@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import socket
+import ssl
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -256,14 +258,33 @@ def _redirect_target(current: str, location: str) -> str:
     return target
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes and, for exception groups (anyio's happy eyeballs), their members."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 20:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        todo += [c for c in (current.__cause__, current.__context__) if c is not None]
+        todo += list(getattr(current, "exceptions", ()))
+    return seen
+
+
 def _connect_reason(exc: Exception) -> str:
-    text = str(exc)
-    lowered = text.lower()
-    if "name or service not known" in lowered or "nodename nor servname" in lowered or "no address" in lowered \
-            or "temporary failure in name resolution" in lowered:
-        return "DNS: the host name does not resolve"
-    if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
-        return f"TLS: {text.splitlines()[0] if text else 'handshake failed'}"
-    if "refused" in lowered:
-        return "connection refused"
-    return f"cannot connect: {text.splitlines()[0] if text else type(exc).__name__}"
+    causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, socket.gaierror):
+            return "DNS: the host name does not resolve"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS: certificate not trusted ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS: {cause.reason or cause}"
+    for cause in causes:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"cannot connect: {cause.strerror}"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"cannot connect: {text}"
