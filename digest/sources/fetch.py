@@ -150,12 +150,12 @@ class _Run:
         """Fetch one source (and, for a full_text feed, its entries' pages)."""
         started = time.perf_counter()
         # Feeds are published to be polled; robots.txt governs pages (and what may turn out to be one).
-        if spec.kind != "feed":
-            refusal = await self._robots(spec.url)
-            if refusal:
-                return self._done(FetchResult(spec, "refused", refusal, seconds=time.perf_counter() - started))
         accept = PAGE_ACCEPT if spec.kind == "page" else FEED_ACCEPT
         try:
+            if spec.kind != "feed":
+                refusal = await self._robots(spec.url)
+                if refusal:
+                    return self._done(FetchResult(spec, "refused", refusal, seconds=time.perf_counter() - started))
             record, fetched = await self._get(spec.url, accept=accept)
         except FetchFailure as failure:
             return self._done(FetchResult(spec, failure.outcome, failure.reason, status=failure.status,
@@ -210,10 +210,10 @@ class _Run:
         return list(await asyncio.gather(*(self._page(link) for link in links)))
 
     async def _page(self, url: str) -> PageResult:
-        refusal = await self._robots(url)
-        if refusal:
-            return PageResult(url, reason=refusal)
         try:
+            refusal = await self._robots(url)
+            if refusal:
+                return PageResult(url, reason=refusal)
             record, _ = await self._get(url, accept=PAGE_ACCEPT)
         except FetchFailure as failure:
             return PageResult(url, reason=failure.reason)

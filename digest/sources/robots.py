@@ -27,13 +27,19 @@ class RobotsCache:
         self._rules: dict[str, asyncio.Task[object]] = {}
 
     async def refusal(self, url: str) -> str | None:
-        """None when the page may be fetched, else why not (one line)."""
+        """None when the page may be fetched, else why not (one line).
+
+        A host that cannot be reached at all raises its FetchFailure: the page
+        would fail the same way, and that is the clearer reason.
+        """
         parts = urlsplit(url)
         origin = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), "", "", ""))
         task = self._rules.get(origin)
         if task is None:
             task = self._rules[origin] = asyncio.ensure_future(self._load(origin))
         rules = await task
+        if isinstance(rules, FetchFailure):
+            raise rules
         if isinstance(rules, str):
             return rules
         if rules is None or rules.can_fetch(url, self.agent):  # type: ignore[attr-defined]
@@ -48,6 +54,8 @@ class RobotsCache:
         except FetchFailure as failure:
             if failure.status is not None and 400 <= failure.status < 500 and failure.status != 429:
                 return None  # no robots.txt: everything is allowed
+            if failure.status is None:
+                return failure  # the host itself is unreachable (or refused by the guard)
             return f"robots.txt of {origin} unreachable ({failure.reason}); not fetched this time"
         text = (fetched.body or b"").decode("utf-8", errors="replace")
         return Protego.parse(text)
