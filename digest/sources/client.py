@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import os
 import socket
 import ssl
 import time
@@ -79,6 +80,22 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+_TLS_CONTEXTS: dict[tuple[str, str], ssl.SSLContext] = {}
+
+
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS context (system CAs, or SSL_CERT_FILE / SSL_CERT_DIR), made once per process.
+
+    Loading the CA bundle costs ~0.1 s of CPU; a process that fetches more than once pays it once.
+    """
+    import httpcore2
+
+    key = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+    if key not in _TLS_CONTEXTS:
+        _TLS_CONTEXTS[key] = httpcore2.default_ssl_context()
+    return _TLS_CONTEXTS[key]
+
+
 class _GuardedTransport(httpx2.AsyncHTTPTransport):
     """httpx2's transport with the guarded network backend under its connection pool."""
 
@@ -118,12 +135,16 @@ class HTTPClient:
     async def __aenter__(self) -> HTTPClient:
         settings = self.settings
         guard = GuardedBackend(allow_private=settings.allow_private_networks)
-        limits = httpx2.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
+        # In-flight requests are bounded by the semaphores below; the pool may keep more connections open so
+        # that a host's next request reuses one instead of closing another host's (20 hosts x 2 > 16).
+        pool = settings.concurrency * 4
+        limits = httpx2.Limits(max_connections=pool, max_keepalive_connections=pool)
         # The proxy transports are made inside AsyncClient.__init__: the guard rides on a class of this client's own.
         client_class = type("_GuardedClient", (_Client,), {"guard": guard})
         self._client = client_class(
-            transport=_GuardedTransport(backend=guard, proxied=False, limits=limits),
+            transport=_GuardedTransport(backend=guard, proxied=False, limits=limits, verify=tls_context()),
             limits=limits,
+            verify=tls_context(),
             timeout=httpx2.Timeout(settings.timeout, connect=settings.connect_timeout),
             follow_redirects=False,  # every hop is checked below
             trust_env=True,  # proxies and SSL_CERT_FILE from the standard environment variables
@@ -184,8 +205,10 @@ class HTTPClient:
                                     raise FetchFailure("failed", f"redirect loop at {target}", status=status)
                                 seen.add(target)
                                 current = target
+                                await _drain(response)
                                 continue
                             if status == 304:
+                                await _drain(response)
                                 return Fetched(url, current, 304, None, etag=response.headers.get("etag", etag),
                                                last_modified=response.headers.get("last-modified", last_modified),
                                                moved_to=moved_to)
@@ -236,6 +259,21 @@ class HTTPClient:
                 raise FetchFailure("failed", f"too large: over the {cap} byte cap (abandoned while streaming)")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+async def _drain(response: httpx2.Response, limit: int = 64 * 1024) -> None:
+    """Read what is left of a small answer (a 304, a redirect) so its connection goes back to the pool.
+
+    Inside the request's deadline, like every other read.
+    """
+    try:
+        read = 0
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read > limit:
+                break
+    except (httpx2.HTTPError, httpx2.StreamError):
+        pass
 
 
 class _RetryLater(Exception):

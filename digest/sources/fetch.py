@@ -105,7 +105,9 @@ def user_agent(base_url: str) -> str:
 def fetch_sources(ctx: Context, specs: Sequence[SourceSpec] | None = None, *, offline: bool = False,
                   on_result: Callable[[FetchResult], None] | None = None) -> FetchReport:
     """Fetch `specs` (default: the workspace's [[sources]]) into the cache; see the module docstring."""
-    return asyncio.run(fetch_sources_async(ctx, specs, offline=offline, on_result=on_result))
+    from digest.aio import run
+
+    return run(fetch_sources_async(ctx, specs, offline=offline, on_result=on_result))
 
 
 async def fetch_sources_async(ctx: Context, specs: Sequence[SourceSpec] | None = None, *, offline: bool = False,
