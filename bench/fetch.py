@@ -32,7 +32,7 @@ DELAY = 0.05
 
 SERVER = r'''
 import asyncio, sys
-port, delay = int(sys.argv[1]), float(sys.argv[2])
+port, delay, hosts = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 items = "".join(f"<item><title>Story {i}</title><link>https://example.org/{i}</link>"
                 f"<pubDate>Tue, 24 Nov 2026 08:00:00 GMT</pubDate><description>{'Words of the story. ' * 10}"
                 "</description></item>" for i in range(8))
@@ -56,12 +56,12 @@ async def handle(reader, writer):
         writer.close()
 
 async def main():
-    servers = [await asyncio.start_server(handle, f"127.0.0.{i}", port, backlog=512) for i in range(1, %d + 1)]
+    servers = [await asyncio.start_server(handle, f"127.0.0.{i}", port, backlog=512) for i in range(1, hosts + 1)]
     print("ready", flush=True)
     await asyncio.sleep(600)
 
 asyncio.run(main())
-''' % HOSTS
+'''
 
 OURS = r'''
 import json, resource, sys, time
@@ -118,7 +118,7 @@ def run(code: str, *args: str) -> dict[str, float]:
 
 def measure() -> list[Row]:
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(DELAY)], stdout=subprocess.PIPE,
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(DELAY), str(HOSTS)], stdout=subprocess.PIPE,
                               text=True)
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"

@@ -28,8 +28,8 @@ from digest.deliver.transport import SMTPTransport, Transport
 from digest.errors import ConfigError, DeliveryError, SourceError
 from digest.issue_folder import load_issue, write_issue_folder
 from digest.model import Issue, Rendered, Subscriber
-from digest.sources.config import SourceSpec
 from digest.render import PREVIEW_VALUES, fill_markers, render_issue
+from digest.sources.config import SourceSpec
 from digest.store import Audience, Campaign, CampaignStatus
 from digest.store.base import owner_id
 from digest.subscribers import RowProblem

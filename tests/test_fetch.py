@@ -284,3 +284,10 @@ def test_dns_and_untrusted_tls_failures_are_one_line_reasons(workspace: Path, tm
                                    kind="feed").results
     assert (nowhere.outcome, nowhere.reason) == ("failed", "DNS: the host name does not resolve")
     assert untrusted.outcome == "failed" and untrusted.reason.startswith("TLS: certificate not trusted")
+
+
+def test_a_304_nobody_asked_for_is_a_failure_not_a_crash(workspace: Path):
+    configure(workspace)
+    with Site({"/feed.xml": lambda h: h.answer(304)}) as site:
+        odd = only(fetch(workspace, site.url("/feed.xml"), kind="feed"))
+    assert odd.outcome == "failed" and "no validators" in odd.reason

@@ -55,7 +55,7 @@ def fetch(ctx: Context, urls: tuple[str, ...], strict: bool) -> None:
         def done(result: FetchResult) -> None:
             if progress is not None:
                 progress.console.print(describe(result), markup=False, highlight=False, soft_wrap=True)
-                progress.advance(task)  # type: ignore[arg-type]
+                progress.advance(task)
             else:
                 say(describe(result))
 

@@ -117,7 +117,7 @@ class _Client(httpx2.AsyncClient):
 
     guard: GuardedBackend
 
-    def _init_proxy_transport(self, proxy: httpx2.Proxy, **kwargs: Any) -> httpx2.AsyncBaseTransport:
+    def _init_proxy_transport(self, proxy: httpx2.Proxy, **kwargs: Any) -> httpx2.AsyncBaseTransport:  # type: ignore[override]
         self.guard.exempt.add(proxy.url.host.lower())
         return _GuardedTransport(backend=self.guard, proxied=True, proxy=proxy, **kwargs)
 
@@ -179,7 +179,8 @@ class HTTPClient:
             return Fetched(**{**_fields(fetched), "seconds": time.perf_counter() - started})
 
     async def _follow(self, url: str, *, etag: str, last_modified: str, accept: str) -> Fetched:
-        assert self._client is not None, "use HTTPClient as an async context manager"
+        if self._client is None:
+            raise RuntimeError("use HTTPClient as an async context manager")
         settings = self.settings
         current, seen, moved_to, permanent = url, {url}, "", True
         for _ in range(settings.max_redirects + 1):
@@ -208,6 +209,9 @@ class HTTPClient:
                                 await _drain(response)
                                 continue
                             if status == 304:
+                                if not (etag or last_modified):
+                                    raise FetchFailure("failed", "HTTP 304 to a request that had no validators",
+                                                       status=304)
                                 await _drain(response)
                                 return Fetched(url, current, 304, None, etag=response.headers.get("etag", etag),
                                                last_modified=response.headers.get("last-modified", last_modified),
@@ -283,7 +287,7 @@ class _RetryLater(Exception):
 
 
 def _fields(fetched: Fetched) -> dict[str, Any]:
-    return {name: getattr(fetched, name) for name in Fetched.__slots__}  # type: ignore[attr-defined]
+    return {name: getattr(fetched, name) for name in Fetched.__slots__}
 
 
 def _redirect_target(current: str, location: str) -> str:

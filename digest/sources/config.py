@@ -76,7 +76,7 @@ def parse_fetch(table: Any, path: str) -> FetchSettings:
     """Check the [fetch] table key by key."""
     if not isinstance(table, dict):
         raise ConfigError("[fetch] must be a table", path=path)
-    unknown = set(table) - set(FetchSettings.__slots__)  # type: ignore[attr-defined]
+    unknown = set(table) - set(FetchSettings.__slots__)
     if unknown:
         raise ConfigError(f"unknown key {sorted(unknown)[0]!r} in [fetch]", path=path)
     d = FetchSettings()
@@ -102,7 +102,7 @@ def parse_sources(entries: Any, path: str) -> tuple[SourceSpec, ...]:
         where = f"[[sources]] #{number}"
         if not isinstance(table, dict):
             raise ConfigError(f"{where} must be a table", path=path)
-        unknown = set(table) - set(SourceSpec.__slots__)  # type: ignore[attr-defined]
+        unknown = set(table) - set(SourceSpec.__slots__)
         if unknown:
             raise ConfigError(f"unknown key {sorted(unknown)[0]!r} in {where}", path=path)
         url = table.get("url")

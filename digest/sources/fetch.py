@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING
 
-
 from digest.errors import SourceError
 from digest.sources.cache import BodyCache
 from digest.sources.client import FEED_ACCEPT, PAGE_ACCEPT, Fetched, FetchFailure, HTTPClient
@@ -123,8 +122,7 @@ async def fetch_sources_async(ctx: Context, specs: Sequence[SourceSpec] | None =
         results = [await run.from_cache(spec) for spec in specs]
     else:
         async with HTTPClient(ctx.settings.fetch, user_agent=user_agent(ctx.settings.newsletter.base_url)) as client:
-            run.client = client
-            run.robots = RobotsCache(client)
+            run.connect(client)
             results = list(await asyncio.gather(*(run.fetch(spec) for spec in specs)))
         await asyncio.to_thread(store.save_fetches, list(run.saved.values()))
     return FetchReport(results, offline=offline, seconds=time.perf_counter() - started)
@@ -140,8 +138,20 @@ class _Run:
         self.records = records
         self.on_result = on_result
         self.saved: dict[str, FetchRecord] = {}
-        self.client: HTTPClient | None = None
-        self.robots: RobotsCache | None = None
+        self._client: HTTPClient | None = None
+        self._robots_cache: RobotsCache | None = None
+
+    def connect(self, client: HTTPClient) -> None:
+        """Use this client (and one robots.txt cache over it) for the run."""
+        self._client = client
+        self._robots_cache = RobotsCache(client)
+
+    @property
+    def client(self) -> HTTPClient:
+        """The run's HTTP client (online runs only)."""
+        if self._client is None:
+            raise RuntimeError("an offline run has no HTTP client")
+        return self._client
 
     def _done(self, result: FetchResult) -> FetchResult:
         if self.on_result is not None:
@@ -173,19 +183,18 @@ class _Run:
         return self._done(result)
 
     async def _robots(self, url: str) -> str | None:
-        assert self.robots is not None
-        return await self.robots.refusal(url)
+        if self._robots_cache is None:
+            raise RuntimeError("an offline run reads no robots.txt")
+        return await self._robots_cache.refusal(url)
 
     async def _get(self, url: str, *, accept: str) -> tuple[FetchRecord, Fetched]:
         """A conditional GET when the cached body is still on disk; the body cached, the record kept to save."""
-        assert self.client is not None
         old = self.records.get(url)
         usable = old is not None and self.cache.has(old.body_sha256)
         fetched = await self.client.get(url, etag=old.etag if old and usable else "",
                                         last_modified=old.last_modified if old and usable else "", accept=accept)
         now = now_iso()
-        if fetched.status == 304:
-            assert old is not None
+        if fetched.status == 304 and old is not None:  # the client refuses a 304 it did not ask for
             record = FetchRecord(url, fetched.final_url, fetched.etag or old.etag,
                                  fetched.last_modified or old.last_modified, old.content_type, old.body_sha256,
                                  old.size, old.fetched_at, now)
@@ -205,7 +214,6 @@ class _Run:
         body = self.cache.get(result.body_sha256)
         links = entry_links(body or b"", url=result.final_url or spec.url, content_type=result.content_type,
                             max_items=spec.max_items)
-        assert self.client is not None
         more = [link for link in links if link not in self.records]
         if more:
             self.records.update(await asyncio.to_thread(self.ctx.store.fetch_records, more))

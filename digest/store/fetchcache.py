@@ -34,7 +34,7 @@ class FetchRecord:
     checked_at: str  # when the server was last asked (a 304 moves only this)
 
 
-def _record(row: tuple) -> FetchRecord:  # type: ignore[type-arg]
+def _record(row: tuple) -> FetchRecord:
     url, final_url, etag, last_modified, content_type, digest, size, fetched_at, checked_at = row
     return FetchRecord(str(url), str(final_url), str(etag), str(last_modified), str(content_type), str(digest),
                        int(size), str(fetched_at), str(checked_at))
@@ -62,8 +62,9 @@ class FetchCacheQueries(SQLBase):
         if not records:
             return
         with self.transaction() as tx:
+            # Only the fixed column list is formatted in; the values are bound parameters.
             tx.executemany(
-                f"INSERT INTO fetch_cache ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO fetch_cache ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # nosec B608
                 "ON CONFLICT (url) DO UPDATE SET final_url = excluded.final_url, etag = excluded.etag, "
                 "last_modified = excluded.last_modified, content_type = excluded.content_type, "
                 "body_sha256 = excluded.body_sha256, size = excluded.size, fetched_at = excluded.fetched_at, "
