@@ -120,3 +120,25 @@ def test_the_same_story_through_a_feed_and_a_page_is_one_article_the_fuller_one(
     assert [a.origin for a in kept] == ["page", "feed-a"]
     assert kept[0].published == when  # the page had no date: the feed's is kept
     assert sorted(merged) == ["feed-a", "feed-b"]
+
+
+def test_two_fetches_at_once_share_the_cache_safely(workspace: Path, runner):
+    import subprocess
+    import sys
+
+    routes: dict[str, Any] = {}
+    with Site(routes) as site:
+        for i in range(12):
+            routes[f"/f{i}.xml"] = static(rss(f"Feed {i}", [(f"Story {i}", f"https://x.example/{i}",
+                                                            "Tue, 24 Nov 2026 08:00:00 GMT")]), etag=f'"e{i}"')
+        configure(workspace, sources=[{"url": site.url(f"/f{i}.xml"), "kind": "feed"} for i in range(12)])
+        both = [subprocess.Popen([sys.executable, "-m", "digest", "fetch"], cwd=workspace, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = [p.communicate(timeout=120) for p in both]
+        assert [p.returncode for p in both] == [0, 0], outputs
+        again = runner.invoke(main, ["fetch"])
+        assert again.exit_code == 0 and "0 fetched, 12 not modified, 0 failed" in again.stdout
+    shutil.rmtree(workspace / "pages")
+    offline = runner.invoke(main, ["build", "--offline"])
+    assert offline.exit_code == 0, offline.output
+    assert len(issue_json(workspace)["top_news"]) == 6

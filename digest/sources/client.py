@@ -183,6 +183,7 @@ class HTTPClient:
             raise RuntimeError("use HTTPClient as an async context manager")
         settings = self.settings
         current, seen, moved_to, permanent = url, {url}, "", True
+        deadline = 0.0
         for _ in range(settings.max_redirects + 1):
             headers = {"Accept": accept}
             if etag:
@@ -191,8 +192,10 @@ class HTTPClient:
                 headers["If-Modified-Since"] = last_modified
             host = urlsplit(current).hostname or ""
             async with self._slot(host):
+                # One deadline for the whole answer, redirects included, counted from the first request sent.
+                deadline = deadline or asyncio.get_running_loop().time() + settings.timeout
                 try:
-                    async with asyncio.timeout(settings.timeout):
+                    async with asyncio.timeout_at(deadline):
                         response = await self._client.send(self._client.build_request("GET", current,
                                                                                       headers=headers), stream=True)
                         try:
