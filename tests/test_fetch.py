@@ -291,3 +291,14 @@ def test_a_304_nobody_asked_for_is_a_failure_not_a_crash(workspace: Path):
     with Site({"/feed.xml": lambda h: h.answer(304)}) as site:
         odd = only(fetch(workspace, site.url("/feed.xml"), kind="feed"))
     assert odd.outcome == "failed" and "no validators" in odd.reason
+
+
+def test_the_guard_answers_before_connecting_so_closed_ports_cannot_be_told_from_open_ones(workspace: Path):
+    configure(workspace, allow_private_networks=False)
+    with Site({"/feed.xml": static(FEED)}) as site:
+        closed = Site({})
+        closed_url = closed.url("/feed.xml")
+        closed.stop()
+        open_port, closed_port = fetch(workspace, site.url("/feed.xml"), closed_url, kind="feed").results
+    assert open_port.outcome == closed_port.outcome == "refused"
+    assert open_port.reason == closed_port.reason and "loopback" in open_port.reason

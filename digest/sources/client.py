@@ -108,7 +108,11 @@ class _GuardedTransport(httpx2.AsyncHTTPTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if self._proxied and not self._guard.allow_private:
-            await check_resolved(request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80))
+            try:
+                await check_resolved(request.url.host,
+                                     request.url.port or (443 if request.url.scheme == "https" else 80))
+            except OSError as exc:
+                raise httpx2.ConnectError(str(exc), request=request) from exc
         return await super().handle_async_request(request)
 
 

@@ -99,9 +99,17 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None, socket_options: Iterable[Any] | None = None,
                           ) -> httpcore2.AsyncNetworkStream:
+        guarded = not (self.allow_private or host.lower().strip("[]") in self.exempt)
+        if guarded:
+            # Before connecting too: otherwise "connection refused" against "timeout" would tell a
+            # hostile feed which private ports are open (a port scan through our error messages).
+            try:
+                await check_resolved(host, port)
+            except OSError as exc:  # DNS: reported like httpcore's own connection errors
+                raise httpcore2.ConnectError(str(exc)) from exc
         stream = await self._inner.connect_tcp(host, port, timeout=timeout, local_address=local_address,
                                                socket_options=socket_options)
-        if self.allow_private or host.lower().strip("[]") in self.exempt:
+        if not guarded:
             return stream
         peer = stream.get_extra_info("server_addr")
         address = str(peer[0]) if peer else ""
@@ -122,7 +130,7 @@ async def check_resolved(host: str, port: int) -> None:
     """Refuse a host any of whose addresses is not public (for requests that go through a proxy).
 
     Through a proxy the proxy connects, not us: the best we can do is to judge
-    what the name resolves to here.
+    what the name resolves to here. A name that does not resolve raises OSError.
     """
     try:
         ipaddress.ip_address(host.strip("[]"))
