@@ -28,8 +28,12 @@ class RefusedAddress(Exception):
     def __init__(self, host: str, address: str) -> None:
         self.host = host
         self.address = address
-        super().__init__(f"{host} is {address}, a {kind_of(address)} address (refused; "
-                         "[fetch] allow_private_networks = true allows it)")
+        try:
+            what = f"a {kind_of(address)} address"
+        except ValueError:
+            what = "not an internet address"
+        said = f"{host} is {what}" if host == address or not address else f"{host} is {address}, {what}"
+        super().__init__(f"{said}, not fetched ([fetch] allow_private_networks = true allows it)")
 
 
 def kind_of(address: str) -> str:
@@ -115,12 +119,12 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
         address = str(peer[0]) if peer else ""
         if not is_public(address):
             await stream.aclose()
-            raise RefusedAddress(host, address or "unknown")
+            raise RefusedAddress(host, address)
         return _CheckedStream(stream)
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[Any] | None = None) -> httpcore2.AsyncNetworkStream:
-        raise RefusedAddress(path, "a local socket")
+        raise RefusedAddress(path, "")
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
