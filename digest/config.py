@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import ConfigError
+from digest.sources.config import FetchSettings, SourceSpec, parse_fetch, parse_sources
 
 __all__ = [
     "Newsletter",
@@ -117,6 +118,8 @@ class Settings:
     smtp: SMTPSettings | None = None
     dkim: DKIMSettings | None = None
     state: StateSettings = field(default_factory=StateSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    sources: tuple[SourceSpec, ...] = ()
 
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
@@ -211,7 +214,7 @@ def load_settings(root: Path) -> Settings:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         message = re.sub(r"\s*\(at line.*\)", "", str(exc))
         raise ConfigError(message, path=path, line=int(match.group(1)) if match else None) from None
-    unknown = set(raw) - {"newsletter", "theme", "smtp", "dkim", "state"}
+    unknown = set(raw) - {"newsletter", "theme", "smtp", "dkim", "state", "fetch", "sources"}
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}]", path=path)
     settings = Settings(
@@ -220,6 +223,8 @@ def load_settings(root: Path) -> Settings:
         smtp=_build(SMTPSettings, raw["smtp"], "smtp", path) if "smtp" in raw else None,
         dkim=_build(DKIMSettings, raw["dkim"], "dkim", path) if "dkim" in raw else None,
         state=_build(StateSettings, raw.get("state", {}), "state", path),
+        fetch=parse_fetch(raw.get("fetch", {}), path),
+        sources=parse_sources(raw.get("sources", []), path),
     )
     _check(settings, path)
     return settings

@@ -14,11 +14,13 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from digest.collect import collect
+from digest.collect import Collection, collect
 from digest.compose import sign_token, unsubscribe_url
 from digest.context import Context
 from digest.curate import CurateOptions, curate
+from digest.curate.dedupe import merge_duplicates
 from digest.deliver.audience import AudienceRead, read_audience
 from digest.deliver.mailbox import embedded_mailbox
 from digest.deliver.sender import SendOptions, SendReport, send_campaign
@@ -27,13 +29,18 @@ from digest.errors import ConfigError, DeliveryError, SourceError
 from digest.issue_folder import load_issue, write_issue_folder
 from digest.model import Issue, Rendered, Subscriber
 from digest.render import PREVIEW_VALUES, fill_markers, render_issue
+from digest.sources.config import SourceSpec
 from digest.store import Audience, Campaign, CampaignStatus
 from digest.store.base import owner_id
 from digest.subscribers import RowProblem
 
+if TYPE_CHECKING:
+    from digest.sources.fetch import FetchReport
+
 __all__ = [
     "BuildResult",
     "build_issue",
+    "gather_articles",
     "send_to_lists",
     "audience_for",
     "GMAIL_CLIP_BYTES",
@@ -57,12 +64,45 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    fetched: FetchReport | None = None  # the web sources' report, when there were any
+    merged: list[str] = field(default_factory=list)  # origins of articles merged into another copy
+
+
+def gather_articles(ctx: Context, sources: Sequence[Path], *, web: Sequence[SourceSpec] = (),
+                    fetched: FetchReport | None = None, offline: bool = False, encoding: str | None = None,
+                    strict: bool = False) -> tuple[Collection, FetchReport | None]:
+    """Articles of files and folders, and of web sources (fetched now, or from the cache when offline).
+
+    A web source that fails is recorded in the collection's errors and the rest
+    go on; `strict` makes the first failure an error. No source at all is an error.
+    """
+    if not sources and not web and fetched is None:
+        raise SourceError("no sources: give files, folders or URLs, or add [[sources]] to digest.toml",
+                          path=str(ctx.workspace.root / "digest.toml"))
+    found = collect(sources, encoding=encoding, strict=strict) if sources else Collection()
+    if fetched is None and web:
+        from digest.sources.fetch import fetch_sources
+
+        fetched = fetch_sources(ctx, web, offline=offline)
+    if fetched is not None:
+        from digest.sources import articles_from, cache_of
+
+        got = articles_from(fetched, cache_of(ctx))
+        if strict and got.errors:
+            raise got.errors[0]
+        found.articles.extend(got.articles)
+        found.warnings.extend(got.warnings)
+        found.errors.extend(got.errors)
+    return found, fetched
 
 
 def build_issue(
     ctx: Context,
     sources: Sequence[Path],
     *,
+    web: Sequence[SourceSpec] = (),
+    fetched: FetchReport | None = None,
+    offline: bool = False,
     options: CurateOptions | None = None,
     out: Path | None = None,
     encoding: str | None = None,
@@ -70,16 +110,24 @@ def build_issue(
     allow_large: bool = False,
     reserve_number: bool = True,
 ) -> BuildResult:
-    """Collect, curate, number, render and write issues/<number>/ whole (nothing written on error)."""
+    """Collect (files, and web sources fetched or cached), curate, number, render and write issues/<number>/.
+
+    `web` sources are fetched first (or read from the cache with `offline`);
+    pass `fetched` instead to build from a fetch already made. Nothing is
+    written on error.
+    """
     settings = ctx.settings
-    found = collect(sources, encoding=encoding, strict=strict)
+    found, fetched = gather_articles(ctx, sources, web=web, fetched=fetched, offline=offline, encoding=encoding,
+                                     strict=strict)
     if not found.articles:
         if found.errors:
             raise found.errors[0]
-        raise SourceError("no articles found in the sources", path=", ".join(map(str, sources)))
+        names = [*map(str, sources), *(s.url for s in web)]
+        raise SourceError("no articles found in the sources", path=", ".join(names))
+    articles, merged = merge_duplicates(found.articles)
     options = options or CurateOptions()
     options = replace(options, newsletter=settings.newsletter.name, subject_template=settings.newsletter.subject)
-    curated = curate(found.articles, options)
+    curated = curate(articles, options)
     # The same content keeps its number, so a failed render wastes none; previews only peek.
     if reserve_number:
         number = ctx.store.number_for(curated.issue.content_key, curated.issue.subject)
@@ -110,7 +158,7 @@ def build_issue(
     warnings = list(found.warnings)
     warnings += [f"{origin}: no date; kept in the issue" for origin in curated.undated]
     warnings += [f"{path}: skipped, not a supported source" for path in found.skipped]
-    return BuildResult(issue, rendered, folder, size, warnings, found.errors, found.skipped)
+    return BuildResult(issue, rendered, folder, size, warnings, found.errors, found.skipped, fetched, merged)
 
 
 def audience_for(ctx: Context, lists: Sequence[Path], *, tags: Sequence[str] = (),

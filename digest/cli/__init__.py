@@ -68,6 +68,7 @@ def main(ctx: click.Context, root: Path) -> None:
 DigestGroup.lazy = {
     "build": "digest.cli.build:build",
     "collect": "digest.cli.build:collect_command",
+    "fetch": "digest.cli.fetch:fetch",
     "send": "digest.cli.send:send",
     "status": "digest.cli.send:status",
     "subscribers": "digest.cli.subscribers:subscribers",

@@ -9,13 +9,14 @@ from pathlib import Path
 import click
 
 from digest.cli.output import print_rich, printable, say, warn
-from digest.collect import collect
 from digest.context import Context
 from digest.curate import LEAD_RULE, CurateOptions
 from digest.errors import ConfigError, SourceError
-from digest.pipeline import WARN_BYTES, build_issue
+from digest.pipeline import WARN_BYTES, build_issue, gather_articles
+from digest.sources import check_url, is_url
+from digest.sources.config import SourceSpec
 
-__all__ = ["build", "collect_command", "period_from", "sources_or_default"]
+__all__ = ["build", "collect_command", "period_from", "sources_or_default", "split_sources"]
 
 
 def period_from(week: str | None, since: date | None, until: date | None) -> tuple[date | None, date | None]:
@@ -41,11 +42,41 @@ def sources_or_default(ctx: Context, sources: tuple[Path, ...]) -> list[Path]:
     return chosen
 
 
+def split_sources(ctx: Context, given: tuple[str, ...]) -> tuple[list[Path], list[SourceSpec]]:
+    """SOURCES split into files/folders and URLs; none given: pages/ (if there) and the [[sources]] of digest.toml."""
+    if not given:
+        configured = list(ctx.settings.sources)
+        if configured and not ctx.workspace.pages.exists():
+            return [], configured
+        return sources_or_default(ctx, ()), configured
+    paths: list[Path] = []
+    specs: list[SourceSpec] = []
+    for text in given:
+        if is_url(text):
+            specs.append(SourceSpec(check_url(text, where="SOURCE")))
+        else:
+            paths.append(Path(text))
+    return (sources_or_default(ctx, tuple(paths)) if paths else []), specs
+
+
+def report_fetch(result: object) -> None:
+    """Warn about web sources that moved permanently (the failures are printed as skipped sources)."""
+    fetched = getattr(result, "fetched", None)
+    if fetched is None:
+        return
+    for item in fetched.results:
+        if item.moved_to:
+            warn(f"{item.spec.url}: {item.reason}")
+    what = "read from the cache" if fetched.offline else "fetched"
+    total = len(fetched.results)
+    say(f"Web sources: {total - len(fetched.failed)} of {total} {what} in {fetched.seconds:.1f} s", err=True)
+
+
 _date = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @click.command(epilog=LEAD_RULE)
-@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write (default issues/<number>/).")
 @click.option("--week", help="Only articles of this ISO week, e.g. 2026-W48.")
@@ -56,18 +87,25 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--excerpt-words", default=120, show_default=True, type=click.IntRange(20, 2000),
               help="Length of the lead's excerpt, ending on a whole sentence.")
 @click.option("--encoding", help="Read every source in this encoding instead of detecting it.")
-@click.option("--strict", is_flag=True, help="Stop at the first bad source instead of skipping it.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad or failed source instead of skipping it.")
+@click.option("--offline", is_flag=True, help="Fetch nothing: web sources come from the cache of the last fetch.")
 @click.option("--allow-large", is_flag=True, help="Build even when the HTML is over Gmail's 102 KB clip.")
 @click.option("--screenshots", is_flag=True, help="Also open the email in headless Chromium and save screenshots.")
 @click.pass_obj
-def build(ctx: Context, sources: tuple[Path, ...], out: Path | None, week: str | None,
+def build(ctx: Context, sources: tuple[str, ...], out: Path | None, week: str | None,
           since: object, until: object, lead_text: str | None, top: int, excerpt_words: int,
-          encoding: str | None, strict: bool, allow_large: bool, screenshots: bool) -> None:
-    """Build the issue from SOURCES (default: pages/): HTML, text, preview.eml, issue.json."""
+          encoding: str | None, strict: bool, offline: bool, allow_large: bool, screenshots: bool) -> None:
+    """Build the issue from SOURCES: files, folders and URLs (default: pages/ and the [[sources]] of digest.toml).
+
+    Web sources are fetched first (conditionally: unchanged ones cost a 304),
+    or with --offline read from the cache, so an issue can be rebuilt exactly.
+    """
     start, end = period_from(week, _as_date(since), _as_date(until))
     options = CurateOptions(lead=lead_text, top=top, excerpt_words=excerpt_words, since=start, until=end)
-    result = build_issue(ctx, sources_or_default(ctx, sources), options=options, out=out,
+    paths, web = split_sources(ctx, sources)
+    result = build_issue(ctx, paths, web=web, offline=offline, options=options, out=out,
                          encoding=encoding, strict=strict, allow_large=allow_large)
+    report_fetch(result)
     for message in result.warnings:
         warn(message)
     for error in result.errors:
@@ -97,15 +135,17 @@ def _as_date(value: object) -> date | None:
 
 
 @click.command("collect")
-@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per article.")
 @click.option("--encoding", help="Read every source in this encoding instead of detecting it.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad source instead of skipping it.")
+@click.option("--offline", is_flag=True, help="Fetch nothing: URLs come from the cache of the last fetch.")
 @click.pass_obj
-def collect_command(ctx: Context, sources: tuple[Path, ...], as_json: bool,
-                    encoding: str | None, strict: bool) -> None:
-    """Read SOURCES (page dumps, HTML pages, RSS/Atom feeds, folders) and show the articles."""
-    found = collect(sources_or_default(ctx, sources), encoding=encoding, strict=strict)
+def collect_command(ctx: Context, sources: tuple[str, ...], as_json: bool,
+                    encoding: str | None, strict: bool, offline: bool) -> None:
+    """Read SOURCES (page dumps, HTML pages, RSS/Atom feeds, folders, URLs) and show the articles."""
+    paths, web = split_sources(ctx, sources)
+    found, _ = gather_articles(ctx, paths, web=web, offline=offline, encoding=encoding, strict=strict)
     for message in found.warnings:
         warn(message)
     for path in found.skipped:

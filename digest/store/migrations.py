@@ -175,7 +175,24 @@ CREATE TABLE list_check_lines (
         "JOIN campaigns c ON c.issue = d.issue AND c.audience_key = 'before-campaigns'")
 
 
+def fetch_cache(store: SQLBase, tx: Tx) -> None:
+    """Per fetched URL: the validators to ask again conditionally and the key of its cached body."""
+    _run(store, tx, """
+CREATE TABLE fetch_cache (
+    url TEXT PRIMARY KEY,
+    final_url TEXT NOT NULL,
+    etag TEXT NOT NULL DEFAULT '',
+    last_modified TEXT NOT NULL DEFAULT '',
+    content_type TEXT NOT NULL DEFAULT '',
+    body_sha256 TEXT NOT NULL,
+    size {bigint} NOT NULL,
+    fetched_at TEXT NOT NULL,
+    checked_at TEXT NOT NULL
+)""")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
+    ("0100_fetch_cache", fetch_cache),
 ]

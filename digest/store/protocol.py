@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
 from digest.model import Subscriber
+from digest.store.fetchcache import FetchRecord
 from digest.store.records import (
     Campaign,
     CampaignStatus,
@@ -188,4 +189,17 @@ class Store(Protocol):
 
     def save_list_check(self, check: ListCheck, lines: Iterable[tuple[int, str, str]]) -> None:
         """Cache a check."""
+        ...
+
+    # fetch cache
+    def fetch_records(self, urls: Iterable[str]) -> dict[str, FetchRecord]:
+        """The cached validators and body keys of these URLs."""
+        ...
+
+    def save_fetches(self, records: Sequence[FetchRecord]) -> None:
+        """Insert or replace fetch records in one transaction."""
+        ...
+
+    def forget_fetch(self, url: str) -> bool:
+        """Drop a URL's fetch record."""
         ...

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from digest.store.campaigns import CampaignQueries
+from digest.store.fetchcache import FetchCacheQueries
 from digest.store.issues import IssueQueries, SuppressionQueries
 from digest.store.listchecks import ListCheckQueries
 
 __all__ = ["Queries"]
 
 
-class Queries(IssueQueries, SuppressionQueries, CampaignQueries, ListCheckQueries):
+class Queries(IssueQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries):
     """The whole query surface; a backend adds connections and dialect."""

@@ -1,0 +1,79 @@
+"""`digest fetch`: fetch every web source into the workspace cache, one line per source."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import nullcontext
+from typing import Any
+
+import click
+
+from digest.cli.output import printable, say, warn
+from digest.context import Context
+from digest.errors import SourceError
+from digest.sources import check_url
+from digest.sources.config import SourceSpec
+from digest.sources.fetch import FetchResult, fetch_sources
+
+__all__ = ["fetch", "describe"]
+
+_LABELS = {"fetched": "fetched", "not_modified": "not modified", "cached": "cached", "failed": "failed",
+           "refused": "refused", "gone": "gone", "skipped": "skipped"}
+
+
+def describe(result: FetchResult) -> str:
+    """One line: outcome, status, size, time, URL, and the reason (control characters made visible)."""
+    status = str(result.status) if result.status else "—"
+    size = f"{result.size / 1024:.1f} KB" if result.ok and result.size else ""
+    line = (f"{_LABELS.get(result.outcome, result.outcome):<13}{status:>4}  {size:>10}  {result.seconds:6.2f} s  "
+            f"{result.spec.url}")
+    extra = result.reason
+    if result.pages:
+        got = sum(1 for p in result.pages if p.body_sha256)
+        extra = "; ".join(x for x in (extra, f"{got}/{len(result.pages)} article pages") if x)
+    return printable(f"{line}  ({extra})" if extra else line)
+
+
+@click.command()
+@click.argument("urls", nargs=-1)
+@click.option("--strict", is_flag=True, help="Exit with an error when any source failed.")
+@click.pass_obj
+def fetch(ctx: Context, urls: tuple[str, ...], strict: bool) -> None:
+    """Fetch the [[sources]] of digest.toml (or URLS) into the cache: fetched, not modified or failed, and why.
+
+    Requests are conditional (ETag, Last-Modified), at most 2 at once per host
+    and 16 in all; `digest build --offline` then builds from the cache alone.
+    """
+    specs = [SourceSpec(check_url(u, where="URL")) for u in urls] if urls else list(ctx.settings.sources)
+    if not specs:
+        raise SourceError("no sources: add [[sources]] to digest.toml or give URLs",
+                          path=str(ctx.workspace.root / "digest.toml"))
+    progress = _progress(len(specs)) if sys.stdout.isatty() else None
+    with progress or nullcontext():
+        task = progress.add_task("fetching", total=len(specs)) if progress else None
+
+        def done(result: FetchResult) -> None:
+            if progress is not None:
+                progress.console.print(describe(result), markup=False, highlight=False, soft_wrap=True)
+                progress.advance(task)
+            else:
+                say(describe(result))
+
+        report = fetch_sources(ctx, specs, on_result=done)
+    for result in report.results:
+        if result.moved_to:
+            warn(f"{result.spec.url}: {result.reason}")
+    failed = len(report.failed)
+    say(f"{len(report.results)} source(s) in {report.seconds:.1f} s: {report.count('fetched')} fetched, "
+        f"{report.count('not_modified')} not modified, {failed} failed")
+    if failed and (strict or failed == len(report.results)):
+        first = report.failed[0]
+        raise SourceError(f"{'every source' if failed == len(report.results) else f'{failed} source(s)'} failed; "
+                          f"first: {first.outcome}: {first.reason}", path=first.spec.url)
+
+
+def _progress(total: int) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    transient=True)

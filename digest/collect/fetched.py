@@ -1,0 +1,75 @@
+"""Articles from fetched bytes: a feed or an article page that came from a URL, not a file.
+
+The same parsers as for files, fed bytes already in hand: nothing here fetches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from email.message import Message
+
+from digest.collect.feed import looks_like_feed, parse_feed
+from digest.collect.htmlpage import looks_like_html, parse_html
+from digest.collect.textio import decode
+from digest.errors import SourceError
+from digest.model import Article
+
+__all__ = ["parse_fetched", "sniff_kind", "charset_of"]
+
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
+               "application/xml", "text/xml")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def charset_of(content_type: str) -> str | None:
+    """The charset parameter of a Content-Type header, if any."""
+    if not content_type:
+        return None
+    message = Message()
+    message["content-type"] = content_type
+    charset = message.get_content_charset()
+    return str(charset) if charset else None
+
+
+def sniff_kind(text: str, content_type: str) -> str:
+    """"feed" or "page": the body's start first, then the Content-Type."""
+    if looks_like_feed(text):
+        return "feed"
+    if looks_like_html(text):
+        return "page"
+    media = content_type.split(";")[0].strip().lower()
+    if media in _FEED_TYPES:
+        return "feed"
+    if media in _HTML_TYPES:
+        return "page"
+    raise SourceError(f"neither a feed nor an HTML page (Content-Type {media or 'missing'})")
+
+
+def parse_fetched(data: bytes, *, url: str, content_type: str = "", kind: str = "auto",
+                  warnings: list[str] | None = None) -> list[Article]:
+    """Parse a fetched body as a feed (one article per entry) or an article page (one article).
+
+    `url` is where the body came from (after redirects): it names the source in
+    errors and becomes the article's link when the page declares no canonical URL.
+    """
+    if not data.strip():
+        raise SourceError("empty answer, no article in it", path=url)
+    charset = charset_of(content_type)
+    try:
+        decoded = decode(data, path=url, encoding=charset)
+    except SourceError:
+        if not charset:
+            raise
+        decoded = decode(data, path=url)  # a wrong charset label is common; detect instead
+    if decoded.guessed and warnings is not None:
+        warnings.append(f"{url}: no charset given and not UTF-8, decoded as {decoded.encoding}")
+    text = decoded.text
+    if kind == "auto":
+        try:
+            kind = sniff_kind(text, content_type)
+        except SourceError as exc:
+            raise SourceError(exc.message, path=url) from None
+    if kind == "feed":
+        return parse_feed(text, path=url)
+    article = parse_html(text, path=url)
+    return [article if article.url else dataclasses.replace(article, url=url)]

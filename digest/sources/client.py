@@ -1,0 +1,339 @@
+"""The one HTTP client every source shares: conditional, bounded, polite and guarded.
+
+httpx2 (the maintained continuation of httpx) does the HTTP; this module adds
+what a feed reader needs on top: validators sent back (RFC 9110 §13.1), every
+redirect hop checked by hand (scheme, loop, count, permanence), `Retry-After`
+honoured up to a cap (RFC 9110 §10.2.3), a whole-request deadline (httpx's
+timeouts are per read, so a server dripping one byte a second would never trip
+them), a body cap enforced while it streams, at most `per_host` requests at
+once to a host and `concurrency` in all, and the private-network guard on the
+address each connection actually reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import socket
+import ssl
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx2
+
+from digest.sources.config import FetchSettings
+from digest.sources.guard import GuardedBackend, RefusedAddress, check_resolved
+
+__all__ = ["Fetched", "FetchFailure", "HTTPClient", "retry_after_seconds", "FEED_ACCEPT", "PAGE_ACCEPT"]
+
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
+               "text/xml;q=0.9, text/html;q=0.8, */*;q=0.5")
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+_REDIRECTS = {301, 302, 303, 307, 308}
+_PERMANENT = {301, 308}
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One answer: a body (status 200) or "not modified" (304, no body)."""
+
+    url: str
+    final_url: str
+    status: int
+    body: bytes | None
+    etag: str = ""
+    last_modified: str = ""
+    content_type: str = ""
+    moved_to: str = ""  # where a permanent redirect (301/308) says the source now lives
+    seconds: float = 0.0
+
+
+class FetchFailure(Exception):
+    """A fetch that gave nothing: `outcome` is failed, refused, gone or skipped; `reason` one line."""
+
+    def __init__(self, outcome: str, reason: str, *, status: int | None = None) -> None:
+        self.outcome = outcome
+        self.reason = reason
+        self.status = status
+        super().__init__(reason)
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+_TLS_CONTEXTS: dict[tuple[str, str], ssl.SSLContext] = {}
+
+
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS context (system CAs, or SSL_CERT_FILE / SSL_CERT_DIR), made once per process.
+
+    Loading the CA bundle costs ~0.1 s of CPU; a process that fetches more than once pays it once.
+    """
+    import httpcore2
+
+    key = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+    if key not in _TLS_CONTEXTS:
+        _TLS_CONTEXTS[key] = httpcore2.default_ssl_context()
+    return _TLS_CONTEXTS[key]
+
+
+class _GuardedTransport(httpx2.AsyncHTTPTransport):
+    """httpx2's transport with the guarded network backend under its connection pool."""
+
+    def __init__(self, *, backend: GuardedBackend, proxied: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # httpx2 does not take a network backend; its pool (httpcore2) does, and reads it per connection.
+        self._pool._network_backend = backend
+        self._guard = backend
+        self._proxied = proxied
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if self._proxied and not self._guard.allow_private:
+            try:
+                await check_resolved(request.url.host,
+                                     request.url.port or (443 if request.url.scheme == "https" else 80))
+            except OSError as exc:
+                raise httpx2.ConnectError(str(exc), request=request) from exc
+        return await super().handle_async_request(request)
+
+
+class _Client(httpx2.AsyncClient):
+    """AsyncClient whose proxy transports (from HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) are guarded too."""
+
+    guard: GuardedBackend
+
+    def _init_proxy_transport(self, proxy: httpx2.Proxy, **kwargs: Any) -> httpx2.AsyncBaseTransport:  # type: ignore[override]
+        self.guard.exempt.add(proxy.url.host.lower())
+        return _GuardedTransport(backend=self.guard, proxied=True, proxy=proxy, **kwargs)
+
+
+class HTTPClient:
+    """The shared async client; use as `async with HTTPClient(settings, user_agent=…) as client`."""
+
+    def __init__(self, settings: FetchSettings, *, user_agent: str) -> None:
+        self.settings = settings
+        self.user_agent = user_agent
+        self._all = asyncio.Semaphore(settings.concurrency)
+        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(settings.per_host))
+        self._client: httpx2.AsyncClient | None = None
+
+    async def __aenter__(self) -> HTTPClient:
+        settings = self.settings
+        guard = GuardedBackend(allow_private=settings.allow_private_networks)
+        # In-flight requests are bounded by the semaphores below; the pool may keep more connections open so
+        # that a host's next request reuses one instead of closing another host's (20 hosts x 2 > 16).
+        pool = settings.concurrency * 4
+        limits = httpx2.Limits(max_connections=pool, max_keepalive_connections=pool)
+        # The proxy transports are made inside AsyncClient.__init__: the guard rides on a class of this client's own.
+        client_class = type("_GuardedClient", (_Client,), {"guard": guard})
+        self._client = client_class(
+            transport=_GuardedTransport(backend=guard, proxied=False, limits=limits, verify=tls_context()),
+            limits=limits,
+            verify=tls_context(),
+            timeout=httpx2.Timeout(settings.timeout, connect=settings.connect_timeout),
+            follow_redirects=False,  # every hop is checked below
+            trust_env=True,  # proxies and SSL_CERT_FILE from the standard environment variables
+            headers={"User-Agent": self.user_agent},
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    @asynccontextmanager
+    async def _slot(self, host: str) -> AsyncIterator[None]:
+        async with self._hosts[host.lower()], self._all:
+            yield
+
+    async def get(self, url: str, *, etag: str = "", last_modified: str = "", accept: str = FEED_ACCEPT) -> Fetched:
+        """GET with validators; a 304 has no body. Raises FetchFailure with a one-line reason."""
+        started = time.perf_counter()
+        waited = False
+        while True:
+            try:
+                fetched = await self._follow(url, etag=etag, last_modified=last_modified, accept=accept)
+            except _RetryLater as later:
+                if waited or later.seconds is None or later.seconds > self.settings.retry_after_max:
+                    hint = f", Retry-After {later.seconds:.0f} s" if later.seconds is not None else ""
+                    raise FetchFailure("skipped", f"HTTP {later.status} (rate limited{hint}); skipped this time",
+                                       status=later.status) from None
+                waited = True
+                await asyncio.sleep(later.seconds)
+                continue
+            return Fetched(**{**_fields(fetched), "seconds": time.perf_counter() - started})
+
+    async def _follow(self, url: str, *, etag: str, last_modified: str, accept: str) -> Fetched:
+        if self._client is None:
+            raise RuntimeError("use HTTPClient as an async context manager")
+        settings = self.settings
+        current, seen, moved_to, permanent = url, {url}, "", True
+        deadline = 0.0
+        for _ in range(settings.max_redirects + 1):
+            headers = {"Accept": accept}
+            if etag:
+                headers["If-None-Match"] = etag
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified
+            host = urlsplit(current).hostname or ""
+            async with self._slot(host):
+                # One deadline for the whole answer, redirects included, counted from the first request sent.
+                deadline = deadline or asyncio.get_running_loop().time() + settings.timeout
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        response = await self._client.send(self._client.build_request("GET", current,
+                                                                                      headers=headers), stream=True)
+                        try:
+                            status = response.status_code
+                            if status in _REDIRECTS and response.headers.get("location"):
+                                target = _redirect_target(current, response.headers["location"])
+                                permanent = permanent and status in _PERMANENT
+                                if permanent:
+                                    moved_to = target
+                                if target in seen:
+                                    raise FetchFailure("failed", f"redirect loop at {target}", status=status)
+                                seen.add(target)
+                                current = target
+                                await _drain(response)
+                                continue
+                            if status == 304:
+                                if not (etag or last_modified):
+                                    raise FetchFailure("failed", "HTTP 304 to a request that had no validators",
+                                                       status=304)
+                                await _drain(response)
+                                return Fetched(url, current, 304, None, etag=response.headers.get("etag", etag),
+                                               last_modified=response.headers.get("last-modified", last_modified),
+                                               moved_to=moved_to)
+                            if status in (429, 503):
+                                raise _RetryLater(status, retry_after_seconds(response.headers.get("retry-after")))
+                            if status == 410:
+                                raise FetchFailure("gone", "HTTP 410 Gone: the source was removed; take it out "
+                                                   "of [[sources]]", status=410)
+                            if status != 200:
+                                raise FetchFailure("failed", f"HTTP {status} {response.reason_phrase}".strip(),
+                                                   status=status)
+                            body = await self._read_capped(response)
+                            return Fetched(url, current, 200, body, etag=response.headers.get("etag", ""),
+                                           last_modified=response.headers.get("last-modified", ""),
+                                           content_type=response.headers.get("content-type", ""),
+                                           moved_to=moved_to)
+                        finally:
+                            await response.aclose()
+                except TimeoutError:
+                    raise FetchFailure("failed", f"timeout: no whole answer within {settings.timeout:g} s") from None
+                except RefusedAddress as exc:
+                    raise FetchFailure("refused", str(exc)) from None
+                except httpx2.ConnectTimeout:
+                    raise FetchFailure("failed", f"timeout: no connection within {settings.connect_timeout:g} s"
+                                       ) from None
+                except httpx2.TimeoutException:
+                    raise FetchFailure("failed", f"timeout: the server stopped answering for "
+                                       f"{settings.timeout:g} s") from None
+                except httpx2.ConnectError as exc:
+                    raise FetchFailure("failed", _connect_reason(exc)) from None
+                except httpx2.DecodingError:
+                    raise FetchFailure("failed", "the compressed body is damaged") from None
+                except (httpx2.TransportError, httpx2.InvalidURL) as exc:
+                    raise FetchFailure("failed", f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+        raise FetchFailure("failed", f"more than {settings.max_redirects} redirects")
+
+    async def _read_capped(self, response: httpx2.Response) -> bytes:
+        cap = self.settings.max_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise FetchFailure("failed", f"too large: {int(declared)} bytes declared, over the {cap} byte cap")
+        chunks: list[bytes] = []
+        size = 0
+        # Decoded bytes are counted, so a small gzip bomb is stopped at the cap too.
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise FetchFailure("failed", f"too large: over the {cap} byte cap (abandoned while streaming)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+async def _drain(response: httpx2.Response, limit: int = 64 * 1024) -> None:
+    """Read what is left of a small answer (a 304, a redirect) so its connection goes back to the pool.
+
+    Inside the request's deadline, like every other read.
+    """
+    try:
+        read = 0
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read > limit:
+                break
+    except (httpx2.HTTPError, httpx2.StreamError):
+        pass
+
+
+class _RetryLater(Exception):
+    def __init__(self, status: int, seconds: float | None) -> None:
+        self.status = status
+        self.seconds = seconds
+
+
+def _fields(fetched: Fetched) -> dict[str, Any]:
+    return {name: getattr(fetched, name) for name in Fetched.__slots__}
+
+
+def _redirect_target(current: str, location: str) -> str:
+    target = urljoin(current, location.strip())
+    scheme = urlsplit(target).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise FetchFailure("refused", f"redirect to a {scheme or 'relative'}: URL refused ({target})")
+    if urlsplit(current).scheme.lower() == "https" and scheme == "http":
+        raise FetchFailure("refused", f"redirect from https down to http refused ({target})")
+    return target
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes and, for exception groups (anyio's happy eyeballs), their members."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 20:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        todo += [c for c in (current.__cause__, current.__context__) if c is not None]
+        todo += list(getattr(current, "exceptions", ()))
+    return seen
+
+
+def _connect_reason(exc: Exception) -> str:
+    causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, socket.gaierror):
+            return "DNS: the host name does not resolve"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS: certificate not trusted ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS: {cause.reason or cause}"
+    for cause in causes:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"cannot connect: {cause.strerror}"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"cannot connect: {text}"
