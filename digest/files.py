@@ -7,14 +7,17 @@ mkstemp's private 0600, so a web server user can read it.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from digest.errors import StateError
 
-__all__ = ["write_atomically", "replace_folder", "umask"]
+__all__ = ["write_atomically", "replace_folder", "folder_lock", "umask"]
 
 
 def umask() -> int:
@@ -55,25 +58,52 @@ def write_atomically(path: Path, data: str | bytes, *, private: bool = False) ->
         raise
 
 
-def replace_folder(folder: Path, files: dict[str, bytes]) -> None:
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a folder (flock on its descriptor) while the block runs."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def replace_folder(folder: Path, files: dict[str, bytes], *, keep: Sequence[str] = ()) -> set[str]:
     """Write every file into a temporary sibling folder, then rename it into place.
 
     Readers see the old folder or the new one, never a mix or a part: a full
-    disk while writing leaves the old folder as it was.
+    disk while writing leaves the old folder as it was. Files named in `keep`
+    are the editor's: one the folder already holds wins over `files` and moves
+    into the new folder, even when it was saved again while the new folder was
+    being written. Two writers of folders in one parent take turns. Returns
+    the names kept from the old folder.
     """
     mode = 0o666 & ~umask()
     try:
-        try:
-            tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new."))
-        except FileNotFoundError:
+        if not folder.parent.exists():
             folder.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new."))
+        with folder_lock(folder.parent):
+            return _replace(folder, files, keep, mode)
     except OSError as exc:
         raise StateError(f"cannot write: {exc.strerror or exc}", path=str(folder)) from None
+
+
+def _replace(folder: Path, files: dict[str, bytes], keep: Sequence[str], mode: int) -> set[str]:
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new."))
     old: Path | None = None
+    carried: dict[str, bytes] = {}
     try:
         os.chmod(tmp, 0o777 & ~umask())
+        for name in keep:
+            try:
+                carried[name] = (folder / name).read_bytes()
+                shutil.copy2(folder / name, tmp / name)
+            except FileNotFoundError:
+                continue
         for name, payload in files.items():
+            if name in carried:
+                continue
             with open(tmp / name, "wb") as handle:
                 handle.write(payload)
                 handle.flush()
@@ -85,12 +115,18 @@ def replace_folder(folder: Path, files: dict[str, bytes]) -> None:
             shutil.rmtree(old, ignore_errors=True)
             os.rename(folder, old)
         os.rename(tmp, folder)
-    except OSError as exc:
+        if old is not None:
+            for name, copied in carried.items():
+                # Saved into the old folder after we copied it: that save is the one to keep.
+                if (old / name).is_file() and (old / name).read_bytes() != copied:
+                    os.replace(old / name, folder / name)
+        return set(carried)
+    except OSError:
         if old is not None and not folder.exists():
             os.rename(old, folder)
             old = None
         shutil.rmtree(tmp, ignore_errors=True)
-        raise StateError(f"cannot write: {exc.strerror or exc}", path=str(folder)) from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

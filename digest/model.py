@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date as Date
 from datetime import datetime
 from typing import Any
 
@@ -111,7 +112,11 @@ class Article:
 
 @dataclass(frozen=True, slots=True)
 class Issue:
-    """One edition of the newsletter: the lead, its excerpt and the Top News."""
+    """One edition of the newsletter: the lead, its excerpt and the Top News.
+
+    `intro` is the editor's note in Markdown (rendered above the lead); `date`
+    is the date the issue shows, when the editor's plan sets it.
+    """
 
     number: int
     subject: str
@@ -120,10 +125,12 @@ class Issue:
     excerpt: tuple[str, ...]
     top_news: tuple[TopNewsItem, ...]
     content_key: str = ""
+    intro: str = ""
+    date: Date | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the issue.json form."""
-        return {
+        data: dict[str, Any] = {
             "number": self.number,
             "subject": self.subject,
             "preheader": self.preheader,
@@ -132,6 +139,12 @@ class Issue:
             "top_news": [item.to_json(with_origin=True) for item in self.top_news],
             "content_key": self.content_key,
         }
+        # Only when set: the content key of an issue curated by the rules alone stays what it was.
+        if self.intro:
+            data["intro"] = self.intro
+        if self.date is not None:
+            data["date"] = self.date.isoformat()
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Issue:
@@ -147,6 +160,8 @@ class Issue:
                 for t in data.get("top_news", ())
             ),
             content_key=data.get("content_key", ""),
+            intro=data.get("intro", ""),
+            date=Date.fromisoformat(data["date"]) if data.get("date") else None,
         )
 
 

@@ -7,32 +7,40 @@ and store loaded once). The stages below know nothing of this module.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from digest.collect import collect
 from digest.compose import sign_token, unsubscribe_url
 from digest.context import Context
-from digest.curate import CurateOptions, curate
+from digest.curate import CurateOptions, in_period
+from digest.curate.plan import apply_plan
+from digest.curate.planfile import PLAN_NAME
 from digest.deliver.audience import AudienceRead, read_audience
 from digest.deliver.mailbox import embedded_mailbox
 from digest.deliver.sender import SendOptions, SendReport, send_campaign
 from digest.deliver.transport import SMTPTransport, Transport
 from digest.errors import ConfigError, DeliveryError, SourceError
 from digest.issue_folder import load_issue, write_issue_folder
-from digest.model import Issue, Rendered, Subscriber
+from digest.model import Article, Issue, Rendered, Subscriber, TopNewsItem
+from digest.planning import plan_target
 from digest.render import PREVIEW_VALUES, fill_markers, render_issue
+from digest.render.intro import intro_text
 from digest.store import Audience, Campaign, CampaignStatus
 from digest.store.base import owner_id
 from digest.subscribers import RowProblem
 
 __all__ = [
     "BuildResult",
+    "PlanState",
     "build_issue",
     "send_to_lists",
     "audience_for",
@@ -47,6 +55,16 @@ EMBEDDED_MAILBOX = "the embedded mailbox (outbox/)"
 
 
 @dataclass
+class PlanState:
+    """The plan a build used: where it is, whether this build wrote it, what it does not hold yet."""
+
+    path: Path
+    created: bool = False  # this build wrote it (it did not exist)
+    written: bool = True  # it lives beside the outputs (not so for the preview's)
+    new: list[TopNewsItem] = field(default_factory=list)  # articles found since it was made
+
+
+@dataclass
 class BuildResult:
     """What `build_issue` made and noticed."""
 
@@ -57,6 +75,7 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    plan: PlanState | None = None
 
 
 def build_issue(
@@ -69,8 +88,13 @@ def build_issue(
     strict: bool = False,
     allow_large: bool = False,
     reserve_number: bool = True,
+    new_issue: bool = False,
 ) -> BuildResult:
-    """Collect, curate, number, render and write issues/<number>/ whole (nothing written on error)."""
+    """Collect, then render the issue from its plan and write issues/<number>/ whole (nothing written on error).
+
+    The plan is the open issue's (see `digest.planning`), the folder's, or a new
+    one made by the curation rules and written beside the outputs.
+    """
     settings = ctx.settings
     found = collect(sources, encoding=encoding, strict=strict)
     if not found.articles:
@@ -79,19 +103,19 @@ def build_issue(
         raise SourceError("no articles found in the sources", path=", ".join(map(str, sources)))
     options = options or CurateOptions()
     options = replace(options, newsletter=settings.newsletter.name, subject_template=settings.newsletter.subject)
-    curated = curate(found.articles, options)
-    # The same content keeps its number, so a failed render wastes none; previews only peek.
-    if reserve_number:
-        number = ctx.store.number_for(curated.issue.content_key, curated.issue.subject)
-    else:
-        number = ctx.store.peek_number(curated.issue.content_key)
-    issue = replace(curated.issue, number=number)
-    rendered = render_issue(issue, settings, templates=ctx.workspace.templates)
-    folder = out or ctx.workspace.issues / str(number)
-    skeleton = ctx.skeleton(rendered, list_name="preview")
+    target = plan_target(ctx, found.articles, options, out=out, reserve_number=reserve_number, new_issue=new_issue)
+    planned = apply_plan(target.plan, found.articles, period=in_period(found.articles, options), root=ctx.root)
+    issue = replace(planned.issue, number=target.number)
+    # The marker is an HMAC of the issue: the same content and plan render the same bytes, and
+    # content cannot forge it without the workspace secret.
+    marker = "dgst" + hmac.new(ctx.secret, json.dumps(issue.to_json(), sort_keys=True).encode(),
+                               hashlib.sha256).hexdigest()[:12]
+    rendered = render_issue(issue, settings, templates=ctx.workspace.templates, marker=marker)
+    folder = target.folder
+    skeleton = ctx.skeleton(rendered, list_name="preview", clock=lambda: _issue_time(ctx, issue))
     reader = Subscriber(PREVIEW_VALUES["email"], PREVIEW_VALUES["name"])
     preview = skeleton.compose(reader)
-    token = sign_token(ctx.secret, email=reader.key, list_name="preview", issue=number)
+    token = sign_token(ctx.secret, email=reader.key, list_name="preview", issue=issue.number)
     values = skeleton.values_for(reader, unsubscribe_url(settings.newsletter.base_url, token))
     html = fill_markers(rendered.html, rendered.marker, values)
     text = fill_markers(rendered.text, rendered.marker, values)
@@ -100,17 +124,44 @@ def build_issue(
         raise ConfigError(
             f"the HTML is {size / 1024:.1f} KB, over Gmail's 102 KB clip; shorten the issue "
             "(--excerpt-words, --top) or pass --allow-large", path=str(folder / "issue.html"))
-    write_issue_folder(folder, {
+    files = {
         "rendered.json": json.dumps(rendered.to_json(), ensure_ascii=False).encode("utf-8"),
         "issue.json": (json.dumps(issue.to_json(), ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
         "issue.html": html.encode("utf-8"),
         "issue.txt": text.encode("utf-8"),
         "preview.eml": preview.data,
-    })
+    }
+    if target.new_text is not None and target.plan_path.parent == folder:
+        files[PLAN_NAME] = target.new_text.encode("utf-8")
+    kept = write_issue_folder(folder, files)
     warnings = list(found.warnings)
-    warnings += [f"{origin}: no date; kept in the issue" for origin in curated.undated]
+    warnings += [f"{origin}: no date; kept in the issue" for origin in _undated(found.articles, options)]
     warnings += [f"{path}: skipped, not a supported source" for path in found.skipped]
-    return BuildResult(issue, rendered, folder, size, warnings, found.errors, found.skipped)
+    warnings += [f"{target.plan_path}:{entry.line}: the source of {entry.title!r} ({entry.source}) is gone; "
+                 "the entry stays as written (delete it to drop it)" for entry in planned.vanished]
+    if issue.intro and not _shows_intro(rendered.text, issue.intro):
+        warnings.append(f"{ctx.workspace.templates}: the workspace templates do not show the intro; "
+                        "add {{ intro_text }} (text) and the intro partial (HTML), see digest templates init")
+    plan = PlanState(target.plan_path, created=target.new_text is not None and PLAN_NAME not in kept,
+                     written=target.plan_path.parent == folder, new=planned.new)
+    return BuildResult(issue, rendered, folder, size, warnings, found.errors, found.skipped, plan)
+
+
+def _undated(articles: Sequence[Article], options: CurateOptions) -> list[str]:
+    return [a.origin for a in in_period(articles, options) if a.published is None]
+
+
+def _issue_time(ctx: Context, issue: Issue) -> float:
+    """When preview.eml says it was sent: the issue's date at midnight in the newsletter's zone."""
+    day = issue.date or (issue.lead.published.date() if issue.lead.published else None)
+    if day is None:
+        return time.time()
+    return datetime.combine(day, datetime.min.time(), tzinfo=ctx.settings.newsletter.zone).timestamp()
+
+
+def _shows_intro(text: str, intro: str) -> bool:
+    words = intro_text(intro).split()[:6]
+    return not words or " ".join(words) in " ".join(text.split())
 
 
 def audience_for(ctx: Context, lists: Sequence[Path], *, tags: Sequence[str] = (),

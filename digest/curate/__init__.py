@@ -25,6 +25,8 @@ __all__ = [
     "sentences",
     "preheader_for",
     "LEAD_RULE",
+    "in_period",
+    "one_line",
 ]
 
 LEAD_RULE = (
@@ -120,6 +122,11 @@ def preheader_for(article: Article, *, limit: int = 100) -> str:
     return cut + "…"
 
 
+def in_period(articles: Sequence[Article], options: CurateOptions) -> list[Article]:
+    """The articles of the chosen period (undated ones included)."""
+    return [a for a in articles if _in_period(a, options)]
+
+
 def _in_period(article: Article, options: CurateOptions) -> bool:
     if article.published is None:
         return True
@@ -160,15 +167,15 @@ def _subject(options: CurateOptions, lead: Article) -> str:
 def curate(articles: Sequence[Article], options: CurateOptions | None = None) -> Curated:
     """Pick the lead, gather the deduplicated Top News, and write subject and preheader."""
     options = options or CurateOptions()
-    in_period = [a for a in articles if _in_period(a, options)]
-    if not in_period:
+    chosen = in_period(articles, options)
+    if not chosen:
         raise ConfigError("no article in the chosen period")
-    lead = _choose_lead(in_period, options.lead)
+    lead = _choose_lead(chosen, options.lead)
 
     seen_titles = {title_key(lead.title)}
     seen_urls = {url_key(lead.url)} - {""}
     candidates: list[TopNewsItem] = []
-    for article in in_period:
+    for article in chosen:
         if article is not lead:
             summary = article.paragraphs[0] if article.paragraphs else ""
             if summary and len(summary.split()) > 60:
@@ -204,6 +211,6 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
     key = hashlib.sha256(json.dumps(issue.to_json(), sort_keys=True).encode()).hexdigest()
     return Curated(
         issue=replace(issue, content_key=key),
-        undated=[a.origin for a in in_period if a.published is None],
+        undated=[a.origin for a in chosen if a.published is None],
         left_out=left_out,
     )

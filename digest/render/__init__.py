@@ -6,7 +6,7 @@ import logging
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,10 @@ PREVIEW_VALUES = {
 class _Slots:
     """Hands out one marker per personal field the templates use."""
 
-    def __init__(self) -> None:
-        self.marker = "dgst" + secrets.token_hex(6)
+    def __init__(self, marker: str | None = None) -> None:
+        if marker is not None and not re.fullmatch(r"dgst[0-9a-f]{12}", marker):
+            raise ValueError("a marker is 'dgst' and 12 lower-case hex digits")
+        self.marker = marker or "dgst" + secrets.token_hex(6)
         self.fields: list[str] = []
 
     def slot(self, name: str) -> Markup:
@@ -97,7 +99,7 @@ def _display_path(name: str) -> str:
     return name
 
 
-def _date(value: datetime | None) -> str:
+def _date(value: date | None) -> str:
     return f"{value.day} {value:%B %Y}" if value else ""
 
 
@@ -107,8 +109,12 @@ def _section_label(breadcrumb: tuple[str, ...]) -> str:
 
 
 def _context(issue: Issue, settings: Settings, slots: _Slots, view_url: str) -> dict[str, Any]:
+    from digest.render.intro import intro_html, intro_text
+
     lead = issue.lead
     meta = [p for p in (lead.source, _date(lead.published), lead.author) if p]
+    # The plan's date, else the lead's: the same issue renders the same bytes on any day.
+    shown = issue.date or (lead.published.date() if lead.published else None)
     return {
         "issue": issue,
         "lead": lead,
@@ -116,13 +122,15 @@ def _context(issue: Issue, settings: Settings, slots: _Slots, view_url: str) -> 
         "top_news": issue.top_news,
         "section_label": _section_label(lead.breadcrumb),
         "meta_line": " · ".join(meta),
-        "issue_date": _date(lead.published) or _date(datetime.now()),
+        "issue_date": _date(shown) if shown else _date(datetime.now()),
+        "intro_html": intro_html(issue.intro),
+        "intro_text": intro_text(issue.intro),
         "newsletter": settings.newsletter,
         "theme": settings.theme,
         "subscriber": _Subscriber(slots),
         "unsubscribe_url": slots.slot("unsubscribe_url"),
         "view_url": view_url,
-        "year": datetime.now().year,
+        "year": (shown or datetime.now()).year,
     }
 
 
@@ -179,10 +187,15 @@ def template_dirs(overrides: Path | None) -> list[Path]:
     return [p for p in (overrides, BUILTIN_TEMPLATES) if p is not None]
 
 
-def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = None) -> Rendered:
-    """Render the issue once: MJML template → HTML → CSS inlined; and the text part."""
+def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = None,
+                 marker: str | None = None) -> Rendered:
+    """Render the issue once: MJML template → HTML → CSS inlined; and the text part.
+
+    `marker` makes the output reproducible; it must be unguessable by whoever
+    wrote the content (see `Rendered`), e.g. an HMAC of the issue under a secret.
+    """
     env = make_environment(templates)
-    slots = _Slots()
+    slots = _Slots(marker)
     view_url = f"{settings.newsletter.base_url.rstrip('/')}/archive/{issue.number}"
     context = _context(issue, settings, slots, view_url)
     mjml_source = _render_template(env, HTML_TEMPLATE, context)

@@ -78,13 +78,15 @@ def spam_score(eml: Path) -> str | None:
 
 
 def watched_paths(workspace: Workspace, sources: Sequence[Path]) -> list[Path]:
-    """Sources, the workspace templates (or the built-in ones) and digest.toml."""
+    """Sources, the workspace templates (or the built-in ones), digest.toml, and issues/ (the plans)."""
     from digest.render.environment import BUILTIN_TEMPLATES
 
     paths = [p.resolve() for p in sources if p.exists()]
     paths.append(workspace.templates.resolve() if workspace.templates.is_dir() else BUILTIN_TEMPLATES)
     config = workspace.root / "digest.toml"
     paths.append(config.resolve() if config.exists() else workspace.root.resolve())
+    if workspace.issues.is_dir():
+        paths.append(workspace.issues.resolve())  # an edited plan.toml rebuilds like a template
     return paths
 
 
