@@ -7,6 +7,7 @@ mkstemp's private 0600, so a web server user can read it.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -58,6 +59,32 @@ def write_atomically(path: Path, data: str | bytes, *, private: bool = False) ->
         raise
 
 
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where not supported."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # this file system cannot exchange: fall back to two renames
+    raise OSError(error, os.strerror(error), str(b))
+
+
 @contextmanager
 def folder_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on a folder (flock on its descriptor) while the block runs."""
@@ -95,40 +122,50 @@ def _replace(folder: Path, files: dict[str, bytes], keep: Sequence[str], mode: i
     carried: dict[str, bytes] = {}
     try:
         os.chmod(tmp, 0o777 & ~umask())
-        for name in keep:
-            try:
-                carried[name] = (folder / name).read_bytes()
-                shutil.copy2(folder / name, tmp / name)
-            except FileNotFoundError:
-                continue
         for name, payload in files.items():
-            if name in carried:
-                continue
+            if name in keep and (folder / name).is_file():
+                continue  # the editor's copy is taken below, as late as possible
             with open(tmp / name, "wb") as handle:
                 handle.write(payload)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp / name, mode)
-        if folder.exists():
-            # Two renames: the old folder steps aside, the new one takes its place.
-            old = folder.with_name(f".{folder.name}.old.{os.getpid()}")
-            shutil.rmtree(old, ignore_errors=True)
-            os.rename(folder, old)
-        os.rename(tmp, folder)
+        # The editor's files are copied last, right before the swap: a save has the
+        # least time to land in the old folder (and is moved over below if it did).
+        for name in keep:
+            try:
+                carried[name] = (folder / name).read_bytes()
+            except FileNotFoundError:
+                continue
+            (tmp / name).unlink(missing_ok=True)
+            shutil.copy2(folder / name, tmp / name)
+        if folder.exists() and _exchange(tmp, folder):
+            old, tmp = tmp, folder  # one atomic swap: readers never find the folder missing
+        else:
+            if folder.exists():
+                # Two renames: the old folder steps aside, the new one takes its place.
+                old = folder.with_name(f".{folder.name}.old.{os.getpid()}")
+                shutil.rmtree(old, ignore_errors=True)
+                os.rename(folder, old)
+            os.rename(tmp, folder)
         if old is not None:
             for name, copied in carried.items():
-                # Saved into the old folder after we copied it: that save is the one to keep.
-                if (old / name).is_file() and (old / name).read_bytes() != copied:
+                # Saved into the old folder after we copied it: that save is the one to keep,
+                # unless another save has already reached the new folder since.
+                if (old / name).is_file() and (old / name).read_bytes() != copied and \
+                        (folder / name).read_bytes() == copied:
                     os.replace(old / name, folder / name)
         return set(carried)
     except OSError:
         if old is not None and not folder.exists():
             os.rename(old, folder)
             old = None
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp != folder:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp != folder:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
         if old is not None:
