@@ -5,9 +5,11 @@ from __future__ import annotations
 from digest.store.campaigns import CampaignQueries
 from digest.store.issues import IssueQueries, SuppressionQueries
 from digest.store.listchecks import ListCheckQueries
+from digest.store.runlocks import RunLockQueries
+from digest.store.schedules import ScheduleQueries
 
 __all__ = ["Queries"]
 
 
-class Queries(IssueQueries, SuppressionQueries, CampaignQueries, ListCheckQueries):
+class Queries(IssueQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, ScheduleQueries, RunLockQueries):
     """The whole query surface; a backend adds connections and dialect."""
