@@ -23,11 +23,12 @@ MAX_PLAN_BYTES = 1024 * 1024
 MAX_INTRO_CHARS = 10_000
 MAX_SUBJECT_CHARS = 250
 
-_TOP = {"subject": str, "preheader": str, "date": date, "intro": str, "lead": dict, "top": list, "known": dict}
-_LEAD = {"source": str, "title": str, "url": str, "headline": str, "words": int, "excerpt": str}
-_ENTRY = {"source": str, "title": str, "summary": str, "url": str}
-_KNOWN = {"articles": list}
-_KIND = {str: "a string", int: "a whole number", date: "a date like 2026-12-04", dict: "a table",
+_TOP: dict[str, type] = {"subject": str, "preheader": str, "date": date, "intro": str, "lead": dict, "top": list,
+                         "known": dict}
+_LEAD: dict[str, type] = {"source": str, "title": str, "url": str, "headline": str, "words": int, "excerpt": str}
+_ENTRY: dict[str, type] = {"source": str, "title": str, "summary": str, "url": str}
+_KNOWN: dict[str, type] = {"articles": list}
+_KIND: dict[type, str] = {str: "a string", int: "a whole number", date: "a date like 2026-12-04", dict: "a table",
          list: "an array"}
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_\-.\"' ]+?)\s*\]\]?\s*(#.*)?$")

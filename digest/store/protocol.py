@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
 from digest.model import Subscriber
-from digest.store.runlocks import RunLock
-from digest.store.schedules import Schedule
 from digest.store.records import (
     Campaign,
     CampaignStatus,
@@ -24,6 +22,8 @@ from digest.store.records import (
     SentIssue,
     Suppression,
 )
+from digest.store.runlocks import RunLock
+from digest.store.schedules import Schedule
 
 __all__ = ["Store"]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from digest.store.base import SQLBase, now_iso
 
@@ -28,9 +29,9 @@ class RunLock:
     note: str
 
 
-def _lock(row: Sequence[object]) -> RunLock:
+def _lock(row: Sequence[Any]) -> RunLock:
     name, owner, until, started, note = row
-    return RunLock(str(name), str(owner), float(until), str(started), str(note or ""))  # type: ignore[arg-type]
+    return RunLock(str(name), str(owner), float(until), str(started), str(note or ""))
 
 
 class RunLockQueries(SQLBase):

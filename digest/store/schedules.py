@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from digest.store.base import SQLBase, now_iso
 
@@ -42,10 +43,10 @@ class Schedule:
         return bool(self.waiter) and self.waiter_until >= now
 
 
-def _schedule(row: Sequence[object]) -> Schedule:
+def _schedule(row: Sequence[Any]) -> Schedule:
     campaign, issue, audience, send_at, zone, local, state, waiter, until, created = row
-    return Schedule(int(campaign), int(issue), str(audience), float(send_at), str(zone), str(local),  # type: ignore[call-overload]
-                    str(state), str(waiter) if waiter else None, float(until or 0), str(created))  # type: ignore[arg-type]
+    return Schedule(int(campaign), int(issue), str(audience), float(send_at), str(zone), str(local),
+                    str(state), str(waiter) if waiter else None, float(until or 0), str(created))
 
 
 class ScheduleQueries(SQLBase):
