@@ -31,7 +31,7 @@ from digest.deliver.transport import SMTPTransport, Transport
 from digest.errors import ConfigError, DeliveryError, SourceError
 from digest.issue_folder import load_issue, write_issue_folder
 from digest.model import Article, Issue, Rendered, Subscriber, TopNewsItem
-from digest.planning import plan_target
+from digest.planning import plan_target, sending_began
 from digest.render import PREVIEW_VALUES, fill_markers, render_issue
 from digest.render.intro import intro_text
 from digest.store import Audience, Campaign, CampaignStatus
@@ -133,8 +133,13 @@ def build_issue(
     }
     if target.new_text is not None and target.plan_path.parent == folder:
         files[PLAN_NAME] = target.new_text.encode("utf-8")
+    changed_after_sending = reserve_number and _differs(folder / "issue.html", files["issue.html"]) and \
+        sending_began(ctx, issue.number)
     kept = write_issue_folder(folder, files)
     warnings = list(found.warnings)
+    if changed_after_sending:
+        warnings.append(f"issue {issue.number} has already gone out (to some lists at least): readers have the "
+                        "earlier version; the archive and any send from now on get this one")
     warnings += [f"{origin}: no date; kept in the issue" for origin in _undated(found.articles, options)]
     warnings += [f"{path}: skipped, not a supported source" for path in found.skipped]
     warnings += [f"{target.plan_path}:{entry.line}: the source of {entry.title!r} ({entry.source}) is gone; "
@@ -145,6 +150,13 @@ def build_issue(
     plan = PlanState(target.plan_path, created=target.new_text is not None and PLAN_NAME not in kept,
                      written=target.plan_path.parent == folder, new=planned.new)
     return BuildResult(issue, rendered, folder, size, warnings, found.errors, found.skipped, plan)
+
+
+def _differs(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() != data
+    except OSError:
+        return False  # nothing built before: nothing changed
 
 
 def _undated(articles: Sequence[Article], options: CurateOptions) -> list[str]:

@@ -404,3 +404,18 @@ def test_builds_at_once_never_lose_the_editors_latest_save(desk: Path, runner):
     assert last != original
     build(runner)
     assert last.split('intro = """\n')[1].split("\n")[0] in (desk / "issues" / "1" / "issue.txt").read_text()
+
+
+def test_editing_an_issue_that_went_out_says_so(desk: Path, runner, recorder):
+    from tests.conftest import point_smtp_at
+
+    server, _ = recorder
+    point_smtp_at(desk, server.port)
+    build(runner)
+    assert runner.invoke(main, ["send", "--list", "subscribers/example.csv"]).exit_code == 0
+    assert build(runner).stderr == ""  # the same plan: the same bytes, nothing to say
+    path = desk / "issues" / "1" / "plan.toml"
+    path.write_text(path.read_text().replace('intro = """\n"""', 'intro = """\nA late correction.\n"""'))
+    edited = build(runner)
+    assert "issue 1 has already gone out (to some lists at least): readers have the earlier version" in edited.stderr
+    assert "A late correction." in (desk / "issues" / "1" / "issue.txt").read_text()
