@@ -10,6 +10,8 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.cli import main
 from digest.context import Context
@@ -419,3 +421,40 @@ def test_editing_an_issue_that_went_out_says_so(desk: Path, runner, recorder):
     edited = build(runner)
     assert "issue 1 has already gone out (to some lists at least): readers have the earlier version" in edited.stderr
     assert "A late correction." in (desk / "issues" / "1" / "issue.txt").read_text()
+
+
+_plan_pieces = st.lists(st.sampled_from([
+    'subject = "S"\n', 'preheader = 3\n', "date = 2026-12-04\n", "date = 2026-12-04T07:00:00\n", 'intro = """\n',
+    '"""\n', "[lead]\n", "[[lead]]\n", "[[top]]\n", "[known]\n", 'title = "Harbour Reopens After Storm"\n',
+    'source = "../../etc/passwd"\n', 'url = "javascript:alert(1)"\n', 'url = "https://x.example/a"\n',
+    "words = 5\n", "words = true\n", 'excerpt = """a\n\nb"""\n', "articles = [1]\n", "top = []\n",
+    "lead = { title = 'x' }\n", '[top.x]\n', "\x00", "\u202e", "=", "[", '"', "\n",
+]) | st.text(max_size=12), max_size=30).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_plan_pieces)
+def test_any_plan_text_is_a_plan_or_a_one_line_plan_error(text):
+    from digest.curate.planfile import parse_plan
+    from digest.errors import PlanError
+
+    try:
+        plan = parse_plan(text, path="plan.toml")
+    except PlanError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("plan.toml")
+        return
+    assert plan.subject.strip() and all(entry.title for entry in plan.top)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([*"*_[]()<>`\\!\n :/ajs", "javascript:", "https://x.example", "<script>",
+                                  "\x00", "é"]), max_size=60).map("".join))
+def test_any_intro_renders_only_the_allowed_tags(markdown):
+    import re as regex
+
+    from digest.render.intro import ALLOWED_TAGS, intro_html, intro_text
+
+    html = str(intro_html(markdown))
+    assert set(regex.findall(r"</?([a-zA-Z0-9]+)", html)) <= ALLOWED_TAGS
+    assert "javascript:" not in "".join(regex.findall(r'href="([^"]*)"', html))
+    assert "\x00" not in intro_text(markdown)

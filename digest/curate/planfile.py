@@ -70,7 +70,9 @@ class KeyLines:
 
     def line(self, table: str = "", index: int = 0, key: str = "") -> int | None:
         """The line of a key in a table (index: which [[array]] entry), else of the table's header."""
-        return self.lines.get((table, index, key)) or self.lines.get((table, index, "")) or None
+        return (self.lines.get((table, index, key)) or self.lines.get((table, index, ""))
+                or self.lines.get(("", 0, table))  # an inline table: the line of its key
+                or self.lines.get((key, 0, "")) or None)  # a key written as a [table] header
 
 
 def _closes(text: str, quote: str) -> bool:
