@@ -27,6 +27,7 @@ demo: $(STAMP)
 	echo "HTML version:        issues/$$latest/issue.html   (open it in a browser)"; \
 	echo "Text version:        issues/$$latest/issue.txt"; \
 	echo "As a reader gets it: issues/$$latest/preview.eml"; \
+	echo "Edit the issue:      issues/$$latest/plan.toml   (then: $(BIN)/digest build)"; \
 	echo "Delivered messages:  outbox/new/   (a Maildir: one file per message)"; \
 	echo "Send journal:        $(BIN)/digest status"
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 from _sample import ROOT, Row, run_script
@@ -23,6 +24,8 @@ from _sample import ROOT, Row, run_script
 from digest.collect import collect
 from digest.config import Settings
 from digest.curate import curate
+from digest.curate.plan import apply_plan, plan_from_curated
+from digest.curate.planfile import parse_plan, plan_text
 from digest.render import _context, _Slots, compile_mjml, inline_css
 from digest.render.environment import make_environment
 
@@ -45,8 +48,14 @@ def stages() -> tuple[dict[str, float], str]:
     articles = collect([ROOT / "pages"]).articles
     timings["collect"] = time.perf_counter() - start
     start = time.perf_counter()
-    issue = dataclasses.replace(curate(articles).issue, number=1)
+    curated = curate(articles)
+    issue = dataclasses.replace(curated.issue, number=1)
     timings["curate"] = time.perf_counter() - start
+    text = plan_text(plan_from_curated(curated, articles, root=ROOT, words=120, today=date.today()), number=1,
+                     newsletter="Digest")
+    start = time.perf_counter()
+    apply_plan(parse_plan(text, path="plan.toml"), articles, period=articles, root=ROOT)
+    timings["plan (parse + apply)"] = time.perf_counter() - start
     start = time.perf_counter()
     env = make_environment(None)
     source = env.get_template("digest.mjml.j2").render(_context(issue, Settings(), _Slots(), "https://x"))

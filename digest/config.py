@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.errors import ConfigError
 from digest.sources.config import FetchSettings, SourceSpec, parse_fetch, parse_sources
@@ -42,6 +43,12 @@ class Newsletter:
     subject: str = "{newsletter}: {lead_title}"
     list_id: str = ""
     reason: str = "You receive this email because you subscribed to our newsletter."
+    timezone: str = "UTC"  # IANA name: `send --at` times and the issue date are read in it
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The newsletter's time zone (checked when digest.toml is read)."""
+        return ZoneInfo(self.timezone)
 
     @property
     def sender_address(self) -> str:
@@ -170,6 +177,7 @@ def _check(settings: Settings, path: str) -> None:
         raise ConfigError("[newsletter] base_url must start with https://", path=path)
     if settings.newsletter.direction not in ("ltr", "rtl"):
         raise ConfigError("[newsletter] direction must be ltr or rtl", path=path)
+    _check_timezone(settings.newsletter.timezone, path)
     smtp = settings.smtp
     if smtp is not None:
         if smtp.security not in ("none", "starttls", "tls"):
@@ -187,6 +195,18 @@ def _check(settings: Settings, path: str) -> None:
         if _has_password(url):
             raise ConfigError("[state] url must not hold a password: set PGPASSWORD, or put the whole URL in "
                               "DIGEST_DATABASE_URL", path=path)
+
+
+def _check_timezone(name: str, path: str) -> None:
+    # ZoneInfo also accepts file paths; an IANA name is letters, digits, "_", "-", "+" and "/".
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*", name):
+        raise ConfigError(f"[newsletter] timezone {name!r} is not an IANA time zone name such as "
+                          '"Europe/Oslo" or "UTC"', path=path)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(f"[newsletter] timezone {name!r} is not a known IANA time zone "
+                          '(for example "Europe/Oslo", "America/New_York", "UTC")', path=path) from None
 
 
 def _has_password(url: str) -> bool:

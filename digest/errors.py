@@ -10,6 +10,7 @@ __all__ = [
     "SubscriberError",
     "StateError",
     "IssueError",
+    "PlanError",
     "DeliveryError",
     "describe_os_error",
 ]
@@ -67,6 +68,10 @@ class StateError(DigestError):
 
 class IssueError(DigestError):
     """An issue folder is missing, incomplete or damaged (bad input: build it again)."""
+
+
+class PlanError(DigestError):
+    """An issue plan (plan.toml) has a mistake: an unknown key, a bad value, a lead that is not there."""
 
 
 class DeliveryError(DigestError):

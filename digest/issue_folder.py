@@ -9,18 +9,24 @@ from digest.errors import IssueError
 from digest.files import replace_folder
 from digest.model import Issue, Rendered
 
-__all__ = ["ISSUE_FILES", "write_issue_folder", "load_issue", "latest_issue"]
+__all__ = ["ISSUE_FILES", "EDITOR_FILES", "write_issue_folder", "load_issue", "latest_issue"]
 
 # Everything a complete issue folder holds; `send` refuses a folder missing any of them.
 ISSUE_FILES = ("rendered.json", "issue.json", "issue.html", "issue.txt", "preview.eml")
+# The editor's files: written once by `build` when absent, then carried over every rebuild.
+EDITOR_FILES = ("plan.toml",)
 
 
-def write_issue_folder(folder: Path, files: dict[str, bytes]) -> None:
-    """Write the issue's files into a temporary sibling and rename it into place."""
+def write_issue_folder(folder: Path, files: dict[str, bytes]) -> set[str]:
+    """Write the issue's files into a temporary sibling and rename it into place.
+
+    The editor's files (the plan) the folder already holds are kept as they
+    are, whatever `files` says; returns the names so kept.
+    """
     missing = [name for name in ISSUE_FILES if name not in files]
     if missing:
         raise ValueError(f"an issue folder needs {', '.join(missing)}")
-    replace_folder(folder, files)
+    return replace_folder(folder, files, keep=EDITOR_FILES)
 
 
 def load_issue(folder: Path) -> tuple[Issue, Rendered]:

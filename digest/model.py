@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date as Date
 from datetime import datetime
 from typing import Any
 
@@ -111,7 +112,11 @@ class Article:
 
 @dataclass(frozen=True, slots=True)
 class Issue:
-    """One edition of the newsletter: the lead, its excerpt and the Top News."""
+    """One edition of the newsletter: the lead, its excerpt and the Top News.
+
+    `intro` is the editor's note in Markdown (rendered above the lead); `date`
+    is the date the issue shows, when the editor's plan sets it.
+    """
 
     number: int
     subject: str
@@ -122,10 +127,12 @@ class Issue:
     content_key: str = ""
     # Top News articles without a URL of their own, in full: the web version carries them.
     articles: tuple[Article, ...] = ()
+    intro: str = ""
+    date: Date | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Return the issue.json form ("articles" only when there are some)."""
-        data = {
+        """Return the issue.json form ("articles", "intro" and "date" only when set)."""
+        data: dict[str, Any] = {
             "number": self.number,
             "subject": self.subject,
             "preheader": self.preheader,
@@ -136,6 +143,11 @@ class Issue:
         }
         if self.articles:
             data["articles"] = [article.to_json() for article in self.articles]
+        # Only when set: the content key of an issue curated by the rules alone stays what it was.
+        if self.intro:
+            data["intro"] = self.intro
+        if self.date is not None:
+            data["date"] = self.date.isoformat()
         return data
 
     @classmethod
@@ -153,6 +165,8 @@ class Issue:
             ),
             content_key=data.get("content_key", ""),
             articles=tuple(Article.from_json(a) for a in data.get("articles", ())),
+            intro=data.get("intro", ""),
+            date=Date.fromisoformat(data["date"]) if data.get("date") else None,
         )
 
 

@@ -7,28 +7,35 @@ and store loaded once). The stages below know nothing of this module.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.collect import Collection, collect
 from digest.compose import sign_token, unsubscribe_url
 from digest.context import Context
-from digest.curate import CurateOptions, curate
+from digest.curate import CurateOptions, in_period
 from digest.curate.dedupe import merge_duplicates
+from digest.curate.plan import apply_plan
+from digest.curate.planfile import PLAN_NAME
 from digest.deliver.audience import AudienceRead, read_audience
 from digest.deliver.mailbox import embedded_mailbox
 from digest.deliver.sender import SendOptions, SendReport, send_campaign
 from digest.deliver.transport import SMTPTransport, Transport
 from digest.errors import ConfigError, DeliveryError, SourceError
 from digest.issue_folder import load_issue, write_issue_folder
-from digest.model import Issue, Rendered, Subscriber
+from digest.model import Article, Issue, Rendered, Subscriber, TopNewsItem
+from digest.planning import plan_target, sending_began
 from digest.render import PREVIEW_VALUES, fill_markers, render_issue
+from digest.render.intro import intro_text
 from digest.sources.config import SourceSpec
 from digest.store import Audience, Campaign, CampaignStatus
 from digest.store.base import owner_id
@@ -39,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BuildResult",
+    "PlanState",
     "build_issue",
     "gather_articles",
     "send_to_lists",
@@ -54,6 +62,16 @@ EMBEDDED_MAILBOX = "the embedded mailbox (outbox/)"
 
 
 @dataclass
+class PlanState:
+    """The plan a build used: where it is, whether this build wrote it, what it does not hold yet."""
+
+    path: Path
+    created: bool = False  # this build wrote it (it did not exist)
+    written: bool = True  # it lives beside the outputs (not so for the preview's)
+    new: list[TopNewsItem] = field(default_factory=list)  # articles found since it was made
+
+
+@dataclass
 class BuildResult:
     """What `build_issue` made and noticed."""
 
@@ -66,6 +84,7 @@ class BuildResult:
     skipped: list[str] = field(default_factory=list)
     fetched: FetchReport | None = None  # the web sources' report, when there were any
     merged: list[str] = field(default_factory=list)  # origins of articles merged into another copy
+    plan: PlanState | None = None
 
 
 def gather_articles(ctx: Context, sources: Sequence[Path], *, web: Sequence[SourceSpec] = (),
@@ -109,12 +128,15 @@ def build_issue(
     strict: bool = False,
     allow_large: bool = False,
     reserve_number: bool = True,
+    new_issue: bool = False,
 ) -> BuildResult:
-    """Collect (files, and web sources fetched or cached), curate, number, render and write issues/<number>/.
+    """Collect (files, and web sources fetched or cached), then render the issue from its plan and write
+    issues/<number>/ whole (nothing written on error).
 
     `web` sources are fetched first (or read from the cache with `offline`);
-    pass `fetched` instead to build from a fetch already made. Nothing is
-    written on error.
+    pass `fetched` instead to build from a fetch already made. The plan is the
+    open issue's (see `digest.planning`), the folder's, or a new one made by
+    the curation rules and written beside the outputs.
     """
     settings = ctx.settings
     found, fetched = gather_articles(ctx, sources, web=web, fetched=fetched, offline=offline, encoding=encoding,
@@ -127,19 +149,19 @@ def build_issue(
     articles, merged = merge_duplicates(found.articles)
     options = options or CurateOptions()
     options = replace(options, newsletter=settings.newsletter.name, subject_template=settings.newsletter.subject)
-    curated = curate(articles, options)
-    # The same content keeps its number, so a failed render wastes none; previews only peek.
-    if reserve_number:
-        number = ctx.store.number_for(curated.issue.content_key, curated.issue.subject)
-    else:
-        number = ctx.store.peek_number(curated.issue.content_key)
-    issue = replace(curated.issue, number=number)
-    rendered = render_issue(issue, settings, templates=ctx.workspace.templates)
-    folder = out or ctx.workspace.issues / str(number)
-    skeleton = ctx.skeleton(rendered, list_name="preview")
+    target = plan_target(ctx, articles, options, out=out, reserve_number=reserve_number, new_issue=new_issue)
+    planned = apply_plan(target.plan, articles, period=in_period(articles, options), root=ctx.root)
+    issue = replace(planned.issue, number=target.number)
+    # The marker is an HMAC of the issue: the same content and plan render the same bytes, and
+    # content cannot forge it without the workspace secret.
+    marker = "dgst" + hmac.new(ctx.secret, json.dumps(issue.to_json(), sort_keys=True).encode(),
+                               hashlib.sha256).hexdigest()[:12]
+    rendered = render_issue(issue, settings, templates=ctx.workspace.templates, marker=marker)
+    folder = target.folder
+    skeleton = ctx.skeleton(rendered, list_name="preview", clock=lambda: _issue_time(ctx, issue))
     reader = Subscriber(PREVIEW_VALUES["email"], PREVIEW_VALUES["name"])
     preview = skeleton.compose(reader)
-    token = sign_token(ctx.secret, email=reader.key, list_name="preview", issue=number)
+    token = sign_token(ctx.secret, email=reader.key, list_name="preview", issue=issue.number)
     values = skeleton.values_for(reader, unsubscribe_url(settings.newsletter.base_url, token))
     html = fill_markers(rendered.html, rendered.marker, values)
     text = fill_markers(rendered.text, rendered.marker, values)
@@ -148,17 +170,57 @@ def build_issue(
         raise ConfigError(
             f"the HTML is {size / 1024:.1f} KB, over Gmail's 102 KB clip; shorten the issue "
             "(--excerpt-words, --top) or pass --allow-large", path=str(folder / "issue.html"))
-    write_issue_folder(folder, {
+    files = {
         "rendered.json": json.dumps(rendered.to_json(), ensure_ascii=False).encode("utf-8"),
         "issue.json": (json.dumps(issue.to_json(), ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
         "issue.html": html.encode("utf-8"),
         "issue.txt": text.encode("utf-8"),
         "preview.eml": preview.data,
-    })
+    }
+    if target.new_text is not None and target.plan_path.parent == folder:
+        files[PLAN_NAME] = target.new_text.encode("utf-8")
+    changed_after_sending = reserve_number and _differs(folder / "issue.html", files["issue.html"]) and \
+        sending_began(ctx, issue.number)
+    kept = write_issue_folder(folder, files)
     warnings = list(found.warnings)
-    warnings += [f"{origin}: no date; kept in the issue" for origin in curated.undated]
+    if changed_after_sending:
+        warnings.append(f"issue {issue.number} has already gone out (to some lists at least): readers have the "
+                        "earlier version; the archive and any send from now on get this one")
+    warnings += [f"{origin}: no date; kept in the issue" for origin in _undated(articles, options)]
     warnings += [f"{path}: skipped, not a supported source" for path in found.skipped]
-    return BuildResult(issue, rendered, folder, size, warnings, found.errors, found.skipped, fetched, merged)
+    warnings += [f"{target.plan_path}:{entry.line}: the source of {entry.title!r} ({entry.source}) is gone; "
+                 "the entry stays as written (delete it to drop it)" for entry in planned.vanished]
+    if issue.intro and not _shows_intro(rendered.text, issue.intro):
+        warnings.append(f"{ctx.workspace.templates}: the workspace templates do not show the intro; "
+                        "add {{ intro_text }} (text) and the intro partial (HTML), see digest templates init")
+    plan = PlanState(target.plan_path, created=target.new_text is not None and PLAN_NAME not in kept,
+                     written=target.plan_path.parent == folder, new=planned.new)
+    return BuildResult(issue, rendered, folder, size, warnings, found.errors, found.skipped, fetched=fetched,
+                       merged=merged, plan=plan)
+
+
+def _differs(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() != data
+    except OSError:
+        return False  # nothing built before: nothing changed
+
+
+def _undated(articles: Sequence[Article], options: CurateOptions) -> list[str]:
+    return [a.origin for a in in_period(articles, options) if a.published is None]
+
+
+def _issue_time(ctx: Context, issue: Issue) -> float:
+    """When preview.eml says it was sent: the issue's date at midnight in the newsletter's zone."""
+    day = issue.date or (issue.lead.published.date() if issue.lead.published else None)
+    if day is None:
+        return time.time()
+    return datetime.combine(day, datetime.min.time(), tzinfo=ctx.settings.newsletter.zone).timestamp()
+
+
+def _shows_intro(text: str, intro: str) -> bool:
+    words = intro_text(intro).split()[:6]
+    return not words or " ".join(words) in " ".join(text.split())
 
 
 def audience_for(ctx: Context, lists: Sequence[Path], *, tags: Sequence[str] = (),

@@ -100,12 +100,14 @@ def test_forty_paragraph_lead_stays_small(workspace: Path, runner):
     assert "Paragraph 39" not in html.decode()
 
 
-def test_new_content_gets_the_next_number(workspace: Path, runner):
+def test_new_content_is_listed_for_the_open_issue_and_numbered_anew_for_a_new_one(workspace: Path, runner):
     assert "Issue 1:" in runner.invoke(main, ["build"]).output
     (workspace / "pages" / "extra.txt").write_text("Extra Story\n\nSource: Desk | 2023-05-17 09:00:00\n\nBody.\n")
-    assert "Issue 2:" in runner.invoke(main, ["build"]).output
+    again = runner.invoke(main, ["build"]).output
+    assert "Issue 1:" in again and "new since the plan: 1 article(s)" in again and "Extra Story" in again
+    assert "Issue 2:" in runner.invoke(main, ["build", "--new-issue"]).output
     (workspace / "pages" / "extra.txt").unlink()
-    assert "Issue 1:" in runner.invoke(main, ["build"]).output
+    assert "Issue 1:" in runner.invoke(main, ["build", "--new-issue"]).output
 
 
 def test_issue_json_fields(workspace: Path, runner):

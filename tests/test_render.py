@@ -99,7 +99,7 @@ def test_untrusted_content_is_inert(workspace: Path, runner):
     assert HOSTILE in text
     message = message_from_bytes((folder / "preview.eml").read_bytes(), policy=default)
     assert message["Bcc"] is None
-    evil_lead = runner.invoke(main, ["build", "--lead", "injected"])
+    evil_lead = runner.invoke(main, ["build", "--new-issue", "--lead", "injected"])
     assert evil_lead.exit_code == 0, evil_lead.stderr
     message = message_from_bytes((workspace / "issues" / "2" / "preview.eml").read_bytes(), policy=default)
     assert message["Bcc"] is None and message["Subject"].endswith("Injected Bcc: victim@example.com")

@@ -77,6 +77,7 @@ DigestGroup.lazy = {
     "preview": "digest.cli.web:preview",
     "archive": "digest.cli.web:archive",
     "init": "digest.cli.init:init",
+    "run": "digest.cli.run:run",
 }
 
 if __name__ == "__main__":  # pragma: no cover

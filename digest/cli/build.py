@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -12,11 +13,11 @@ from digest.cli.output import print_rich, printable, say, warn
 from digest.context import Context
 from digest.curate import LEAD_RULE, CurateOptions
 from digest.errors import ConfigError, SourceError
-from digest.pipeline import WARN_BYTES, build_issue, gather_articles
+from digest.pipeline import WARN_BYTES, BuildResult, build_issue, gather_articles
 from digest.sources import check_url, is_url
 from digest.sources.config import SourceSpec
 
-__all__ = ["build", "collect_command", "period_from", "sources_or_default", "split_sources"]
+__all__ = ["build", "collect_command", "period_from", "sources_or_default", "split_sources", "report_build"]
 
 
 def period_from(week: str | None, since: date | None, until: date | None) -> tuple[date | None, date | None]:
@@ -91,35 +92,31 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--offline", is_flag=True, help="Fetch nothing: web sources come from the cache of the last fetch.")
 @click.option("--allow-large", is_flag=True, help="Build even when the HTML is over Gmail's 102 KB clip.")
 @click.option("--screenshots", is_flag=True, help="Also open the email in headless Chromium and save screenshots.")
-@click.pass_obj
-def build(ctx: Context, sources: tuple[str, ...], out: Path | None, week: str | None,
+@click.option("--new-issue", is_flag=True,
+              help="Start a new issue by the rules even when the latest one is unsent (its plan is kept).")
+@click.pass_context
+def build(click_ctx: click.Context, sources: tuple[str, ...], out: Path | None, week: str | None,
           since: object, until: object, lead_text: str | None, top: int, excerpt_words: int,
-          encoding: str | None, strict: bool, offline: bool, allow_large: bool, screenshots: bool) -> None:
+          encoding: str | None, strict: bool, offline: bool, allow_large: bool, screenshots: bool,
+          new_issue: bool) -> None:
     """Build the issue from SOURCES: files, folders and URLs (default: pages/ and the [[sources]] of digest.toml).
 
     Web sources are fetched first (conditionally: unchanged ones cost a 304),
     or with --offline read from the cache, so an issue can be rebuilt exactly.
+    The first build of an issue writes its plan (issues/<n>/plan.toml); edit it
+    and build again: the issue is rendered from the plan until its sending begins.
     """
+    ctx: Context = click_ctx.obj
     start, end = period_from(week, _as_date(since), _as_date(until))
     options = CurateOptions(lead=lead_text, top=top, excerpt_words=excerpt_words, since=start, until=end)
     paths, web = split_sources(ctx, sources)
-    result = build_issue(ctx, paths, web=web, offline=offline, options=options, out=out,
-                         encoding=encoding, strict=strict, allow_large=allow_large)
+    result = build_issue(ctx, paths, web=web, offline=offline, options=options, out=out, encoding=encoding,
+                         strict=strict, allow_large=allow_large, new_issue=new_issue)
     report_fetch(result)
-    for message in result.warnings:
-        warn(message)
-    for error in result.errors:
-        warn(f"skipped {error}")
-    size = result.html_bytes
-    if size > WARN_BYTES:
-        warn(f"the HTML is {size / 1024:.1f} KB, close to Gmail's 102 KB clip")
-    issue, folder = result.issue, result.folder
-    say(f"Issue {issue.number}: {printable(issue.subject)}")
-    say(f"  lead      {printable(issue.lead.title)} ({printable(issue.lead.origin)})")
-    say(f"  top news  {len(issue.top_news)} item(s)")
-    say(f"  html      {folder / 'issue.html'} ({size / 1024:.1f} KB of Gmail's 102 KB)")
-    say(f"  text      {folder / 'issue.txt'}")
-    say(f"  preview   {folder / 'preview.eml'}")
+    given = [f"--{name.replace('_text', '').replace('_', '-')}" for name in ("lead_text", "top", "excerpt_words")
+             if click_ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+    report_build(result, ignored=given)
+    folder = result.folder
     if screenshots:
         from digest.render.screenshots import check_in_browser
 
@@ -128,6 +125,38 @@ def build(ctx: Context, sources: tuple[str, ...], out: Path | None, week: str | 
             warn(f"at 375 px the email scrolls sideways ({seen.mobile_scroll_width} px wide)")
         for shot in seen.screenshots:
             say(f"  screenshot {shot}")
+
+
+def report_build(result: BuildResult, *, ignored: Sequence[str] = ()) -> None:
+    """Print what a build made: warnings, the issue, its files, and its plan."""
+    for message in result.warnings:
+        warn(message)
+    for error in result.errors:
+        warn(f"skipped {error}")
+    size = result.html_bytes
+    if size > WARN_BYTES:
+        warn(f"the HTML is {size / 1024:.1f} KB, close to Gmail's 102 KB clip")
+    plan = result.plan
+    if plan is not None and ignored and not plan.created:
+        warn(f"{', '.join(ignored)} ignored: the plan decides ({plan.path}); edit it, or delete it to start "
+             "again from the rules")
+    issue, folder = result.issue, result.folder
+    say(f"Issue {issue.number}: {printable(issue.subject)}")
+    say(f"  lead      {printable(issue.lead.title)} ({printable(issue.lead.origin)})")
+    say(f"  top news  {len(issue.top_news)} item(s)")
+    say(f"  html      {folder / 'issue.html'} ({size / 1024:.1f} KB of Gmail's 102 KB)")
+    say(f"  text      {folder / 'issue.txt'}")
+    say(f"  preview   {folder / 'preview.eml'}")
+    if plan is None:
+        return
+    if plan.created:
+        say(f"  plan      {plan.path} (new: edit it and build again)")
+    else:
+        say(f"  plan      {plan.path} (rendered from it)")
+    if plan.new:
+        say(f"  new since the plan: {len(plan.new)} article(s), not in the issue (add a [[top]] entry to include one)")
+        for item in plan.new:
+            say(f"            {printable(item.title)} ({printable(item.origin)})")
 
 
 def _as_date(value: object) -> date | None:

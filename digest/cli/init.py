@@ -23,6 +23,7 @@ postal_address = "Your organisation, street, postcode and city"
 base_url = "https://newsletter.example.com"
 language = "en"
 subject = "{{newsletter}}: {{lead_title}}"
+# timezone = "Europe/Oslo"   # IANA name: `send --at` times are read in it (UTC when unset)
 
 [theme]
 brand_color = "#0b5cab"

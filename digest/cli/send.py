@@ -17,10 +17,12 @@ from digest.context import Context
 from digest.deliver.sender import SendOptions, SendReport
 from digest.errors import ConfigError
 from digest.issue_folder import latest_issue, load_issue
+from digest.scheduling import ScheduledSend, SendTime, describe_wait, parse_send_time
 from digest.store import CampaignStatus
+from digest.store.schedules import Schedule
 from digest.subscribers import RowProblem
 
-__all__ = ["send", "status"]
+__all__ = ["send", "status", "deliver"]
 
 
 def _where(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -104,18 +106,24 @@ class _Progress:
                    "never read the lists.")
 @click.option("--dry-run", is_flag=True, help="Compose and check every message a send would send now; send nothing.")
 @click.option("--test-to", help="Send one message of the issue to this address, outside the journal.")
+@click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM"',
+              help="Send at this local time of [newsletter] timezone; waits until then (Ctrl-C cancels).")
 @click.pass_obj
 def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tuple[str, ...],
          where: tuple[str, ...], concurrency: int, rate: float | None, max_attempts: int, retry_failed: bool,
          retry_unknown: bool, limit: int | None, lease: float, worker: bool, dry_run: bool,
-         test_to: str | None) -> None:
+         test_to: str | None, at: str | None) -> None:
     """Send the issue (default: the latest built) to the lists; safe to stop, rerun, or run twice at once.
 
     A second `digest send` on the same issue and lists joins the first as another
-    worker: both claim recipients from the journal, nobody gets two copies.
+    worker: both claim recipients from the journal, nobody gets two copies. With
+    --at the send is scheduled in the store and waited for; run again, the same
+    command waits for the recorded time.
     """
     folder = issue_dir or latest_issue(ctx.workspace.issues)
     load_issue(folder)  # a clear error before anything else
+    if at and (test_to or dry_run):
+        raise ConfigError("--at schedules a send; it cannot be combined with --test-to or --dry-run")
     if test_to:
         from digest.deliver.testsend import send_one
 
@@ -127,45 +135,83 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
         _dry_run(ctx, folder, lists, tags, _where(where))
         return
 
+    options = SendOptions(concurrency=concurrency, rate=rate, max_attempts=max_attempts, retry_failed=retry_failed,
+                          retry_unknown=retry_unknown, limit=limit, lease=lease, worker=worker)
+    when = parse_send_time(at, ctx.settings.newsletter.timezone) if at else None
+    deliver(ctx, folder, list(lists), options=options, tags=tags, where=_where(where), at=when)
+
+
+def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptions, tags: tuple[str, ...] = (),
+            where: list[tuple[str, str]] | None = None, at: SendTime | None = None) -> None:
+    """Send (at `at`, or at the time already scheduled, else now), print the summary, exit 3 when not done.
+
+    While waiting, Ctrl-C cancels the schedule and SIGTERM stops waiting (the
+    schedule stays). While sending, a first Ctrl-C (or SIGTERM) stops cleanly
+    and a second one stops at once.
+    """
+    from digest.scheduling import send_when_due
+
     def problem(p: RowProblem) -> None:
         """Report a left-out row as it is read."""
         warn(f"left out {p}")
 
-    options = SendOptions(concurrency=concurrency, rate=rate, max_attempts=max_attempts, retry_failed=retry_failed,
-                          retry_unknown=retry_unknown, limit=limit, lease=lease, worker=worker)
     progress = _Progress()
+    waiting = {"now": at is not None}  # from the start with --at: a Ctrl-C before the wait begins cancels too
 
-    async def run() -> SendReport:
-        """The send: a first Ctrl-C (or SIGTERM) stops cleanly, a second one stops at once."""
-        from digest.pipeline import send_to_lists
+    def on_waiting(schedule: Schedule) -> None:
+        waiting["now"] = True
+        say(f"Scheduled: issue {schedule.issue} to {printable(schedule.audience)} for "
+            f"{describe_wait(schedule, now=time.time())}. Waiting; Ctrl-C cancels the schedule.")
 
-        stop = asyncio.Event()
+    def on_due(schedule: Schedule) -> None:
+        waiting["now"] = False
+        say(f"It is {schedule.local_time} {schedule.timezone}: sending.")
+
+    async def run() -> ScheduledSend:
+        stop, cancel = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
 
         def interrupt() -> None:
-            if stop.is_set() and task is not None:
+            if waiting["now"]:
+                cancel.set()
+            elif stop.is_set() and task is not None:
                 task.cancel()  # in-flight messages stay pending in the journal: sent again on resume
             else:
                 say("\nStopping: finishing the messages in flight (Ctrl-C again to stop now)", err=True)
                 stop.set()
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        def terminate() -> None:
+            if waiting["now"]:
+                stop.set()  # a reboot or `systemctl stop`: the schedule stays for the next start
+            else:
+                interrupt()
+
+        for sig, handler in ((signal.SIGINT, interrupt), (signal.SIGTERM, terminate)):
             try:
-                loop.add_signal_handler(sig, interrupt)
+                loop.add_signal_handler(sig, handler)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread (tests) or not supported here
         try:
-            return await send_to_lists(ctx, folder, list(lists), options=options, on_problem=problem, tags=tags,
-                                       where=_where(where), stop=stop, on_progress=progress.update,
-                                       on_start=progress.start)
+            return await send_when_due(ctx, folder, lists, options=options, on_problem=problem, at=at, tags=tags,
+                                       where=where or [], stop=stop, cancel=cancel, on_waiting=on_waiting,
+                                       on_due=on_due, on_progress=progress.update, on_start=progress.start)
         finally:
             progress.stop()
 
     try:
-        report = aio.run(run())
+        outcome = aio.run(run())
     except asyncio.CancelledError:
         say("Stopped at once. The journal is intact: run the same command again to send the rest.", err=True)
+        sys.exit(3)
+    schedule, report = outcome.schedule, outcome.report
+    if report is None:  # cancelled or stopped while waiting: nothing was sent
+        if schedule is not None and outcome.state == "cancelled":
+            say(f"Cancelled: issue {schedule.issue} to {printable(schedule.audience)} is no longer scheduled; "
+                "nothing was sent.")
+        elif schedule is not None:
+            say(f"Stopped waiting: issue {schedule.issue} to {printable(schedule.audience)} stays scheduled for "
+                f"{schedule.local_time} {schedule.timezone}; run the same command to wait again.")
         sys.exit(3)
     _summary(report)
     audience = report.audience
@@ -222,8 +268,12 @@ def _summary(report: SendReport) -> None:
                                             "or pending), for scripts.")
 @click.pass_obj
 def status(ctx: Context, issue: int | None, check: bool) -> None:
-    """Show each campaign of an issue: counts by status, senders at work, every recipient not sent and why."""
+    """Show scheduled sends and each campaign of an issue: counts, senders at work, every recipient not sent, why."""
     number = issue if issue is not None else int(latest_issue(ctx.workspace.issues).name)
+    now = time.time()
+    for waiting in ctx.store.scheduled_campaigns():
+        if waiting.issue != number:
+            say(f"Issue {waiting.issue} → {printable(waiting.audience)}: {_scheduled(waiting, now)}")
     campaigns = ctx.store.campaigns_of(number)
     if not campaigns:
         say(f"Issue {number}: not sent to any list yet")
@@ -233,12 +283,28 @@ def status(ctx: Context, issue: int | None, check: bool) -> None:
     incomplete = False
     for campaign in campaigns:
         state = ctx.store.campaign_status(campaign, now=time.time())
+        schedule = ctx.store.schedule_of(campaign.id)
+        if schedule is not None and schedule.state in ("scheduled", "cancelled") and not state.total:
+            what = (_scheduled(schedule, now) if schedule.state == "scheduled" else
+                    f"the send scheduled for {schedule.local_time} {schedule.timezone} was cancelled; nothing sent")
+            say(f"Issue {campaign.issue} → {printable(campaign.audience)}: {what}")
+            incomplete = True
+            continue
         _print_campaign(state)
+        if schedule is not None and schedule.state == "scheduled":
+            say(f"  {_scheduled(schedule, now)}")
         for failure in ctx.store.failures(campaign.id):
             say(f"  {failure.status:8} {printable(failure.email)}: {failure.code or '—'} {printable(failure.reply)}")
         incomplete = incomplete or bool(state.remaining or state.counts.get("failed") or not campaign.complete)
     if check and incomplete:
         sys.exit(3)
+
+
+def _scheduled(schedule: Schedule, now: float) -> str:
+    """`scheduled for 2026-12-04 07:00 Europe/Oslo (in 2 h); a sender is waiting`."""
+    who = ("a sender is waiting" if schedule.waiting(now)
+           else "no sender is waiting: run the same send again, or let `digest run` start it")
+    return f"scheduled for {describe_wait(schedule, now=now)}; {who}"
 
 
 def _print_campaign(state: CampaignStatus) -> None:

@@ -73,8 +73,8 @@ class DKIMSigner:
         self.selector = settings.selector
         self.domain = settings.domain
 
-    def sign(self, data: bytes) -> bytes:
-        """Return the message with its DKIM-Signature header in front."""
+    def sign(self, data: bytes, *, timestamp: float | None = None) -> bytes:
+        """Return the message with its DKIM-Signature header in front (t= is `timestamp`, default now)."""
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -82,8 +82,9 @@ class DKIMSigner:
         present = _headers(block)
         names = [n for n in SIGNED_HEADERS if n.encode() in present]
         body_hash = base64.b64encode(hashlib.sha256(canonical_body(body)).digest()).decode()
+        stamp = int(time.time() if timestamp is None else timestamp)
         tags = (f"v=1; a=rsa-sha256; c=relaxed/simple; d={self.domain}; s={self.selector};\r\n"
-                f" t={int(time.time())}; h={':'.join(names)};\r\n bh={body_hash};\r\n b=")
+                f" t={stamp}; h={':'.join(names)};\r\n bh={body_hash};\r\n b=")
         signed = b"".join(canonical_header(n.encode(), present[n.encode()]) for n in names)
         # RFC 6376 3.7: the signature header itself, b= empty, canonicalised, without its CRLF.
         signed += canonical_header(b"DKIM-Signature", tags.encode())[:-2]

@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import html
 import re
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,7 +98,9 @@ class MessageSkeleton:
         self.signer = signer
         self.fields = rendered.fields
         self.domain = newsletter.domain
-        self.boundary = f"=_digest_{secrets.token_hex(12)}"  # '=_' never occurs in QP text
+        # '=_' never occurs in QP text, so any boundary starting with it is safe; derived from the
+        # render's marker (random per render, or derived from the issue) a rebuild repeats it.
+        self.boundary = f"=_digest_{hashlib.sha256(rendered.marker.encode()).hexdigest()[:24]}"
         self._date_second = -1
         self._date_header = b""
         self._static_headers = self._encode_static_headers()
@@ -202,6 +203,6 @@ class MessageSkeleton:
         out.append(self._close)
         data = b"".join(out)
         if self.signer is not None:
-            data = self.signer.sign(data)
+            data = self.signer.sign(data, timestamp=self.clock())
         return ComposedMessage(email, message_id, data, smtputf8)
 

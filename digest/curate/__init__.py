@@ -25,6 +25,9 @@ __all__ = [
     "sentences",
     "preheader_for",
     "LEAD_RULE",
+    "in_period",
+    "says_more",
+    "one_line",
 ]
 
 LEAD_RULE = (
@@ -120,9 +123,14 @@ def preheader_for(article: Article, *, limit: int = 100) -> str:
     return cut + "…"
 
 
-def _says_more(article: Article) -> bool:
+def says_more(article: Article) -> bool:
     """True when an article has more to read than its Top News summary (one paragraph, cut at 60 words)."""
     return len(article.paragraphs) > 1 or (bool(article.paragraphs) and len(article.paragraphs[0].split()) > 60)
+
+
+def in_period(articles: Sequence[Article], options: CurateOptions) -> list[Article]:
+    """The articles of the chosen period (undated ones included)."""
+    return [a for a in articles if _in_period(a, options)]
 
 
 def _in_period(article: Article, options: CurateOptions) -> bool:
@@ -165,15 +173,15 @@ def _subject(options: CurateOptions, lead: Article) -> str:
 def curate(articles: Sequence[Article], options: CurateOptions | None = None) -> Curated:
     """Pick the lead, gather the deduplicated Top News, and write subject and preheader."""
     options = options or CurateOptions()
-    in_period = [a for a in articles if _in_period(a, options)]
-    if not in_period:
+    chosen = in_period(articles, options)
+    if not chosen:
         raise ConfigError("no article in the chosen period")
-    lead = _choose_lead(in_period, options.lead)
+    lead = _choose_lead(chosen, options.lead)
 
     seen_titles = {title_key(lead.title)}
     seen_urls = {url_key(lead.url)} - {""}
     candidates: list[TopNewsItem] = []
-    for article in in_period:
+    for article in chosen:
         if article is not lead:
             summary = article.paragraphs[0] if article.paragraphs else ""
             if summary and len(summary.split()) > 60:
@@ -199,8 +207,8 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
     top_news = tuple(unique[: max(options.top, 0)])
     shown = {(item.origin, title_key(item.title)) for item in top_news if not item.url}
     full = tuple(
-        a for a in in_period
-        if a is not lead and not a.url and (a.origin, title_key(a.title)) in shown and _says_more(a)
+        a for a in chosen
+        if a is not lead and not a.url and (a.origin, title_key(a.title)) in shown and says_more(a)
     )
 
     issue = Issue(
@@ -215,6 +223,6 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
     key = hashlib.sha256(json.dumps(issue.to_json(), sort_keys=True).encode()).hexdigest()
     return Curated(
         issue=replace(issue, content_key=key, articles=full),
-        undated=[a.origin for a in in_period if a.published is None],
+        undated=[a.origin for a in chosen if a.published is None],
         left_out=left_out,
     )

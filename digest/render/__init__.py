@@ -6,7 +6,7 @@ import logging
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from html import escape as html_escape
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,10 @@ PREVIEW_VALUES = {
 class _Slots:
     """Hands out one marker per personal field the templates use."""
 
-    def __init__(self) -> None:
-        self.marker = "dgst" + secrets.token_hex(6)
+    def __init__(self, marker: str | None = None) -> None:
+        if marker is not None and not re.fullmatch(r"dgst[0-9a-f]{12}", marker):
+            raise ValueError("a marker is 'dgst' and 12 lower-case hex digits")
+        self.marker = marker or "dgst" + secrets.token_hex(6)
         self.fields: list[str] = []
 
     def slot(self, name: str) -> Markup:
@@ -113,20 +115,26 @@ def _section_label(breadcrumb: tuple[str, ...]) -> str:
 
 
 def _context(issue: Issue, settings: Settings, slots: _Slots, view_url: str, *, web: bool = False) -> dict[str, Any]:
+    from digest.render.intro import intro_html, intro_text
+
     lead = issue.lead
+    # The plan's date, else the lead's: the same issue renders the same bytes on any day.
+    shown: date | None = issue.date or (lead.published.date() if lead.published else None)
     return {
         "issue": issue,
         "lead": lead,
         "section_label": _section_label(lead.breadcrumb),
         "meta_line": meta_line(lead),
-        "issue_date": format_date(lead.published) or format_date(datetime.now()),
+        "issue_date": format_date(shown or datetime.now()),
+        "intro_html": intro_html(issue.intro),
+        "intro_text": intro_text(issue.intro),
         "newsletter": settings.newsletter,
         "theme": settings.theme,
         "subscriber": _Subscriber(slots),
         "unsubscribe_url": slots.slot("unsubscribe_url"),
         "view_url": view_url,
         "archive_url": f"{settings.newsletter.base_url.rstrip('/')}/archive/",
-        "year": datetime.now().year,
+        "year": (shown or datetime.now()).year,
         # excerpt, top_news, web, continue_url, continue_at, full_articles:
         **reading_context(issue, view_url, web=web),
     }
@@ -185,10 +193,15 @@ def template_dirs(overrides: Path | None) -> list[Path]:
     return [p for p in (overrides, BUILTIN_TEMPLATES) if p is not None]
 
 
-def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = None) -> Rendered:
-    """Render the issue once: MJML template → HTML → CSS inlined; and the text part."""
+def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = None,
+                 marker: str | None = None) -> Rendered:
+    """Render the issue once: MJML template → HTML → CSS inlined; and the text part.
+
+    `marker` makes the output reproducible; it must be unguessable by whoever
+    wrote the content (see `Rendered`), e.g. an HMAC of the issue under a secret.
+    """
     env = make_environment(templates)
-    slots = _Slots()
+    slots = _Slots(marker)
     view_url = f"{settings.newsletter.base_url.rstrip('/')}/archive/{issue.number}"
     context = _context(issue, settings, slots, view_url)
     mjml_source = _render_template(env, HTML_TEMPLATE, context)

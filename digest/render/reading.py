@@ -10,7 +10,7 @@ the web version, each under its own anchor, and their Top News headlines link th
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import date
 from typing import Any
 
 from digest.collect.boilerplate import same_name
@@ -22,7 +22,7 @@ __all__ = ["format_date", "meta_line", "continue_at", "reading_context", "CONTIN
 CONTINUE_ANCHOR = "continue"
 
 
-def format_date(value: datetime | None) -> str:
+def format_date(value: date | None) -> str:
     """A date as the reader sees it: "18 May 2023"."""
     return f"{value.day} {value:%B %Y}" if value else ""
 

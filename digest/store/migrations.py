@@ -191,8 +191,33 @@ CREATE TABLE fetch_cache (
 )""")
 
 
+def schedule(store: SQLBase, tx: Tx) -> None:
+    """Scheduled campaigns (`send --at`) and run locks (one `digest run` at a time, on any host)."""
+    _run(store, tx, """
+CREATE TABLE schedules (
+    campaign {bigint} PRIMARY KEY,
+    send_at {real} NOT NULL,
+    timezone TEXT NOT NULL,
+    local_time TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'scheduled' CHECK (state IN ('scheduled', 'started', 'cancelled')),
+    waiter TEXT,
+    waiter_until {real} NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX schedules_by_state ON schedules (state, send_at);
+CREATE TABLE run_locks (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    lease_until {real} NOT NULL,
+    started_at TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+)""")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
     ("0100_fetch_cache", fetch_cache),
+    ("0300_schedule", schedule),
 ]

@@ -23,6 +23,8 @@ from digest.store.records import (
     SentIssue,
     Suppression,
 )
+from digest.store.runlocks import RunLock
+from digest.store.schedules import Schedule
 
 __all__ = ["Store"]
 
@@ -202,4 +204,52 @@ class Store(Protocol):
 
     def forget_fetch(self, url: str) -> bool:
         """Drop a URL's fetch record."""
+    # scheduled sends
+    def schedule_campaign(self, campaign_id: int, *, send_at: float, timezone: str, local_time: str) -> Schedule:
+        """Record (or move) the campaign's start time."""
+        ...
+
+    def schedule_of(self, campaign_id: int) -> Schedule | None:
+        """The campaign's schedule, in whatever state."""
+        ...
+
+    def scheduled_campaigns(self) -> list[Schedule]:
+        """Every schedule still waiting for its time, soonest first."""
+        ...
+
+    def start_schedule(self, campaign_id: int) -> bool:
+        """Mark the schedule started; False when it was not waiting."""
+        ...
+
+    def cancel_schedule(self, campaign_id: int) -> bool:
+        """Cancel a schedule that has not started."""
+        ...
+
+    def wait_on_schedule(self, campaign_id: int, *, owner: str, until: float) -> None:
+        """Say that `owner` waits for this schedule."""
+        ...
+
+    def stop_waiting(self, campaign_id: int, *, owner: str) -> None:
+        """`owner` no longer waits for this schedule."""
+        ...
+
+    # run locks
+    def take_lock(self, name: str, *, owner: str, until: float, now: float, note: str = "") -> RunLock | None:
+        """Take a named lock: None when taken, else its live holder."""
+        ...
+
+    def renew_lock(self, name: str, *, owner: str, until: float, note: str | None = None) -> bool:
+        """Extend our lease on a lock; False when it is no longer ours."""
+        ...
+
+    def release_lock(self, name: str, *, owner: str) -> None:
+        """Give a lock up."""
+        ...
+
+    def lock_holder(self, name: str, *, now: float) -> RunLock | None:
+        """The live holder of a lock."""
+        ...
+
+    def expire_lock(self, name: str, *, owner: str) -> None:
+        """End a dead holder's lease at once."""
         ...

@@ -6,9 +6,12 @@ from digest.store.campaigns import CampaignQueries
 from digest.store.fetchcache import FetchCacheQueries
 from digest.store.issues import IssueQueries, SuppressionQueries
 from digest.store.listchecks import ListCheckQueries
+from digest.store.runlocks import RunLockQueries
+from digest.store.schedules import ScheduleQueries
 
 __all__ = ["Queries"]
 
 
-class Queries(IssueQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries):
+class Queries(IssueQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries,
+              ScheduleQueries, RunLockQueries):
     """The whole query surface; a backend adds connections and dialect."""

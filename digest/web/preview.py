@@ -96,11 +96,13 @@ class WatchPlan:
 
 
 def watch_plan(workspace: Workspace, sources: Sequence[Path]) -> WatchPlan:
-    """Source folders and the templates (workspace or built-in) as folders; source files and digest.toml as files."""
+    """Folders: sources, templates (workspace or built-in), issues/ (the plans); files: source files, digest.toml."""
     from digest.render.environment import BUILTIN_TEMPLATES
 
     folders = [p.resolve() for p in sources if p.is_dir()]
     folders.append(workspace.templates.resolve() if workspace.templates.is_dir() else BUILTIN_TEMPLATES)
+    if workspace.issues.is_dir():
+        folders.append(workspace.issues.resolve())  # an edited plan.toml rebuilds like a template
     files = [p.resolve() for p in sources if p.exists() and not p.is_dir()]
     files.append((workspace.root / "digest.toml").resolve())  # seen even when it is created later
     return WatchPlan(tuple(dict.fromkeys(folders)), tuple(dict.fromkeys(files)))

@@ -1,0 +1,90 @@
+"""Which issue a build makes, and from which plan: the open issue's plan, a folder's plan, or a new one.
+
+`digest build` renders the *open issue* from its plan when there is one: the
+latest issue folder holding a `plan.toml` whose sending has not begun. So an
+editor can build on Monday, edit the plan all week, see new articles listed
+(not added), and the issue keeps its number. Once sending has begun, the next
+build curates a new issue by the rules (new content gets the next number) and
+writes its plan. A plan file is written only when none exists, never over one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from digest.context import Context
+from digest.curate import CurateOptions, curate, in_period
+from digest.curate.plan import IssuePlan, plan_from_curated
+from digest.curate.planfile import PLAN_NAME, parse_plan, plan_text, read_plan
+from digest.errors import IssueError
+from digest.issue_folder import latest_issue
+from digest.model import Article
+
+__all__ = ["PlanTarget", "plan_target", "open_issue", "sending_began"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanTarget:
+    """The issue a build renders: its number, output folder, plan, and the plan's text when new."""
+
+    number: int
+    folder: Path
+    plan: IssuePlan
+    plan_path: Path  # where the plan is (or will be) kept
+    new_text: str | None = None  # the plan file to write: only when none exists yet
+
+
+def sending_began(ctx: Context, number: int) -> bool:
+    """True once any campaign of the issue has journaled a recipient (or read its lists whole)."""
+    if not ctx.has_store():
+        return False
+    store = ctx.store
+    for campaign in store.campaigns_of(number):
+        if campaign.complete or store.campaign_status(campaign, now=time.time()).total:
+            return True
+    return False
+
+
+def open_issue(ctx: Context) -> Path | None:
+    """The latest issue folder with a plan whose sending has not begun, if there is one."""
+    try:
+        folder = latest_issue(ctx.workspace.issues)
+    except IssueError:
+        return None
+    if not (folder / PLAN_NAME).is_file() or sending_began(ctx, int(folder.name)):
+        return None
+    return folder
+
+
+def plan_target(ctx: Context, articles: Sequence[Article], options: CurateOptions, *, out: Path | None = None,
+                reserve_number: bool = True, new_issue: bool = False) -> PlanTarget:
+    """Choose the issue to render and its plan (see the module's docstring).
+
+    With `out`, the plan lives in that folder. Without `reserve_number` (the
+    preview) nothing is reserved and no plan is written: the open issue's plan
+    is read if there is one.
+    """
+    root = ctx.workspace.root
+    if out is None or not reserve_number:
+        folder = None if new_issue else open_issue(ctx)
+        if folder is not None:
+            path = folder / PLAN_NAME
+            return PlanTarget(int(folder.name), out or folder, read_plan(path), path)
+    curated = curate(articles, options)
+    key = curated.issue.content_key
+    number = ctx.store.number_for(key, curated.issue.subject) if reserve_number else ctx.store.peek_number(key)
+    home = ctx.workspace.issues / str(number)
+    path = (out if out is not None and reserve_number else home) / PLAN_NAME
+    if path.is_file():
+        return PlanTarget(number, out or home, read_plan(path), path)
+    today = datetime.now(ctx.settings.newsletter.zone).date()
+    made = plan_from_curated(curated, in_period(articles, options), root=root, words=options.excerpt_words,
+                             today=today)
+    text = plan_text(made, number=number, newsletter=ctx.settings.newsletter.name)
+    # Rendered from the text as written, so the first build and every rebuild from the file agree.
+    return PlanTarget(number, out or home, parse_plan(text, path=str(path)), path,
+                      text if reserve_number else None)

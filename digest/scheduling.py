@@ -1,0 +1,206 @@
+"""Scheduled sending: `--at` read in the newsletter's time zone, recorded in the store, waited for, then sent.
+
+The schedule lives in the store with the campaign, so it outlives the process
+that made it: a sender started again (after a reboot, by cron, on another
+host sharing PostgreSQL) finds it and waits for the same time. Waiting happens
+before the send begins; the issue folder is read when the time comes, so an
+issue rebuilt meanwhile goes out as rebuilt. A cancel (Ctrl-C) marks the
+schedule cancelled; a stop (SIGTERM, a reboot) leaves it scheduled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from digest.context import Context
+from digest.deliver.sender import SendOptions, SendReport
+from digest.deliver.transport import Transport
+from digest.errors import ConfigError
+from digest.issue_folder import load_issue
+from digest.pipeline import audience_for, send_to_lists
+from digest.store import CampaignStatus
+from digest.store.base import owner_id
+from digest.store.schedules import Schedule
+from digest.subscribers import RowProblem
+
+__all__ = ["SendTime", "ScheduledSend", "parse_send_time", "describe_wait", "wait_for_schedule", "send_when_due"]
+
+_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
+_TIME_ONLY = ("%H:%M", "%H:%M:%S")
+MAX_AHEAD = timedelta(days=366)
+
+
+@dataclass(frozen=True, slots=True)
+class SendTime:
+    """A moment to send: as a timestamp, and as the editor wrote it in the newsletter's zone."""
+
+    at: float  # seconds since the epoch
+    local: str  # "2026-12-04 07:00"
+    zone: str  # "Europe/Oslo"
+
+    def describe(self) -> str:
+        """`2026-12-04 07:00 Europe/Oslo`."""
+        return f"{self.local} {self.zone}"
+
+
+@dataclass
+class ScheduledSend:
+    """How `send_when_due` ended: sent (with the send's report), cancelled, or stopped while waiting."""
+
+    state: str  # "sent" | "cancelled" | "stopped"
+    schedule: Schedule | None = None
+    report: SendReport | None = None
+
+
+def parse_send_time(text: str, zone_name: str, *, now: float | None = None) -> SendTime:
+    """Read `2026-12-04 07:00` (or `07:00`, today) as local time of `zone_name`; refuse times that do not exist."""
+    zone = ZoneInfo(zone_name)
+    current = datetime.fromtimestamp(time.time() if now is None else now, zone)
+    value = " ".join(text.split())
+    parsed: datetime | None = None
+    for pattern in _FORMATS:
+        try:
+            parsed = datetime.strptime(value, pattern)
+            break
+        except ValueError:
+            continue
+    if parsed is None:
+        for pattern in _TIME_ONLY:
+            try:
+                clock = datetime.strptime(value, pattern)
+            except ValueError:
+                continue
+            parsed = datetime.combine(current.date(), clock.time())
+            break
+    if parsed is None:
+        raise ConfigError(f"--at {text!r}: expected a local time like \"2026-12-04 07:00\" (or \"07:00\" for today)")
+    local = parsed.replace(tzinfo=zone)
+    # A wall-clock time skipped when the clocks go forward does not survive the round trip through UTC.
+    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != parsed:
+        raise ConfigError(f"--at {text!r}: there is no such time in {zone_name} (the clocks go forward then)")
+    if local - current > MAX_AHEAD:
+        raise ConfigError(f"--at {text!r} is more than a year ahead")
+    shown = parsed.strftime("%Y-%m-%d %H:%M" + (":%S" if parsed.second else ""))
+    return SendTime(local.timestamp(), shown, zone_name)
+
+
+def describe_wait(schedule: Schedule, *, now: float) -> str:
+    """`2026-12-04 07:00 Europe/Oslo (in 2 h 5 min)`, or `(due 3 min ago)`."""
+    seconds = schedule.send_at - now
+    return f"{schedule.local_time} {schedule.timezone} ({_span(seconds)})"
+
+
+def _span(seconds: float) -> str:
+    left = abs(int(seconds))
+    days, rest = divmod(left, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    text = " ".join(p for p in parts if p) or f"{secs} s"
+    return f"in {text}" if seconds >= 0 else f"due {text} ago"
+
+
+async def _pause(event: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), timeout=max(0.0, seconds))
+    except TimeoutError:
+        pass
+
+
+async def wait_for_schedule(ctx: Context, campaign_id: int, *, stop: asyncio.Event, cancel: asyncio.Event,
+                            clock: Callable[[], float] = time.time, poll: float = 30.0) -> str:
+    """Wait until the campaign's schedule is due: "due", "cancelled" (here or elsewhere) or "stopped".
+
+    The store is read again every `poll` seconds: a schedule moved or cancelled
+    by another command is followed, and this waiter says it is waiting.
+    """
+    store = ctx.store
+    owner = owner_id("waiter")
+    wake = asyncio.Event()
+    watchers = [asyncio.ensure_future(event.wait()) for event in (stop, cancel)]
+    for watcher in watchers:
+        watcher.add_done_callback(lambda _: wake.set())
+    try:
+        while True:
+            if cancel.is_set():
+                await asyncio.to_thread(store.cancel_schedule, campaign_id)
+                return "cancelled"
+            if stop.is_set():
+                return "stopped"
+            schedule = await asyncio.to_thread(store.schedule_of, campaign_id)
+            if schedule is None or schedule.state == "cancelled":
+                return "cancelled"
+            if schedule.state == "started":
+                return "due"
+            remaining = schedule.send_at - clock()
+            if remaining <= 0:
+                await asyncio.to_thread(store.start_schedule, campaign_id)
+                continue  # started by us, or by another waiter a moment ago: either way, due
+            await asyncio.to_thread(store.wait_on_schedule, campaign_id, owner=owner,
+                                    until=clock() + max(3 * poll, 90.0))
+            await _pause(wake, min(remaining, poll))
+    finally:
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.to_thread(store.stop_waiting, campaign_id, owner=owner)
+
+
+def _record(ctx: Context, number: int, lists: Sequence[Path], at: SendTime | None, tags: Sequence[str],
+            where: Sequence[tuple[str, str]]) -> Schedule | None:
+    """Record `at` for the campaign; without it, the schedule already waiting (if any)."""
+    store = ctx.store
+    audience = audience_for(ctx, lists, tags=tags, where=where)
+    if at is not None:
+        campaign = store.open_campaign(number, audience.key, audience.describe())
+        return store.schedule_campaign(campaign.id, send_at=at.at, timezone=at.zone, local_time=at.local)
+    found = store.find_campaign(number, audience.key)
+    schedule = store.schedule_of(found.id) if found is not None else None
+    return schedule if schedule is not None and schedule.state == "scheduled" else None
+
+
+async def send_when_due(
+    ctx: Context,
+    folder: Path,
+    lists: Sequence[Path],
+    *,
+    options: SendOptions,
+    on_problem: Callable[[RowProblem], None],
+    at: SendTime | None = None,
+    tags: Sequence[str] = (),
+    where: Sequence[tuple[str, str]] = (),
+    transport: Transport | None = None,
+    stop: asyncio.Event | None = None,
+    cancel: asyncio.Event | None = None,
+    clock: Callable[[], float] = time.time,
+    poll: float = 30.0,
+    on_waiting: Callable[[Schedule], None] | None = None,
+    on_due: Callable[[Schedule], None] | None = None,
+    on_progress: Callable[[SendReport], None] | None = None,
+    on_start: Callable[[str, CampaignStatus], None] | None = None,
+) -> ScheduledSend:
+    """Send the issue to the lists, at `at` or at the time already scheduled for them (if any), else now.
+
+    `cancel` cancels a schedule being waited for; `stop` stops waiting (the
+    schedule stays) or, once sending, stops the send as `send_to_lists` does.
+    """
+    stop = stop or asyncio.Event()
+    cancel = cancel or asyncio.Event()
+    issue, _ = load_issue(folder)
+    schedule = await asyncio.to_thread(_record, ctx, issue.number, lists, at, tags, where)
+    if schedule is not None:
+        if on_waiting:
+            on_waiting(schedule)
+        outcome = await wait_for_schedule(ctx, schedule.campaign, stop=stop, cancel=cancel, clock=clock, poll=poll)
+        if outcome != "due":
+            return ScheduledSend(outcome, schedule)
+        if on_due:
+            on_due(schedule)
+    report = await send_to_lists(ctx, folder, lists, options=options, on_problem=on_problem, tags=tags, where=where,
+                                 transport=transport, stop=stop, on_progress=on_progress, on_start=on_start)
+    return ScheduledSend("sent", schedule, report)

@@ -1,0 +1,162 @@
+"""Scheduled sending: local times in the newsletter's zone, an injectable clock, real processes and signals."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from digest.cli import main
+from digest.context import Context
+from digest.deliver.sender import SendOptions
+from digest.errors import ConfigError
+from digest.scheduling import SendTime, parse_send_time, send_when_due
+from tests.conftest import point_smtp_at
+
+LIST = "subscribers/example.csv"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_local_times_are_read_in_the_newsletter_zone():
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC).timestamp()
+    oslo = parse_send_time("2026-12-04 07:00", "Europe/Oslo", now=now)
+    assert oslo.at == datetime(2026, 12, 4, 6, 0, tzinfo=UTC).timestamp()
+    assert oslo.describe() == "2026-12-04 07:00 Europe/Oslo"
+    summer = parse_send_time("2026-07-03T07:00", "Europe/Oslo", now=now)
+    assert summer.at == datetime(2026, 7, 3, 5, 0, tzinfo=UTC).timestamp()
+    today = parse_send_time("07:30", "America/New_York", now=now)  # 07:00 in New York on 1 December
+    assert today.at == datetime(2026, 12, 1, 12, 30, tzinfo=UTC).timestamp() and today.local == "2026-12-01 07:30"
+    with pytest.raises(ConfigError, match="no such time in Europe/Oslo"):
+        parse_send_time("2027-03-28 02:30", "Europe/Oslo", now=now)  # the clocks jump from 02:00 to 03:00
+    with pytest.raises(ConfigError, match='expected a local time like "2026-12-04 07:00"'):
+        parse_send_time("next friday", "UTC", now=now)
+    with pytest.raises(ConfigError, match="more than a year ahead"):
+        parse_send_time("2062-12-04 07:00", "UTC", now=now)
+
+
+def test_an_unknown_timezone_is_a_one_line_error(workspace: Path, runner):
+    config = workspace / "digest.toml"
+    config.write_text(config.read_text().replace('language = "en"', 'language = "en"\ntimezone = "Mars/Olympus"'))
+    result = runner.invoke(main, ["build"])
+    assert result.exit_code == 2
+    assert result.stderr == ("digest: error: digest.toml: [newsletter] timezone 'Mars/Olympus' is not a known IANA "
+                             'time zone (for example "Europe/Oslo", "America/New_York", "UTC")\n')
+
+
+async def _received_soon(handler, count: int, seconds: float = 0.5) -> int:
+    await asyncio.sleep(seconds)
+    return len(handler.received)
+
+
+async def test_nothing_leaves_before_the_time_and_everything_after_a_restart_keeps_it(workspace: Path, runner,
+                                                                                      recorder):
+    server, handler = recorder
+    point_smtp_at(workspace, server.port)
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    folder, lists = workspace / "issues" / "1", [workspace / LIST]
+    now = [1_000_000.0]
+    at = SendTime(1_000_000.0 + 3600, "1970-01-12 14:46", "UTC")
+
+    def clock() -> float:
+        return now[0]
+
+    ctx = Context(workspace)
+    stop = asyncio.Event()
+    first = asyncio.create_task(send_when_due(ctx, folder, lists, options=SendOptions(), on_problem=print, at=at,
+                                              stop=stop, clock=clock, poll=0.02))
+    assert await _received_soon(handler, 0) == 0
+    waiting = ctx.store.scheduled_campaigns()
+    assert [(s.issue, s.send_at, s.state) for s in waiting] == [(1, at.at, "scheduled")]
+    assert waiting[0].waiting(clock())
+    now[0] += 3000  # still 10 minutes early
+    assert await _received_soon(handler, 0) == 0
+    stop.set()  # the process stops (a reboot): the schedule stays
+    assert (await first).state == "stopped"
+    ctx.close()
+    assert len(handler.received) == 0
+
+    again = Context(workspace)  # started again, without --at: the recorded time holds
+    second = asyncio.create_task(send_when_due(again, folder, lists, options=SendOptions(), on_problem=print,
+                                               clock=clock, poll=0.02))
+    assert await _received_soon(handler, 0) == 0
+    assert not second.done()
+    now[0] = at.at + 1
+    outcome = await asyncio.wait_for(second, 30)
+    assert outcome.state == "sent" and outcome.report is not None and outcome.report.sent == 3
+    assert len(handler.received) == 3
+    assert again.store.schedule_of(outcome.schedule.campaign).state == "started"  # type: ignore[union-attr]
+    assert again.store.scheduled_campaigns() == []
+    again.close()
+
+
+def _at(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _digest(workspace: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "digest", *args], cwd=workspace, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for_line(process: subprocess.Popen[str], text: str, seconds: float = 30) -> str:
+    """Read stdout until a line holds `text`."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + seconds
+    seen = ""
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        seen += line
+        if text in line:
+            return seen
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError(f"never printed {text!r}: {seen!r}")
+
+
+def test_a_scheduled_send_survives_sigterm_and_a_ctrl_c_cancels_it(workspace: Path, runner, recorder):
+    server, handler = recorder
+    point_smtp_at(workspace, server.port)
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    # SIGTERM (a reboot, `systemctl stop`) while waiting: the schedule stays in the store.
+    waiter = _digest(workspace, "send", "--list", LIST, "--at", _at(12))
+    _wait_for_line(waiter, "Waiting; Ctrl-C cancels the schedule")
+    status = runner.invoke(main, ["status"])
+    assert "Issue 1 → subscribers/example.csv: scheduled for " in status.output
+    assert "a sender is waiting" in status.output
+    waiter.send_signal(signal.SIGTERM)
+    out, _ = waiter.communicate(timeout=30)
+    assert waiter.returncode == 3 and "stays scheduled for" in out
+    assert "no sender is waiting" in runner.invoke(main, ["status"]).output
+    assert handler.received == []
+    # Started again without --at, it waits for the recorded time, then sends.
+    resumed = _digest(workspace, "send", "--list", LIST)
+    _wait_for_line(resumed, "Waiting; Ctrl-C cancels the schedule")
+    time.sleep(1)
+    assert handler.received == []
+    out, err = resumed.communicate(timeout=60)
+    assert resumed.returncode == 0, out + err
+    assert "sending." in out and len(handler.received) == 3
+    # Ctrl-C while waiting cancels: nothing is sent, and the store says so.
+    assert runner.invoke(main, ["build", "--new-issue"]).exit_code == 0  # same content: still issue 1
+    (workspace / "subscribers" / "more.csv").write_text("email,name\nnew@example.net,New\n")
+    cancelled = _digest(workspace, "send", "--list", "subscribers/more.csv", "--at", _at(30))
+    _wait_for_line(cancelled, "Waiting; Ctrl-C cancels the schedule")
+    cancelled.send_signal(signal.SIGINT)
+    out, _ = cancelled.communicate(timeout=30)
+    assert cancelled.returncode == 3 and "is no longer scheduled; nothing was sent" in out
+    assert "was cancelled; nothing sent" in runner.invoke(main, ["status"]).output
+    assert len(handler.received) == 3
+
+
+def test_at_cannot_be_combined_with_a_test_send(workspace: Path, runner):
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    result = runner.invoke(main, ["send", "--test-to", "a@example.com", "--at", "07:00"])
+    assert result.exit_code == 2 and "--at schedules a send" in result.stderr
