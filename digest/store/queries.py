@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from digest.store.bounces import BounceQueries
 from digest.store.campaigns import CampaignQueries
 from digest.store.issues import IssueQueries, SuppressionQueries
 from digest.store.listchecks import ListCheckQueries
+from digest.store.signups import SignupQueries
 
 __all__ = ["Queries"]
 
 
-class Queries(IssueQueries, SuppressionQueries, CampaignQueries, ListCheckQueries):
+class Queries(IssueQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, SignupQueries, BounceQueries):
     """The whole query surface; a backend adds connections and dialect."""
