@@ -76,6 +76,7 @@ DigestGroup.lazy = {
     "preview": "digest.cli.web:preview",
     "archive": "digest.cli.web:archive",
     "init": "digest.cli.init:init",
+    "inbox": "digest.cli.inbox:inbox",
 }
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,136 @@
+"""What comes back: DSNs of several MTAs, a qmail bounce, an ARF complaint, auto-replies, a mailto unsubscribe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.back.parse import parse_report
+from digest.back.policy import classify_status, rcpt_refusal_is_hard
+from digest.back.verp import find_token, message_token, verp_address
+from digest.cli import main
+from digest.context import Context
+from tests.back_helpers import drop, fill, send_issue
+
+READERS = [f"r{i}@example.com" for i in range(12)]
+RETURN_PATH = "bounces@news.example.com"
+
+# fixture, reader, what it is, the event it records, the suppression it causes (None: stays active)
+CASES = [
+    ("exim_dsn.eml", 0, "dsn", "hard", "bounced"),
+    ("office365_dsn.eml", 1, "dsn", "hard", "bounced"),
+    ("gmail_mailbox_full.eml", 2, "dsn", "soft", None),
+    ("rfc3464_policy_refusal.eml", 3, "dsn", "refused", None),
+    ("qmail_bounce.eml", 4, "bounce", "hard", "bounced"),
+    ("arf_complaint.eml", 5, "complaint", "complaint", "complained"),
+    ("mailto_unsubscribe.eml", 6, "unsubscribe", "unsubscribe", "unsubscribed"),
+    ("vacation.eml", 7, "auto-reply", None, None),
+    ("outlook_automatic_reply.eml", 8, "auto-reply", None, None),
+]
+LEFT_ALONE = [("human_reply.eml", 9), ("forged_dsn.eml", 10)]
+
+
+@pytest.mark.parametrize(("code", "reply", "hard"), [
+    (550, "5.1.1 <x@y>: Recipient address rejected: User unknown", True),
+    (550, "Requested action not taken: mailbox unavailable", True),
+    (552, "5.2.2 Mailbox full", False),
+    (554, "5.7.1 Service unavailable; Client host blocked using zen.spamhaus.org", False),
+    (550, "5.7.1 Message rejected as spam", False),
+    (553, "sorry, that domain isn't in my list of allowed rcpthosts", True),
+    (451, "4.7.1 Greylisted", False),
+])
+def test_which_rcpt_refusals_mean_a_dead_address(code: int, reply: str, hard: bool):
+    assert rcpt_refusal_is_hard(code, reply) is hard
+
+
+def test_status_classes():
+    assert [classify_status(s) for s in ("5.1.1", "5.1.10", "5.2.1", "5.4.4", "5.0.0")] == ["hard"] * 5
+    assert [classify_status(s) for s in ("4.2.2", "5.2.2", "4.4.7", "5.4.6")] == ["soft"] * 4
+    assert [classify_status(s) for s in ("5.7.1", "5.6.0", "5.5.2")] == ["refused"] * 3
+
+
+def test_verp_tokens_are_short_case_insensitive_and_bound_to_the_address():
+    token = message_token(b"k", issue=123456, row=987654321, email_key="someone@example.com")
+    address = verp_address(RETURN_PATH, token)
+    assert len(address.partition("@")[0]) <= 64
+    found = find_token(address.upper(), RETURN_PATH)  # a server that folds case changes nothing
+    assert found is not None and (found.issue, found.row) == (123456, 987654321)
+    assert found.verify(b"k", "someone@example.com")
+    assert not found.verify(b"k", "other@example.com")
+    assert not found.verify(b"other key", "someone@example.com")
+    assert find_token(address.replace("bounces", "other"), RETURN_PATH) is None
+
+
+def test_every_message_gets_its_own_return_path_and_from_stays(workspace: Path, runner):
+    sent = send_issue(workspace, runner, READERS[:3])
+    senders = {s.verp for s in sent.values()}
+    assert len(senders) == 3 and all(v.startswith("bounces+m1.") and v.endswith("@news.example.com")
+                                     for v in senders)
+
+
+@pytest.mark.parametrize(("name", "reader", "category", "kind", "reason"), CASES)
+def test_fixture_lands_in_the_right_state(workspace: Path, runner, name, reader, category, kind, reason):
+    sent = send_issue(workspace, runner, READERS)
+    address = READERS[reader]
+    assert parse_report(fill(name, sent[address]), return_path=RETURN_PATH).category == category
+    drop(workspace / "bounces", name, fill(name, sent[address]))
+    result = runner.invoke(main, ["inbox", "process", "--maildir", "bounces", "-v"])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert category in result.output
+    with Context(workspace) as ctx:
+        events = ctx.store.bounce_events(address)
+        suppressions = {s.email: s.reason for s in ctx.store.suppressions()}
+    assert [e.kind for e in events] == ([kind] if kind else [])
+    assert suppressions == ({address: reason} if reason else {})
+    # recognised mail is filed away, not deleted
+    assert not list((workspace / "bounces" / "new").iterdir())
+    assert len(list((workspace / "bounces" / ".Processed" / "cur").iterdir())) == 1
+
+
+def test_unrecognised_mail_is_left_untouched_and_processing_twice_counts_once(workspace: Path, runner):
+    sent = send_issue(workspace, runner, READERS)
+    box = workspace / "bounces"
+    kept = {name: drop(box, name, fill(name, sent[READERS[i]])) for name, i in LEFT_ALONE}
+    before = {name: path.read_bytes() for name, path in kept.items()}
+    for name, reader, *_ in CASES:
+        drop(box, name, fill(name, sent[READERS[reader]]))
+    first = runner.invoke(main, ["inbox", "process", "--maildir", "bounces"])
+    assert "2 left in the mailbox" in first.output, first.output
+    assert "5 address(es) suppressed" in first.output
+    for name, path in kept.items():
+        assert path.read_bytes() == before[name]  # same place, same bytes, no flag
+    # the same reports again (a second copy delivered): nothing is counted twice
+    for name, reader, *_ in CASES:
+        drop(box, "again-" + name, fill(name, sent[READERS[reader]]))
+    second = runner.invoke(main, ["inbox", "process", "--maildir", "bounces"])
+    assert "0 address(es) suppressed" in second.output
+    with Context(workspace) as ctx:
+        assert [e.kind for e in ctx.store.bounce_events(READERS[2])] == ["soft"]
+        assert not ctx.store.is_suppressed(READERS[9]) and not ctx.store.is_suppressed(READERS[10])
+    listing = runner.invoke(main, ["subscribers", "bounces"])
+    assert f"{READERS[0]}: suppressed (bounced); 1 hard" in listing.output
+    assert "User unknown in virtual mailbox table" in listing.output
+    assert f"{READERS[2]}: active; 1 soft" in listing.output
+    # resubscribe undoes a mistake
+    assert "resubscribed" in runner.invoke(main, ["subscribers", "resubscribe", READERS[0]]).output
+    with Context(workspace) as ctx:
+        assert not ctx.store.is_suppressed(READERS[0])
+
+
+def test_a_bounce_with_a_tampered_token_and_no_message_of_ours_is_left_alone(workspace: Path, runner):
+    sent = send_issue(workspace, runner, READERS[:2])
+    genuine = fill("exim_dsn.eml", sent[READERS[0]]).decode()
+    verp = sent[READERS[0]].verp
+    forged_verp = verp[:verp.index("@") - 1] + ("a" if verp[verp.index("@") - 1] != "a" else "b") + verp[verp.index("@"):]
+    forged = genuine.replace(verp, forged_verp).replace(sent[READERS[0]].message_id, "<other@elsewhere.example>")
+    drop(workspace / "bounces", "x", forged.encode())
+    result = runner.invoke(main, ["inbox", "process", "--maildir", "bounces", "-v"])
+    assert "1 left in the mailbox" in result.output and "names no message of ours" in result.output
+    with Context(workspace) as ctx:
+        assert list(ctx.store.suppressions()) == []
+
+
+def test_not_a_maildir_is_one_line(workspace: Path, runner):
+    result = runner.invoke(main, ["inbox", "process", "--maildir", "nowhere"])
+    assert result.exit_code == 2 and "not a Maildir" in result.stderr and "Traceback" not in result.stderr
