@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from digest.back.parse import MAX_MESSAGE
-from digest.back.process import Outcome, Policy, process_message
+from digest.back.process import Outcome, Policy, process_batch
 from digest.config import InboxSettings
 from digest.deliver.transport import is_loopback
 from digest.errors import ConfigError, DeliveryError, StateError
@@ -78,6 +78,25 @@ def process_maildir(root: Path, *, store: Store, policy: Policy,
     except OSError as exc:
         raise StateError(f"cannot create the processed folder: {exc.strerror or exc}", path=str(done)) from None
     report = InboxReport()
+    batch: list[tuple[Path, bytes]] = []
+
+    def flush() -> None:
+        # One store transaction per batch; a message is filed away only after its batch committed.
+        outcomes = process_batch([(raw, ()) for _, raw in batch], store=store, policy=policy)
+        for (path, _), outcome in zip(batch, outcomes, strict=True):
+            report.add(outcome)
+            if on_outcome:
+                on_outcome(path.name, outcome)
+            if outcome.handled:
+                base = path.name.split(":", 1)[0]
+                try:
+                    os.rename(path, done / "cur" / f"{base}:2,S")  # atomic, same file system
+                except FileNotFoundError:
+                    pass  # another run filed it a moment ago
+                except OSError as exc:
+                    raise StateError(f"cannot file the message away: {exc.strerror or exc}", path=str(path)) from None
+        batch.clear()
+
     for path in _maildir_files(root):
         try:
             with path.open("rb") as f:
@@ -86,18 +105,10 @@ def process_maildir(root: Path, *, store: Store, policy: Policy,
             continue  # another run filed it a moment ago
         except OSError as exc:
             raise StateError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
-        outcome = process_message(raw, store=store, policy=policy)
-        report.add(outcome)
-        if on_outcome:
-            on_outcome(path.name, outcome)
-        if outcome.handled:
-            base = path.name.split(":", 1)[0]
-            try:
-                os.rename(path, done / "cur" / f"{base}:2,S")  # atomic, same file system
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise StateError(f"cannot file the message away: {exc.strerror or exc}", path=str(path)) from None
+        batch.append((path, raw))
+        if len(batch) >= _BATCH:
+            flush()
+    flush()
     return report
 
 
@@ -144,12 +155,11 @@ def process_imap(settings: InboxSettings, *, store: Store, policy: Policy,
             small = [uid for uid in batch if int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0)) <= MAX_MESSAGE]
             report.left += len(batch) - len(small)  # too large to be a bounce we read: left alone
             report.seen += len(batch) - len(small)
+            fetched = [(uid, data.get(b"BODY[]")) for uid, data in client.fetch(small, ["BODY.PEEK[]"]).items()]
+            fetched = [(uid, raw) for uid, raw in fetched if isinstance(raw, bytes)]
+            outcomes = process_batch([(raw, ()) for _, raw in fetched], store=store, policy=policy)
             handled = []
-            for uid, data in client.fetch(small, ["BODY.PEEK[]"]).items():
-                raw = data.get(b"BODY[]")
-                if not isinstance(raw, bytes):
-                    continue
-                outcome = process_message(raw, store=store, policy=policy)
+            for (uid, _), outcome in zip(fetched, outcomes, strict=True):
                 report.add(outcome)
                 if on_outcome:
                     on_outcome(f"uid {uid}", outcome)

@@ -10,17 +10,17 @@ of somebody else's mail, ties to nothing and is left for a human.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from digest.back.parse import Finding, Report, parse_report, worst
 from digest.compose.tokens import TokenError, verify_token
 from digest.config import Settings
 from digest.store import Store
-from digest.store.bounces import BounceEvent, BounceVerdict
+from digest.store.bounces import BounceEvent, BounceVerdict, Delivery
 from digest.store.issues import email_key
 
-__all__ = ["Outcome", "Policy", "process_message", "HANDLED"]
+__all__ = ["Outcome", "Policy", "process_message", "process_batch", "HANDLED"]
 
 #: Categories that are recognised: the message may be filed away as handled.
 HANDLED = ("dsn", "bounce", "complaint", "unsubscribe", "auto-reply")
@@ -78,12 +78,12 @@ class _Target:
     issue: int | None
 
 
-def _verified_targets(report: Report, store: Store, policy: Policy) -> list[_Target]:
+def _verified_targets(report: Report, store: Store, policy: Policy, known: dict[int, Delivery]) -> list[_Target]:
     """The readers this report provably concerns."""
     targets: list[_Target] = []
     for token in report.tokens:
         if token.kind == "m":
-            delivery = store.delivery(token.row)
+            delivery = known.get(token.row) if token.row in known else store.delivery(token.row)
             if delivery is not None and delivery.issue == token.issue and token.verify(policy.secret,
                                                                                          delivery.email_key):
                 targets.append(_Target(delivery.email, delivery.issue))
@@ -121,18 +121,16 @@ def _finding_for(report: Report, target: _Target) -> Finding | None:
     return worst(report.findings)
 
 
-def process_message(raw: bytes, *, store: Store, policy: Policy, envelope_to: list[str] | tuple[str, ...] = (),
-                    clock: Callable[[], float] = time.time) -> Outcome:
-    """Classify one incoming message and apply it to the store; idempotent per message."""
-    report = parse_report(raw, return_path=policy.return_path, envelope_to=envelope_to)
+def _plan(report: Report, store: Store, policy: Policy, known: dict[int, Delivery]) -> Outcome | list[BounceEvent]:
+    """The events a report records, or its final outcome when it records none."""
     if report.category == "auto-reply":
         return Outcome("auto-reply")
     if report.category == "unrecognised":
         return Outcome("unrecognised", why=report.why)
-    targets = _verified_targets(report, store, policy)
+    targets = _verified_targets(report, store, policy, known)
     if not targets:
         return Outcome("unrecognised", why=f"a {report.category} that names no message of ours")
-    results: list[Outcome] = []
+    events = []
     for target in targets:
         if report.category == "unsubscribe":
             kind, finding = "unsubscribe", Finding("unsubscribe", target.email)
@@ -141,15 +139,45 @@ def process_message(raw: bytes, *, store: Store, policy: Policy, envelope_to: li
             if found is None:
                 continue
             kind, finding = found.kind, found
-        event = BounceEvent(target.email, kind, _SOURCES[report.category], report.key, issue=target.issue,
-                            status=finding.status, diagnostic=finding.diagnostic)
-        verdict: BounceVerdict = store.record_bounce(event, now=clock(), soft_limit=policy.soft_limit,
-                                                     soft_window=policy.soft_window)
-        results.append(Outcome(report.category, target.email, kind, finding.status, verdict.suppressed,
-                               verdict.duplicate))
-    if not results:
+        events.append(BounceEvent(target.email, kind, _SOURCES[report.category], report.key, issue=target.issue,
+                                  status=finding.status, diagnostic=finding.diagnostic))
+    if not events:
         return Outcome("unrecognised", why=f"a {report.category} about an address we did not send to")
-    return max(results, key=lambda o: (o.suppressed, not o.duplicate))
+    return events
+
+
+def process_batch(messages: Sequence[tuple[bytes, Sequence[str]]], *, store: Store, policy: Policy,
+                  clock: Callable[[], float] = time.time) -> list[Outcome]:
+    """Classify messages (bytes, envelope recipients) and apply them in one transaction; one outcome each.
+
+    Idempotent per message: a report applied before changes nothing the second time.
+    """
+    reports = [parse_report(raw, return_path=policy.return_path, envelope_to=list(envelope_to))
+               for raw, envelope_to in messages]
+    rows = [token.row for report in reports for token in report.tokens if token.kind == "m"]
+    known = store.deliveries(rows) if rows else {}
+    plans = [_plan(report, store, policy, known) for report in reports]
+    events = [event for plan in plans if isinstance(plan, list) for event in plan]
+    verdicts = iter(store.record_bounces(events, now=clock(), soft_limit=policy.soft_limit,
+                                         soft_window=policy.soft_window))
+    outcomes = []
+    for report, plan in zip(reports, plans, strict=True):
+        if isinstance(plan, Outcome):
+            outcomes.append(plan)
+            continue
+        results = []
+        for event in plan:
+            verdict: BounceVerdict = next(verdicts)
+            results.append(Outcome(report.category, event.email, event.kind, event.status, verdict.suppressed,
+                                   verdict.duplicate))
+        outcomes.append(max(results, key=lambda o: (o.suppressed, not o.duplicate)))
+    return outcomes
+
+
+def process_message(raw: bytes, *, store: Store, policy: Policy, envelope_to: Sequence[str] = (),
+                    clock: Callable[[], float] = time.time) -> Outcome:
+    """Classify one incoming message and apply it to the store; idempotent per message."""
+    return process_batch([(raw, envelope_to)], store=store, policy=policy, clock=clock)[0]
 
 
 _SOURCES = {"dsn": "dsn", "bounce": "bounce", "complaint": "arf", "unsubscribe": "mailto"}

@@ -94,6 +94,19 @@ class BounceQueries(SQLBase):
 
     # -- recording -------------------------------------------------------------------------
 
+    def deliveries(self, row_ids: Sequence[int]) -> dict[int, Delivery]:
+        """Many journal rows by id at once (a batch of VERP tokens)."""
+        found: dict[int, Delivery] = {}
+        ids = sorted(set(row_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for rid, email, key, issue, message_id in self.query(
+                    f"SELECT id, email, email_key, issue, message_id FROM deliveries WHERE id IN ({marks})",  # nosec B608
+                    chunk):
+                found[int(rid)] = Delivery(str(email), str(key), int(issue), str(message_id))
+        return found
+
     def record_bounce(self, event: BounceEvent, *, now: float, soft_limit: int = 3,
                       soft_window: float = 30 * 86400.0) -> BounceVerdict:
         """Record one event and apply the policy, in one transaction; a report already applied changes nothing.
@@ -102,31 +115,41 @@ class BounceQueries(SQLBase):
         "unsubscribed"; soft → suppressed "bounced" once `soft_limit` issues in a row
         soft-bounced within `soft_window` seconds; delivered → the soft count starts over.
         """
-        key = email_key(event.email)
+        return self.record_bounces([event], now=now, soft_limit=soft_limit, soft_window=soft_window)[0]
+
+    def record_bounces(self, events: Sequence[BounceEvent], *, now: float, soft_limit: int = 3,
+                       soft_window: float = 30 * 86400.0) -> list[BounceVerdict]:
+        """`record_bounce` for many events in one transaction (a batch of a mailbox), in order."""
+        if not events:
+            return []
         with self.transaction() as tx:
             # Soft counting reads then writes: one writer at a time (SQLite's write lock does it already).
             self.lock_table(tx, "bounce_events")
-            inserted = tx.execute(
-                "INSERT INTO bounce_events (email_key, email, issue, kind, status, diagnostic, source, report_key, "
-                "at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_key, email_key) DO NOTHING",
-                (key, event.email.strip(), event.issue, event.kind, event.status[:64], _clip(event.diagnostic),
-                 event.source, event.report_key[:200], now, now_iso())).rowcount
-            if int(inserted) != 1:
-                return BounceVerdict(duplicate=True)
-            if event.kind == "delivered":
-                tx.execute("UPDATE bounce_events SET cleared = 1 WHERE email_key = ? AND kind = 'soft' AND at <= ?",
-                           (key, now))
-                return BounceVerdict()
-            if event.kind == "soft":
-                count = self._soft_count(tx, key, since=now - soft_window)
-                if count < soft_limit:
-                    return BounceVerdict(soft_count=count)
-                return BounceVerdict(suppressed=self._suppress(tx, event.email, "bounced", event.issue),
-                                     soft_count=count)
-            reason = _SUPPRESS_FOR.get(event.kind)
-            if reason is None:
-                return BounceVerdict()
-            return BounceVerdict(suppressed=self._suppress(tx, event.email, reason, event.issue))
+            return [self._apply(tx, event, now=now, soft_limit=soft_limit, soft_window=soft_window)
+                    for event in events]
+
+    def _apply(self, tx: Tx, event: BounceEvent, *, now: float, soft_limit: int, soft_window: float) -> BounceVerdict:
+        key = email_key(event.email)
+        inserted = tx.execute(
+            "INSERT INTO bounce_events (email_key, email, issue, kind, status, diagnostic, source, report_key, "
+            "at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_key, email_key) DO NOTHING",
+            (key, event.email.strip(), event.issue, event.kind, event.status[:64], _clip(event.diagnostic),
+             event.source, event.report_key[:200], now, now_iso())).rowcount
+        if int(inserted) != 1:
+            return BounceVerdict(duplicate=True)
+        if event.kind == "delivered":
+            tx.execute("UPDATE bounce_events SET cleared = 1 WHERE email_key = ? AND kind = 'soft' AND at <= ?",
+                       (key, now))
+            return BounceVerdict()
+        if event.kind == "soft":
+            count = self._soft_count(tx, key, since=now - soft_window)
+            if count < soft_limit:
+                return BounceVerdict(soft_count=count)
+            return BounceVerdict(suppressed=self._suppress(tx, event.email, "bounced", event.issue), soft_count=count)
+        reason = _SUPPRESS_FOR.get(event.kind)
+        if reason is None:
+            return BounceVerdict()
+        return BounceVerdict(suppressed=self._suppress(tx, event.email, reason, event.issue))
 
     def _suppress(self, tx: Tx, email: str, reason: str, issue: int | None) -> bool:
         return int(tx.execute(

@@ -231,6 +231,15 @@ class Store(Protocol):
         """The journal row of an issue and address."""
         ...
 
+    def deliveries(self, row_ids: Sequence[int]) -> dict[int, Delivery]:
+        """Many journal rows by id at once."""
+        ...
+
+    def record_bounces(self, events: Sequence[BounceEvent], *, now: float, soft_limit: int = 3,
+                       soft_window: float = 30 * 86400.0) -> list[BounceVerdict]:
+        """record_bounce for many events in one transaction."""
+        ...
+
     def record_bounce(self, event: BounceEvent, *, now: float, soft_limit: int = 3,
                       soft_window: float = 30 * 86400.0) -> BounceVerdict:
         """Record one event and apply the suppression policy (once per report)."""
