@@ -122,7 +122,8 @@ def test_a_bounce_with_a_tampered_token_and_no_message_of_ours_is_left_alone(wor
     sent = send_issue(workspace, runner, READERS[:2])
     genuine = fill("exim_dsn.eml", sent[READERS[0]]).decode()
     verp = sent[READERS[0]].verp
-    forged_verp = verp[:verp.index("@") - 1] + ("a" if verp[verp.index("@") - 1] != "a" else "b") + verp[verp.index("@"):]
+    at = verp.index("@")
+    forged_verp = verp[:at - 1] + ("a" if verp[at - 1] != "a" else "b") + verp[at:]
     forged = genuine.replace(verp, forged_verp).replace(sent[READERS[0]].message_id, "<other@elsewhere.example>")
     drop(workspace / "bounces", "x", forged.encode())
     result = runner.invoke(main, ["inbox", "process", "--maildir", "bounces", "-v"])
@@ -134,3 +135,64 @@ def test_a_bounce_with_a_tampered_token_and_no_message_of_ours_is_left_alone(wor
 def test_not_a_maildir_is_one_line(workspace: Path, runner):
     result = runner.invoke(main, ["inbox", "process", "--maildir", "nowhere"])
     assert result.exit_code == 2 and "not a Maildir" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_two_inbox_runs_at_once_file_each_message_once_and_count_it_once(workspace: Path, runner):
+    import subprocess
+    import sys
+
+    readers = [f"two{i:03d}@example.com" for i in range(120)]
+    sent = send_issue(workspace, runner, readers)
+    box = workspace / "bounces"
+    for i, address in enumerate(readers):
+        drop(box, f"m{i:03d}", fill("exim_dsn.eml" if i % 2 else "gmail_mailbox_full.eml", sent[address]))
+    command = [sys.executable, "-m", "digest", "inbox", "process", "--maildir", "bounces"]
+    runs = [subprocess.Popen(command, cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)]
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err.decode()
+    filed = sorted(p.name.split(":")[0] for p in (box / ".Processed" / "cur").iterdir())
+    assert filed == [f"m{i:03d}" for i in range(120)]  # each once, none lost
+    assert not list((box / "new").iterdir())
+    with Context(workspace) as ctx:
+        events = [e for address in readers for e in ctx.store.bounce_events(address)]
+        assert len(events) == 120  # applied once each, whichever run got there first
+        assert {s.email for s in ctx.store.suppressions()} == set(readers[1::2])
+
+
+def test_the_receiver_takes_only_the_bounce_mailbox(workspace: Path, runner):
+    import asyncio
+
+    import aiosmtplib
+
+    from digest.back.process import Policy
+    from digest.back.receiver import BounceReceiver, serve_receiver
+
+    sent = send_issue(workspace, runner, READERS[:1])
+
+    async def scenario() -> tuple[int, int, int]:
+        with Context(workspace) as ctx:
+            receiver = BounceReceiver(workspace / "bounces", store=ctx.store,
+                                      policy=Policy.from_settings(ctx.settings, ctx.secret))
+            async with serve_receiver(receiver) as port:
+                smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
+                await smtp.connect()
+                try:
+                    await smtp.sendmail("", ["someone@elsewhere.example"], b"Subject: relay?\r\n\r\nx\r\n")
+                    relay = 250
+                except aiosmtplib.SMTPRecipientsRefused as exc:
+                    relay = exc.recipients[0].code
+                errors, _ = await smtp.sendmail("", [sent[READERS[0]].verp], fill("exim_dsn.eml", sent[READERS[0]]))
+                human, _ = await smtp.sendmail("a@example.com", ["bounces@news.example.com"],
+                                               fill("human_reply.eml", sent[READERS[0]]))
+                await smtp.quit()
+                return relay, len(errors), len(human)
+
+    relay, errors, human = asyncio.run(scenario())
+    assert relay == 550 and errors == 0 and human == 0
+    with Context(workspace) as ctx:
+        assert ctx.store.is_suppressed(READERS[0])
+    assert len(list((workspace / "bounces" / ".Processed" / "cur").iterdir())) == 1
+    [kept] = list((workspace / "bounces" / "new").iterdir())  # the human reply waits for a human
+    assert b"great issue" in kept.read_bytes() and b"Delivered-To: bounces@news.example.com" in kept.read_bytes()

@@ -46,7 +46,8 @@ def test_a_postfix_dsn_reaches_digest_serve_smtp_and_the_next_issue_skips_the_ad
         workspace: Path, runner, recorder):
     _needs_postfix()
     sink, handler = recorder
-    (workspace / "subscribers" / "pf.csv").write_text("email,name\nada@ok.example.net,Ada\ngone@dead.example.net,Gone\n")
+    (workspace / "subscribers" / "pf.csv").write_text(
+        "email,name\nada@ok.example.net,Ada\ngone@dead.example.net,Gone\n")
     receiver_port, http_port = free_port(), free_port()
     routes = {"ok.example.net": sink.port, "news.example.com": receiver_port}
     with PrivatePostfix(routes, bounce_domain="news.example.com") as mta:

@@ -17,8 +17,8 @@ def test_signup_confirm_once_then_member_and_unsuppressed(store_location: str):
     with open_store(store_location) as store:
         now = time.time()
         store.suppress("ada@example.com", reason="unsubscribed")
-        decision, sid = store.request_signup(SignupRequest("weekly", "Ada@Example.com", "Ada", "https://x/join", "1.2.3.4"),
-                                             now=now, limits=LIMITS)
+        request = SignupRequest("weekly", "Ada@Example.com", "Ada", "https://x/join", "1.2.3.4")
+        decision, sid = store.request_signup(request, now=now, limits=LIMITS)
         assert decision == "mail" and sid
         assert store.signup(sid).state == "pending"  # type: ignore[union-attr]
         assert list(store.members("weekly")) == []

@@ -26,7 +26,6 @@ import quopri
 import re
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
-from email.message import Message
 
 from digest.back.policy import HARD, REFUSED, SOFT, classify_status, enhanced_status
 from digest.back.verp import UNSUBSCRIBE_TAG, VerpToken, find_token

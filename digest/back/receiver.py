@@ -17,15 +17,14 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
-
-from aiosmtpd.smtp import SMTP as SMTPServer
 
 from digest.back.inbox import PROCESSED_FOLDER
 from digest.back.parse import MAX_MESSAGE
 from digest.back.process import Outcome, Policy, process_message
+from digest.deliver.mailbox import serve_smtp
 from digest.errors import DigestError, StateError
 from digest.store import Store
 
@@ -43,7 +42,8 @@ class BounceReceiver:
         self.on_outcome = on_outcome
         local, _, domain = policy.return_path.lower().rpartition("@")
         self._local, self._domain = local, domain
-        for sub in ("tmp", "new", "cur", f"{PROCESSED_FOLDER}/tmp", f"{PROCESSED_FOLDER}/new",
+        # The Maildir's own tmp/ folders (delivery writes there first), not the system's temporary folder.
+        for sub in ("tmp", "new", "cur", f"{PROCESSED_FOLDER}/tmp", f"{PROCESSED_FOLDER}/new",  # nosec B108
                     f"{PROCESSED_FOLDER}/cur"):
             (maildir / sub).mkdir(parents=True, exist_ok=True)
         self._count = 0
@@ -109,19 +109,11 @@ def _clean(text: str) -> str:
 @asynccontextmanager
 async def serve_receiver(handler: BounceReceiver, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[int]:
     """Run the receiver in this event loop; yield its port."""
-    loop = asyncio.get_running_loop()
-    try:
-        server = await loop.create_server(
-            lambda: SMTPServer(handler, hostname=socket.gethostname() or "digest.local", enable_SMTPUTF8=True,
-                               decode_data=False, data_size_limit=MAX_MESSAGE),
-            host=host, port=port)
-    except OSError as exc:
-        raise StateError(f"cannot listen for SMTP on {host}:{port}: {exc.strerror or exc}") from None
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
+    async with AsyncExitStack() as stack:
         try:
-            await asyncio.wait_for(server.wait_closed(), timeout=5)
-        except TimeoutError:
-            pass
+            bound = await stack.enter_async_context(serve_smtp(
+                handler, host=host, port=port, hostname=socket.gethostname() or "digest.local",
+                data_size_limit=MAX_MESSAGE))
+        except OSError as exc:
+            raise StateError(f"cannot listen for SMTP on {host}:{port}: {exc.strerror or exc}") from None
+        yield bound

@@ -180,7 +180,8 @@ class MessageSkeleton:
         token = message_token(self.secret, issue=self.rendered.number, row=row, email_key=email_key)
         return verp_address(self.return_path, token)
 
-    def compose(self, subscriber: Subscriber, *, list_name: str | None = None, row: int | None = None) -> ComposedMessage:
+    def compose(self, subscriber: Subscriber, *, list_name: str | None = None,
+                row: int | None = None) -> ComposedMessage:
         """Build one subscriber's message bytes; `row` (the journal row) makes the VERP return path."""
         email = subscriber.email
         key = subscriber.key

@@ -24,7 +24,8 @@ from digest.store.signups import Member
 from digest.subscribers.dedupe import SeenAddresses
 from digest.subscribers.reader import RowProblem, list_encoding, read_list
 
-__all__ = ["ListReport", "check_list", "list_stats", "import_list", "write_suppressions", "write_members", "file_sha256"]
+__all__ = ["ListReport", "check_list", "list_stats", "import_list", "write_suppressions", "write_members",
+           "file_sha256"]
 
 MAX_CACHED_LINES = 100_000  # a list with more bad rows than this is checked afresh each time
 

@@ -63,6 +63,7 @@ def _page(ctx: Context, title: str, body: str, *, status: int = 200) -> HTMLResp
            f"button{{font:inherit;margin-top:1.25rem;padding:.6rem 1.2rem;border-radius:6px;border:0;"
            f"background:{theme.brand_color};color:#fff;cursor:pointer}}"
            ".hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}"
+           "h1{font-size:1.6rem;line-height:1.25;margin-top:0}[role=alert]{color:#b42318}"
            f"small{{color:{theme.muted_color}}}"
            f"@media (prefers-color-scheme:dark){{body{{background:{theme.dark_background_color};"
            f"color:{theme.dark_text_color}}}main{{background:{theme.dark_content_background}}}}}")
