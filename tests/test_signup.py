@@ -177,3 +177,20 @@ def test_the_client_limit_answers_429(workspace: Path):
         codes = [_request(web.url + "/subscribe", f"email=c{i}%40example.com&list=example".encode())[0]
                  for i in range(3)]
     assert codes == [200, 200, 429]
+
+
+def test_the_confirmation_templates_are_overridable_and_escape_what_they_fill(workspace: Path):
+    from digest.back.signup import ConfirmationMail
+
+    (workspace / "templates").mkdir()
+    (workspace / "templates" / "confirm.txt.j2").write_text("Hello from {{ newsletter.name }}: {{ confirm_url }}\n")
+    with Context(workspace) as ctx:
+        _, sid = ctx.store.request_signup(SignupRequest("example", 'x"<b>@example.com'), now=time.time(),
+                                          limits=SignupLimits())
+        signup = ctx.store.signup(sid)  # type: ignore[arg-type]
+        message = ConfirmationMail(ctx).compose(signup, "https://news.example.com/confirm/t?a=1&b=2")  # type: ignore[arg-type]
+    mail = message_from_bytes(message.data, policy=default)
+    assert mail.get_body(("plain",)).get_content().startswith("Hello from Science & Cooperation Weekly: https://")
+    page = mail.get_body(("html",)).get_content()
+    assert "confirm/t?a=1&amp;b=2" in page and "<b>@" not in page
+    assert message.sender.startswith("bounces+c0.") and message.message_id.startswith("<digest.confirm.")
