@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.back.parse import parse_report
 from digest.back.policy import classify_status, rcpt_refusal_is_hard
@@ -196,3 +198,21 @@ def test_the_receiver_takes_only_the_bounce_mailbox(workspace: Path, runner):
     assert len(list((workspace / "bounces" / ".Processed" / "cur").iterdir())) == 1
     [kept] = list((workspace / "bounces" / "new").iterdir())  # the human reply waits for a human
     assert b"great issue" in kept.read_bytes() and b"Delivered-To: bounces@news.example.com" in kept.read_bytes()
+
+
+_MAILISH = st.lists(st.sampled_from([
+    "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n", "\r\n", "--b\r\n", "--b--",
+    "Content-Type: message/delivery-status\r\n", "Content-Type: message/rfc822\r\n", "Action: failed\r\n",
+    "Final-Recipient: rfc822; a@example.com\r\n", "Status: 5.1.1\r\n", "Status: 9.9\r\n", "Auto-Submitted: x\r\n",
+    "Content-Type: multipart/mixed; boundary=b\r\n", "Content-Transfer-Encoding: base64\r\n", "=?utf-8?q?x?=",
+    "To: bounces+m1.1.aaaaaaaaaaaaaaaa@news.example.com\r\n", "Subject: unsubscribe a.b\r\n", "\x00", "\xff", " ",
+    "Message-ID: <digest.1.0123456789abcdef01234567@x>\r\n", "Feedback-Type: abuse\r\n", ":", "\t",
+]) | st.text(max_size=20), max_size=60).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_MAILISH, st.binary(max_size=200))
+def test_any_incoming_mail_is_classified_never_a_crash(text: str, noise: bytes):
+    for raw in (text.encode("utf-8", "surrogateescape"), noise, text.encode() + noise):
+        report = parse_report(raw, return_path=RETURN_PATH)
+        assert report.category in ("dsn", "bounce", "complaint", "unsubscribe", "auto-reply", "unrecognised")

@@ -170,3 +170,11 @@ def test_a_refusal_at_rcpt_suppresses_in_the_same_transaction(store_location: st
         assert status.counts["failed"] == 2 and status.remaining == 0 and status.suppressed == 0
         assert store.delivery(rows["dead@x.com"]).email == "dead@x.com"  # type: ignore[union-attr]
         assert store.delivery_for(1, "DEAD@x.com").message_id == "<dead@x.com>"  # type: ignore[union-attr]
+
+
+def test_the_largest_ids_a_token_can_carry_are_plain_misses(store_location: str):
+    with open_store(store_location) as store:
+        assert store.deliveries([16 ** 12 - 1]) == {}  # a VERP token's row: 12 hex digits
+        assert store.delivery(16 ** 12 - 1) is None
+        assert store.signup(16 ** 15 - 1) is None  # a confirmation link's signup: 15 hex digits
+        assert store.delivery_for(999_999_999, "a@example.com") is None  # a Message-ID's issue: 9 digits

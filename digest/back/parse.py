@@ -33,7 +33,8 @@ from digest.back.verp import UNSUBSCRIBE_TAG, VerpToken, find_token
 __all__ = ["Finding", "Report", "parse_report", "worst", "MAX_MESSAGE", "OUR_MESSAGE_ID"]
 
 MAX_MESSAGE = 10 * 1024 * 1024  # larger mail is no bounce we need to read; it is left alone
-OUR_MESSAGE_ID = re.compile(r"<digest\.(\d+)\.([0-9a-f]{24})@[^>\s]+>")
+# At most 9 digits: a hostile number must stay inside PostgreSQL's INTEGER when it is looked up.
+OUR_MESSAGE_ID = re.compile(r"<digest\.(\d{1,9})\.([0-9a-f]{24})@[^>\s]+>")
 _UNSUBSCRIBE_URL = re.compile(r"/u/([A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,})")
 _UNSUBSCRIBE_SUBJECT = re.compile(r"\bunsubscribe\s+([A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,})", re.IGNORECASE)
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")

@@ -73,7 +73,8 @@ def make_link_token(secret: bytes, signup: Signup) -> str:
 
 def read_link_token(token: str) -> LinkToken | None:
     """Parse a link token; None when it is not one of ours in shape."""
-    if len(token) > MAX_LINK_TOKEN or not re.fullmatch(r"[0-9a-f]{1,16}\.[0-9a-f]{1,16}\.[A-Za-z0-9_-]{22}", token):
+    # 15 hex digits at most: any id stays inside PostgreSQL's BIGINT when it is looked up.
+    if len(token) > MAX_LINK_TOKEN or not re.fullmatch(r"[0-9a-f]{1,15}\.[0-9a-f]{1,16}\.[A-Za-z0-9_-]{22}", token):
         return None
     signup, expires, mac = token.split(".")
     try:
