@@ -216,3 +216,23 @@ def test_any_incoming_mail_is_classified_never_a_crash(text: str, noise: bytes):
     for raw in (text.encode("utf-8", "surrogateescape"), noise, text.encode() + noise):
         report = parse_report(raw, return_path=RETURN_PATH)
         assert report.category in ("dsn", "bounce", "complaint", "unsubscribe", "auto-reply", "unrecognised")
+
+
+def test_a_bounced_confirmation_mail_suppresses_the_address_it_went_to(workspace: Path, runner):
+    import time
+
+    from digest.back.signup import ConfirmationMail
+    from digest.store.signups import SignupLimits, SignupRequest
+    from tests.back_helpers import SentMessage
+
+    with Context(workspace) as ctx:
+        _, sid = ctx.store.request_signup(SignupRequest("example", "typo@example.com"), now=time.time(),
+                                          limits=SignupLimits())
+        message = ConfirmationMail(ctx).compose(ctx.store.signup(sid), "https://x/confirm/t")  # type: ignore[arg-type]
+    drop(workspace / "bounces", "c", fill("office365_dsn.eml", SentMessage("typo@example.com", message.sender,
+                                                                           message.message_id, "")))
+    result = runner.invoke(main, ["inbox", "process", "--maildir", "bounces"])
+    assert "1 address(es) suppressed" in result.output, result.output
+    with Context(workspace) as ctx:
+        [event] = ctx.store.bounce_events("typo@example.com")
+        assert (event.kind, event.issue, event.status) == ("hard", None, "5.1.10")
