@@ -66,8 +66,10 @@ class BounceReceiver:
         header = f"Return-Path: <{_clean(envelope.mail_from).strip('<>')}>\r\n".encode()
         header += b"".join(f"Delivered-To: {_clean(r)}\r\n".encode() for r in envelope.rcpt_tos)
         raw = header + envelope.original_content
+        self._count += 1  # here, in the event loop: concurrent sessions never share a file name
+        name = f"{time.time():.6f}.{os.getpid()}_{self._count}.{socket.gethostname().replace('/', '_')}"
         try:
-            path = await asyncio.to_thread(self._keep, raw)
+            path = await asyncio.to_thread(self._keep, name, raw)
         except OSError as exc:
             return f"451 4.3.0 Cannot store the message now: {exc.strerror or 'I/O error'}"
         try:
@@ -85,10 +87,8 @@ class BounceReceiver:
             self.on_outcome(outcome)
         return "250 2.0.0 OK"
 
-    def _keep(self, raw: bytes) -> Path:
+    def _keep(self, name: str, raw: bytes) -> Path:
         """Maildir delivery: write in tmp/, fsync, rename into new/."""
-        self._count += 1
-        name = f"{time.time():.6f}.{os.getpid()}_{self._count}.{socket.gethostname().replace('/', '_')}"
         tmp = self.maildir / "tmp" / name
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
