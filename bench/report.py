@@ -12,7 +12,7 @@ sys.path.insert(0, str(HERE))
 
 from _sample import machine, print_table  # noqa: E402
 
-SCRIPTS = ["compose", "build", "send", "subscribers", "ledger", "fetch"]
+SCRIPTS = ["compose", "build", "send", "subscribers", "ledger", "fetch", "bounces"]
 
 
 def load(name: str):

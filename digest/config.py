@@ -21,6 +21,9 @@ __all__ = [
     "SMTPSettings",
     "DKIMSettings",
     "StateSettings",
+    "BounceSettings",
+    "SignupSettings",
+    "InboxSettings",
     "Settings",
     "Workspace",
     "load_settings",
@@ -117,6 +120,48 @@ class StateSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class BounceSettings:
+    """[bounces]: the VERP return path (bounces+TOKEN@domain) and the soft-bounce policy."""
+
+    address: str = ""  # "" = bounces@<the domain of [newsletter] from>
+    soft_limit: int = 3  # soft bounces (distinct issues in a row) that suppress an address …
+    soft_window_days: int = 30  # … within this many days
+
+    def return_path(self, newsletter: Newsletter) -> str:
+        """The bounce mailbox; each message's envelope sender is its local part + "+TOKEN"."""
+        return self.address or f"bounces@{newsletter.domain}"
+
+
+@dataclass(frozen=True, slots=True)
+class SignupSettings:
+    """[signup]: the lists the subscribe form offers and its abuse limits."""
+
+    lists: tuple[str, ...] = ()  # () = the names of subscribers/*.csv
+    confirm_days: int = 7  # a confirmation link's life
+    per_address: int = 3  # confirmation mails to one address per day
+    per_client: int = 20  # signup requests from one client address per hour
+    max_pending: int = 1000  # unconfirmed signups at once
+
+
+@dataclass(frozen=True, slots=True)
+class InboxSettings:
+    """[inbox]: the IMAP mailbox `digest inbox process` reads; the password comes from DIGEST_IMAP_PASSWORD."""
+
+    host: str = ""
+    port: int = 993
+    security: str = "tls"  # tls | starttls | none (loopback only)
+    username: str = ""
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"  # handled mail moves here; "" = flag it instead
+    timeout: float = 30.0
+
+    @property
+    def password(self) -> str:
+        """The IMAP password, read from the environment only when needed."""
+        return os.environ.get("DIGEST_IMAP_PASSWORD", "")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything `digest.toml` sets."""
 
@@ -127,6 +172,9 @@ class Settings:
     state: StateSettings = field(default_factory=StateSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
     sources: tuple[SourceSpec, ...] = ()
+    bounces: BounceSettings = field(default_factory=BounceSettings)
+    signup: SignupSettings = field(default_factory=SignupSettings)
+    inbox: InboxSettings | None = None
 
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
@@ -147,11 +195,14 @@ def _build(cls: type, table: Any, section: str, path: str) -> Any:
             "str": isinstance(value, str),
             "int": isinstance(value, int) and not isinstance(value, bool),
             "float": isinstance(value, int | float) and not isinstance(value, bool),
+            "tuple[str, ...]": isinstance(value, list) and all(isinstance(v, str) for v in value),
         }.get(str(expected), True)
         if not ok:
             raise ConfigError(f"[{section}] {raw_key} must be a {expected}", path=path)
         if isinstance(value, str) and re.search(r"[\x00-\x1f\x7f]", value):
             raise ConfigError(f"[{section}] {raw_key} must be one line", path=path)
+        if isinstance(value, list):
+            value = tuple(value)
         values[key] = float(value) if expected == "float" else value
     try:
         return cls(**values)
@@ -207,6 +258,36 @@ def _check_timezone(name: str, path: str) -> None:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ConfigError(f"[newsletter] timezone {name!r} is not a known IANA time zone "
                           '(for example "Europe/Oslo", "America/New_York", "UTC")', path=path) from None
+_LIST_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The VERP token is at most 40 characters; RFC 5321 4.5.3.1.1 caps a local part at 64.
+_MAX_BOUNCE_LOCAL = 64 - 1 - 40
+
+
+def _check_list_loop(settings: Settings, path: str) -> None:
+    """[bounces], [signup] and [inbox]."""
+    bounces = settings.bounces
+    local, at, domain = bounces.address.rpartition("@")
+    if bounces.address and (not at or not local or not domain or "+" in local or len(local) > _MAX_BOUNCE_LOCAL
+                            or not re.fullmatch(r"[A-Za-z0-9._-]+", local)):
+        raise ConfigError(f"[bounces] address must be a plain address like bounces@example.com (letters, digits, "
+                          f". _ - before the @, at most {_MAX_BOUNCE_LOCAL} of them, no +)", path=path)
+    if not 1 <= bounces.soft_limit <= 100 or not 1 <= bounces.soft_window_days <= 365:
+        raise ConfigError("[bounces] soft_limit must be 1–100 and soft_window_days 1–365", path=path)
+    signup = settings.signup
+    for name in signup.lists:
+        if not _LIST_NAME.match(name):
+            raise ConfigError(f"[signup] lists: {name!r} is not a list name (letters, digits, - and _)", path=path)
+    for name in ("confirm_days", "per_address", "per_client", "max_pending"):
+        if getattr(signup, name) < 1:
+            raise ConfigError(f"[signup] {name} must be at least 1", path=path)
+    inbox = settings.inbox
+    if inbox is not None:
+        if not inbox.host:
+            raise ConfigError("[inbox] host is missing", path=path)
+        if inbox.security not in ("none", "starttls", "tls"):
+            raise ConfigError('[inbox] security must be "none", "starttls" or "tls"', path=path)
+        if not 0 < inbox.port < 65536:
+            raise ConfigError("[inbox] port must be between 1 and 65535", path=path)
 
 
 def _has_password(url: str) -> bool:
@@ -235,6 +316,7 @@ def load_settings(root: Path) -> Settings:
         message = re.sub(r"\s*\(at line.*\)", "", str(exc))
         raise ConfigError(message, path=path, line=int(match.group(1)) if match else None) from None
     unknown = set(raw) - {"newsletter", "theme", "smtp", "dkim", "state", "fetch", "sources"}
+    unknown = set(raw) - {"newsletter", "theme", "smtp", "dkim", "state", "bounces", "signup", "inbox"}
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}]", path=path)
     settings = Settings(
@@ -245,8 +327,12 @@ def load_settings(root: Path) -> Settings:
         state=_build(StateSettings, raw.get("state", {}), "state", path),
         fetch=parse_fetch(raw.get("fetch", {}), path),
         sources=parse_sources(raw.get("sources", []), path),
+        bounces=_build(BounceSettings, raw.get("bounces", {}), "bounces", path),
+        signup=_build(SignupSettings, raw.get("signup", {}), "signup", path),
+        inbox=_build(InboxSettings, raw["inbox"], "inbox", path) if "inbox" in raw else None,
     )
     _check(settings, path)
+    _check_list_loop(settings, path)
     return settings
 
 

@@ -26,7 +26,7 @@ from digest.curate import CurateOptions, in_period
 from digest.curate.dedupe import merge_duplicates
 from digest.curate.plan import apply_plan
 from digest.curate.planfile import PLAN_NAME
-from digest.deliver.audience import AudienceRead, read_audience
+from digest.deliver.audience import AudienceRead, SignedUpMembers, read_audience
 from digest.deliver.mailbox import embedded_mailbox
 from digest.deliver.sender import SendOptions, SendReport, send_campaign
 from digest.deliver.transport import SMTPTransport, Transport
@@ -51,6 +51,8 @@ __all__ = [
     "gather_articles",
     "send_to_lists",
     "audience_for",
+    "resolve_lists",
+    "signed_up_members",
     "GMAIL_CLIP_BYTES",
     "WARN_BYTES",
     "EMBEDDED_MAILBOX",
@@ -223,6 +225,30 @@ def _shows_intro(text: str, intro: str) -> bool:
     return not words or " ".join(words) in " ".join(text.split())
 
 
+def signed_up_members(ctx: Context) -> SignedUpMembers:
+    """Confirmed signups join `subscribers/NAME.csv` (which may not exist: the list lives in the store)."""
+    return SignedUpMembers(ctx.store, ctx.workspace.subscribers)
+
+
+def resolve_lists(ctx: Context, lists: Sequence[Path]) -> list[Path]:
+    """List files as given, and list NAMEs: `weekly` is `subscribers/weekly.csv` plus its confirmed signups.
+
+    A workspace list with no CSV file is fine when the store holds signups for it.
+    """
+    members = signed_up_members(ctx)
+    resolved = []
+    for given in lists:
+        path = given
+        if len(given.parts) == 1 and not given.suffix:
+            path = ctx.workspace.subscribers / f"{given}.csv"
+        if not path.is_file():
+            name = members.name_of(path)
+            if path.exists() or name is None or name not in ctx.store.member_lists():
+                raise ConfigError("no such list file, and no signups for a list of that name", path=str(given))
+        resolved.append(path)
+    return resolved
+
+
 def audience_for(ctx: Context, lists: Sequence[Path], *, tags: Sequence[str] = (),
                  where: Sequence[tuple[str, str]] = ()) -> Audience:
     """The audience of a send command: its lists (named relative to the workspace) and segment."""
@@ -258,9 +284,8 @@ async def send_to_lists(
     _, rendered = load_issue(folder)
     if not lists:
         raise ConfigError("give at least one --list FILE")
-    for path in lists:
-        if not path.is_file():
-            raise ConfigError("no such list file", path=str(path))
+    lists = resolve_lists(ctx, lists)
+    members = signed_up_members(ctx)
     audience = audience_for(ctx, lists, tags=tags, where=where)
     list_name = "+".join(p.stem for p in lists) or "list"
     skeleton = ctx.skeleton(rendered, list_name=list_name)
@@ -273,7 +298,8 @@ async def send_to_lists(
     def reader(halt: threading.Event) -> AudienceRead:
         """Journal the audience (in a thread) while the pool sends."""
         return read_audience(store, campaign, lists, message_id=skeleton.message_id, owner=owner_id("reader"),
-                             lease=options.lease, on_problem=on_problem, stop=halt, tags=tags, where=where)
+                             lease=options.lease, on_problem=on_problem, stop=halt, tags=tags, where=where,
+                             members=members)
 
     async with AsyncExitStack() as stack:
         where_to = transport.describe() if transport is not None else ""

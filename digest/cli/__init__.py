@@ -78,6 +78,7 @@ DigestGroup.lazy = {
     "archive": "digest.cli.web:archive",
     "init": "digest.cli.init:init",
     "run": "digest.cli.run:run",
+    "inbox": "digest.cli.inbox:inbox",
 }
 
 if __name__ == "__main__":  # pragma: no cover

@@ -87,7 +87,8 @@ class _Progress:
 @click.command()
 @click.argument("issue_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--list", "lists", multiple=True, type=click.Path(path_type=Path),
-              help="A subscriber list (CSV); repeat for several. A person on two lists gets one message.")
+              help="A subscriber list: a CSV file, or a NAME (subscribers/NAME.csv and the confirmed signups of NAME); "
+                   "repeat for several. A person on two lists gets one message.")
 @click.option("--tag", "tags", multiple=True, help="Only subscribers with this tag (repeatable: any of them).")
 @click.option("--where", "where", multiple=True, help="Only subscribers whose attribute KEY equals VALUE.")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64),
@@ -228,13 +229,13 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
 def _dry_run(ctx: Context, folder: Path, lists: tuple[Path, ...], tags: tuple[str, ...],
              where: list[tuple[str, str]]) -> None:
     from digest.deliver.dryrun import dry_run
+    from digest.pipeline import resolve_lists, signed_up_members
 
-    for path in lists:
-        if not path.is_file():
-            raise ConfigError("no such list file", path=str(path))
+    paths = resolve_lists(ctx, lists)
     _, rendered = load_issue(folder)
-    skeleton = ctx.skeleton(rendered, list_name="+".join(p.stem for p in lists))
-    report = dry_run(ctx.store, skeleton, rendered.number, list(lists), tags=tags, where=where,
+    skeleton = ctx.skeleton(rendered, list_name="+".join(p.stem for p in paths))
+    report = dry_run(ctx.store, skeleton, rendered.number, paths, tags=tags, where=where,
+                     members=signed_up_members(ctx),
                      on_problem=lambda p: warn(f"left out {p}"),
                      on_bad_message=lambda s, why: warn(f"{s.origin}:{s.line}: {s.email}: {why}"))
     say(f"Dry run: {report.would_send} message(s) would be sent ({report.average_bytes} bytes on average, "

@@ -1,4 +1,4 @@
-"""`digest subscribers …`: check, import, stats, unsubscribe, resubscribe, export-suppressed."""
+"""`digest subscribers …`: check, import, stats, unsubscribe, resubscribe, bounces, export, export-suppressed."""
 
 from __future__ import annotations
 
@@ -99,9 +99,9 @@ def unsubscribe(ctx: Context, emails: tuple[str, ...], reason: str, issue: int |
 @click.argument("emails", nargs=-1, required=True)
 @click.pass_obj
 def resubscribe(ctx: Context, emails: tuple[str, ...]) -> None:
-    """Take addresses off the suppression list."""
+    """Take addresses off the suppression list (undo a mistake); their past bounces no longer count."""
     for email in _addresses(emails):
-        removed = ctx.store.unsuppress(email)
+        removed = ctx.store.resubscribe(email)
         say(f"{email}: {'resubscribed' if removed else 'was not suppressed'}")
 
 
@@ -112,5 +112,37 @@ def export_suppressed(ctx: Context, as_json: bool) -> None:
     """Print the suppression list as CSV (email, reason, issue, created_at)."""
     try:
         write_suppressions(sys.stdout, ctx.store.suppressions(), as_json=as_json)
+    except BrokenPipeError:
+        say("")  # marks stdout closed; the rest is dropped
+
+
+@subscribers.command()
+@click.option("--all", "show_all", is_flag=True, help="Also addresses whose bounces were cleared (resubscribed).")
+@click.pass_obj
+def bounces(ctx: Context, show_all: bool) -> None:
+    """Addresses that bounced, were refused or complained: counts, the latest event in the server's words."""
+    found = 0
+    for s in ctx.store.bounce_summaries(include_cleared=show_all):
+        found += 1
+        counts = ", ".join(f"{n} {k}" for k, n in (("hard", s.hard), ("soft", s.soft), ("refused", s.refused),
+                                                    ("complaint", s.complaints)) if n)
+        state = f"suppressed ({s.suppressed})" if s.suppressed else "active"
+        issue = f" issue {s.last_issue}" if s.last_issue is not None else ""
+        say(f"{printable(s.email)}: {state}; {counts}; last {s.last_at}{issue}: {s.last_kind} "
+            f"{printable(s.last_status)} {printable(s.last_diagnostic)}".rstrip())
+    if not found:
+        say("No bounces, refusals or complaints recorded.")
+
+
+@subscribers.command("export")
+@click.argument("list_name")
+@click.option("--consent", is_flag=True, help="Add the consent record: when asked, confirmed, from which page.")
+@click.pass_obj
+def export(ctx: Context, list_name: str, consent: bool) -> None:
+    """Print the confirmed signups of LIST_NAME as CSV (email,name), suppressed addresses left out."""
+    from digest.subscribers.checking import write_members
+
+    try:
+        write_members(sys.stdout, ctx.store, list_name, consent=consent)
     except BrokenPipeError:
         say("")  # marks stdout closed; the rest is dropped

@@ -27,12 +27,26 @@ def _run(app: object, host: str, port: int, what: str) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8025, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--smtp", "smtp_port", type=click.IntRange(1, 65535),
+              help="Also receive the bounce mailbox by SMTP on this port (bounces, complaints, mailto unsubscribes).")
+@click.option("--smtp-host", default="127.0.0.1", show_default=True, help="Address the SMTP receiver listens on.")
 @click.pass_obj
-def serve(ctx: Context, host: str, port: int) -> None:
-    """Serve one-click unsubscribe (/u/TOKEN) and the archive of sent issues (/archive/)."""
+def serve(ctx: Context, host: str, port: int, smtp_port: int | None, smtp_host: str) -> None:
+    """Serve signups (/subscribe), one-click unsubscribe (/u/TOKEN) and the archive (/archive/).
+
+    With --smtp, also receive the bounce mailbox: DSNs, complaints and mailto
+    unsubscribes are applied as they arrive (see `digest inbox process`).
+    """
     from digest.web.server import create_app
 
-    _run(create_app(ctx), host, port, "Serving unsubscribe links and the archive")
+    app = create_app(ctx)
+    if smtp_port is None:
+        _run(app, host, port, "Serving signups, unsubscribe links and the archive")
+        return
+    from digest import aio
+    from digest.cli.receive import serve_with_receiver
+
+    aio.run(serve_with_receiver(ctx, app, host=host, port=port, smtp_host=smtp_host, smtp_port=smtp_port))
 
 
 @click.command()

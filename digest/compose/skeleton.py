@@ -21,6 +21,7 @@ from email.policy import SMTP
 from email.utils import formataddr, formatdate
 from urllib.parse import quote
 
+from digest.back.verp import message_token, unsubscribe_address, verp_address
 from digest.compose.dkim import DKIMSigner
 from digest.compose.qp import qp_encode, qp_value
 from digest.compose.subject import fold_subject
@@ -42,6 +43,7 @@ class ComposedMessage:
     message_id: str
     data: bytes
     smtputf8: bool = False
+    sender: str = ""  # the envelope sender (VERP return path); "" = the transport's default
 
 
 def unsubscribe_url(base_url: str, token: str) -> str:
@@ -89,6 +91,7 @@ class MessageSkeleton:
         list_name: str = "",
         clock: Callable[[], float] = time.time,
         signer: DKIMSigner | None = None,
+        return_path: str = "",
     ) -> None:
         self.rendered = rendered
         self.newsletter = newsletter
@@ -96,6 +99,10 @@ class MessageSkeleton:
         self.list_name = list_name
         self.clock = clock
         self.signer = signer
+        # With a return path, each journaled message's envelope sender is bounces+TOKEN@… (VERP)
+        # and the mailto unsubscribe goes to the bounce mailbox, where `digest serve --smtp` reads it.
+        self.return_path = return_path
+        self._mailto = unsubscribe_address(return_path) if return_path else newsletter.sender_address
         self.fields = rendered.fields
         self.domain = newsletter.domain
         # '=_' never occurs in QP text, so any boundary starting with it is safe; derived from the
@@ -169,8 +176,18 @@ class MessageSkeleton:
                 values.append("")
         return values
 
-    def compose(self, subscriber: Subscriber, *, list_name: str | None = None) -> ComposedMessage:
-        """Build one subscriber's message bytes."""
+    def envelope_sender(self, email_key: str, row: int | None) -> str:
+        """The Return-Path of one message: VERP for a journal row, else the bounce mailbox (or From)."""
+        if not self.return_path:
+            return ""
+        if row is None:
+            return self.return_path
+        token = message_token(self.secret, issue=self.rendered.number, row=row, email_key=email_key)
+        return verp_address(self.return_path, token)
+
+    def compose(self, subscriber: Subscriber, *, list_name: str | None = None,
+                row: int | None = None) -> ComposedMessage:
+        """Build one subscriber's message bytes; `row` (the journal row) makes the VERP return path."""
         email = subscriber.email
         key = subscriber.key
         token = sign_token(
@@ -187,7 +204,7 @@ class MessageSkeleton:
         else:
             to = formataddr((name, email), charset="utf-8")
         url = unsubscribe_url(self.newsletter.base_url, token)
-        mailto = f"mailto:{self.newsletter.sender_address}?subject={quote('unsubscribe ' + token)}"
+        mailto = f"mailto:{self._mailto}?subject={quote('unsubscribe ' + token)}"
         out: list[bytes] = [
             self._static_headers,
             f"To: {to}\r\n".encode(),
@@ -204,5 +221,5 @@ class MessageSkeleton:
         data = b"".join(out)
         if self.signer is not None:
             data = self.signer.sign(data, timestamp=self.clock())
-        return ComposedMessage(email, message_id, data, smtputf8)
+        return ComposedMessage(email, message_id, data, smtputf8, self.envelope_sender(key, row))
 

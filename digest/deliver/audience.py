@@ -9,6 +9,7 @@ for this campaign only.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +22,7 @@ from digest.model import Subscriber
 from digest.store import Campaign, Store
 from digest.subscribers import RowProblem, read_list
 
-__all__ = ["AudienceRead", "stream_subscribers", "fingerprint", "read_audience"]
+__all__ = ["AudienceRead", "SignedUpMembers", "stream_subscribers", "fingerprint", "read_audience"]
 
 BATCH = 1000
 
@@ -39,16 +40,47 @@ class AudienceRead:
     error: DigestError | None = None
 
 
+@dataclass(frozen=True)
+class SignedUpMembers:
+    """Confirmed signups (in the store) join the workspace list of the same name, `subscribers/NAME.csv`.
+
+    The CSV file is optional: a list may live in the store alone.
+    """
+
+    store: Store
+    folder: Path  # the workspace's subscribers/ folder
+
+    def name_of(self, path: Path) -> str | None:
+        """The signup list a list path stands for, or None for a file outside subscribers/."""
+        if path.suffix != ".csv" or path.resolve().parent != self.folder.resolve():
+            return None
+        return path.stem
+
+    def stream(self, path: Path) -> Iterator[Subscriber]:
+        """The list's confirmed members, if it is a workspace list."""
+        name = self.name_of(path)
+        return self.store.member_subscribers(name) if name else iter(())
+
+    def version(self, path: Path) -> str:
+        """Changes whenever someone joins the list (part of the campaign's fingerprint)."""
+        name = self.name_of(path)
+        return self.store.members_version(name) if name else ""
+
+
 def stream_subscribers(
     lists: Sequence[Path],
     *,
     on_problem: Callable[[RowProblem], None],
     tags: Sequence[str] = (),
     where: Sequence[tuple[str, str]] = (),
+    members: SignedUpMembers | None = None,
 ) -> Iterator[tuple[Subscriber, str]]:
-    """Every valid subscriber of every list in the segment, with the list it came from."""
+    """Every valid subscriber of every list in the segment, with the list it came from (CSV rows, then signups)."""
     for path in lists:
-        for subscriber in read_list(path, on_problem=on_problem):
+        rows: Iterator[Subscriber] = iter(())
+        if members is None or path.exists():
+            rows = read_list(path, on_problem=on_problem)
+        for subscriber in itertools.chain(rows, members.stream(path) if members else ()):
             if tags and not set(tags) & set(subscriber.tags):
                 continue
             if any(subscriber.attrs.get(k) != v for k, v in where):
@@ -56,15 +88,21 @@ def stream_subscribers(
             yield subscriber, path.stem
 
 
-def fingerprint(lists: Sequence[Path]) -> str:
-    """Size and mtime of each list file: unchanged files need not be read again."""
+def fingerprint(lists: Sequence[Path], members: SignedUpMembers | None = None) -> str:
+    """Size and mtime of each list file, and its signups: an unchanged list need not be read again."""
     parts = []
     for path in lists:
         try:
             stat = path.stat()
+            parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+        except FileNotFoundError:
+            if members is None or members.name_of(path) is None:
+                raise SubscriberError("no such list file", path=str(path)) from None
+            parts.append(f"{path}:absent")
         except OSError as exc:
             raise SubscriberError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
-        parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+        if members is not None:
+            parts[-1] += f":{members.version(path)}"
     return "|".join(parts)
 
 
@@ -82,11 +120,12 @@ def read_audience(
     where: Sequence[tuple[str, str]] = (),
     clock: Callable[[], float] = time.time,
     poll: float = 0.5,
+    members: SignedUpMembers | None = None,
 ) -> AudienceRead:
     """Journal the audience in batches (run it in a thread); never raises a DigestError, returns it."""
     result = AudienceRead()
     try:
-        seen = fingerprint(lists)
+        seen = fingerprint(lists, members)
         while True:
             result.state = store.start_reading(campaign.id, owner=owner, until=clock() + lease, now=clock(),
                                                fingerprint=seen)
@@ -109,7 +148,7 @@ def read_audience(
     batch: list[tuple[Subscriber, str]] = []
     finished: str | None = None
     try:
-        for item in stream_subscribers(lists, on_problem=problem, tags=tags, where=where):
+        for item in stream_subscribers(lists, on_problem=problem, tags=tags, where=where, members=members):
             batch.append(item)
             result.rows += 1
             if len(batch) >= BATCH:

@@ -14,7 +14,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 from digest.compose import MessageSkeleton
-from digest.deliver.audience import stream_subscribers
+from digest.deliver.audience import SignedUpMembers, stream_subscribers
 from digest.model import Subscriber
 from digest.store import Store
 from digest.store.seen import SeenAddresses
@@ -64,6 +64,7 @@ def dry_run(
     on_bad_message: Callable[[Subscriber, str], None],
     tags: Sequence[str] = (),
     where: Sequence[tuple[str, str]] = (),
+    members: SignedUpMembers | None = None,
 ) -> DryRunReport:
     """Compose every message a send would send now; journal nothing, send nothing."""
     report = DryRunReport()
@@ -91,7 +92,8 @@ def dry_run(
         batch.clear()
 
     with SeenAddresses() as seen:
-        for subscriber, list_name in stream_subscribers(lists, on_problem=on_problem, tags=tags, where=where):
+        for subscriber, list_name in stream_subscribers(lists, on_problem=on_problem, tags=tags, where=where,
+                                                             members=members):
             if seen.add(subscriber.key, subscriber.line) is not None:
                 report.duplicates += 1
                 continue

@@ -31,14 +31,11 @@ class MaildirHandler:
 
 
 @asynccontextmanager
-async def serve_smtp(handler: Any, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[int]:
-    """Run an aiosmtpd server in this event loop; yield the port it listens on."""
+async def serve_smtp(handler: Any, *, host: str = "127.0.0.1", port: int = 0, **options: Any) -> AsyncIterator[int]:
+    """Run an aiosmtpd server in this event loop; yield the port it listens on (options go to aiosmtpd)."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: SMTPServer(handler, hostname="digest.local", enable_SMTPUTF8=True, decode_data=False),
-        host=host,
-        port=port,
-    )
+    settings = {"hostname": "digest.local", "enable_SMTPUTF8": True, "decode_data": False, **options}
+    server = await loop.create_server(lambda: SMTPServer(handler, **settings), host=host, port=port)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from digest.back.policy import rcpt_refusal_is_hard
 from digest.compose import MessageSkeleton
 from digest.deliver.audience import AudienceRead
 from digest.deliver.leases import reap_dead_local_owners
@@ -233,10 +234,10 @@ async def send_campaign(
                         continue  # left claimed, released below: the next run (or another sender) sends it
                     if connection is None:
                         connection = await connect()
-                    message = skeleton.compose(row.subscriber, list_name=row.list_name)
+                    message = skeleton.compose(row.subscriber, list_name=row.list_name, row=row.id)
                     if bucket:
                         await bucket.take()
-                    outcome = await connection.send(message, sender=sender)
+                    outcome = await connection.send(message, sender=message.sender or sender)
                     if outcome.connection_lost:
                         await connection.close()
                         connection = None
@@ -331,4 +332,7 @@ def _result(row: ClaimedRow, outcome: Outcome, options: SendOptions, now: float)
     retry_at = 0.0
     if outcome.status in ("deferred", "unknown"):
         retry_at = now + backoff(row.attempts + 1, base=options.backoff_base, cap=options.backoff_max)
-    return Result(row.id, outcome.status, outcome.code, outcome.reply, retry_at)
+    # A dead address refused at RCPT is suppressed as the outcome is recorded (listmonk #2623).
+    bounce = outcome.status == "failed" and outcome.stage == "rcpt" and rcpt_refusal_is_hard(outcome.code,
+                                                                                               outcome.reply)
+    return Result(row.id, outcome.status, outcome.code, outcome.reply, retry_at, bounce)

@@ -32,7 +32,7 @@ async def send_one(ctx: Context, folder: Path, address: str) -> str:
         transport = SMTPTransport(smtp)
         connection = await transport.connect()
         try:
-            outcome = await connection.send(message, sender=settings.newsletter.sender_address)
+            outcome = await connection.send(message, sender=message.sender or settings.newsletter.sender_address)
         finally:
             await connection.close()
     if outcome.status != "sent":

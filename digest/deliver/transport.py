@@ -35,6 +35,7 @@ class Outcome:
     code: int
     reply: str
     connection_lost: bool = False
+    stage: str = ""  # the command refused: "mail", "rcpt" or "data" (a refused RCPT names the address)
 
 
 class Connection(Protocol):
@@ -71,14 +72,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _classify(code: int, message: str, *, lost: bool = False) -> Outcome:
+def _classify(code: int, message: str, *, lost: bool = False, stage: str = "") -> Outcome:
     # RFC 5321 4.2.1: 4yz is transient (try again later), 5yz is permanent.
     text = " ".join(message.split())[:500]
     if 200 <= code < 300:
         return Outcome("sent", code, text)
     if 500 <= code < 600:
-        return Outcome("failed", code, text, connection_lost=lost)
-    return Outcome("deferred", code, text, connection_lost=lost or code == 421)
+        return Outcome("failed", code, text, connection_lost=lost, stage=stage)
+    return Outcome("deferred", code, text, connection_lost=lost or code == 421, stage=stage)
 
 
 class SMTPConnection:
@@ -106,16 +107,16 @@ class SMTPConnection:
             reply = await self._command(b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", *options)
             if reply.code != 250:
                 await self._reset()
-                return _classify(reply.code, reply.message)
+                return _classify(reply.code, reply.message, stage="mail")
             reply = await self._command(b"RCPT", b"TO:<" + message.recipient.encode(encoding) + b">")
             if reply.code not in (250, 251):
                 # A refused recipient must not poison the session: reset the envelope.
                 await self._reset()
-                return _classify(reply.code, reply.message)
+                return _classify(reply.code, reply.message, stage="rcpt")
             reply = await self._command(b"DATA")
             if reply.code != 354:
                 await self._reset()
-                return _classify(reply.code, reply.message)
+                return _classify(reply.code, reply.message, stage="data")
             protocol = smtp.protocol
             if protocol is None:
                 raise aiosmtplib.SMTPServerDisconnected("Connection lost")
@@ -137,8 +138,8 @@ class SMTPConnection:
             # would make copies: the journal records the outcome as unknown.
             return Outcome("unknown", 0, f"no reply after the message was sent: {exc}", connection_lost=True)
         except aiosmtplib.SMTPResponseException as exc:
-            return _classify(exc.code, exc.message)
-        return _classify(reply.code, reply.message)
+            return _classify(exc.code, exc.message, stage="data")
+        return _classify(reply.code, reply.message, stage="data")
 
     async def _reset(self) -> None:
         try:

@@ -173,6 +173,8 @@ class CampaignQueries(SQLBase):
                 "updated_at = ?, owner = NULL, lease_until = 0 WHERE id = ? AND status <> 'sent'",
                 [(r.status, r.code, r.reply, 1 if r.status == "unknown" else 0, r.retry_at, stamp, r.row_id)
                  for r in ordered])
+            if any(r.bounce for r in ordered):
+                self.record_refusals(tx, ordered, now=now)  # type: ignore[attr-defined]
             tx.execute("UPDATE runs SET sent = sent + ?, heartbeat = ? WHERE id = ?", (sent, now, run))
 
     def next_due(self, campaign_id: int, *, run: int, max_attempts: int) -> float | None:
@@ -249,7 +251,7 @@ class CampaignQueries(SQLBase):
             status.counts[state] = int(n)
         row = self.one(
             "SELECT "
-            "SUM(CASE WHEN d.status <> 'sent' AND EXISTS (SELECT 1 FROM suppressions s "
+            "SUM(CASE WHEN d.status IN ('pending', 'deferred', 'unknown') AND EXISTS (SELECT 1 FROM suppressions s "
             "WHERE s.email_key = d.email_key) THEN 1 ELSE 0 END), "
             "SUM(CASE WHEN d.status = 'sent' AND d.sent_by IS NOT NULL AND d.sent_by <> ? THEN 1 ELSE 0 END), "
             f"SUM(CASE WHEN d.owner IS NOT NULL AND d.lease_until >= ? THEN 1 ELSE 0 END) {join}",  # nosec B608

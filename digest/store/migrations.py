@@ -215,9 +215,70 @@ CREATE TABLE run_locks (
 )""")
 
 
+def list_loop(store: SQLBase, tx: Tx) -> None:
+    """Signups (double opt-in, consent), confirmed list members, and bounce/complaint events."""
+    _run(store, tx, """
+CREATE TABLE signups (
+    id {pk},
+    list TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    email TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'confirmed', 'superseded')),
+    source TEXT NOT NULL DEFAULT '',
+    client TEXT NOT NULL DEFAULT '',
+    requested_at TEXT NOT NULL,
+    expires_at {real} NOT NULL,
+    confirmed_at TEXT,
+    mail_error TEXT
+);
+CREATE INDEX signups_by_address ON signups (email_key, list, state);
+CREATE INDEX signups_by_state ON signups (state, expires_at);
+CREATE TABLE signup_attempts (
+    id {pk},
+    email_key TEXT NOT NULL,
+    client TEXT NOT NULL,
+    at {real} NOT NULL
+);
+CREATE INDEX signup_attempts_by_address ON signup_attempts (email_key, at);
+CREATE INDEX signup_attempts_by_client ON signup_attempts (client, at);
+CREATE INDEX signup_attempts_by_time ON signup_attempts (at);
+CREATE TABLE list_members (
+    list TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    email TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    signup {bigint} NOT NULL,
+    consented_at TEXT NOT NULL,
+    confirmed_at TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    client TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (list, email_key)
+);
+CREATE TABLE bounce_events (
+    id {pk},
+    email_key TEXT NOT NULL,
+    email TEXT NOT NULL,
+    issue INTEGER,
+    kind TEXT NOT NULL
+        CHECK (kind IN ('hard', 'soft', 'refused', 'complaint', 'unsubscribe', 'delivered')),
+    status TEXT NOT NULL DEFAULT '',
+    diagnostic TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL,
+    report_key TEXT NOT NULL,
+    at {real} NOT NULL,
+    created_at TEXT NOT NULL,
+    cleared INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (report_key, email_key)
+);
+CREATE INDEX bounce_events_by_address ON bounce_events (email_key, at)""")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
     ("0100_fetch_cache", fetch_cache),
+    ("0200_list_loop", list_loop),
     ("0300_schedule", schedule),
 ]

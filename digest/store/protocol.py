@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
 from digest.model import Subscriber
+from digest.store.base import Tx
+from digest.store.bounces import BounceEvent, BounceSummary, BounceVerdict, Delivery
 from digest.store.fetchcache import FetchRecord
 from digest.store.records import (
     Campaign,
@@ -25,6 +27,7 @@ from digest.store.records import (
 )
 from digest.store.runlocks import RunLock
 from digest.store.schedules import Schedule
+from digest.store.signups import Member, Signup, SignupLimits, SignupRequest
 
 __all__ = ["Store"]
 
@@ -252,4 +255,74 @@ class Store(Protocol):
 
     def expire_lock(self, name: str, *, owner: str) -> None:
         """End a dead holder's lease at once."""
+    # signups (digest.store.signups)
+    def request_signup(self, request: SignupRequest, *, now: float, limits: SignupLimits) -> tuple[str, int | None]:
+        """Check the abuse limits and record a pending signup: ("mail", id) or a refusal."""
+        ...
+
+    def signup(self, signup_id: int) -> Signup | None:
+        """One signup by id."""
+        ...
+
+    def signup_mailed(self, signup_id: int, *, error: str | None) -> None:
+        """Note whether the confirmation mail went out."""
+        ...
+
+    def confirm_signup(self, signup_id: int, *, now: float) -> str:
+        """Confirm a pending signup: "confirmed", "used", "expired" or "unknown"."""
+        ...
+
+    def members(self, list_name: str) -> Iterator[Member]:
+        """The confirmed members of a list, with their consent records."""
+        ...
+
+    def member_subscribers(self, list_name: str) -> Iterator[Subscriber]:
+        """The confirmed members of a list as subscribers."""
+        ...
+
+    def members_version(self, list_name: str) -> str:
+        """Changes whenever a member joins or confirms again."""
+        ...
+
+    def member_lists(self) -> dict[str, int]:
+        """Lists with confirmed members, and how many."""
+        ...
+
+    # bounces, complaints, mailto unsubscribes (digest.store.bounces)
+    def delivery(self, row_id: int) -> Delivery | None:
+        """The journal row a VERP token names."""
+        ...
+
+    def delivery_for(self, issue: int, email: str) -> Delivery | None:
+        """The journal row of an issue and address."""
+        ...
+
+    def deliveries(self, row_ids: Sequence[int]) -> dict[int, Delivery]:
+        """Many journal rows by id at once."""
+        ...
+
+    def record_bounces(self, events: Sequence[BounceEvent], *, now: float, soft_limit: int = 3,
+                       soft_window: float = 30 * 86400.0) -> list[BounceVerdict]:
+        """record_bounce for many events in one transaction."""
+        ...
+
+    def record_bounce(self, event: BounceEvent, *, now: float, soft_limit: int = 3,
+                      soft_window: float = 30 * 86400.0) -> BounceVerdict:
+        """Record one event and apply the suppression policy (once per report)."""
+        ...
+
+    def record_refusals(self, tx: Tx, results: Sequence[Result], *, now: float) -> None:
+        """Suppress the addresses refused at RCPT for good, inside the send's transaction."""
+        ...
+
+    def resubscribe(self, email: str) -> bool:
+        """Off the suppression list, and past bounces no longer count."""
+        ...
+
+    def bounce_summaries(self, *, include_cleared: bool = False) -> Iterator[BounceSummary]:
+        """Every address with bounces, refusals or complaints, newest first."""
+        ...
+
+    def bounce_events(self, email: str) -> list[BounceEvent]:
+        """Every event of one address, oldest first."""
         ...

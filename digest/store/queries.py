@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from digest.store.bounces import BounceQueries
 from digest.store.campaigns import CampaignQueries
 from digest.store.fetchcache import FetchCacheQueries
 from digest.store.issues import IssueQueries, SuppressionQueries
 from digest.store.listchecks import ListCheckQueries
 from digest.store.runlocks import RunLockQueries
 from digest.store.schedules import ScheduleQueries
+from digest.store.signups import SignupQueries
 
 __all__ = ["Queries"]
 
 
 class Queries(IssueQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries,
-              ScheduleQueries, RunLockQueries):
+              ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries):
     """The whole query surface; a backend adds connections and dialect."""

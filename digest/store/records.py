@@ -121,6 +121,7 @@ class Result:
     code: int
     reply: str
     retry_at: float = 0.0
+    bounce: bool = False  # refused at RCPT for a dead address: suppressed as it is recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,11 @@ from digest.errors import SubscriberError
 from digest.files import write_atomically
 from digest.store import ListCheck, Store, Suppression
 from digest.store.seen import SeenAddresses
+from digest.store.signups import Member
 from digest.subscribers.reader import RowProblem, list_encoding, read_list
 
-__all__ = ["ListReport", "check_list", "list_stats", "import_list", "write_suppressions", "file_sha256"]
+__all__ = ["ListReport", "check_list", "list_stats", "import_list", "write_suppressions", "write_members",
+           "file_sha256"]
 
 MAX_CACHED_LINES = 100_000  # a list with more bad rows than this is checked afresh each time
 
@@ -165,4 +167,37 @@ def write_suppressions(out: TextIO, suppressions: Iterator[Suppression], *, as_j
         else:
             writer.writerow([s.email, s.reason, s.issue or "", s.created_at])
         count += 1
+    return count
+
+
+def _cell(value: str) -> str:
+    # A signup's name is typed by anyone: a cell starting like a formula must stay text in a spreadsheet.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def write_members(out: TextIO, store: Store, list_name: str, *, consent: bool = False) -> int:
+    """Write a list's confirmed signups as CSV (email,name[,consent columns]), suppressed ones left out."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["email", "name"] + (["consented_at", "confirmed_at", "source", "client"] if consent else []))
+    count = 0
+    batch: list[Member] = []
+
+    def flush() -> None:
+        nonlocal count
+        blocked = store.suppressed_among([m.email.strip().lower() for m in batch])
+        for m in batch:
+            if m.email.strip().lower() in blocked:
+                continue
+            row = [m.email, _cell(m.name)]
+            if consent:
+                row += [m.consented_at, m.confirmed_at, _cell(m.source), m.client]
+            writer.writerow(row)
+            count += 1
+        batch.clear()
+
+    for member in store.members(list_name):
+        batch.append(member)
+        if len(batch) >= 500:
+            flush()
+    flush()
     return count

@@ -1,4 +1,4 @@
-"""`digest serve`: RFC 8058 one-click unsubscribe and the archive, as a starlette app."""
+"""`digest serve`: signups (digest.web.signup), RFC 8058 one-click unsubscribe and the archive, as a starlette app."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from digest.compose import TokenError, verify_token
 from digest.context import Context
 from digest.errors import IssueError, TemplateError
 from digest.web.archive import atom_feed, email_version, index_page, sent_issues, web_version
+from digest.web.signup import signup_routes
 
 __all__ = ["create_app", "MAX_BODY", "SECURITY_HEADERS"]
 
@@ -146,4 +147,5 @@ def create_app(ctx: Context) -> Starlette:
         Route("/archive/", archive_index),
         Route("/archive/feed.xml", feed),
         Route("/archive/{number:int}", archive_issue),
+        *signup_routes(ctx),
     ])

@@ -1,0 +1,183 @@
+"""Applying what came back: map a report to the message we sent, then record it under the policy.
+
+Nothing in an incoming message is believed until it is tied to something we
+sent and signed: a VERP token (HMAC over the journal row and the address), a
+signed unsubscribe token, or one of our Message-IDs (an HMAC too) together
+with the address it went to. A DSN forged to suppress a reader, or a bounce
+of somebody else's mail, ties to nothing and is left for a human.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from digest.back.parse import Finding, Report, parse_report, worst
+from digest.compose.tokens import TokenError, verify_token
+from digest.config import Settings
+from digest.store import Store
+from digest.store.bounces import BounceEvent, BounceVerdict, Delivery
+from digest.store.issues import email_key
+
+__all__ = ["Outcome", "Policy", "process_message", "process_batch", "HANDLED"]
+
+#: Categories that are recognised: the message may be filed away as handled.
+HANDLED = ("dsn", "bounce", "complaint", "unsubscribe", "auto-reply")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What `process_message` needs besides the message: our keys and the soft-bounce limits."""
+
+    secret: bytes
+    return_path: str
+    soft_limit: int = 3
+    soft_window: float = 30 * 86400.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, secret: bytes) -> Policy:
+        """The policy a workspace's [bounces] settings describe."""
+        bounces = settings.bounces
+        return cls(secret, bounces.return_path(settings.newsletter), bounces.soft_limit,
+                   bounces.soft_window_days * 86400.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one message was and what it did."""
+
+    category: str  # dsn | bounce | complaint | unsubscribe | auto-reply | unrecognised
+    email: str = ""  # the reader it concerned
+    kind: str = ""  # the event recorded: hard | soft | refused | delivered | complaint | unsubscribe
+    status: str = ""
+    suppressed: bool = False
+    duplicate: bool = False
+    why: str = ""
+
+    @property
+    def handled(self) -> bool:
+        """Recognised (and applied, when it concerned a reader): it may be filed away."""
+        return self.category in HANDLED
+
+    def describe(self) -> str:
+        """One line for humans."""
+        if not self.handled:
+            return f"left alone: {self.why}"
+        if self.category == "auto-reply":
+            return "auto-reply, ignored"
+        text = f"{self.category}: {self.email} {self.kind}" + (f" {self.status}" if self.status else "")
+        if self.duplicate:
+            return text + " (already recorded)"
+        return text + (" → suppressed" if self.suppressed else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    email: str
+    issue: int | None
+
+
+def _verified_targets(report: Report, store: Store, policy: Policy, known: dict[int, Delivery]) -> list[_Target]:
+    """The readers this report provably concerns."""
+    targets: list[_Target] = []
+    for token in report.tokens:
+        if token.kind == "m":
+            delivery = known.get(token.row) if token.row in known else store.delivery(token.row)
+            if delivery is not None and delivery.issue == token.issue and token.verify(policy.secret,
+                                                                                         delivery.email_key):
+                targets.append(_Target(delivery.email, delivery.issue))
+        else:
+            signup = store.signup(token.row)
+            if signup is not None and token.verify(policy.secret, email_key(signup.email)):
+                targets.append(_Target(signup.email, None))
+    for text in report.unsubscribe_tokens:
+        try:
+            said = verify_token(policy.secret, text)
+        except TokenError:
+            continue
+        targets.append(_Target(said.email, said.issue if said.issue > 0 else None))
+    if not targets and report.message_ids:
+        # No token: one of our Message-IDs, sent to an address the report names.
+        named = {email_key(f.email) for f in report.findings if f.email} | {email_key(a) for a in report.original_to}
+        for issue, message_id in report.message_ids:
+            for address in named:
+                delivery = store.delivery_for(issue, address)
+                if delivery is not None and delivery.message_id == message_id:
+                    targets.append(_Target(delivery.email, issue))
+    unique: dict[str, _Target] = {}
+    for target in targets:
+        unique.setdefault(email_key(target.email), target)
+    return list(unique.values())
+
+
+def _finding_for(report: Report, target: _Target) -> Finding | None:
+    """The finding about this reader: theirs by address, else (one message, one recipient) the worst one."""
+    own = [f for f in report.findings if email_key(f.email) == email_key(target.email)]
+    if own:
+        return worst(own)
+    if report.category == "bounce":
+        return None  # a heuristic found some other address: not proof about ours
+    return worst(report.findings)
+
+
+def _plan(report: Report, store: Store, policy: Policy, known: dict[int, Delivery]) -> Outcome | list[BounceEvent]:
+    """The events a report records, or its final outcome when it records none."""
+    if report.category == "auto-reply":
+        return Outcome("auto-reply")
+    if report.category == "unrecognised":
+        return Outcome("unrecognised", why=report.why)
+    targets = _verified_targets(report, store, policy, known)
+    if not targets:
+        return Outcome("unrecognised", why=f"a {report.category} that names no message of ours")
+    events = []
+    for target in targets:
+        if report.category == "unsubscribe":
+            kind, finding = "unsubscribe", Finding("unsubscribe", target.email)
+        else:
+            found = _finding_for(report, target)
+            if found is None:
+                continue
+            kind, finding = found.kind, found
+        events.append(BounceEvent(target.email, kind, _SOURCES[report.category], report.key, issue=target.issue,
+                                  status=finding.status, diagnostic=finding.diagnostic))
+    if not events:
+        return Outcome("unrecognised", why=f"a {report.category} about an address we did not send to")
+    return events
+
+
+def process_batch(messages: Sequence[tuple[bytes, Sequence[str]]], *, store: Store, policy: Policy,
+                  clock: Callable[[], float] = time.time) -> list[Outcome]:
+    """Classify messages (bytes, envelope recipients) and apply them in one transaction; one outcome each.
+
+    Idempotent per message: a report applied before changes nothing the second time.
+    """
+    reports = [parse_report(raw, return_path=policy.return_path, envelope_to=list(envelope_to))
+               for raw, envelope_to in messages]
+    rows = [token.row for report in reports for token in report.tokens if token.kind == "m"]
+    known = store.deliveries(rows) if rows else {}
+    plans = [_plan(report, store, policy, known) for report in reports]
+    events = [event for plan in plans if isinstance(plan, list) for event in plan]
+    verdicts = iter(store.record_bounces(events, now=clock(), soft_limit=policy.soft_limit,
+                                         soft_window=policy.soft_window))
+    outcomes = []
+    for report, plan in zip(reports, plans, strict=True):
+        if isinstance(plan, Outcome):
+            outcomes.append(plan)
+            continue
+        results = []
+        for event in plan:
+            verdict: BounceVerdict = next(verdicts)
+            results.append(Outcome(report.category, event.email, event.kind, event.status, verdict.suppressed,
+                                   verdict.duplicate))
+        outcomes.append(max(results, key=lambda o: (o.suppressed, not o.duplicate)))
+    return outcomes
+
+
+def process_message(raw: bytes, *, store: Store, policy: Policy, envelope_to: Sequence[str] = (),
+                    clock: Callable[[], float] = time.time) -> Outcome:
+    """Classify one incoming message and apply it to the store; idempotent per message."""
+    return process_batch([(raw, envelope_to)], store=store, policy=policy, clock=clock)[0]
+
+
+_SOURCES = {"dsn": "dsn", "bounce": "bounce", "complaint": "arf", "unsubscribe": "mailto"}

@@ -1,0 +1,119 @@
+"""`digest serve --smtp PORT`: an SMTP receiver (aiosmtpd) for the bounce and unsubscribe address.
+
+Point the bounce domain at it (a Postfix transport map entry, or the MX).
+It accepts mail only for the bounce mailbox (`bounces@…`, `bounces+…@…`),
+stores each message in the workspace's `bounces/` Maildir before it says 250
+(accepted means kept), then applies it at once: handled mail is filed into
+`bounces/.Processed/`, anything else stays in `bounces/new/` for a human and
+for `digest inbox process`. A database error never loses a bounce: the
+message waits in the Maildir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from digest.back.inbox import PROCESSED_FOLDER
+from digest.back.parse import MAX_MESSAGE
+from digest.back.process import Outcome, Policy, process_message
+from digest.deliver.mailbox import serve_smtp
+from digest.errors import DigestError, StateError
+from digest.store import Store
+
+__all__ = ["BounceReceiver", "serve_receiver"]
+
+
+class BounceReceiver:
+    """aiosmtpd handler: the bounce mailbox only; keep, then apply."""
+
+    def __init__(self, maildir: Path, *, store: Store, policy: Policy,
+                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
+        self.maildir = maildir
+        self.store = store
+        self.policy = policy
+        self.on_outcome = on_outcome
+        local, _, domain = policy.return_path.lower().rpartition("@")
+        self._local, self._domain = local, domain
+        # The Maildir's own tmp/ folders (delivery writes there first), not the system's temporary folder.
+        for sub in ("tmp", "new", "cur", f"{PROCESSED_FOLDER}/tmp", f"{PROCESSED_FOLDER}/new",  # nosec B108
+                    f"{PROCESSED_FOLDER}/cur"):
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
+        self._count = 0
+
+    def accepts(self, address: str) -> bool:
+        """True for the bounce mailbox and its +tagged addresses."""
+        local, _, domain = address.strip().strip("<>").lower().rpartition("@")
+        return domain == self._domain and (local == self._local or local.startswith(self._local + "+"))
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        """Only our mailbox: this is no relay."""
+        if not self.accepts(address):
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """Keep the message in the Maildir, then apply it; 250 once it is safely on disk."""
+        # Return-Path and Delivered-To keep the envelope, so `digest inbox process` can read it again.
+        header = f"Return-Path: <{_clean(envelope.mail_from).strip('<>')}>\r\n".encode()
+        header += b"".join(f"Delivered-To: {_clean(r)}\r\n".encode() for r in envelope.rcpt_tos)
+        raw = header + envelope.original_content
+        self._count += 1  # here, in the event loop: concurrent sessions never share a file name
+        name = f"{time.time():.6f}.{os.getpid()}_{self._count}.{socket.gethostname().replace('/', '_')}"
+        try:
+            path = await asyncio.to_thread(self._keep, name, raw)
+        except OSError as exc:
+            return f"451 4.3.0 Cannot store the message now: {exc.strerror or 'I/O error'}"
+        try:
+            outcome = await asyncio.to_thread(process_message, raw, store=self.store, policy=self.policy,
+                                              envelope_to=list(envelope.rcpt_tos))
+        except DigestError as exc:
+            print(f"digest: warning: {path.name} kept in {self.maildir}/new for later: {exc}", file=sys.stderr)
+            return "250 2.0.0 Kept"
+        if outcome.handled:
+            try:
+                os.rename(path, self.maildir / PROCESSED_FOLDER / "cur" / f"{path.name}:2,S")
+            except OSError:
+                pass  # it stays in new/; a later `inbox process` files it (applying it again changes nothing)
+        if self.on_outcome:
+            self.on_outcome(outcome)
+        return "250 2.0.0 OK"
+
+    def _keep(self, name: str, raw: bytes) -> Path:
+        """Maildir delivery: write in tmp/, fsync, rename into new/."""
+        tmp = self.maildir / "tmp" / name
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, raw)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        final = self.maildir / "new" / name
+        os.rename(tmp, final)
+        return final
+
+
+def _clean(text: str) -> str:
+    # An envelope address goes into a header line: no line breaks, no control characters.
+    return "".join(c for c in str(text) if c.isprintable())[:320]
+
+
+@asynccontextmanager
+async def serve_receiver(handler: BounceReceiver, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[int]:
+    """Run the receiver in this event loop; yield its port."""
+    async with AsyncExitStack() as stack:
+        try:
+            bound = await stack.enter_async_context(serve_smtp(
+                handler, host=host, port=port, hostname=socket.gethostname() or "digest.local",
+                data_size_limit=MAX_MESSAGE))
+        except OSError as exc:
+            raise StateError(f"cannot listen for SMTP on {host}:{port}: {exc.strerror or exc}") from None
+        yield bound

@@ -1,0 +1,46 @@
+"""`digest inbox process`: apply the bounces, complaints and unsubscribes waiting in the bounce mailbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from digest.cli.output import printable, say
+from digest.context import Context
+
+__all__ = ["inbox"]
+
+
+@click.group()
+def inbox() -> None:
+    """The bounce mailbox: DSNs, other bounces, complaints (ARF) and mailto unsubscribes."""
+
+
+@inbox.command()
+@click.option("--maildir", type=click.Path(file_okay=False, path_type=Path),
+              help="Read this Maildir instead of the [inbox] IMAP mailbox (default without [inbox]: bounces/).")
+@click.option("-v", "--verbose", is_flag=True, help="One line per message: what it was and what it did.")
+@click.pass_obj
+def process(ctx: Context, maildir: Path | None, verbose: bool) -> None:
+    """Apply what is recognised; file it away. Mail that is not recognised is left untouched, never deleted."""
+    from digest.back.inbox import process_imap, process_maildir
+    from digest.back.process import Outcome, Policy
+
+    policy = Policy.from_settings(ctx.settings, ctx.secret)
+
+    def show(where: str, outcome: Outcome) -> None:
+        if verbose or outcome.suppressed:
+            say(f"{printable(where)}: {printable(outcome.describe())}")
+
+    settings = ctx.settings.inbox
+    if maildir is None and settings is not None:
+        report = process_imap(settings, store=ctx.store, policy=policy, on_outcome=show)
+        where = f"IMAP {settings.username}@{settings.host} {settings.folder}"
+    else:
+        folder = maildir or ctx.workspace.root / "bounces"
+        report = process_maildir(folder, store=ctx.store, policy=policy, on_outcome=show)
+        where = str(folder)
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.categories.items()))
+    say(f"{printable(where)}: {report.seen} message(s): {kinds or 'none'}; {report.suppressed} address(es) "
+        f"suppressed; {report.left} left in the mailbox")

@@ -1,0 +1,180 @@
+"""The list loop's state on both backends: signups and their limits, members, bounce events and the policy."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from digest.model import Subscriber
+from digest.store import Audience, Result, open_store
+from digest.store.bounces import BounceEvent
+from digest.store.signups import SignupLimits, SignupRequest
+
+LIMITS = SignupLimits(per_address=2, per_client=5, max_pending=4, ttl=100.0)
+
+
+def test_signup_confirm_once_then_member_and_unsuppressed(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        store.suppress("ada@example.com", reason="unsubscribed")
+        request = SignupRequest("weekly", "Ada@Example.com", "Ada", "https://x/join", "1.2.3.4")
+        decision, sid = store.request_signup(request, now=now, limits=LIMITS)
+        assert decision == "mail" and sid
+        assert store.signup(sid).state == "pending"  # type: ignore[union-attr]
+        assert list(store.members("weekly")) == []
+        assert store.confirm_signup(sid, now=now + 1) == "confirmed"
+        assert store.confirm_signup(sid, now=now + 2) == "used"  # a replay changes nothing
+        [member] = list(store.members("weekly"))
+        assert (member.email, member.name, member.source, member.client) == ("Ada@Example.com", "Ada",
+                                                                           "https://x/join", "1.2.3.4")
+        assert member.consented_at and member.confirmed_at
+        assert not store.is_suppressed("ada@example.com")  # a new double opt-in brings it back
+        assert [s.email for s in store.member_subscribers("weekly")] == ["Ada@Example.com"]
+        assert store.member_lists() == {"weekly": 1}
+        assert store.confirm_signup(999999, now=now) == "unknown"
+
+
+def test_expired_links_and_superseded_links_do_not_confirm(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        _, old = store.request_signup(SignupRequest("weekly", "bob@example.com"), now=now - 200, limits=LIMITS)
+        assert store.confirm_signup(old, now=now) == "expired"  # type: ignore[arg-type]
+        _, first = store.request_signup(SignupRequest("weekly", "bob@example.com"), now=now, limits=LIMITS)
+        _, second = store.request_signup(SignupRequest("weekly", "bob@example.com", client="b"), now=now,
+                                         limits=SignupLimits(per_address=5, per_client=5, max_pending=5, ttl=100))
+        assert store.confirm_signup(second, now=now) == "confirmed"  # type: ignore[arg-type]
+        assert store.confirm_signup(first, now=now) == "used"  # type: ignore[arg-type]
+
+
+def test_limits_per_address_per_client_and_pending_cap(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        answers = [store.request_signup(SignupRequest("w", "same@example.com", client=f"c{i}"), now=now,
+                                        limits=LIMITS)[0] for i in range(3)]
+        assert answers == ["mail", "mail", "address"]
+        answers = [store.request_signup(SignupRequest("w", f"u{i}@example.com", client="one"), now=now,
+                                        limits=LIMITS)[0] for i in range(7)]
+        assert answers[:2] == ["mail", "mail"] and answers[2] == "full"  # 4 pending now
+        assert answers[5:] == ["client", "client"]  # the 6th request from one client in an hour
+        # an hour later the client may ask again
+        assert store.request_signup(SignupRequest("w", "late@example.com", client="one"), now=now + 3601,
+                                    limits=SignupLimits(max_pending=100))[0] == "mail"
+
+
+def test_many_concurrent_signups_lose_nothing(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        limits = SignupLimits(per_client=1000, max_pending=1000)
+        ids: list[int] = []
+        lock = threading.Lock()
+
+        def one(i: int) -> None:
+            decision, sid = store.request_signup(SignupRequest("w", f"c{i}@example.com"), now=now, limits=limits)
+            assert decision == "mail" and sid
+            assert store.confirm_signup(sid, now=now) == "confirmed"
+            with lock:
+                ids.append(sid)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(100)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(set(ids)) == 100
+        assert len(list(store.members("w"))) == 100
+        assert store.members_version("w").startswith("100:")
+
+
+def _journal(store, issue: int, emails: list[str], status: str = "sent") -> dict[str, int]:
+    audience = Audience((f"list{issue}.csv",))
+    campaign = store.open_campaign(issue, audience.key, audience.describe())
+    store.enqueue(campaign, [(Subscriber(e), "l") for e in emails], lambda k: f"<{issue}.{k}>")
+    rows = store.claim(campaign.id, owner="w", run=1, limit=100, lease_until=time.time() + 60, now=time.time(),
+                       max_attempts=5)
+    store.record([Result(r.id, status, 250, "OK") for r in rows], run=1, now=time.time())
+    return {r.subscriber.email: r.id for r in rows}
+
+
+def test_hard_bounce_suppresses_at_once_and_a_report_counts_once(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        event = BounceEvent("gone@example.com", "hard", "dsn", "report-1", issue=1, status="5.1.1",
+                            diagnostic="smtp; 550 5.1.1 user unknown")
+        assert store.record_bounce(event, now=now).suppressed
+        assert store.record_bounce(event, now=now).duplicate
+        [entry] = list(store.suppressions())
+        assert entry.reason == "bounced"
+        [summary] = list(store.bounce_summaries())
+        assert (summary.hard, summary.last_status, summary.suppressed) == (1, "5.1.1", "bounced")
+        assert "user unknown" in summary.last_diagnostic
+        assert store.record_bounce(BounceEvent("angry@example.com", "complaint", "arf", "r2", status="abuse"),
+                                   now=now).suppressed
+        assert store.record_bounce(BounceEvent("bye@example.com", "unsubscribe", "mailto", "r3"), now=now).suppressed
+        assert not store.record_bounce(BounceEvent("x@example.com", "refused", "dsn", "r4", status="5.7.1"),
+                                       now=now).suppressed
+        reasons = {s.email: s.reason for s in store.suppressions()}
+        assert reasons == {"gone@example.com": "bounced", "angry@example.com": "complained",
+                           "bye@example.com": "unsubscribed"}
+
+
+def test_soft_bounces_suppress_after_three_issues_in_a_row(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        for n in range(1, 6):
+            store.number_for(f"content-{n}", f"Issue {n}")
+            _journal(store, n, ["soft@example.com", "other@example.com"])
+
+        def soft(issue: int, key: str, at: float = now) -> object:
+            return store.record_bounce(BounceEvent("soft@example.com", "soft", "dsn", key, issue=issue,
+                                                   status="4.2.2"), now=at)
+
+        assert soft(1, "a").soft_count == 1  # type: ignore[attr-defined]
+        assert soft(1, "a-final").soft_count == 1  # type: ignore[attr-defined]  # same issue: one count
+        # issue 2 went out and never bounced: it resets the count when issue 3 bounces
+        assert soft(3, "b").soft_count == 1  # type: ignore[attr-defined]
+        assert soft(4, "c").soft_count == 2  # type: ignore[attr-defined]
+        verdict = soft(5, "d")
+        assert verdict.suppressed and verdict.soft_count == 3  # type: ignore[attr-defined]
+        # outside the window nothing counts
+        store.resubscribe("soft@example.com")
+        assert not store.is_suppressed("soft@example.com")
+        assert soft(5, "e", at=now + 40 * 86400).soft_count == 1  # type: ignore[attr-defined]
+
+
+def test_a_delivery_notice_resets_the_soft_count(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        for key in ("a", "b"):
+            store.record_bounce(BounceEvent("s@example.com", "soft", "dsn", key, status="4.4.1"), now=now)
+        store.record_bounce(BounceEvent("s@example.com", "delivered", "dsn", "ok", status="2.0.0"), now=now + 1)
+        verdict = store.record_bounce(BounceEvent("s@example.com", "soft", "dsn", "c", status="4.4.1"), now=now + 2)
+        assert verdict.soft_count == 1 and not verdict.suppressed
+
+
+def test_a_refusal_at_rcpt_suppresses_in_the_same_transaction(store_location: str):
+    with open_store(store_location) as store:
+        audience = Audience(("a.csv",))
+        campaign = store.open_campaign(1, audience.key, audience.describe())
+        store.enqueue(campaign, [(Subscriber(e), "a") for e in ("ok@x.com", "dead@x.com", "policy@x.com")],
+                      lambda k: f"<{k}>")
+        rows = {r.subscriber.email: r.id for r in store.claim(
+            campaign.id, owner="w", run=1, limit=10, lease_until=time.time() + 60, now=time.time(), max_attempts=5)}
+        store.record([Result(rows["ok@x.com"], "sent", 250, "OK"),
+                      Result(rows["dead@x.com"], "failed", 550, "5.1.1 No such user", bounce=True),
+                      Result(rows["policy@x.com"], "failed", 554, "5.7.1 Spam")], run=1, now=time.time())
+        assert {s.email: s.reason for s in store.suppressions()} == {"dead@x.com": "bounced"}
+        [event] = store.bounce_events("dead@x.com")
+        assert (event.kind, event.source, event.status, event.issue) == ("hard", "rcpt", "5.1.1", 1)
+        status = store.campaign_status(campaign, now=time.time())
+        # a failed row that is suppressed is not "remaining", nor counted twice
+        assert status.counts["failed"] == 2 and status.remaining == 0 and status.suppressed == 0
+        assert store.delivery(rows["dead@x.com"]).email == "dead@x.com"  # type: ignore[union-attr]
+        assert store.delivery_for(1, "DEAD@x.com").message_id == "<dead@x.com>"  # type: ignore[union-attr]
+
+
+def test_the_largest_ids_a_token_can_carry_are_plain_misses(store_location: str):
+    with open_store(store_location) as store:
+        assert store.deliveries([16 ** 12 - 1]) == {}  # a VERP token's row: 12 hex digits
+        assert store.delivery(16 ** 12 - 1) is None
+        assert store.signup(16 ** 15 - 1) is None  # a confirmation link's signup: 15 hex digits
+        assert store.delivery_for(999_999_999, "a@example.com") is None  # a Message-ID's issue: 9 digits
