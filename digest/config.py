@@ -315,8 +315,8 @@ def load_settings(root: Path) -> Settings:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         message = re.sub(r"\s*\(at line.*\)", "", str(exc))
         raise ConfigError(message, path=path, line=int(match.group(1)) if match else None) from None
-    unknown = set(raw) - {"newsletter", "theme", "smtp", "dkim", "state", "fetch", "sources"}
-    unknown = set(raw) - {"newsletter", "theme", "smtp", "dkim", "state", "bounces", "signup", "inbox"}
+    sections = {"newsletter", "theme", "smtp", "dkim", "state", "fetch", "sources", "bounces", "signup", "inbox"}
+    unknown = set(raw) - sections
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}]", path=path)
     settings = Settings(

@@ -114,7 +114,8 @@ async def _pause(event: asyncio.Event, seconds: float) -> None:
 
 
 async def wait_for_schedule(ctx: Context, campaign_id: int, *, stop: asyncio.Event, cancel: asyncio.Event,
-                            clock: Callable[[], float] = time.time, poll: float = 30.0) -> str:
+                            clock: Callable[[], float] = time.time, poll: float = 30.0,
+                            on_waiting: Callable[[], None] | None = None) -> str:
     """Wait until the campaign's schedule is due: "due", "cancelled" (here or elsewhere) or "stopped".
 
     The store is read again every `poll` seconds: a schedule moved or cancelled
@@ -144,6 +145,9 @@ async def wait_for_schedule(ctx: Context, campaign_id: int, *, stop: asyncio.Eve
                 continue  # started by us, or by another waiter a moment ago: either way, due
             await asyncio.to_thread(store.wait_on_schedule, campaign_id, owner=owner,
                                     until=clock() + max(3 * poll, 90.0))
+            if on_waiting is not None:
+                on_waiting()  # said once, after `digest status` can see this waiter
+                on_waiting = None
             await _pause(wake, min(remaining, poll))
     finally:
         for watcher in watchers:
@@ -194,9 +198,9 @@ async def send_when_due(
     issue, _ = load_issue(folder)
     schedule = await asyncio.to_thread(_record, ctx, issue.number, lists, at, tags, where)
     if schedule is not None:
-        if on_waiting:
-            on_waiting(schedule)
-        outcome = await wait_for_schedule(ctx, schedule.campaign, stop=stop, cancel=cancel, clock=clock, poll=poll)
+        waiting = schedule
+        outcome = await wait_for_schedule(ctx, schedule.campaign, stop=stop, cancel=cancel, clock=clock, poll=poll,
+                                          on_waiting=(lambda: on_waiting(waiting)) if on_waiting else None)
         if outcome != "due":
             return ScheduledSend(outcome, schedule)
         if on_due:
