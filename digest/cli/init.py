@@ -35,9 +35,17 @@ width = 600
 # port = 587
 # security = "starttls"   # "none" | "starttls" | "tls"
 # username = "newsletter"
+
+# DKIM signing; the key file must be readable by its owner only (chmod 600), and
+# .gitignore keeps it out of the repository.
+# [dkim]
+# selector = "mail"
+# domain = "newsletter.example.com"
+# private_key_path = "dkim.pem"
 '''
 
-GITIGNORE = "# digest: private state and build output\n.digest/\nissues/\noutbox/\n"
+# Private state, the DKIM key and build output never go into the repository.
+GITIGNORE = "# digest: private state, keys and build output\n.digest/\ndkim.pem\n*.key\nissues/\noutbox/\n"
 
 
 @click.command()

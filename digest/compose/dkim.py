@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
+import stat
 import time
 from pathlib import Path
 
@@ -49,6 +51,24 @@ def _headers(block: bytes) -> dict[bytes, bytes]:
     return found
 
 
+def read_private_key(path: Path) -> bytes:
+    """The key file's bytes; refused when group or others may read it (as ssh refuses such a key).
+
+    A signing key anyone on the machine can read lets them sign mail as the domain;
+    it is checked on the open file, so a swap after the check cannot slip through.
+    """
+    try:
+        with path.open("rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if os.name == "posix" and mode & 0o077:
+                raise ConfigError(
+                    f"[dkim] the private key is readable by {'others' if mode & 0o007 else 'its group'} "
+                    f"(mode {stat.S_IMODE(mode):04o}); run chmod 600 on it", path=str(path))
+            return handle.read()
+    except OSError as exc:
+        raise ConfigError(f"[dkim] private_key_path: cannot read: {exc.strerror}", path=str(path)) from None
+
+
 class DKIMSigner:
     """Signs messages for one selector and domain with a private key loaded once."""
 
@@ -59,10 +79,7 @@ class DKIMSigner:
         path = Path(settings.private_key_path)
         if not path.is_absolute():
             path = root / path
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"[dkim] private_key_path: cannot read: {exc.strerror}", path=str(path)) from None
+        data = read_private_key(path)
         try:
             key = serialization.load_pem_private_key(data, password=None)
         except (ValueError, TypeError):
