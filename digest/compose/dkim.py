@@ -17,6 +17,7 @@ from pathlib import Path
 
 from digest.config import DKIMSettings
 from digest.errors import ConfigError
+from digest.names import ascii_domain, check_selector
 
 __all__ = ["DKIMSigner", "SIGNED_HEADERS", "canonical_header", "canonical_body"]
 
@@ -41,14 +42,20 @@ def canonical_body(body: bytes) -> bytes:
     return _TRAILING_EMPTY_LINES.sub(b"", body) + b"\r\n"
 
 
-def _headers(block: bytes) -> dict[bytes, bytes]:
-    found: dict[bytes, bytes] = {}
+def _headers(block: bytes) -> dict[bytes, list[bytes]]:
+    """Every field's values by lower-case name, in message order."""
+    found: dict[bytes, list[bytes]] = {}
     for field in re.split(rb"\r\n(?![ \t])", block):
         name, sep, value = field.partition(b":")
         if sep:
-            # RFC 6376 5.4.2: with repeated fields the last one is signed first; ours are unique.
-            found[name.strip().lower()] = value
+            found.setdefault(name.strip().lower(), []).append(value)
     return found
+
+
+def _check_crlf(data: bytes) -> None:
+    # Signed as-is, an LF-only message verifies nowhere once a relay turns its LFs into CRLFs.
+    if data.count(b"\n") != data.count(b"\r\n"):
+        raise ValueError("DKIM signing needs CRLF line ends; this message has bare LFs")
 
 
 def read_private_key(path: Path) -> bytes:
@@ -87,21 +94,34 @@ class DKIMSigner:
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ConfigError("[dkim] the key must be an RSA key (rsa-sha256)", path=str(path))
         self.key = key
-        self.selector = settings.selector
-        self.domain = settings.domain
+        try:
+            # Checked here too, for signers made without digest.toml: a ';' would add a tag.
+            self.selector = check_selector(settings.selector)
+            self.domain = ascii_domain(settings.domain)  # d= in DNS form: A-labels for an IDN
+        except ValueError as exc:
+            raise ConfigError(f"[dkim] {exc}") from None
 
-    def sign(self, data: bytes) -> bytes:
-        """Return the message with its DKIM-Signature header in front."""
+    def sign(self, data: bytes, *, now: float | None = None) -> bytes:
+        """Return the message with its DKIM-Signature header in front; `now` is its t= (default: the clock)."""
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
 
+        _check_crlf(data)
         block, _, body = data.partition(b"\r\n\r\n")
         present = _headers(block)
-        names = [n for n in SIGNED_HEADERS if n.encode() in present]
+        names: list[str] = []
+        signed = b""
+        for name in SIGNED_HEADERS:
+            # RFC 6376 5.4.2: repeated fields are signed from the last one up; a name listed once
+            # more than it occurs (oversigning, 8.15) makes any added copy break the signature.
+            for value in reversed(present.get(name.encode(), [])):
+                names.append(name)
+                signed += canonical_header(name.encode(), value)
+            names.append(name)
         body_hash = base64.b64encode(hashlib.sha256(canonical_body(body)).digest()).decode()
+        listed = ":\r\n   ".join(":".join(names[i : i + 5]) for i in range(0, len(names), 5))
         tags = (f"v=1; a=rsa-sha256; c=relaxed/simple; d={self.domain}; s={self.selector};\r\n"
-                f" t={int(time.time())}; h={':'.join(names)};\r\n bh={body_hash};\r\n b=")
-        signed = b"".join(canonical_header(n.encode(), present[n.encode()]) for n in names)
+                f" t={int(time.time() if now is None else now)};\r\n h={listed};\r\n bh={body_hash};\r\n b=")
         # RFC 6376 3.7: the signature header itself, b= empty, canonicalised, without its CRLF.
         signed += canonical_header(b"DKIM-Signature", tags.encode())[:-2]
         signature = base64.b64encode(self.key.sign(signed, padding.PKCS1v15(), hashes.SHA256())).decode()

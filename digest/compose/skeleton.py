@@ -27,6 +27,7 @@ from digest.compose.qp import qp_encode, qp_value
 from digest.compose.tokens import sign_token
 from digest.config import Newsletter
 from digest.model import Rendered, Subscriber
+from digest.names import derive_list_id
 
 __all__ = ["ComposedMessage", "MessageSkeleton", "unsubscribe_url"]
 
@@ -67,6 +68,14 @@ class _Part:
             out.append(qp_value(escape(values[index])))
             out.append(_SOFT_BREAK)
             out.append(static[position])
+
+
+def _phrase(name: str) -> str:
+    """A display name as an RFC 5322 phrase: quoted when it holds specials such as <, > or ","."""
+    name = " ".join(_UNSAFE_HEADER.sub(" ", name).split())
+    if re.search(r'[()<>\[\]:;@\\,."]', name):
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return name
 
 
 def _text_escape(value: str) -> str:
@@ -128,8 +137,10 @@ class MessageSkeleton:
         if self.newsletter.reply_to:
             message["Reply-To"] = self.newsletter.reply_to
         message["Subject"] = _UNSAFE_HEADER.sub(" ", self.rendered.subject)
-        list_id = self.newsletter.list_id or f"{self.list_name or 'digest'}.{self.domain}"
-        message["List-Id"] = f"{self.newsletter.name} <{list_id}>"
+        # RFC 2919: a phrase, then <label.namespace> in dot-atom text; a list file called
+        # "My List (2026).csv" becomes my-list-2026.<domain>.
+        list_id = self.newsletter.list_id or derive_list_id(self.list_name or "digest", self.domain)
+        message["List-Id"] = f"{_phrase(self.newsletter.name)} <{list_id}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         return bytes(message)[:-2]  # drop the blank line that ends the header block
 
@@ -198,6 +209,6 @@ class MessageSkeleton:
         out.append(self._close)
         data = b"".join(out)
         if self.signer is not None:
-            data = self.signer.sign(data)
+            data = self.signer.sign(data, now=self._date_second)  # t= is the Date: header's second
         return ComposedMessage(email, message_id, data, smtputf8)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import string
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from urllib.parse import urlsplit, urlunsplit
 
+from digest.config import check_subject
 from digest.errors import ConfigError
 from digest.model import Article, Issue, TopNewsItem
 
@@ -144,15 +144,10 @@ def _choose_lead(articles: Sequence[Article], wanted: str | None) -> Article:
 def _subject(options: CurateOptions, lead: Article) -> str:
     fields = {"newsletter": options.newsletter, "lead_title": lead.title}
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(options.subject_template) if name}
+        # Plain {field} references only: a format spec like {lead_title:>999999999} is refused.
+        check_subject(options.subject_template)
     except ValueError as exc:
         raise ConfigError(f"digest.toml: [newsletter] subject: {exc}") from None
-    unknown = names - fields.keys()
-    if unknown:
-        raise ConfigError(
-            f"digest.toml: [newsletter] subject: unknown field {{{sorted(unknown)[0]}}} "
-            "(known: {newsletter}, {lead_title})"
-        )
     # Only the editor's template is formatted; the lead title is inserted as data.
     return one_line(options.subject_template.format_map(fields))[:250]
 
