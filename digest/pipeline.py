@@ -26,7 +26,7 @@ from digest.deliver.transport import SMTPTransport, Transport
 from digest.errors import ConfigError, DeliveryError, SourceError
 from digest.issue_folder import load_issue, write_issue_folder
 from digest.model import Issue, Rendered, Subscriber
-from digest.render import PREVIEW_VALUES, fill_markers, render_issue
+from digest.render import PREVIEW_VALUES, render_issue
 from digest.store import Audience, Campaign, CampaignStatus
 from digest.store.base import owner_id
 from digest.subscribers import RowProblem
@@ -38,11 +38,17 @@ __all__ = [
     "audience_for",
     "GMAIL_CLIP_BYTES",
     "WARN_BYTES",
+    "MESSAGE_WARN_BYTES",
+    "MESSAGE_MAX_BYTES",
     "EMBEDDED_MAILBOX",
 ]
 
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail clips a message whose HTML is larger
 WARN_BYTES = 90 * 1024
+# Whole messages: many providers refuse over 10 MB (and count the base64/QP growth); a
+# newsletter over 1 MB is almost certainly a mistake in a source or a template.
+MESSAGE_WARN_BYTES = 1024 * 1024
+MESSAGE_MAX_BYTES = 10 * 1024 * 1024
 EMBEDDED_MAILBOX = "the embedded mailbox (outbox/)"
 
 
@@ -92,14 +98,18 @@ def build_issue(
     reader = Subscriber(PREVIEW_VALUES["email"], PREVIEW_VALUES["name"])
     preview = skeleton.compose(reader)
     token = sign_token(ctx.secret, email=reader.key, list_name="preview", issue=number)
-    values = skeleton.values_for(reader, unsubscribe_url(settings.newsletter.base_url, token))
-    html = fill_markers(rendered.html, rendered.marker, values)
-    text = fill_markers(rendered.text, rendered.marker, values)
+    # Escaped as in the mailed copy: issue.html is opened in browsers (preview, the archive's source).
+    html, text = skeleton.personalised(reader, unsubscribe_url(settings.newsletter.base_url, token))
     size = len(html.encode("utf-8"))
     if size > GMAIL_CLIP_BYTES and not allow_large:
         raise ConfigError(
             f"the HTML is {size / 1024:.1f} KB, over Gmail's 102 KB clip; shorten the issue "
             "(--excerpt-words, --top) or pass --allow-large", path=str(folder / "issue.html"))
+    message_bytes = len(preview.data)
+    if message_bytes > MESSAGE_MAX_BYTES and not allow_large:
+        raise ConfigError(
+            f"the message is {message_bytes / 1024 / 1024:.1f} MB, over the 10 MB many mail servers refuse; "
+            "shorten the issue or its templates, or pass --allow-large", path=str(folder / "preview.eml"))
     write_issue_folder(folder, {
         "rendered.json": json.dumps(rendered.to_json(), ensure_ascii=False).encode("utf-8"),
         "issue.json": (json.dumps(issue.to_json(), ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
@@ -108,6 +118,9 @@ def build_issue(
         "preview.eml": preview.data,
     })
     warnings = list(found.warnings)
+    if message_bytes > MESSAGE_WARN_BYTES:
+        warnings.append(f"{folder / 'preview.eml'}: the message is {message_bytes / 1024 / 1024:.1f} MB; "
+                        "a newsletter is usually under 100 KB")
     warnings += [f"{origin}: no date; kept in the issue" for origin in curated.undated]
     warnings += [f"{path}: skipped, not a supported source" for path in found.skipped]
     return BuildResult(issue, rendered, folder, size, warnings, found.errors, found.skipped)

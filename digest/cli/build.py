@@ -57,7 +57,8 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
               help="Length of the lead's excerpt, ending on a whole sentence.")
 @click.option("--encoding", help="Read every source in this encoding instead of detecting it.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad source instead of skipping it.")
-@click.option("--allow-large", is_flag=True, help="Build even when the HTML is over Gmail's 102 KB clip.")
+@click.option("--allow-large", is_flag=True,
+              help="Build even when the HTML is over Gmail's 102 KB clip or the message over 10 MB.")
 @click.option("--screenshots", is_flag=True, help="Also open the email in headless Chromium and save screenshots.")
 @click.pass_obj
 def build(ctx: Context, sources: tuple[Path, ...], out: Path | None, week: str | None,

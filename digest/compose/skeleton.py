@@ -163,26 +163,49 @@ class MessageSkeleton:
         """The raw values of the template's personal fields for one subscriber."""
         values = []
         for name in self.fields:
-            if name == "email":
-                values.append(subscriber.email)
-            elif name == "name":
-                values.append(subscriber.name)
-            elif name == "unsubscribe_url":
-                values.append(unsubscribe)
-            elif name.startswith("attrs."):
-                values.append(str(subscriber.attrs.get(name[6:], "")))
+            if name.startswith("url:"):
+                # A link that begins with a personal field: its scheme is checked now that it is known.
+                from digest.render.environment import safe_url
+
+                values.append(safe_url(self.field_value(subscriber, name[4:], unsubscribe)))
             else:
-                values.append("")
+                values.append(self.field_value(subscriber, name, unsubscribe))
         return values
 
-    def compose(self, subscriber: Subscriber, *, list_name: str | None = None) -> ComposedMessage:
-        """Build one subscriber's message bytes."""
+    @staticmethod
+    def field_value(subscriber: Subscriber, name: str, unsubscribe: str) -> str:
+        """The raw value of one personal field ('' for an unknown one)."""
+        if name == "email":
+            return subscriber.email
+        if name == "name":
+            return subscriber.name
+        if name == "unsubscribe_url":
+            return unsubscribe
+        if name.startswith("attrs."):
+            return str(subscriber.attrs.get(name[6:], ""))
+        return ""
+
+    def personalised(self, subscriber: Subscriber, unsubscribe: str) -> tuple[str, str]:
+        """The HTML and text as this subscriber reads them, escaped exactly as in the message (for previews)."""
+        values = self.values_for(subscriber, unsubscribe)
+        marker = re.compile(re.escape(self.rendered.marker) + r"f(\d+)z")
+        html = marker.sub(lambda m: _html_escape(values[int(m.group(1))]), self.rendered.html)
+        text = marker.sub(lambda m: _text_escape(values[int(m.group(1))]), self.rendered.text)
+        return html, text
+
+    def test_message_id(self) -> str:
+        """A fresh Message-ID for a test copy: never the one the real message to that address will carry."""
+        return f"<digest.{self.rendered.number}.test.{secrets.token_hex(12)}@{self.domain}>"
+
+    def compose(self, subscriber: Subscriber, *, list_name: str | None = None,
+                message_id: str | None = None) -> ComposedMessage:
+        """Build one subscriber's message bytes (with its deterministic Message-ID unless one is given)."""
         email = subscriber.email
         key = subscriber.key
         token = sign_token(
             self.secret, email=key, list_name=list_name or self.list_name, issue=self.rendered.number
         )
-        message_id = self.message_id(key)
+        message_id = message_id or self.message_id(key)
         smtputf8 = not email.isascii()
         name = _UNSAFE_HEADER.sub(" ", subscriber.name).strip()
         if smtputf8:

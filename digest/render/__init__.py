@@ -16,7 +16,7 @@ from markupsafe import Markup
 from digest.config import Settings
 from digest.errors import TemplateError
 from digest.model import Issue, Rendered
-from digest.render.environment import make_environment
+from digest.render.environment import make_environment, safe_url
 from digest.render.mjml_check import check_tags, locate_parse_error
 
 __all__ = ["render_issue", "fill_markers", "compile_mjml", "inline_css", "PREVIEW_VALUES", "template_error"]
@@ -45,6 +45,26 @@ class _Slots:
         # Markup: autoescape leaves the marker as it is; the value is escaped when filled.
         # Markup is safe here: the marker is our own random ASCII word, never content.
         return Markup(f"{self.marker}f{self.fields.index(name)}z")  # nosec B704
+
+    def safe_url(self, value: object) -> object:
+        """`| safe_url` that also holds for personal fields, whose values are only known at send time.
+
+        A link that starts with a field (`{{ subscriber.attrs.site | safe_url }}`) gets a marker of its
+        own, `url:<field>`, whose value is checked when it is filled in: anything but http, https or
+        mailto is left out then. A link with a field later on is checked here by its own scheme.
+        """
+        text = str(value or "").strip()
+        leading = re.match(re.escape(self.marker) + r"f(\d+)z", text)
+        if leading is not None:
+            field = self.fields[int(leading.group(1))]
+            if field != "unsubscribe_url":  # ours: always an https URL
+                field = field if field.startswith("url:") else f"url:{field}"
+                # Markup: the marker and the text after it were already escaped by autoescape.
+                return Markup(self.slot(field) + text[leading.end():])  # nosec B704
+            return value
+        if not safe_url(text):
+            return ""
+        return value if isinstance(value, Markup) else text
 
 
 class _Attrs:
@@ -183,13 +203,14 @@ def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = N
     """Render the issue once: MJML template → HTML → CSS inlined; and the text part."""
     env = make_environment(templates)
     slots = _Slots()
+    env.filters["safe_url"] = slots.safe_url  # this render's markers are checked when filled in
     view_url = f"{settings.newsletter.base_url.rstrip('/')}/archive/{issue.number}"
     context = _context(issue, settings, slots, view_url)
     mjml_source = _render_template(env, HTML_TEMPLATE, context)
     html = compile_mjml(mjml_source, HTML_TEMPLATE, template_dirs=template_dirs(templates))
     html = inline_css(_fix_preview_contrast(html, settings.theme.text_color))
     text = _render_template(env, TEXT_TEMPLATE, context)
-    text = "\n".join(line.rstrip() for line in text.strip().split("\n")) + "\n"
+    text = "\n".join(_cut(line.rstrip()) for line in text.strip().split("\n")) + "\n"
     return Rendered(
         number=issue.number,
         subject=issue.subject,
@@ -200,6 +221,14 @@ def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = N
         fields=tuple(slots.fields),
         view_url=view_url,
     )
+
+
+MAX_TEXT_LINE = 998  # RFC 5322 2.1.1: no line of a message is longer; none of ours is read that long
+
+
+def _cut(line: str) -> str:
+    """An absurd line of the text part (an unbroken blob in a source) cut short, never sent whole."""
+    return line if len(line) <= MAX_TEXT_LINE else line[: MAX_TEXT_LINE - 1] + "…"
 
 
 def fill_markers(text: str, marker: str, values: list[str]) -> str:
