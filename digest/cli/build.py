@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -80,9 +81,9 @@ def build(ctx: Context, sources: tuple[Path, ...], out: Path | None, week: str |
     say(f"Issue {issue.number}: {printable(issue.subject)}")
     say(f"  lead      {printable(issue.lead.title)} ({printable(issue.lead.origin)})")
     say(f"  top news  {len(issue.top_news)} item(s)")
-    say(f"  html      {folder / 'issue.html'} ({size / 1024:.1f} KB of Gmail's 102 KB)")
-    say(f"  text      {folder / 'issue.txt'}")
-    say(f"  preview   {folder / 'preview.eml'}")
+    say(f"  html      {printable(folder / 'issue.html')} ({size / 1024:.1f} KB of Gmail's 102 KB)")
+    say(f"  text      {printable(folder / 'issue.txt')}")
+    say(f"  preview   {printable(folder / 'preview.eml')}")
     if screenshots:
         from digest.render.screenshots import check_in_browser
 
@@ -90,7 +91,20 @@ def build(ctx: Context, sources: tuple[Path, ...], out: Path | None, week: str |
         if seen.mobile_scroll_width > 375:
             warn(f"at 375 px the email scrolls sideways ({seen.mobile_scroll_width} px wide)")
         for shot in seen.screenshots:
-            say(f"  screenshot {shot}")
+            say(f"  screenshot {printable(shot)}")
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_for_terminal(value: object) -> str:
+    """JSON whose strings carry no raw C1 control, line separator or bidi override (all \\u-escaped).
+
+    json.dumps escapes C0 controls itself; these others stay raw with ensure_ascii=False and a
+    terminal may act on them (\\x9b is CSI). They occur only inside strings, so escaping keeps it JSON.
+    """
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _as_date(value: object) -> date | None:
@@ -114,15 +128,17 @@ def collect_command(ctx: Context, sources: tuple[Path, ...], as_json: bool,
     for error in found.errors:
         say(f"digest: error: {printable(error)}", err=True)
     if as_json:
-        say(json.dumps([a.to_json() for a in found.articles], ensure_ascii=False, indent=2))
+        say(json_for_terminal([a.to_json() for a in found.articles]))
     else:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         table = Table("kind", "published", "title", "source", "paragraphs", "top news")
         for a in found.articles:
-            table.add_row(a.kind, a.published.isoformat(" ") if a.published else "—", a.title,
-                          a.source, str(len(a.paragraphs)), str(len(a.top_news)))
+            # Text, not str: rich would read "[link=…]" in a page title as markup.
+            table.add_row(a.kind, a.published.isoformat(" ") if a.published else "—", Text(printable(a.title)),
+                          Text(printable(a.source)), str(len(a.paragraphs)), str(len(a.top_news)))
         Console(soft_wrap=False).print(table)
     if found.errors:
         raise SystemExit(2)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from digest.cli.output import printable, say
 from digest.errors import ConfigError, StateError
 from digest.files import write_atomically
 
@@ -67,5 +68,5 @@ def init(folder: Path, name: str) -> None:
         write_atomically(folder / "subscribers" / "list.csv", "email,name,tags\n")
     if not (folder / ".gitignore").exists():
         write_atomically(folder / ".gitignore", GITIGNORE)
-    click.echo(f"Workspace ready in {folder}: put the week's pages in pages/, subscribers in "
+    say(f"Workspace ready in {printable(folder)}: put the week's pages in pages/, subscribers in "
                "subscribers/list.csv, then run digest build")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from digest.cli.build import sources_or_default
+from digest.cli.output import printable, say, warn
 from digest.context import Context
 from digest.deliver.transport import is_loopback
 
@@ -19,8 +20,8 @@ def _run(app: object, host: str, port: int, what: str) -> None:
     import uvicorn
 
     if not is_loopback(host):
-        click.echo(f"digest: warning: listening on {host}: reachable from other machines", err=True)
-    click.echo(f"{what} on http://{host if ':' not in host else f'[{host}]'}:{port}/  (Ctrl-C to stop)")
+        warn(f"listening on {host}: reachable from other machines")
+    say(f"{what} on http://{printable(host if ':' not in host else f'[{host}]')}:{port}/  (Ctrl-C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)  # type: ignore[arg-type]
 
 
@@ -60,4 +61,4 @@ def archive(ctx: Context, out: Path) -> None:
     from digest.web.archive import export_archive
 
     written = export_archive(ctx, out)
-    click.echo(f"Wrote {len(written)} file(s) to {out} ({len(written) - 2} issue(s))")
+    say(f"Wrote {len(written)} file(s) to {printable(out)} ({len(written) - 2} issue(s))")
