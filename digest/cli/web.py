@@ -19,21 +19,26 @@ __all__ = ["serve", "preview", "archive"]
 def _run(app: object, host: str, port: int, what: str) -> None:
     import uvicorn
 
+    from digest.web.guard import server_config
+
     if not is_loopback(host):
         warn(f"listening on {host}: reachable from other machines")
     say(f"{what} on http://{printable(host if ':' not in host else f'[{host}]')}:{port}/  (Ctrl-C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)  # type: ignore[arg-type]
+    uvicorn.Server(server_config(app, host=host, port=port)).run()
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8025, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--allow-host", "allowed", multiple=True, metavar="NAME",
+              help="Also answer to this Host name (repeatable). Loopback names, the host of base_url and "
+                   "--host are always served; any other Host header gets a 400.")
 @click.pass_obj
-def serve(ctx: Context, host: str, port: int) -> None:
+def serve(ctx: Context, host: str, port: int, allowed: tuple[str, ...]) -> None:
     """Serve one-click unsubscribe (/u/TOKEN) and the archive of sent issues (/archive/)."""
     from digest.web.server import create_app
 
-    _run(create_app(ctx), host, port, "Serving unsubscribe links and the archive")
+    _run(create_app(ctx, hosts=(host, *allowed)), host, port, "Serving unsubscribe links and the archive")
 
 
 @click.command()
@@ -46,7 +51,7 @@ def preview(ctx: Context, sources: tuple[Path, ...], host: str, port: int, open_
     """Preview the issue built from SOURCES; it rebuilds and refreshes as files change."""
     from digest.web.preview import create_preview_app
 
-    app = create_preview_app(ctx, sources_or_default(ctx, sources))
+    app = create_preview_app(ctx, sources_or_default(ctx, sources), hosts=(host,))
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(f"http://{host}:{port}/",)).start()
     _run(app, host, port, "Previewing")
