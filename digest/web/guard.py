@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+import re
 import secrets
 import time
 from collections import deque
@@ -34,23 +35,30 @@ HEADER_TIMEOUT = 10.0  # seconds for a request's line and headers to arrive
 BODY_TIMEOUT = 10.0  # seconds for a (small) body to arrive
 
 Scope = dict[str, Any]
+_HOST_CHARS = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 
 
 def host_name(value: str) -> str | None:
     """The host part of a Host header or URL authority, lower-case, without port or brackets; None if malformed."""
     value = value.strip().lower()
-    if not value or any(c in value for c in " /\\@?#"):
-        return None
     if value.startswith("["):
         end = value.find("]")
-        if end < 0 or (value[end + 1:] and not value[end + 1:].startswith(":")):
+        rest = value[end + 1:] if end > 0 else "x"
+        name, port = value[1:end], rest[1:]
+        if rest and not rest.startswith(":"):
             return None
-        name, port = value[1:end], value[end + 2:]
+        try:
+            name = str(ipaddress.IPv6Address(name))
+        except ValueError:
+            return None
     else:
         name, _, port = value.partition(":")
+        name = name.rstrip(".")
+        if not _HOST_CHARS.fullmatch(name):
+            return None
     if port and not port.isdigit():
         return None
-    return name.rstrip(".") or None
+    return name
 
 
 def served_names(*, base_url: str | None = None, extra: Iterable[str] = ()) -> frozenset[str]:
