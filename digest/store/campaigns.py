@@ -132,7 +132,7 @@ class CampaignQueries(SQLBase):
               max_attempts: int, after: int = 0) -> list[ClaimedRow]:
         """Take up to `limit` due rows of the campaign (ids above `after`) under this owner's lease."""
         sql = (
-            "UPDATE deliveries SET owner = ?, lease_until = ?, sent_by = ?, "
+            "UPDATE deliveries SET owner = ?, lease_until = ?, sent_by = ?, "  # nosec B608 - only our constants (_DUE, the lock clause)
             "attempts_run = CASE WHEN run_id = ? THEN attempts_run ELSE 0 END, run_id = ? "
             "WHERE id IN (SELECT d.id FROM campaign_members m JOIN deliveries d ON d.id = m.delivery "
             "WHERE m.campaign = ? AND m.delivery > ? AND (d.owner IS NULL OR d.lease_until < ?) "

@@ -93,9 +93,10 @@ async def _plain(send: Any, status: int, text: str) -> None:
 class HostGuard:
     """ASGI middleware: 400 for any request whose Host is not one of `allowed` (DNS rebinding)."""
 
-    def __init__(self, app: Any, *, allowed: Iterable[str]) -> None:
+    def __init__(self, app: Any, *, allowed: Iterable[str], hint: str = "") -> None:
         self.app = app
         self.allowed = frozenset(a.lower() for a in allowed)
+        self.message = "Invalid host header" + (f": {hint}" if hint else "")
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -105,7 +106,7 @@ class HostGuard:
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1008})
                     return
-                await _plain(send, 400, "Invalid host header")
+                await _plain(send, 400, self.message)
                 return
         await self.app(scope, receive, send)
 

@@ -233,7 +233,9 @@ def create_preview_app(ctx: Context, sources: Sequence[Path], *, watch: bool = T
         Route("/status", status),
         Route("/events", events),
         Route("/send-test", send_test, methods=["POST"]),
-    ], lifespan=lifespan, middleware=[Middleware(HostGuard, allowed=served_names(extra=hosts))])
+    ], lifespan=lifespan, middleware=[Middleware(
+        HostGuard, allowed=served_names(extra=hosts),
+        hint="open the preview as http://127.0.0.1:PORT/ (or the name given to --host)")])
     app.state.preview = state
     app.state.rebuild = rebuild
     return app

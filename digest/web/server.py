@@ -137,5 +137,7 @@ def create_app(ctx: Context, *, hosts: Iterable[str] = ()) -> Starlette:
         Route("/archive/feed.xml", feed),
         Route("/archive/{number:int}", archive_issue),
     ], middleware=[
-        Middleware(HostGuard, allowed=served_names(base_url=settings.newsletter.base_url, extra=hosts)),
+        Middleware(HostGuard, allowed=served_names(base_url=settings.newsletter.base_url, extra=hosts),
+                   hint="this server answers to the host of base_url and loopback names; "
+                        "digest serve --allow-host NAME adds another"),
     ])
