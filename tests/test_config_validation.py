@@ -118,3 +118,13 @@ def test_a_list_id_setting_and_a_name_with_specials(workspace: Path, runner, rec
     assert runner.invoke(main, ["send", "--list", "subscribers/example.csv"]).exit_code == 0
     header = " ".join(handler.received[0].message["List-Id"].split())
     assert header == '"Dr. Who, <Weekly>" <weekly.news.example.com>', header
+
+
+def test_init_names_with_specials_make_a_valid_workspace(tmp_path: Path, runner):
+    for n, name in enumerate(["Smith, Jones Weekly", "Dr. Who's Notes", "Ünïcode <Weekly>"]):
+        folder = tmp_path / f"news{n}"
+        assert runner.invoke(main, ["init", str(folder), "--name", name]).exit_code == 0
+        settings = load_settings(folder)
+        assert settings.newsletter.name == name and settings.newsletter.sender_address == "newsletter@example.com"
+    refused = runner.invoke(main, ["init", str(tmp_path / "bad"), "--name", "A\u2028Bcc: x"])
+    assert refused.exit_code == 2 and not (tmp_path / "bad" / "digest.toml").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -18,7 +19,7 @@ CONFIG = '''# digest workspace settings. Secrets never go here: the SMTP passwor
 
 [newsletter]
 name = "{name}"
-from = "{name} <newsletter@example.com>"
+from = "{sender} <newsletter@example.com>"
 reply_to = ""
 postal_address = "Your organisation, street, postcode and city"
 base_url = "https://newsletter.example.com"
@@ -56,14 +57,16 @@ def init(folder: Path, name: str) -> None:
     """Make FOLDER a newsletter workspace: digest.toml, pages/, subscribers/, .gitignore."""
     if (folder / "digest.toml").exists():
         raise ConfigError("already a workspace (digest.toml exists); nothing changed", path=str(folder))
-    if any(c in name for c in '"\\\n\r'):
-        raise ConfigError("--name cannot contain quotes, backslashes or line breaks")
+    if any(c in name for c in '"\\') or not name.strip() or not name.isprintable():
+        raise ConfigError("--name must be one line of text, without quotes or backslashes")
     for sub in ("pages", "subscribers"):
         try:
             (folder / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StateError(f"cannot create: {exc.strerror or exc}", path=str(folder / sub)) from None
-    write_atomically(folder / "digest.toml", CONFIG.format(name=name))
+    # A name with specials ("Smith, Jones Weekly") is a quoted phrase in the From address (RFC 5322 3.4).
+    sender = f'\\"{name}\\"' if re.search(r'[()<>\[\]:;@,."]', name) else name
+    write_atomically(folder / "digest.toml", CONFIG.format(name=name, sender=sender))
     if not (folder / "subscribers" / "list.csv").exists():
         write_atomically(folder / "subscribers" / "list.csv", "email,name,tags\n")
     if not (folder / ".gitignore").exists():
