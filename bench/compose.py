@@ -74,6 +74,7 @@ def dkim_rates(rendered, subscribers) -> tuple[float, float] | None:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "k.pem").write_bytes(key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+        (Path(tmp) / "k.pem").chmod(0o600)  # a key others can read is refused
         signer = DKIMSigner(DKIMSettings("mail", "news.example.com", "k.pem"), root=Path(tmp))
     skeleton = MessageSkeleton(rendered, Newsletter(), secret=b"bench-secret", signer=signer)
     start = time.process_time()

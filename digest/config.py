@@ -60,8 +60,16 @@ class Newsletter:
 
     @property
     def domain(self) -> str:
-        """The sender's domain, used in Message-IDs and the default List-Id."""
-        return self.sender_address.rpartition("@")[2] or "localhost"
+        """The sender's domain in its ASCII form, used in Message-IDs and the default List-Id."""
+        domain = self.sender_address.rpartition("@")[2]
+        if domain.isascii():
+            return domain or "localhost"
+        from digest.names import ascii_domain
+
+        try:
+            return ascii_domain(domain)
+        except ValueError:
+            return "localhost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +186,12 @@ class Settings:
 
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
+# C0 and C1 controls and the Unicode line and paragraph separators: a header or a line of output
+# must never fold or break on a setting.
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+_FONTS = re.compile(r"[\w\s,'\".-]+")
+SUBJECT_FIELDS = ("newsletter", "lead_title")
 _KEY_ALIASES = {"from": "sender"}
 
 
@@ -199,8 +213,8 @@ def _build(cls: type, table: Any, section: str, path: str) -> Any:
         }.get(str(expected), True)
         if not ok:
             raise ConfigError(f"[{section}] {raw_key} must be a {expected}", path=path)
-        if isinstance(value, str) and re.search(r"[\x00-\x1f\x7f]", value):
-            raise ConfigError(f"[{section}] {raw_key} must be one line", path=path)
+        if isinstance(value, str) and _NOT_ONE_LINE.search(value):
+            raise ConfigError(f"[{section}] {raw_key} must be one line of text (no control characters)", path=path)
         if isinstance(value, list):
             value = tuple(value)
         values[key] = float(value) if expected == "float" else value
@@ -211,7 +225,70 @@ def _build(cls: type, table: Any, section: str, path: str) -> Any:
         raise ConfigError(f"[{section}] is missing {missing}", path=path) from None
 
 
-def _check(settings: Settings, path: str) -> None:
+def check_subject(template: str) -> None:
+    """Only plain {newsletter} and {lead_title} references: no format spec, conversion or attribute.
+
+    `{lead_title:>999999999999}` would ask for a terabyte; `{lead_title.__class__}` reads attributes.
+    """
+    import string
+
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"{exc} (write {{{{ and }}}} for a literal brace)") from None
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if name not in SUBJECT_FIELDS:
+            raise ValueError(f"unknown field {shown} (known: {{newsletter}}, {{lead_title}})")
+        if spec or conversion:
+            raise ValueError(f"{shown}: no format spec or conversion; write {{{name}}} as it is")
+
+
+def _normalised(settings: Settings, path: str) -> Settings:
+    """Addresses, URLs and hosts checked and in their ASCII form; list ids and names checked."""
+    from dataclasses import replace
+
+    from digest.names import check_host, check_list_id, check_selector, mail_address, web_url
+
+    def check(section: str, key: str, value: str, fix: Any) -> Any:
+        try:
+            return fix(value)
+        except ValueError as exc:
+            raise ConfigError(f"[{section}] {key}: {exc}", path=path) from None
+
+    n = settings.newsletter
+    newsletter = replace(
+        n,
+        sender=check("newsletter", "from", n.sender, mail_address),
+        reply_to=check("newsletter", "reply_to", n.reply_to, mail_address) if n.reply_to else "",
+        base_url=check("newsletter", "base_url", n.base_url, web_url),
+    )
+    check("newsletter", "subject", n.subject, check_subject)
+    if n.list_id:
+        check("newsletter", "list_id", n.list_id, check_list_id)
+    if not _LANGUAGE.fullmatch(n.language):
+        raise ConfigError("[newsletter] language must be a language tag like en or pt-BR", path=path)
+    if not n.name.strip():
+        raise ConfigError("[newsletter] name must not be empty", path=path)
+    if not _FONTS.fullmatch(settings.theme.font_family):
+        raise ConfigError("[theme] font_family must be a list of font names (letters, spaces, commas, quotes)",
+                          path=path)
+    smtp = settings.smtp
+    if smtp is not None:
+        smtp = replace(smtp, host=check("smtp", "host", smtp.host, check_host),
+                       local_hostname=check("smtp", "local_hostname", smtp.local_hostname, check_host))
+    dkim = settings.dkim
+    if dkim is not None:
+        from digest.names import ascii_domain
+
+        dkim = replace(dkim, selector=check("dkim", "selector", dkim.selector, check_selector),
+                       domain=check("dkim", "domain", dkim.domain, ascii_domain))
+    return replace(settings, newsletter=newsletter, smtp=smtp, dkim=dkim)
+
+
+def _check(settings: Settings, path: str) -> Settings:
     theme = settings.theme
     for f in fields(theme):
         value = getattr(theme, f.name)
@@ -220,12 +297,9 @@ def _check(settings: Settings, path: str) -> None:
                 raise ConfigError(f"[theme] {f.name} must be a #rgb or #rrggbb colour", path=path)
     if not 320 <= theme.width <= 600:
         raise ConfigError("[theme] width must be between 320 and 600 pixels", path=path)
-    if theme.logo_url and not theme.logo_url.startswith("https://"):
-        raise ConfigError("[theme] logo_url must be an https:// URL", path=path)
-    if "@" not in settings.newsletter.sender_address:
-        raise ConfigError("[newsletter] from must hold an email address", path=path)
-    if not settings.newsletter.base_url.startswith(("http://", "https://")):
-        raise ConfigError("[newsletter] base_url must start with https://", path=path)
+    if theme.logo_url and (not theme.logo_url.startswith("https://") or not theme.logo_url.isascii()
+                           or re.search(r"[\s\"'<>\\`]", theme.logo_url)):
+        raise ConfigError("[theme] logo_url must be an https:// URL (ASCII, no spaces or quotes)", path=path)
     if settings.newsletter.direction not in ("ltr", "rtl"):
         raise ConfigError("[newsletter] direction must be ltr or rtl", path=path)
     _check_timezone(settings.newsletter.timezone, path)
@@ -246,6 +320,7 @@ def _check(settings: Settings, path: str) -> None:
         if _has_password(url):
             raise ConfigError("[state] url must not hold a password: set PGPASSWORD, or put the whole URL in "
                               "DIGEST_DATABASE_URL", path=path)
+    return _normalised(settings, path)
 
 
 def _check_timezone(name: str, path: str) -> None:
@@ -331,7 +406,7 @@ def load_settings(root: Path) -> Settings:
         signup=_build(SignupSettings, raw.get("signup", {}), "signup", path),
         inbox=_build(InboxSettings, raw["inbox"], "inbox", path) if "inbox" in raw else None,
     )
-    _check(settings, path)
+    settings = _check(settings, path)
     _check_list_loop(settings, path)
     return settings
 

@@ -34,7 +34,7 @@ from digest.errors import ConfigError, DeliveryError, SourceError
 from digest.issue_folder import load_issue, write_issue_folder
 from digest.model import Article, Issue, Rendered, Subscriber, TopNewsItem
 from digest.planning import plan_target, sending_began
-from digest.render import PREVIEW_VALUES, fill_markers, render_issue
+from digest.render import PREVIEW_VALUES, render_issue
 from digest.render.intro import intro_text
 from digest.sources.config import SourceSpec
 from digest.store import Audience, Campaign, CampaignStatus
@@ -55,11 +55,17 @@ __all__ = [
     "signed_up_members",
     "GMAIL_CLIP_BYTES",
     "WARN_BYTES",
+    "MESSAGE_WARN_BYTES",
+    "MESSAGE_MAX_BYTES",
     "EMBEDDED_MAILBOX",
 ]
 
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail clips a message whose HTML is larger
 WARN_BYTES = 90 * 1024
+# Whole messages: many providers refuse over 10 MB (and count the base64/QP growth); a
+# newsletter over 1 MB is almost certainly a mistake in a source or a template.
+MESSAGE_WARN_BYTES = 1024 * 1024
+MESSAGE_MAX_BYTES = 10 * 1024 * 1024
 EMBEDDED_MAILBOX = "the embedded mailbox (outbox/)"
 
 
@@ -164,14 +170,18 @@ def build_issue(
     reader = Subscriber(PREVIEW_VALUES["email"], PREVIEW_VALUES["name"])
     preview = skeleton.compose(reader)
     token = sign_token(ctx.secret, email=reader.key, list_name="preview", issue=issue.number)
-    values = skeleton.values_for(reader, unsubscribe_url(settings.newsletter.base_url, token))
-    html = fill_markers(rendered.html, rendered.marker, values)
-    text = fill_markers(rendered.text, rendered.marker, values)
+    # Escaped as in the mailed copy: issue.html is opened in browsers (preview, the archive's source).
+    html, text = skeleton.personalised(reader, unsubscribe_url(settings.newsletter.base_url, token))
     size = len(html.encode("utf-8"))
     if size > GMAIL_CLIP_BYTES and not allow_large:
         raise ConfigError(
             f"the HTML is {size / 1024:.1f} KB, over Gmail's 102 KB clip; shorten the issue "
             "(--excerpt-words, --top) or pass --allow-large", path=str(folder / "issue.html"))
+    message_bytes = len(preview.data)
+    if message_bytes > MESSAGE_MAX_BYTES and not allow_large:
+        raise ConfigError(
+            f"the message is {message_bytes / 1024 / 1024:.1f} MB, over the 10 MB many mail servers refuse; "
+            "shorten the issue or its templates, or pass --allow-large", path=str(folder / "preview.eml"))
     files = {
         "rendered.json": json.dumps(rendered.to_json(), ensure_ascii=False).encode("utf-8"),
         "issue.json": (json.dumps(issue.to_json(), ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
@@ -188,6 +198,9 @@ def build_issue(
     if changed_after_sending:
         warnings.append(f"issue {issue.number} has already gone out (to some lists at least): readers have the "
                         "earlier version; the archive and any send from now on get this one")
+    if message_bytes > MESSAGE_WARN_BYTES:
+        warnings.append(f"{folder / 'preview.eml'}: the message is {message_bytes / 1024 / 1024:.1f} MB; "
+                        "a newsletter is usually under 100 KB")
     warnings += [f"{origin}: no date; kept in the issue" for origin in _undated(articles, options)]
     warnings += [f"{path}: skipped, not a supported source" for path in found.skipped]
     warnings += [f"{target.plan_path}:{entry.line}: the source of {entry.title!r} ({entry.source}) is gone; "

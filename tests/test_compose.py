@@ -114,6 +114,7 @@ def _dkim_setup(tmp_path, curve: bool = False):
     key = ec.generate_private_key(ec.SECP256R1()) if curve else rsa.generate_private_key(65537, 2048)
     (tmp_path / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                        serialization.NoEncryption()))
+    (tmp_path / "k.pem").chmod(0o600)  # a key others can read is refused
     public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     record = b"v=DKIM1; k=rsa; p=" + b64.b64encode(public)
     return DKIMSigner(DKIMSettings("mail", "news.example.com", "k.pem"), root=tmp_path), (lambda *_a, **_k: record)
@@ -140,6 +141,7 @@ def test_dkim_key_problems_are_one_line_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         DKIMSigner(DKIMSettings("mail", "x.example", "missing.pem"), root=tmp_path)
     (tmp_path / "bad.pem").write_text("not a key")
+    (tmp_path / "bad.pem").chmod(0o600)
     with pytest.raises(ConfigError, match="not an unencrypted PEM"):
         DKIMSigner(DKIMSettings("mail", "x.example", "bad.pem"), root=tmp_path)
     with pytest.raises(ConfigError, match="must be an RSA key"):

@@ -142,3 +142,177 @@ def test_cli_on_fuzzed_files_is_one_line(data, command):
 def test_digest_error_is_always_one_line():
     error = DigestError("line one\nline two\r\nBcc: x", path="a\nb.txt", line=3)
     assert "\n" not in str(error) and "\r" not in str(error)
+
+
+# digest.toml: every key of every section, hostile values of every TOML type.
+
+_SECTIONS = {
+    "newsletter": ["name", "from", "reply_to", "postal_address", "base_url", "language", "direction", "subject",
+                   "list_id", "reason"],
+    "theme": ["brand_color", "text_color", "background_color", "dark_background_color", "font_family", "logo_url",
+              "width"],
+    "smtp": ["host", "port", "security", "username", "timeout", "data_timeout", "local_hostname"],
+    "dkim": ["selector", "domain", "private_key_path"],
+    "state": ["url"],
+}
+_hostile_text = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from([
+        "", " ", "a@b.c, evil@x.y", "News <news@bücher.example>", "ü@x.y", "{lead_title:>999999999999}",
+        "{lead_title!r}", "{lead_title.__class__}", "{newsletter}: {lead_title}", "{", "}", "{{x}}", "x\u2028y",
+        "x\x85y", "x\x1b[2Jy", "\u202egnp", "https://новости.example/путь", "https://x.example/?a=1#f",
+        'https://x.example/"><script>', "javascript:alert(1)", "bad id <x@y>", "a.example; x=1", "-bad-.example",
+        "smtp.example.com", "127.0.0.1", "::1", "[::1]", "localhost", "#fff", "#12345g", "red", "none", "starttls",
+        "tls", "postgresql://u:p@h/db", "postgresql://h/db", "weekly.news.example.com", "x" * 300, "日本語",
+    ]),
+)
+_hostile_value = st.one_of(
+    _hostile_text,
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.booleans(),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+def _toml(value: object) -> str:
+    import json
+    import math
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON string escapes are TOML basic-string escapes
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_every_digest_toml_key_with_hostile_values(data):
+    from digest.compose import MessageSkeleton
+    from digest.curate import CurateOptions, curate
+    from digest.model import Article, Rendered, Subscriber
+
+    sections = data.draw(st.lists(st.sampled_from(sorted(_SECTIONS)), unique=True, max_size=5))
+    text = ""
+    for section in sections:
+        keys = data.draw(st.lists(st.sampled_from(_SECTIONS[section]), unique=True, max_size=4))
+        text += f"[{section}]\n" + "".join(f"{k} = {_toml(data.draw(_hostile_value))}\n" for k in keys)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "digest.toml").write_text(text, encoding="utf-8")
+        try:
+            loaded = load_settings(Path(tmp))
+        except ConfigError as exc:
+            assert "\n" not in str(exc) and "digest.toml" in str(exc)
+            return
+    # Whatever loads must work downstream: a subject, headers, a message.
+    newsletter = loaded.newsletter
+    article = Article(kind="page", title="Lead \u2028 title", source="Desk", origin="p.txt",
+                      paragraphs=("Body text. More.",))
+    issue = curate([article], CurateOptions(newsletter=newsletter.name,
+                                            subject_template=newsletter.subject)).issue
+    rendered = Rendered(number=1, subject=issue.subject, preheader="p", html="<p>x</p>\n", text="x\n",
+                        marker="dgst000000000000", fields=(), view_url=newsletter.base_url + "/archive/1")
+    message = MessageSkeleton(rendered, newsletter, secret=b"k" * 32, list_name="My List (2026)").compose(
+        Subscriber("ann@example.com", "Ann"))
+    head = message.data.split(b"\r\n\r\n")[0]
+    assert head.isascii() and all(len(line) <= 998 for line in head.split(b"\r\n"))
+    assert head.count(b"\r\nFrom: ") + head.startswith(b"From: ") == 1
+
+
+# CSV structure: quotes, embedded line breaks, NULs, stray CRs, unclosed quotes, huge fields.
+
+_cell = st.one_of(
+    st.sampled_from(["a@example.com", "b@example.org", "Ann", "", "not-an-email", "x\x00y", "x\ry", "x\ny",
+                     '"', '""', 'a"b', "\u2028", "HUGE", "é", "用户@例子.广告", ",", ";"]),
+    st.text(max_size=8),
+)
+
+
+def _field(value: str, quoted: bool) -> str:
+    value = "x" * 70_000 if value == "HUGE" else value
+    return '"' + value.replace('"', '""') + '"' if quoted else value
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.lists(st.tuples(_cell, st.booleans()), min_size=1, max_size=4),
+                          st.sampled_from(["\n", "\r\n", ""])), max_size=12),
+       st.sampled_from(["email,name", "email,name,tags", "Email Address,First Name"]),
+       st.booleans())
+def test_csv_structure_raises_only_subscriber_errors(rows, header, unclosed):
+    body = header + "\n" + "".join(",".join(_field(v, q) for v, q in cells) + end for cells, end in rows)
+    if unclosed:
+        body += 'late@example.com,"never closed\nmore@example.com,x\n'
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "list.csv"
+        path.write_bytes(body.encode("utf-8"))
+        lines = body.count("\n") + 1
+        problems = []
+        try:
+            for subscriber in read_list(path, on_problem=problems.append):
+                assert "@" in subscriber.email and 2 <= subscriber.line <= lines
+                assert not any(c in subscriber.name for c in "\r\n\x00\u2028")
+        except SubscriberError as exc:
+            assert "\n" not in str(exc) and (exc.line is None or 1 <= exc.line <= lines)
+        for problem in problems:
+            assert "\n" not in str(problem) and 2 <= problem.line <= lines
+
+
+# Tokens: any string, and every small change to a real one.
+
+_SECRET = b"k" * 32
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_as_a_token_is_refused(token):
+    try:
+        verify_token(_SECRET, token)
+    except TokenError:
+        return
+    raise AssertionError(f"accepted {token!r}")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.emails(), st.text(max_size=20).filter(lambda s: "\x1f" not in s), st.integers(0, 10**6),
+       st.lists(st.tuples(st.sampled_from(["insert", "delete", "replace", "pad", "case"]), st.integers(0, 400),
+                          st.sampled_from(list(string.ascii_letters + string.digits + "-_=.!~+/ %\x00é"))),
+                min_size=1, max_size=3))
+def test_every_altered_token_is_refused(email, list_name, issue, edits):
+    from digest.compose import sign_token
+
+    token = sign_token(_SECRET, email=email, list_name=list_name, issue=issue)
+    assert verify_token(_SECRET, token).email == email
+    altered = token
+    for kind, at, char in edits:
+        at %= len(altered) + 1
+        if kind == "insert":
+            altered = altered[:at] + char + altered[at:]
+        elif kind == "delete" and altered:
+            altered = altered[:at] + altered[at + 1:]
+        elif kind == "replace" and at < len(altered):
+            altered = altered[:at] + char + altered[at + 1:]
+        elif kind == "pad":
+            altered += "="
+        elif kind == "case":
+            altered = altered.swapcase()
+    if altered == token:
+        return
+    try:
+        verify_token(_SECRET, altered)
+    except TokenError:
+        return
+    raise AssertionError(f"altered token accepted: {token!r} → {altered!r}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_host_headers_parse_or_are_refused(value):
+    from digest.web.guard import host_name
+
+    name = host_name(value)
+    assert name is None or (name == name.lower() and not any(c in name for c in " /\\@?#[]"))

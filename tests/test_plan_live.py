@@ -28,7 +28,7 @@ def test_preview_follows_the_plan_live(desk: Path, runner):
     build(runner)
     path = desk / "issues" / "1" / "plan.toml"
     app = create_preview_app(Context(desk), [desk / "pages"], watch=True)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         assert client.get("/status").json()["subject"].endswith("Harbour Reopens After Storm")
         # Saved the way editors save: a new file renamed over the old one.
         edited = path.with_name(".plan.toml.swp")

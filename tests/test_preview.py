@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import urllib.request
@@ -17,12 +18,14 @@ from digest.web.preview import create_preview_app
 from tests.conftest import needs_tool, point_smtp_at
 from tests.web_helpers import ThreadedUvicorn
 
+LOCAL = "http://127.0.0.1"  # the apps answer to loopback names only
+
 LEAD = "China, Central Asian Countries Share High-quality Development"
 
 
 def test_preview_views_and_status(workspace: Path):
     app = create_preview_app(Context(workspace), [workspace / "pages"], watch=False)
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         status = client.get("/status").json()
         assert status["error"] is None and 0 < status["html_bytes"] < status["clip_bytes"]
         assert LEAD in status["subject"]
@@ -43,7 +46,7 @@ def test_preview_views_and_status(workspace: Path):
 def test_build_error_is_shown_in_place_and_the_server_keeps_running(workspace: Path):
     app = create_preview_app(Context(workspace), [workspace / "pages"], watch=False)
     broken = workspace / "templates" / "digest.txt.j2"
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         broken.parent.mkdir(exist_ok=True)
         broken.write_text("fine\n{% for %}\n")
         client.portal.call(app.state.rebuild)
@@ -60,11 +63,12 @@ def test_send_test_form_uses_the_send_path(workspace: Path, recorder):
     server, handler = recorder
     point_smtp_at(workspace, server.port)
     app = create_preview_app(Context(workspace), [workspace / "pages"], watch=False)
-    with TestClient(app) as client:
-        result = client.post("/send-test", content=b"address=editor%40example.net",
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with TestClient(app, base_url=LOCAL) as client:
+        token = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").text).group(1)
+        page = {"Origin": LOCAL, "X-Digest-CSRF": token, "Content-Type": "application/x-www-form-urlencoded"}
+        result = client.post("/send-test", content=b"address=editor%40example.net", headers=page)
         assert result.status_code == 200 and result.json()["ok"], result.text
-        bad = client.post("/send-test", content=b"address=not-an-address")
+        bad = client.post("/send-test", content=b"address=not-an-address", headers=page)
         assert bad.status_code == 400 and "test address" in bad.json()["message"]
     assert [r.rcpt_tos for r in handler.received] == [["editor@example.net"]]
 

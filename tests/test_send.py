@@ -199,6 +199,7 @@ def test_dkim_signature_verifies_and_covers_list_unsubscribe(workspace: Path, ru
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     (workspace / "dkim.pem").write_bytes(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+    (workspace / "dkim.pem").chmod(0o600)  # a key others can read is refused
     public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     import base64
 

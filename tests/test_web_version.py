@@ -53,7 +53,7 @@ def test_long_page_dump_lead_continues_reading_in_the_web_version(workspace: Pat
     text = (workspace / "issues" / "1" / "issue.txt").read_text()
     assert f"Continue reading: {VIEW}#continue" in text
 
-    page = TestClient(create_app(ws)).get("/archive/1").text
+    page = TestClient(create_app(ws), base_url="http://127.0.0.1").get("/archive/1").text
     assert [p for p in paragraphs(page) if p.startswith("Paragraph ")] == LONG  # all 40, in order
     continue_at = re.search(r'<p id="continue">\s*(.*?)\s*</p>', page, re.S)
     assert continue_at is not None and continue_at.group(1) == LONG[len(shown)]  # where the email stopped
@@ -75,7 +75,7 @@ def test_top_news_page_dumps_are_in_the_web_version_in_full(workspace: Path, run
     assert re.search(rf'<a href="{VIEW}#article-1"[^>]*>Harbour Works Enter Their Final Year</a>', email)
     assert email.count(LONG[0]) == 1 and LONG[1] not in email  # its summary only
     ws = send(workspace, runner)
-    page = TestClient(create_app(ws)).get("/archive/1").text
+    page = TestClient(create_app(ws), base_url="http://127.0.0.1").get("/archive/1").text
     assert re.search(r'<a href="#article-1"[^>]*>Harbour Works Enter Their Final Year</a>', page)
     assert re.search(r'<h2 id="article-1">Harbour Works Enter Their Final Year</h2>', page)
     assert page.count(LONG[0]) == 2  # its Top News summary, and the article in full
@@ -92,7 +92,7 @@ def test_an_article_with_its_own_url_keeps_linking_there(workspace: Path, runner
     email = (workspace / "issues" / "1" / "issue.html").read_text()
     assert re.search(r'<a href="https://news.example.com/2026/11/solar-farm"[^>]*>\s*Read more\s*</a>', email)
     assert "Continue reading" not in email and "#continue" not in email
-    page = TestClient(create_app(ws)).get("/archive/1").text
+    page = TestClient(create_app(ws), base_url="http://127.0.0.1").get("/archive/1").text
     assert "Read more" in page and 'id="continue"' not in page
 
 
@@ -110,7 +110,7 @@ def test_a_broken_template_leaves_the_archive_up_and_archive_out_says_where(work
     broken = workspace / "templates" / "partials" / "articles.mjml.j2"
     broken.parent.mkdir(parents=True)
     broken.write_text("{% for %}\n")
-    response = TestClient(create_app(ws)).get("/archive/1")
+    response = TestClient(create_app(ws), base_url="http://127.0.0.1").get("/archive/1")
     assert response.status_code == 200 and "Continue reading" in response.text  # the email as it was sent
     result = runner.invoke(main, ["archive", "--out", "site"])
     assert result.exit_code == 2

@@ -21,9 +21,10 @@ class ThreadedUvicorn:
 
     def __init__(self, app: Any) -> None:
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                timeout_graceful_shutdown=1, lifespan="on")
-        self.server = uvicorn.Server(config)
+        from digest.web.guard import server_config
+
+        # The configuration `digest serve` and `digest preview` run with (header deadline and all).
+        self.server = uvicorn.Server(server_config(app, host="127.0.0.1", port=self.port))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -90,7 +91,8 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--encoding", help="Read every source in this encoding instead of detecting it.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad or failed source instead of skipping it.")
 @click.option("--offline", is_flag=True, help="Fetch nothing: web sources come from the cache of the last fetch.")
-@click.option("--allow-large", is_flag=True, help="Build even when the HTML is over Gmail's 102 KB clip.")
+@click.option("--allow-large", is_flag=True,
+              help="Build even when the HTML is over Gmail's 102 KB clip or the message over 10 MB.")
 @click.option("--screenshots", is_flag=True, help="Also open the email in headless Chromium and save screenshots.")
 @click.option("--new-issue", is_flag=True,
               help="Start a new issue by the rules even when the latest one is unsent (its plan is kept).")
@@ -124,7 +126,20 @@ def build(click_ctx: click.Context, sources: tuple[str, ...], out: Path | None, 
         if seen.mobile_scroll_width > 375:
             warn(f"at 375 px the email scrolls sideways ({seen.mobile_scroll_width} px wide)")
         for shot in seen.screenshots:
-            say(f"  screenshot {shot}")
+            say(f"  screenshot {printable(shot)}")
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_for_terminal(value: object) -> str:
+    """JSON whose strings carry no raw C1 control, line separator or bidi override (all \\u-escaped).
+
+    json.dumps escapes C0 controls itself; these others stay raw with ensure_ascii=False and a
+    terminal may act on them (\\x9b is CSI). They occur only inside strings, so escaping keeps it JSON.
+    """
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def report_build(result: BuildResult, *, ignored: Sequence[str] = ()) -> None:
@@ -144,15 +159,15 @@ def report_build(result: BuildResult, *, ignored: Sequence[str] = ()) -> None:
     say(f"Issue {issue.number}: {printable(issue.subject)}")
     say(f"  lead      {printable(issue.lead.title)} ({printable(issue.lead.origin)})")
     say(f"  top news  {len(issue.top_news)} item(s)")
-    say(f"  html      {folder / 'issue.html'} ({size / 1024:.1f} KB of Gmail's 102 KB)")
-    say(f"  text      {folder / 'issue.txt'}")
-    say(f"  preview   {folder / 'preview.eml'}")
+    say(f"  html      {printable(folder / 'issue.html')} ({size / 1024:.1f} KB of Gmail's 102 KB)")
+    say(f"  text      {printable(folder / 'issue.txt')}")
+    say(f"  preview   {printable(folder / 'preview.eml')}")
     if plan is None:
         return
     if plan.created:
-        say(f"  plan      {plan.path} (new: edit it and build again)")
+        say(f"  plan      {printable(plan.path)} (new: edit it and build again)")
     else:
-        say(f"  plan      {plan.path} (rendered from it)")
+        say(f"  plan      {printable(plan.path)} (rendered from it)")
     if plan.new:
         say(f"  new since the plan: {len(plan.new)} article(s), not in the issue (add a [[top]] entry to include one)")
         for item in plan.new:
@@ -182,14 +197,16 @@ def collect_command(ctx: Context, sources: tuple[str, ...], as_json: bool,
     for error in found.errors:
         say(f"digest: error: {printable(error)}", err=True)
     if as_json:
-        say(json.dumps([a.to_json() for a in found.articles], ensure_ascii=False, indent=2))
+        say(json_for_terminal([a.to_json() for a in found.articles]))
     elif found.articles:  # no empty table above an error
         from rich.table import Table
+        from rich.text import Text
 
         table = Table("kind", "published", "title", "source", "paragraphs", "top news")
         for a in found.articles:
-            table.add_row(a.kind, a.published.isoformat(" ") if a.published else "—", a.title,
-                          a.source, str(len(a.paragraphs)), str(len(a.top_news)))
+            # Text, not str: rich would read "[link=…]" in a page title as markup.
+            table.add_row(a.kind, a.published.isoformat(" ") if a.published else "—", Text(printable(a.title)),
+                          Text(printable(a.source)), str(len(a.paragraphs)), str(len(a.top_news)))
         print_rich(table, soft_wrap=False)
     if found.errors:
         raise SystemExit(2)

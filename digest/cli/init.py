@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
 
+from digest.cli.output import printable, say
 from digest.errors import ConfigError, StateError
 from digest.files import write_atomically
 
@@ -17,7 +19,7 @@ CONFIG = '''# digest workspace settings. Secrets never go here: the SMTP passwor
 
 [newsletter]
 name = "{name}"
-from = "{name} <newsletter@example.com>"
+from = "{sender} <newsletter@example.com>"
 reply_to = ""
 postal_address = "Your organisation, street, postcode and city"
 base_url = "https://newsletter.example.com"
@@ -36,9 +38,17 @@ width = 600
 # port = 587
 # security = "starttls"   # "none" | "starttls" | "tls"
 # username = "newsletter"
+
+# DKIM signing; the key file must be readable by its owner only (chmod 600), and
+# .gitignore keeps it out of the repository.
+# [dkim]
+# selector = "mail"
+# domain = "newsletter.example.com"
+# private_key_path = "dkim.pem"
 '''
 
-GITIGNORE = "# digest: private state and build output\n.digest/\nissues/\noutbox/\n"
+# Private state, the DKIM key and build output never go into the repository.
+GITIGNORE = "# digest: private state, keys and build output\n.digest/\ndkim.pem\n*.key\nissues/\noutbox/\n"
 
 
 @click.command()
@@ -48,17 +58,19 @@ def init(folder: Path, name: str) -> None:
     """Make FOLDER a newsletter workspace: digest.toml, pages/, subscribers/, .gitignore."""
     if (folder / "digest.toml").exists():
         raise ConfigError("already a workspace (digest.toml exists); nothing changed", path=str(folder))
-    if any(c in name for c in '"\\\n\r'):
-        raise ConfigError("--name cannot contain quotes, backslashes or line breaks")
+    if any(c in name for c in '"\\') or not name.strip() or not name.isprintable():
+        raise ConfigError("--name must be one line of text, without quotes or backslashes")
     for sub in ("pages", "subscribers"):
         try:
             (folder / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StateError(f"cannot create: {exc.strerror or exc}", path=str(folder / sub)) from None
-    write_atomically(folder / "digest.toml", CONFIG.format(name=name))
+    # A name with specials ("Smith, Jones Weekly") is a quoted phrase in the From address (RFC 5322 3.4).
+    sender = f'\\"{name}\\"' if re.search(r'[()<>\[\]:;@,."]', name) else name
+    write_atomically(folder / "digest.toml", CONFIG.format(name=name, sender=sender))
     if not (folder / "subscribers" / "list.csv").exists():
         write_atomically(folder / "subscribers" / "list.csv", "email,name,tags\n")
     if not (folder / ".gitignore").exists():
         write_atomically(folder / ".gitignore", GITIGNORE)
-    click.echo(f"Workspace ready in {folder}: put the week's pages in pages/, subscribers in "
+    say(f"Workspace ready in {printable(folder)}: put the week's pages in pages/, subscribers in "
                "subscribers/list.csv, then run digest build")

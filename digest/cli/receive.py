@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
-
-from digest.cli.output import printable, say
+from digest.cli.output import printable, say, warn
 from digest.context import Context
 from digest.deliver.transport import is_loopback
 
@@ -20,6 +18,7 @@ async def serve_with_receiver(ctx: Context, app: Any, *, host: str, port: int, s
 
     from digest.back.process import Outcome, Policy
     from digest.back.receiver import BounceReceiver, serve_receiver
+    from digest.web.guard import server_config
 
     def show(outcome: Outcome) -> None:
         say(f"received: {printable(outcome.describe())}")
@@ -28,9 +27,9 @@ async def serve_with_receiver(ctx: Context, app: Any, *, host: str, port: int, s
     receiver = BounceReceiver(ctx.workspace.root / "bounces", store=ctx.store, policy=policy, on_outcome=show)
     for where in {host, smtp_host}:
         if not is_loopback(where):
-            click.echo(f"digest: warning: listening on {where}: reachable from other machines", err=True)
+            warn(f"listening on {where}: reachable from other machines")
     async with serve_receiver(receiver, host=smtp_host, port=smtp_port) as bound:
-        click.echo(f"Receiving {policy.return_path} and its +tags by SMTP on {smtp_host}:{bound}")
-        click.echo(f"Serving signups, unsubscribe links and the archive on http://{host}:{port}/  (Ctrl-C to stop)")
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
-        await uvicorn.Server(config).serve()
+        say(f"Receiving {printable(policy.return_path)} and its +tags by SMTP on {printable(smtp_host)}:{bound}")
+        say(f"Serving signups, unsubscribe links and the archive on http://{printable(host)}:{port}/  (Ctrl-C to stop)")
+        # The same guarded server as `digest serve` alone: header and idle deadlines.
+        await uvicorn.Server(server_config(app, host=host, port=port)).serve()

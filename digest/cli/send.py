@@ -48,7 +48,7 @@ class _Progress:
         """Say what goes where; start the bar on a terminal."""
         campaign = status.campaign
         done = status.counts.get("sent", 0)
-        say(f"Sending issue {campaign.issue} to {printable(campaign.audience)} via {target}"
+        say(f"Sending issue {campaign.issue} to {printable(campaign.audience)} via {printable(target)}"
             + (f" ({done} already sent)" if done else ""))
         if self.tty and not stdout_closed():
             from rich.progress import BarColumn, Progress, TextColumn
@@ -128,7 +128,7 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
     if test_to:
         from digest.deliver.testsend import send_one
 
-        say(aio.run(send_one(ctx, folder, test_to)).capitalize())
+        say(printable(aio.run(send_one(ctx, folder, test_to)).capitalize()))
         return
     if not lists:
         raise ConfigError("give at least one --list FILE (or --test-to ADDRESS)")

@@ -56,7 +56,7 @@ def import_(ctx: Context, file: Path, list_name: str, check_dns: bool, encoding:
     kept, left_out = import_list(file, target, check_dns=check_dns, encoding=encoding, warn=warn)
     for problem in left_out:
         say(f"left out {printable(problem)}")
-    say(f"Wrote {target}: {kept} subscriber(s), {len(left_out)} left out")
+    say(f"Wrote {printable(target)}: {kept} subscriber(s), {len(left_out)} left out")
 
 
 @subscribers.command()
@@ -92,7 +92,7 @@ def unsubscribe(ctx: Context, emails: tuple[str, ...], reason: str, issue: int |
     """Add addresses to the suppression list: no send will reach them again."""
     for email in _addresses(emails):
         added = ctx.store.suppress(email, reason=reason, issue=issue)
-        say(f"{email}: {'suppressed' if added else 'already suppressed'} ({reason})")
+        say(f"{printable(email)}: {'suppressed' if added else 'already suppressed'} ({reason})")
 
 
 @subscribers.command()
@@ -102,7 +102,7 @@ def resubscribe(ctx: Context, emails: tuple[str, ...]) -> None:
     """Take addresses off the suppression list (undo a mistake); their past bounces no longer count."""
     for email in _addresses(emails):
         removed = ctx.store.resubscribe(email)
-        say(f"{email}: {'resubscribed' if removed else 'was not suppressed'}")
+        say(f"{printable(email)}: {'resubscribed' if removed else 'was not suppressed'}")
 
 
 @subscribers.command("export-suppressed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from digest.cli.output import printable, say
 from digest.context import Context
 from digest.render.environment import BUILTIN_TEMPLATES, copy_default_templates
 
@@ -21,9 +22,9 @@ def templates() -> None:
 def init(ctx: Context, force: bool) -> None:
     """Copy the built-in templates to templates/ (existing files are kept unless --force)."""
     if ctx.workspace.templates.resolve() == BUILTIN_TEMPLATES:
-        click.echo("templates/ here is the built-in set itself; nothing to copy")
+        say("templates/ here is the built-in set itself; nothing to copy")
         return
     copied = list(copy_default_templates(ctx.workspace.templates, force=force))
     for path in copied:
-        click.echo(f"  wrote {path}")
-    click.echo(f"{len(copied)} template(s) copied; edit them, digest build uses them first")
+        say(f"  wrote {printable(path)}")
+    say(f"{len(copied)} template(s) copied; edit them, digest build uses them first")

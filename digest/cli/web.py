@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from digest.cli.build import sources_or_default
+from digest.cli.output import printable, say, warn
 from digest.context import Context
 from digest.deliver.transport import is_loopback
 
@@ -18,20 +19,25 @@ __all__ = ["serve", "preview", "archive"]
 def _run(app: object, host: str, port: int, what: str) -> None:
     import uvicorn
 
+    from digest.web.guard import server_config
+
     if not is_loopback(host):
-        click.echo(f"digest: warning: listening on {host}: reachable from other machines", err=True)
-    click.echo(f"{what} on http://{host if ':' not in host else f'[{host}]'}:{port}/  (Ctrl-C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)  # type: ignore[arg-type]
+        warn(f"listening on {host}: reachable from other machines")
+    say(f"{what} on http://{printable(host if ':' not in host else f'[{host}]')}:{port}/  (Ctrl-C to stop)")
+    uvicorn.Server(server_config(app, host=host, port=port)).run()
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8025, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--allow-host", "allowed", multiple=True, metavar="NAME",
+              help="Also answer to this Host name (repeatable). Loopback names, the host of base_url and "
+                   "--host are always served; any other Host header gets a 400.")
 @click.option("--smtp", "smtp_port", type=click.IntRange(1, 65535),
               help="Also receive the bounce mailbox by SMTP on this port (bounces, complaints, mailto unsubscribes).")
 @click.option("--smtp-host", default="127.0.0.1", show_default=True, help="Address the SMTP receiver listens on.")
 @click.pass_obj
-def serve(ctx: Context, host: str, port: int, smtp_port: int | None, smtp_host: str) -> None:
+def serve(ctx: Context, host: str, port: int, allowed: tuple[str, ...], smtp_port: int | None, smtp_host: str) -> None:
     """Serve signups (/subscribe), one-click unsubscribe (/u/TOKEN) and the archive (/archive/).
 
     With --smtp, also receive the bounce mailbox: DSNs, complaints and mailto
@@ -39,7 +45,7 @@ def serve(ctx: Context, host: str, port: int, smtp_port: int | None, smtp_host: 
     """
     from digest.web.server import create_app
 
-    app = create_app(ctx)
+    app = create_app(ctx, hosts=(host, *allowed))
     if smtp_port is None:
         _run(app, host, port, "Serving signups, unsubscribe links and the archive")
         return
@@ -59,7 +65,7 @@ def preview(ctx: Context, sources: tuple[Path, ...], host: str, port: int, open_
     """Preview the issue built from SOURCES; it rebuilds and refreshes as files change."""
     from digest.web.preview import create_preview_app
 
-    app = create_preview_app(ctx, sources_or_default(ctx, sources))
+    app = create_preview_app(ctx, sources_or_default(ctx, sources), hosts=(host,))
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(f"http://{host}:{port}/",)).start()
     _run(app, host, port, "Previewing")
@@ -74,4 +80,4 @@ def archive(ctx: Context, out: Path) -> None:
     from digest.web.archive import export_archive
 
     written = export_archive(ctx, out)
-    click.echo(f"Wrote {len(written)} file(s) to {out} ({len(written) - 2} issue(s))")
+    say(f"Wrote {len(written)} file(s) to {printable(out)} ({len(written) - 2} issue(s))")

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
+import stat
 import time
 from pathlib import Path
 
 from digest.config import DKIMSettings
 from digest.errors import ConfigError
+from digest.names import ascii_domain, check_selector
 
 __all__ = ["DKIMSigner", "SIGNED_HEADERS", "canonical_header", "canonical_body"]
 
@@ -39,14 +42,38 @@ def canonical_body(body: bytes) -> bytes:
     return _TRAILING_EMPTY_LINES.sub(b"", body) + b"\r\n"
 
 
-def _headers(block: bytes) -> dict[bytes, bytes]:
-    found: dict[bytes, bytes] = {}
+def _headers(block: bytes) -> dict[bytes, list[bytes]]:
+    """Every field's values by lower-case name, in message order."""
+    found: dict[bytes, list[bytes]] = {}
     for field in re.split(rb"\r\n(?![ \t])", block):
         name, sep, value = field.partition(b":")
         if sep:
-            # RFC 6376 5.4.2: with repeated fields the last one is signed first; ours are unique.
-            found[name.strip().lower()] = value
+            found.setdefault(name.strip().lower(), []).append(value)
     return found
+
+
+def _check_crlf(data: bytes) -> None:
+    # Signed as-is, an LF-only message verifies nowhere once a relay turns its LFs into CRLFs.
+    if data.count(b"\n") != data.count(b"\r\n"):
+        raise ValueError("DKIM signing needs CRLF line ends; this message has bare LFs")
+
+
+def read_private_key(path: Path) -> bytes:
+    """The key file's bytes; refused when group or others may read it (as ssh refuses such a key).
+
+    A signing key anyone on the machine can read lets them sign mail as the domain;
+    it is checked on the open file, so a swap after the check cannot slip through.
+    """
+    try:
+        with path.open("rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if os.name == "posix" and mode & 0o077:
+                raise ConfigError(
+                    f"[dkim] the private key is readable by {'others' if mode & 0o007 else 'its group'} "
+                    f"(mode {stat.S_IMODE(mode):04o}); run chmod 600 on it", path=str(path))
+            return handle.read()
+    except OSError as exc:
+        raise ConfigError(f"[dkim] private_key_path: cannot read: {exc.strerror}", path=str(path)) from None
 
 
 class DKIMSigner:
@@ -59,10 +86,7 @@ class DKIMSigner:
         path = Path(settings.private_key_path)
         if not path.is_absolute():
             path = root / path
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"[dkim] private_key_path: cannot read: {exc.strerror}", path=str(path)) from None
+        data = read_private_key(path)
         try:
             key = serialization.load_pem_private_key(data, password=None)
         except (ValueError, TypeError):
@@ -70,22 +94,34 @@ class DKIMSigner:
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ConfigError("[dkim] the key must be an RSA key (rsa-sha256)", path=str(path))
         self.key = key
-        self.selector = settings.selector
-        self.domain = settings.domain
+        try:
+            # Checked here too, for signers made without digest.toml: a ';' would add a tag.
+            self.selector = check_selector(settings.selector)
+            self.domain = ascii_domain(settings.domain)  # d= in DNS form: A-labels for an IDN
+        except ValueError as exc:
+            raise ConfigError(f"[dkim] {exc}") from None
 
-    def sign(self, data: bytes, *, timestamp: float | None = None) -> bytes:
-        """Return the message with its DKIM-Signature header in front (t= is `timestamp`, default now)."""
+    def sign(self, data: bytes, *, now: float | None = None) -> bytes:
+        """Return the message with its DKIM-Signature header in front; `now` is its t= (default: the clock)."""
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
 
+        _check_crlf(data)
         block, _, body = data.partition(b"\r\n\r\n")
         present = _headers(block)
-        names = [n for n in SIGNED_HEADERS if n.encode() in present]
+        names: list[str] = []
+        signed = b""
+        for name in SIGNED_HEADERS:
+            # RFC 6376 5.4.2: repeated fields are signed from the last one up; a name listed once
+            # more than it occurs (oversigning, 8.15) makes any added copy break the signature.
+            for value in reversed(present.get(name.encode(), [])):
+                names.append(name)
+                signed += canonical_header(name.encode(), value)
+            names.append(name)
         body_hash = base64.b64encode(hashlib.sha256(canonical_body(body)).digest()).decode()
-        stamp = int(time.time() if timestamp is None else timestamp)
+        listed = ":\r\n   ".join(":".join(names[i : i + 5]) for i in range(0, len(names), 5))
         tags = (f"v=1; a=rsa-sha256; c=relaxed/simple; d={self.domain}; s={self.selector};\r\n"
-                f" t={stamp}; h={':'.join(names)};\r\n bh={body_hash};\r\n b=")
-        signed = b"".join(canonical_header(n.encode(), present[n.encode()]) for n in names)
+                f" t={int(time.time() if now is None else now)};\r\n h={listed};\r\n bh={body_hash};\r\n b=")
         # RFC 6376 3.7: the signature header itself, b= empty, canonicalised, without its CRLF.
         signed += canonical_header(b"DKIM-Signature", tags.encode())[:-2]
         signature = base64.b64encode(self.key.sign(signed, padding.PKCS1v15(), hashes.SHA256())).decode()

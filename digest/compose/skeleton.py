@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import html
 import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from digest.compose.subject import fold_subject
 from digest.compose.tokens import sign_token
 from digest.config import Newsletter
 from digest.model import Rendered, Subscriber
+from digest.names import derive_list_id
 
 __all__ = ["ComposedMessage", "MessageSkeleton", "unsubscribe_url"]
 
@@ -69,6 +71,14 @@ class _Part:
             out.append(qp_value(escape(values[index])))
             out.append(_SOFT_BREAK)
             out.append(static[position])
+
+
+def _phrase(name: str) -> str:
+    """A display name as an RFC 5322 phrase: quoted when it holds specials such as <, > or ","."""
+    name = " ".join(_UNSAFE_HEADER.sub(" ", name).split())
+    if re.search(r'[()<>\[\]:;@\\,."]', name):
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return name
 
 
 def _text_escape(value: str) -> str:
@@ -139,8 +149,10 @@ class MessageSkeleton:
             senders["Reply-To"] = self.newsletter.reply_to
         subject = fold_subject(_UNSAFE_HEADER.sub(" ", self.rendered.subject))
         lists = EmailMessage(policy=SMTP)
-        list_id = self.newsletter.list_id or f"{self.list_name or 'digest'}.{self.domain}"
-        lists["List-Id"] = f"{self.newsletter.name} <{list_id}>"
+        # RFC 2919: a phrase, then <label.namespace> in dot-atom text; a list file called
+        # "My List (2026).csv" becomes my-list-2026.<domain>.
+        list_id = self.newsletter.list_id or derive_list_id(self.list_name or "digest", self.domain)
+        lists["List-Id"] = f"{_phrase(self.newsletter.name)} <{list_id}>"
         lists["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         # bytes() ends each header block with a blank line: drop it.
         return bytes(senders)[:-2] + subject + bytes(lists)[:-2]
@@ -164,16 +176,13 @@ class MessageSkeleton:
         """The raw values of the template's personal fields for one subscriber."""
         values = []
         for name in self.fields:
-            if name == "email":
-                values.append(subscriber.email)
-            elif name == "name":
-                values.append(subscriber.name)
-            elif name == "unsubscribe_url":
-                values.append(unsubscribe)
-            elif name.startswith("attrs."):
-                values.append(str(subscriber.attrs.get(name[6:], "")))
+            if name.startswith("url:"):
+                # A link that begins with a personal field: its scheme is checked now that it is known.
+                from digest.render.environment import safe_url
+
+                values.append(safe_url(self.field_value(subscriber, name[4:], unsubscribe)))
             else:
-                values.append("")
+                values.append(self.field_value(subscriber, name, unsubscribe))
         return values
 
     def envelope_sender(self, email_key: str, row: int | None) -> str:
@@ -185,15 +194,43 @@ class MessageSkeleton:
         token = message_token(self.secret, issue=self.rendered.number, row=row, email_key=email_key)
         return verp_address(self.return_path, token)
 
-    def compose(self, subscriber: Subscriber, *, list_name: str | None = None,
-                row: int | None = None) -> ComposedMessage:
-        """Build one subscriber's message bytes; `row` (the journal row) makes the VERP return path."""
+    @staticmethod
+    def field_value(subscriber: Subscriber, name: str, unsubscribe: str) -> str:
+        """The raw value of one personal field ('' for an unknown one)."""
+        if name == "email":
+            return subscriber.email
+        if name == "name":
+            return subscriber.name
+        if name == "unsubscribe_url":
+            return unsubscribe
+        if name.startswith("attrs."):
+            return str(subscriber.attrs.get(name[6:], ""))
+        return ""
+
+    def personalised(self, subscriber: Subscriber, unsubscribe: str) -> tuple[str, str]:
+        """The HTML and text as this subscriber reads them, escaped exactly as in the message (for previews)."""
+        values = self.values_for(subscriber, unsubscribe)
+        marker = re.compile(re.escape(self.rendered.marker) + r"f(\d+)z")
+        html = marker.sub(lambda m: _html_escape(values[int(m.group(1))]), self.rendered.html)
+        text = marker.sub(lambda m: _text_escape(values[int(m.group(1))]), self.rendered.text)
+        return html, text
+
+    def test_message_id(self) -> str:
+        """A fresh Message-ID for a test copy: never the one the real message to that address will carry."""
+        return f"<digest.{self.rendered.number}.test.{secrets.token_hex(12)}@{self.domain}>"
+
+    def compose(self, subscriber: Subscriber, *, list_name: str | None = None, row: int | None = None,
+                message_id: str | None = None) -> ComposedMessage:
+        """Build one subscriber's message bytes; `row` (the journal row) makes the VERP return path.
+
+        The Message-ID is the deterministic one of (issue, recipient) unless one is given (test copies).
+        """
         email = subscriber.email
         key = subscriber.key
         token = sign_token(
             self.secret, email=key, list_name=list_name or self.list_name, issue=self.rendered.number
         )
-        message_id = self.message_id(key)
+        message_id = message_id or self.message_id(key)
         smtputf8 = not email.isascii()
         name = _UNSAFE_HEADER.sub(" ", subscriber.name).strip()
         if smtputf8:
@@ -220,6 +257,6 @@ class MessageSkeleton:
         out.append(self._close)
         data = b"".join(out)
         if self.signer is not None:
-            data = self.signer.sign(data, timestamp=self.clock())
+            data = self.signer.sign(data, now=self._date_second)  # t= is the Date: header's second
         return ComposedMessage(email, message_id, data, smtputf8, self.envelope_sender(key, row))
 

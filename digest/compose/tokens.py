@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
 __all__ = ["UnsubscribeToken", "sign_token", "verify_token", "TokenError"]
 
 _SEPARATOR = "\x1f"  # unit separator: cannot occur in a validated address or list name
 _MAC_BYTES = 16
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 MAX_TOKEN_LENGTH = 1024
 
 
@@ -32,7 +34,18 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict, canonical, unpadded base64url: anything else is a different string, so it is refused.
+
+    The stdlib decoder skips characters outside the alphabet and ignores the
+    unused low bits of the last character, so 'YWRh!!!!QGV4' or a changed last
+    character would decode to the same bytes; re-encoding must give the text back.
+    """
+    if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise ValueError("not canonical base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def _mac(secret: bytes, payload: bytes) -> bytes:
@@ -54,7 +67,7 @@ def verify_token(secret: bytes, token: str) -> UnsubscribeToken:
         payload, given = _unb64(body), _unb64(mac)
     except (ValueError, TypeError):
         raise TokenError("malformed token") from None
-    if not hmac.compare_digest(given, _mac(secret, payload)):
+    if len(given) != _MAC_BYTES or not hmac.compare_digest(given, _mac(secret, payload)):
         raise TokenError("invalid token")
     try:
         email, list_name, issue = payload.decode("utf-8").split(_SEPARATOR)

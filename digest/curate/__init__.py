@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import string
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from urllib.parse import urlsplit, urlunsplit
 
+from digest.config import check_subject
 from digest.errors import ConfigError
 from digest.model import Article, Issue, TopNewsItem
 
@@ -35,6 +35,11 @@ LEAD_RULE = (
     "otherwise the most recent page or HTML article, ties broken by the longer body."
 )
 
+# Excerpts are bounded in characters as well as words: CJK text has no spaces, and junk may
+# have none either. 25 a word leaves room for long words and for unspaced scripts.
+CHARS_PER_WORD = 25
+MAX_TITLE = 300
+MAX_SUMMARY = 60 * CHARS_PER_WORD
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？…])['\"”’)\]]*\s+")
 _PUNCT_OR_SPACE = re.compile(r"[\W_]+", re.UNICODE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
@@ -90,8 +95,38 @@ def sentences(paragraph: str) -> list[str]:
     return [s for s in _SENTENCE_SPLIT.split(paragraph.strip()) if s]
 
 
+def _within(parts: Sequence[str], budget: int) -> tuple[str, ...]:
+    """At most `budget` characters: one unbroken 19 MB "word" must not become a 19 MB email."""
+    out: list[str] = []
+    used = 0
+    for part in parts:
+        if used + len(part) <= budget:
+            out.append(part)
+            used += len(part)
+            continue
+        room = budget - used
+        if room > 20 or not out:
+            cut = part[: max(room, 20)]
+            if " " in cut[len(cut) // 2 :]:
+                cut = cut.rsplit(" ", 1)[0]  # end on a whole word where there is one
+            out.append(cut.rstrip(" ,;:") + "…")
+        break
+    return tuple(out)
+
+
+def _bounded(item: TopNewsItem) -> TopNewsItem:
+    """A Top News item with its title and summary within sane lengths (a page may hold anything)."""
+    if len(item.title) <= MAX_TITLE and len(item.summary) <= MAX_SUMMARY:
+        return item
+    return replace(item, title="".join(_within([item.title], MAX_TITLE)),
+                   summary="".join(_within([item.summary], MAX_SUMMARY)) if item.summary else "")
+
+
 def excerpt(paragraphs: Sequence[str], *, words: int) -> tuple[str, ...]:
-    """The first paragraphs up to `words` words, ending on a whole sentence (at least one)."""
+    """The first paragraphs up to `words` words, ending on a whole sentence (at least one).
+
+    Also at most CHARS_PER_WORD × `words` characters, whatever the spacing.
+    """
     out: list[str] = []
     count = 0
     for paragraph in paragraphs:
@@ -110,7 +145,7 @@ def excerpt(paragraphs: Sequence[str], *, words: int) -> tuple[str, ...]:
         if taken:
             out.append(" ".join(taken))
         break
-    return tuple(out)
+    return _within(out, words * CHARS_PER_WORD)
 
 
 def preheader_for(article: Article, *, limit: int = 100) -> str:
@@ -157,15 +192,10 @@ def _choose_lead(articles: Sequence[Article], wanted: str | None) -> Article:
 def _subject(options: CurateOptions, lead: Article) -> str:
     fields = {"newsletter": options.newsletter, "lead_title": lead.title}
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(options.subject_template) if name}
+        # Plain {field} references only: a format spec like {lead_title:>999999999} is refused.
+        check_subject(options.subject_template)
     except ValueError as exc:
         raise ConfigError(f"digest.toml: [newsletter] subject: {exc}") from None
-    unknown = names - fields.keys()
-    if unknown:
-        raise ConfigError(
-            f"digest.toml: [newsletter] subject: unknown field {{{sorted(unknown)[0]}}} "
-            "(known: {newsletter}, {lead_title})"
-        )
     # Only the editor's template is formatted; the lead title is inserted as data.
     return one_line(options.subject_template.format_map(fields))[:250]
 
@@ -204,7 +234,7 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
         unique.append(item)
     # Most recent first; a stable sort keeps the order of the sources among equals.
     unique.sort(key=lambda i: i.published or datetime.min, reverse=True)
-    top_news = tuple(unique[: max(options.top, 0)])
+    top_news = tuple(_bounded(item) for item in unique[: max(options.top, 0)])
     shown = {(item.origin, title_key(item.title)) for item in top_news if not item.url}
     full = tuple(
         a for a in chosen

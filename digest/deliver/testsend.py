@@ -24,7 +24,10 @@ async def send_one(ctx: Context, folder: Path, address: str) -> str:
         raise SubscriberError(f"test address: {exc}") from None
     settings = ctx.settings
     _, rendered = load_issue(folder)
-    message = ctx.skeleton(rendered, list_name="test").compose(Subscriber(email, "Test reader"))
+    skeleton = ctx.skeleton(rendered, list_name="test")
+    # Its own Message-ID: a test copy that shared the real one could make the real issue look like a
+    # duplicate to the reader's mail client or server.
+    message = skeleton.compose(Subscriber(email, "Test reader"), message_id=skeleton.test_message_id())
     async with AsyncExitStack() as stack:
         smtp = settings.smtp
         if smtp is None:

@@ -72,6 +72,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+async def _greet(smtp: aiosmtplib.SMTP) -> None:
+    """EHLO (or HELO for a server without ESMTP, RFC 5321 4.1.4) when the session needs one."""
+    # Our MAIL/RCPT go through execute_command, which does not greet by itself.
+    if smtp.is_ehlo_or_helo_needed:
+        try:
+            await smtp.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            await smtp.helo()
+
+
 def _classify(code: int, message: str, *, lost: bool = False, stage: str = "") -> Outcome:
     # RFC 5321 4.2.1: 4yz is transient (try again later), 5yz is permanent.
     text = " ".join(message.split())[:500]
@@ -101,6 +111,10 @@ class SMTPConnection:
     async def send(self, message: ComposedMessage, *, sender: str) -> Outcome:
         """MAIL, RCPT, DATA for one recipient, classified by the server's replies."""
         smtp = self.smtp
+        if message.smtputf8 and not smtp.supports_extension("smtputf8"):
+            # RFC 6531 3.4: without the extension the address cannot be given; no server in the
+            # path could deliver it, so it is a permanent failure for this recipient only.
+            return Outcome("failed", 0, "the server does not offer SMTPUTF8, which this address needs (RFC 6531)")
         try:
             options = [b"SMTPUTF8"] if message.smtputf8 else []
             encoding = "utf-8" if message.smtputf8 else "ascii"
@@ -185,25 +199,33 @@ class SMTPTransport:
     async def connect(self) -> SMTPConnection:
         """Connect, say EHLO, upgrade or wrap TLS as configured, log in when configured."""
         s = self.settings
+        # STARTTLS and the login are done step by step below, so that a server without
+        # STARTTLS (or AUTH) is told apart from a passing failure: retrying cannot help.
         smtp = aiosmtplib.SMTP(
             hostname=s.host,
             port=s.port,
             local_hostname=s.local_hostname,  # avoids a getfqdn() per connect
             timeout=s.timeout,
             use_tls=s.security == "tls",
-            start_tls=True if s.security == "starttls" else False,
+            start_tls=False,
             tls_context=self.tls_context,
-            username=s.username or None,
-            password=self._password or None,
         )
         try:
             await smtp.connect()
-            # Our MAIL/RCPT go through execute_command, which does not greet by itself.
-            if smtp.is_ehlo_or_helo_needed:
-                try:
-                    await smtp.ehlo()
-                except aiosmtplib.SMTPHeloError:
-                    await smtp.helo()  # RFC 5321 4.1.4: fall back for servers without ESMTP
+            await _greet(smtp)
+            if s.security == "starttls":
+                if not smtp.supports_extension("starttls"):
+                    smtp.close()
+                    raise DeliveryError(f"{self.describe()}: the server does not offer STARTTLS; set security "
+                                        '= "tls" (port 465) or use a server that offers it', retryable=False)
+                await smtp.starttls()
+                await _greet(smtp)  # RFC 3207 4.2: what was learnt before TLS is forgotten; ask again
+            if s.username:
+                if not smtp.supports_extension("auth"):
+                    smtp.close()
+                    raise DeliveryError(f"{self.describe()}: the server offers no login (AUTH) here",
+                                        retryable=False)
+                await smtp.login(s.username, self._password)
         except aiosmtplib.SMTPConnectResponseError as exc:
             raise DeliveryError(f"{self.describe()} refused the connection: {exc.code} {exc.message}") from None
         except aiosmtplib.SMTPAuthenticationError as exc:

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from digest.config import Settings
 from digest.errors import TemplateError
 from digest.model import Issue, Rendered
-from digest.render.environment import make_environment
+from digest.render.environment import make_environment, safe_url
 from digest.render.mjml_check import check_tags, locate_parse_error
 from digest.render.reading import format_date, meta_line, reading_context
 
@@ -57,6 +57,26 @@ class _Slots:
         # Markup: autoescape leaves the marker as it is; the value is escaped when filled.
         # Markup is safe here: the marker is our own random ASCII word, never content.
         return Markup(f"{self.marker}f{self.fields.index(name)}z")  # nosec B704
+
+    def safe_url(self, value: object) -> object:
+        """`| safe_url` that also holds for personal fields, whose values are only known at send time.
+
+        A link that starts with a field (`{{ subscriber.attrs.site | safe_url }}`) gets a marker of its
+        own, `url:<field>`, whose value is checked when it is filled in: anything but http, https or
+        mailto is left out then. A link with a field later on is checked here by its own scheme.
+        """
+        text = str(value or "").strip()
+        leading = re.match(re.escape(self.marker) + r"f(\d+)z", text)
+        if leading is not None:
+            field = self.fields[int(leading.group(1))]
+            if field != "unsubscribe_url":  # ours: always an https URL
+                field = field if field.startswith("url:") else f"url:{field}"
+                # Markup: the marker and the text after it were already escaped by autoescape.
+                return Markup(self.slot(field) + text[leading.end():])  # nosec B704
+            return value
+        if not safe_url(text):
+            return ""
+        return value if isinstance(value, Markup) else text
 
 
 class _Attrs:
@@ -202,13 +222,14 @@ def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = N
     """
     env = make_environment(templates)
     slots = _Slots(marker)
+    env.filters["safe_url"] = slots.safe_url  # this render's markers are checked when filled in
     view_url = f"{settings.newsletter.base_url.rstrip('/')}/archive/{issue.number}"
     context = _context(issue, settings, slots, view_url)
     mjml_source = _render_template(env, HTML_TEMPLATE, context)
     html = compile_mjml(mjml_source, HTML_TEMPLATE, template_dirs=template_dirs(templates))
     html = inline_css(_fix_preview_contrast(html, settings.theme.text_color))
     text = _render_template(env, TEXT_TEMPLATE, context)
-    text = "\n".join(line.rstrip() for line in text.strip().split("\n")) + "\n"
+    text = "\n".join(_cut(line.rstrip()) for line in text.strip().split("\n")) + "\n"
     return Rendered(
         number=issue.number,
         subject=issue.subject,
@@ -229,12 +250,21 @@ def render_web_version(issue: Issue, settings: Settings, *, templates: Path | No
     """
     env = make_environment(templates)
     slots = _Slots()
+    env.filters["safe_url"] = slots.safe_url  # a personal field in a link: left out (nobody's values here)
     base = settings.newsletter.base_url.rstrip("/")
     context = _context(issue, settings, slots, f"{base}/archive/{issue.number}", web=True)
     source = _render_template(env, HTML_TEMPLATE, context)
     page = compile_mjml(source, HTML_TEMPLATE, template_dirs=template_dirs(templates))
     values = [html_escape(base, quote=True) if field == "unsubscribe_url" else "" for field in slots.fields]
     return fill_markers(page, slots.marker, values)
+
+
+MAX_TEXT_LINE = 998  # RFC 5322 2.1.1: no line of a message is longer; none of ours is read that long
+
+
+def _cut(line: str) -> str:
+    """An absurd line of the text part (an unbroken blob in a source) cut short, never sent whole."""
+    return line if len(line) <= MAX_TEXT_LINE else line[: MAX_TEXT_LINE - 1] + "…"
 
 
 def fill_markers(text: str, marker: str, values: list[str]) -> str:

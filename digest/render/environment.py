@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import Markup
 
 __all__ = ["BUILTIN_TEMPLATES", "make_environment", "safe_url", "copy_default_templates"]
 
@@ -19,9 +18,11 @@ BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def safe_url(value: object) -> str:
-    """Keep http, https and mailto links and same-page anchors (#name); anything else becomes ''."""
-    if isinstance(value, Markup):  # a placeholder marker, filled per recipient
-        return value
+    """Keep http, https and mailto links and same-page anchors (#name); anything else (javascript:, data:) becomes ''.
+
+    Rendering replaces this filter by one that also knows the personal-field markers
+    (render._Slots.safe_url); this one sees only plain values.
+    """
     text = str(value or "").strip()
     if re.fullmatch(r"#[A-Za-z][\w-]*", text):
         return text

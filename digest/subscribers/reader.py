@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from digest.encoding import guess_encoding
 from digest.errors import SubscriberError, describe_os_error
 from digest.model import Subscriber
 from digest.subscribers.address import MAX_EMAIL, check_address
+from digest.subscribers.lines import Lines, RecordTooLong, Unterminated, looks_binary
 
 __all__ = ["RowProblem", "ListFormat", "read_list", "list_encoding", "detect_format", "check_address"]
 
@@ -24,8 +24,6 @@ MAX_KEY = 64
 MAX_VALUE = 1000
 MAX_ATTRS = 50
 SAMPLE_BYTES = 64 * 1024
-MAX_LINE = 64 * 1024  # no real row is this long; longer lines are reported, never held whole
-MAX_RECORD_LINES = 50  # a quoted field running on for longer was never closed
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _TAG_SPLIT = re.compile(r"[;,]")
@@ -88,7 +86,7 @@ def _detect_encoding(sample: bytes, *, path: str, forced: str | None, warn: Call
         except LookupError:
             raise SubscriberError(f"unknown encoding {forced!r}", path=path) from None
         return forced
-    if _looks_binary(sample):
+    if looks_binary(sample):
         raise SubscriberError("binary file, not a CSV list", path=path)
     try:
         # A sample may end inside a UTF-8 sequence: an incremental decoder allows that.
@@ -103,15 +101,6 @@ def _detect_encoding(sample: bytes, *, path: str, forced: str | None, warn: Call
         raise SubscriberError("cannot tell the text encoding; use --encoding", path=path)
     warn(f"{path}: not UTF-8, read as {guessed}")
     return guessed
-
-
-def _looks_binary(sample: bytes) -> bool:
-    # UTF-16 text is full of NULs; otherwise a NUL in the header line or in many places
-    # means binary. A stray NUL in a row is that row's problem, wherever it is.
-    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return False
-    header = sample.split(b"\n", 1)[0]
-    return b"\x00" in header or sample.count(b"\x00") > max(8, len(sample) // 100)
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -174,72 +163,6 @@ def _open(path: Path) -> IO[bytes]:
         raise SubscriberError(describe_os_error(exc), path=str(path)) from None
 
 
-class _Unterminated(Exception):
-    """A quoted field ran on for too many lines."""
-
-
-class _Lines:
-    """Decoded physical lines for csv.reader, counting lines and bytes so errors name the right place.
-
-    Decoding line by line (not in 8 KB chunks) is what lets a bad byte be named by
-    its line and its offset in the file. UTF-16 has no byte-wise line ends, so it is
-    decoded as a stream and errors name the line only.
-    """
-
-    def __init__(self, raw: IO[bytes], encoding: str, *, path: str,
-                 on_problem: Callable[[RowProblem], None]) -> None:
-        self.raw = raw
-        self.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
-        self.path = path
-        self.on_problem = on_problem
-        self.line = 0  # physical lines handed out so far
-        self.offset = 0  # bytes read so far
-        self.in_record = 0
-        self.wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
-        self.text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="") if self.wide else None
-        self.bom = encoding == "utf-8-sig"
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        self.in_record += 1
-        if self.in_record > MAX_RECORD_LINES:
-            raise _Unterminated()
-        if self.text is not None:
-            try:
-                text = self.text.readline()
-            except UnicodeDecodeError:
-                raise SubscriberError(f"not valid {self.encoding} text on line {self.line + 1}; use --encoding",
-                                      path=self.path, line=self.line + 1) from None
-            if not text:
-                raise StopIteration
-            self.line += 1
-            return text
-        data = self.raw.readline(MAX_LINE + 1)
-        if not data:
-            raise StopIteration
-        start = self.offset
-        self.offset += len(data)
-        self.line += 1
-        if len(data) > MAX_LINE and not data.endswith(b"\n"):
-            # Skip the rest of an absurd line without holding it.
-            while data and not data.endswith(b"\n"):
-                data = self.raw.readline(MAX_LINE)
-                self.offset += len(data)
-            self.on_problem(RowProblem(self.path, self.line, f"line longer than {MAX_LINE // 1024} KB"))
-            return "\n"
-        if self.bom and start == 0 and data.startswith(codecs.BOM_UTF8):
-            data = data[len(codecs.BOM_UTF8):]
-            start += len(codecs.BOM_UTF8)
-        try:
-            return data.decode(self.encoding)
-        except UnicodeDecodeError as exc:
-            raise SubscriberError(
-                f"not valid {self.encoding} text at byte {start + exc.start} (line {self.line}); use --encoding",
-                path=self.path, line=self.line) from None
-
-
 def list_encoding(path: Path, *, forced: str | None = None, warn: Callable[[str], None] = lambda _: None) -> str:
     """The text encoding `read_list` would use for this file (warning when it is a guess)."""
     with _open(path) as raw:
@@ -259,9 +182,11 @@ def read_list(
 ) -> Iterator[Subscriber]:
     """Yield every valid row, one at a time; report each bad row through `on_problem`.
 
-    A row that cannot be read at all (an unclosed quote, a field over the size
-    limit, text not in the file's encoding) stops the list with a SubscriberError
-    naming its line: everything after it would be guesswork.
+    A row over the size limits (a line over 64 KB, a quoted field of more than
+    50 lines or 512 KB), a NUL or a stray CR is that row's problem. What makes
+    the rest unreadable (a quote never closed, text not in the file's encoding)
+    stops the list with a SubscriberError naming its line: everything after it
+    would be guesswork.
     """
     name = str(path)
     raw = _open(path)
@@ -271,9 +196,10 @@ def read_list(
             raise SubscriberError("empty file, no header", path=name)
         chosen = _detect_encoding(sample, path=name, forced=encoding, warn=warn)
         raw.seek(0)
-        lines = _Lines(raw, chosen, path=name, on_problem=on_problem)
+        lines = Lines(raw, chosen, path=name, cr_only=b"\r" in sample and b"\n" not in sample)
         head = sample.decode(chosen, errors="replace")[: SAMPLE_BYTES // 4]
-        reader = csv.reader(lines, delimiter=_sniff_delimiter(head.lstrip("\ufeff")), strict=False)
+        delimiter = _sniff_delimiter(head.lstrip("\ufeff"))
+        reader = csv.reader(lines, delimiter=delimiter, strict=False)
         start = 1
         try:
             header = next(reader, None)
@@ -283,8 +209,14 @@ def read_list(
             fmt = detect_format(header, path=name)
             while True:
                 start = lines.line + 1
-                lines.in_record = 0
-                values = next(reader, None)
+                lines.begin_record()
+                try:
+                    values = next(reader, None)
+                except RecordTooLong as exc:
+                    on_problem(RowProblem(name, start, exc.reason))
+                    # The reader stopped inside the record: a fresh one starts at the next line.
+                    reader = csv.reader(lines, delimiter=delimiter, strict=False)
+                    continue
                 if values is None:
                     return
                 joined = "".join(values)
@@ -301,9 +233,10 @@ def read_list(
                     on_problem(RowProblem(name, start, str(exc), (row.get(fmt.email) or "")[:MAX_EMAIL]))
                     continue
                 yield Subscriber(address, person, tags, attrs, origin=name, line=start)
-        except _Unterminated:
-            raise SubscriberError(f"a quoted field opened here is not closed within {MAX_RECORD_LINES} lines; "
-                                  "fix the quote (every row after it would be misread)", path=name,
-                                  line=start) from None
+        except Unterminated:
+            raise SubscriberError("a quote opened on this line is never closed; fix it (every row after it "
+                                  "would be misread)", path=name, line=start) from None
+        except RecordTooLong as exc:  # the header itself
+            raise SubscriberError(exc.reason, path=name, line=1) from None
         except csv.Error as exc:
             raise SubscriberError(f"broken CSV: {exc}", path=name, line=start) from None

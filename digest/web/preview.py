@@ -9,13 +9,14 @@ import shutil
 
 # subprocess runs only spamassassin, with a fixed argument list and no shell.
 import subprocess  # nosec B404
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -24,8 +25,12 @@ from digest.config import Workspace
 from digest.context import Context
 from digest.errors import DigestError
 from digest.pipeline import GMAIL_CLIP_BYTES, build_issue
+from digest.web.guard import BodyRefused, HostGuard, RateLimit, SameOrigin, read_body, served_names
 
-__all__ = ["PreviewState", "WatchPlan", "create_preview_app", "spam_score", "watch_plan", "watched_paths"]
+__all__ = ["PreviewState", "WatchPlan", "create_preview_app", "spam_score", "watch_plan", "watched_paths",
+           "TEST_SENDS_PER_MINUTE"]
+
+TEST_SENDS_PER_MINUTE = 10
 
 _SHELL = (Path(__file__).parent / "preview.html").read_text(encoding="utf-8")
 
@@ -114,9 +119,16 @@ def watched_paths(workspace: Workspace, sources: Sequence[Path]) -> list[Path]:
     return [*plan.folders, *plan.files]
 
 
-def create_preview_app(ctx: Context, sources: Sequence[Path], *, watch: bool = True) -> Starlette:
-    """The preview app: builds now, then on every change of a source, template or digest.toml."""
+def create_preview_app(ctx: Context, sources: Sequence[Path], *, watch: bool = True,
+                       hosts: Iterable[str] = ()) -> Starlette:
+    """The preview app: builds now, then on every change of a source, template or digest.toml.
+
+    It answers to loopback names (and `hosts`) only; sending a test needs the page's own
+    origin and its session token, at most TEST_SENDS_PER_MINUTE a minute.
+    """
     workspace = ctx.workspace
+    same_origin = SameOrigin()
+    test_sends = RateLimit(TEST_SENDS_PER_MINUTE, 60.0)
     state = PreviewState()
     current = {"ctx": ctx}
     out = workspace.state_dir / "preview"
@@ -183,7 +195,8 @@ def create_preview_app(ctx: Context, sources: Sequence[Path], *, watch: bool = T
 
     async def shell(request: Request) -> Response:
         """GET /: the preview page with its view switches."""
-        return HTMLResponse(_SHELL, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(_SHELL.replace("__SESSION_TOKEN__", same_origin.token),
+                            headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
     async def email(request: Request) -> Response:
         """GET /email: the built HTML (?dark=1 forces the dark rules), or the build error."""
@@ -236,11 +249,18 @@ def create_preview_app(ctx: Context, sources: Sequence[Path], *, watch: bool = T
         """POST /send-test: send the previewed issue to one address."""
         from digest.deliver.testsend import send_one
 
+        refusal = same_origin.refusal(request)  # CSRF: only the preview page itself may send
+        if refusal is not None:
+            return JSONResponse({"ok": False, "message": refusal}, status_code=403)
+        try:
+            body = await read_body(request, limit=2048)
+        except BodyRefused as refused:
+            return JSONResponse({"ok": False, "message": refused.message}, status_code=refused.status)
         if state.folder is None:
             return JSONResponse({"ok": False, "message": "nothing to send: the build failed"}, status_code=400)
-        body = await request.body()
-        if len(body) > 2048:
-            return JSONResponse({"ok": False, "message": "request too large"}, status_code=413)
+        if not test_sends.allow():
+            return JSONResponse({"ok": False, "message": f"at most {TEST_SENDS_PER_MINUTE} test sends a minute; "
+                                 "try again shortly"}, status_code=429)
         address = parse_qs(body.decode("utf-8", "replace")).get("address", [""])[0]
         try:
             return JSONResponse({"ok": True, "message": await send_one(current["ctx"], state.folder, address)})
@@ -254,7 +274,9 @@ def create_preview_app(ctx: Context, sources: Sequence[Path], *, watch: bool = T
         Route("/status", status),
         Route("/events", events),
         Route("/send-test", send_test, methods=["POST"]),
-    ], lifespan=lifespan)
+    ], lifespan=lifespan, middleware=[Middleware(
+        HostGuard, allowed=served_names(extra=hosts),
+        hint="open the preview as http://127.0.0.1:PORT/ (or the name given to --host)")])
     app.state.preview = state
     app.state.rebuild = rebuild
     return app

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -16,6 +18,7 @@ from digest.compose import TokenError, verify_token
 from digest.context import Context
 from digest.errors import IssueError, TemplateError
 from digest.web.archive import atom_feed, email_version, index_page, sent_issues, web_version
+from digest.web.guard import BodyRefused, HostGuard, read_body, served_names
 from digest.web.signup import signup_routes
 
 __all__ = ["create_app", "MAX_BODY", "SECURITY_HEADERS"]
@@ -50,19 +53,6 @@ def _bad_link() -> HTMLResponse:
                  status=400)
 
 
-async def _read_body(request: Request) -> bytes | None:
-    """The body, or None when it is larger than MAX_BODY (checked before and while reading)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            return None
-    return bytes(body)
-
-
 def _is_one_click(body: bytes, content_type: str) -> bool:
     # RFC 8058 section 3.1: the POST body is "List-Unsubscribe=One-Click", form-encoded or multipart.
     if content_type.startswith("multipart/form-data"):
@@ -74,8 +64,12 @@ def _is_one_click(body: bytes, content_type: str) -> bool:
     return fields.get("List-Unsubscribe") == ["One-Click"]
 
 
-def create_app(ctx: Context) -> Starlette:
-    """The ASGI app for a workspace; store calls run in a thread, never blocking the event loop."""
+def create_app(ctx: Context, *, hosts: Iterable[str] = ()) -> Starlette:
+    """The ASGI app for a workspace; store calls run in a thread, never blocking the event loop.
+
+    It answers to loopback names, the host of `base_url` and `hosts` only (any other Host
+    header gets a 400: DNS rebinding).
+    """
     settings = ctx.settings
     secret = ctx.secret
     name = html.escape(settings.newsletter.name)
@@ -101,9 +95,10 @@ def create_app(ctx: Context) -> Starlette:
             token = verify_token(secret, request.path_params["token"])
         except TokenError:
             return _bad_link()
-        body = await _read_body(request)
-        if body is None:
-            return PlainTextResponse("Request body too large", status_code=413, headers=SECURITY_HEADERS)
+        try:
+            body = await read_body(request, limit=MAX_BODY)
+        except BodyRefused as refused:
+            return PlainTextResponse(refused.message, status_code=refused.status, headers=SECURITY_HEADERS)
         if not _is_one_click(body, request.headers.get("content-type", "")):
             return PlainTextResponse("Expected List-Unsubscribe=One-Click", status_code=400, headers=SECURITY_HEADERS)
         await run_in_threadpool(ctx.store.suppress, token.email, reason="unsubscribed", issue=token.issue)
@@ -148,4 +143,8 @@ def create_app(ctx: Context) -> Starlette:
         Route("/archive/feed.xml", feed),
         Route("/archive/{number:int}", archive_issue),
         *signup_routes(ctx),
+    ], middleware=[
+        Middleware(HostGuard, allowed=served_names(base_url=settings.newsletter.base_url, extra=hosts),
+                   hint="this server answers to the host of base_url and loopback names; "
+                        "digest serve --allow-host NAME adds another"),
     ])

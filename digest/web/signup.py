@@ -103,17 +103,16 @@ def _form(ctx: Context, lists: tuple[str, ...], *, chosen: str, error: str = "",
 
 async def _read_fields(request: Request) -> tuple[dict[str, str], bool] | None:
     """The submitted fields and whether they came as JSON; None when the body is too large or unreadable."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_SIGNUP_BODY):
+    from digest.web.guard import BodyRefused, read_body
+
+    try:
+        # Streamed with a size cap and a deadline, like every body the web apps read.
+        body = await read_body(request, limit=MAX_SIGNUP_BODY)
+    except BodyRefused:
         return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_SIGNUP_BODY:
-            return None
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
-        text = bytes(body).decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         return None
     if ctype == "application/json":

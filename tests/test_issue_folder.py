@@ -1,0 +1,96 @@
+"""Issue folders are written whole or not at all, and `send` refuses one that is not complete."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_state_faults import CAN_MOUNT, state_on
+
+ISSUE_FILES = ("rendered.json", "issue.json", "issue.html", "issue.txt", "preview.eml")
+PAGE = 4096
+
+needs_mount = pytest.mark.skipif(
+    not CAN_MOUNT and not os.environ.get("CI"),
+    reason="mounting a tmpfs needs root (run the suite as root, as CI does, to include these)")
+
+
+def cli(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "digest", *args], cwd=workspace, capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ))
+
+
+def _pages(size: int) -> int:
+    return -(-size // PAGE)
+
+
+def _fill_leaving(folder: Path, room: int) -> Path:
+    """Fill the file system under `folder` until only about `room` bytes are free."""
+    filler = folder / ".filler"
+    stats = os.statvfs(folder)
+    free = stats.f_bavail * stats.f_frsize
+    with filler.open("wb") as f:
+        f.truncate(0)
+        f.write(b"\0" * max(0, free - room))
+    return filler
+
+
+@needs_mount
+def test_a_disk_filling_during_build_leaves_no_partial_issue(workspace: Path):
+    # How big each file is, from a build elsewhere.
+    probe = workspace.parent / "probe"
+    shutil.copytree(workspace, probe)
+    assert cli(probe, "build").returncode == 0
+    sizes = {name: (probe / "issues" / "1" / name).stat().st_size for name in ISSUE_FILES}
+    shutil.rmtree(probe)
+    # Room for every file but the last one written (preview.eml), as a full disk does.
+    room = (sum(_pages(sizes[n]) for n in ISSUE_FILES[:-1]) + 2) * PAGE
+    assert room < sum(_pages(s) for s in sizes.values()) * PAGE
+
+    issues = workspace / "issues"
+    issues.mkdir()
+    with state_on(issues, "size=2m"):
+        filler = _fill_leaving(issues, room)
+        result = cli(workspace, "build")
+        assert result.returncode == 2, result.stdout + result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert "issues/1" in line and "No space left" in line, line
+        assert sorted(p.name for p in issues.iterdir()) == [".filler"]  # no issues/1, no temporary left
+        refused = cli(workspace, "send", "--dry-run", "--list", "subscribers/example.csv")
+        assert refused.returncode == 2 and "digest build" in refused.stderr, refused.stdout + refused.stderr
+        filler.unlink()
+        assert cli(workspace, "build").returncode == 0
+        assert sorted(p.name for p in (issues / "1").iterdir()) == sorted(ISSUE_FILES)
+        complete = {n: (issues / "1" / n).read_bytes() for n in ("issue.html", "issue.txt", "issue.json")}
+        # A rebuild on a full disk leaves the complete folder as it was.
+        (workspace / "pages" / "extra.txt").write_text(
+            "Another Lead Story\n\nSource: Desk | 2023-05-25 09:00:00\n\nBody of the story.\n")
+        filler = _fill_leaving(issues, PAGE)
+        again = cli(workspace, "build", "--out", "issues/1")
+        assert again.returncode == 2, again.stdout + again.stderr
+        assert sorted(p.name for p in (issues / "1").iterdir()) == sorted(ISSUE_FILES)
+        assert {n: (issues / "1" / n).read_bytes() for n in complete} == complete
+        assert sorted(p.name for p in issues.iterdir()) == [".filler", "1"]
+
+
+@pytest.mark.parametrize("missing", ISSUE_FILES)
+def test_send_refuses_an_incomplete_issue_folder_and_names_what_is_missing(workspace: Path, recorder, missing):
+    from tests.conftest import point_smtp_at
+
+    server, handler = recorder
+    point_smtp_at(workspace, server.port)
+    assert cli(workspace, "build").returncode == 0
+    (workspace / "issues" / "1" / missing).unlink()
+    for command in (["send", "--list", "subscribers/example.csv"],
+                    ["send", "--dry-run", "--list", "subscribers/example.csv"],
+                    ["send", "--test-to", "editor@example.net"]):
+        result = cli(workspace, *command)
+        assert result.returncode == 2, (command, result.stdout + result.stderr)
+        [line] = result.stderr.strip().splitlines()
+        assert "issues/1" in line and missing in line and "incomplete" in line, line
+    assert handler.received == []
