@@ -54,12 +54,40 @@ class Context:
     @property
     def database_location(self) -> str:
         """DIGEST_DATABASE_URL, else [state] url, else the workspace's SQLite file."""
-        return os.environ.get(DATABASE_URL_ENV) or self.settings.state.url or str(self.workspace.database)
+        from digest.errors import ConfigError
+
+        env = os.environ.get(DATABASE_URL_ENV)
+        if env is not None and env.strip():
+            if not env.strip().startswith(("postgresql://", "postgres://")):
+                # Never a path: a mistyped URL must not quietly become a new, empty SQLite ledger
+                # (and its text, password included, a file name). Its value is never printed.
+                raise ConfigError(f"{DATABASE_URL_ENV} must be a postgresql:// URL (unset it for the workspace's "
+                                  "SQLite file)")
+            return env.strip()
+        return self.settings.state.url or str(self.workspace.database)
 
     @cached_property
     def store(self) -> Store:
         """The store, opened (and migrated) on first use."""
         return open_store(self.database_location)
+
+    def check_secret(self) -> None:
+        """Refuse to go on when this process's token key is not the one the store has seen before.
+
+        Several hosts sharing one store must sign unsubscribe links and Message-IDs with the same
+        key; a host without `.digest/secret` (or DIGEST_SECRET) would otherwise make its own and
+        send links the others reject. The store keeps a fingerprint of the first key it saw.
+        """
+        import hashlib
+        import hmac
+
+        from digest.errors import StateError
+
+        mine = hmac.new(self.secret, b"digest: which key signs this workspace's tokens", hashlib.sha256).hexdigest()
+        if self.store.agree_on("secret-fingerprint", mine[:32]) != mine[:32]:
+            raise StateError("this process's token key (DIGEST_SECRET or .digest/secret) is not the one the store "
+                             "has been used with: copy .digest/secret from the first host (or set the same "
+                             "DIGEST_SECRET everywhere); unsubscribe links signed here would be refused there")
 
     def has_store(self) -> bool:
         """True when the store is already open (or, for SQLite, its file exists)."""

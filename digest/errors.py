@@ -65,6 +65,9 @@ class SubscriberError(DigestError):
 class StateError(DigestError):
     """The workspace database, its secret or an output file could not be written."""
 
+    #: True when trying again may work (a database server restarting, a dropped connection).
+    retryable = False
+
 
 class IssueError(DigestError):
     """An issue folder is missing, incomplete or damaged (bad input: build it again)."""

@@ -28,7 +28,7 @@ from digest.curate.plan import apply_plan
 from digest.curate.planfile import PLAN_NAME
 from digest.deliver.audience import AudienceRead, SignedUpMembers, read_audience
 from digest.deliver.mailbox import embedded_mailbox
-from digest.deliver.sender import SendOptions, SendReport, send_campaign
+from digest.deliver.sender import UNKNOWN_DELAY, SendOptions, SendReport, send_campaign
 from digest.deliver.transport import SMTPTransport, Transport
 from digest.errors import ConfigError, DeliveryError, SourceError
 from digest.issue_folder import load_issue, write_issue_folder
@@ -51,6 +51,7 @@ __all__ = [
     "gather_articles",
     "send_to_lists",
     "audience_for",
+    "abandon_campaign",
     "resolve_lists",
     "signed_up_members",
     "GMAIL_CLIP_BYTES",
@@ -286,6 +287,7 @@ async def send_to_lists(
     stop: asyncio.Event | None = None,
     on_progress: Callable[[SendReport], None] | None = None,
     on_start: Callable[[str, CampaignStatus], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> SendReport:
     """Send the issue to the campaign of these lists and segment, reading them as sending goes on.
 
@@ -299,14 +301,22 @@ async def send_to_lists(
         raise ConfigError("give at least one --list FILE")
     lists = resolve_lists(ctx, lists)
     members = signed_up_members(ctx)
+    ctx.check_secret()  # every host of a shared store signs with the same key
+    smtp = settings.smtp
+    if smtp is not None and options.unknown_delay == UNKNOWN_DELAY:
+        # A tenth of the wait for the final reply, at most a minute: the first copy may still be on its way in.
+        options = replace(options, unknown_delay=min(60.0, smtp.data_timeout / 10))
     audience = audience_for(ctx, lists, tags=tags, where=where)
     list_name = "+".join(p.stem for p in lists) or "list"
     skeleton = ctx.skeleton(rendered, list_name=list_name)
     store = ctx.store
     if options.worker:
-        campaign = await _wait_for_campaign(ctx, rendered.number, audience, options, stop)
+        campaign = await _wait_for_campaign(ctx, rendered.number, audience, options, stop, on_notice)
     else:
         campaign = await asyncio.to_thread(store.open_campaign, rendered.number, audience.key, audience.describe())
+    if campaign.closed:
+        raise ConfigError(f"the campaign of issue {rendered.number} for {audience.describe()} was abandoned: "
+                          "nothing more is sent for it")
 
     def reader(halt: threading.Event) -> AudienceRead:
         """Journal the audience (in a thread) while the pool sends."""
@@ -330,14 +340,28 @@ async def send_to_lists(
                                    reader=None if options.worker else reader, stop=stop, on_progress=on_progress)
 
 
+def abandon_campaign(ctx: Context, folder: Path, lists: Sequence[Path], *, tags: Sequence[str] = (),
+                     where: Sequence[tuple[str, str]] = ()) -> tuple[Campaign, int]:
+    """Close the campaign of this issue and audience for good; (the campaign, how many were left unsent)."""
+    _, rendered = load_issue(folder)
+    audience = audience_for(ctx, lists, tags=tags, where=where)
+    campaign = ctx.store.find_campaign(rendered.number, audience.key)
+    if campaign is None:
+        raise ConfigError(f"no campaign of issue {rendered.number} for {audience.describe()} to abandon")
+    return campaign, ctx.store.close_campaign(campaign.id)
+
+
 async def _wait_for_campaign(ctx: Context, issue: int, audience: Audience, options: SendOptions,
-                             stop: asyncio.Event | None) -> Campaign:
+                             stop: asyncio.Event | None, on_notice: Callable[[str], None] | None) -> Campaign:
     """A worker joins a campaign another sender starts; it waits up to one lease for it to appear."""
     waited = 0.0
     while True:
         campaign = await asyncio.to_thread(ctx.store.find_campaign, issue, audience.key)
         if campaign is not None:
             return campaign
+        if waited == 0 and on_notice is not None:
+            on_notice(f"Waiting up to {options.lease:.0f} s for a digest send of issue {issue} to "
+                      f"{audience.describe()} to start the campaign…")
         if waited >= options.lease or (stop is not None and stop.is_set()):
             raise DeliveryError(f"no campaign of issue {issue} for {audience.describe()} has been started; "
                                 "run digest send without --worker first (on any host)")

@@ -187,6 +187,7 @@ async def send_when_due(
     on_due: Callable[[Schedule], None] | None = None,
     on_progress: Callable[[SendReport], None] | None = None,
     on_start: Callable[[str, CampaignStatus], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> ScheduledSend:
     """Send the issue to the lists, at `at` or at the time already scheduled for them (if any), else now.
 
@@ -206,5 +207,6 @@ async def send_when_due(
         if on_due:
             on_due(schedule)
     report = await send_to_lists(ctx, folder, lists, options=options, on_problem=on_problem, tags=tags, where=where,
-                                 transport=transport, stop=stop, on_progress=on_progress, on_start=on_start)
+                                 transport=transport, stop=stop, on_progress=on_progress, on_start=on_start,
+                                 on_notice=on_notice)
     return ScheduledSend("sent", schedule, report)

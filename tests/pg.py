@@ -61,7 +61,8 @@ class PostgresServer:
         options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         subprocess.run([*self._as, pg_ctl, "-D", str(data), "-o", options, "-l", str(self.folder / "log"),
-                        "-w", "-t", "60", "start"], check=True, capture_output=True, timeout=120)
+                        "-w", "-t", "60", "start"], check=True, capture_output=True, timeout=120,
+                       stdin=subprocess.DEVNULL)
         return self
 
     def database(self) -> str:
@@ -72,6 +73,15 @@ class PostgresServer:
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url.rsplit("/", 1)[0] + "/" + name
+
+    def restart(self) -> None:
+        """Stop (dropping every connection) and start again, as an operator's restart does."""
+        pg_ctl = postgres_bin("pg_ctl")
+        assert pg_ctl is not None
+        # -l again: the server started anew must not hold our pipes (pg_ctl restart forgets the log file).
+        subprocess.run([*self._as, pg_ctl, "-D", str(self.folder / "data"), "-l", str(self.folder / "log"),
+                        "-m", "fast", "-w", "-t", "60", "restart"], check=True, capture_output=True, timeout=120,
+                       stdin=subprocess.DEVNULL)
 
     def stop(self) -> None:
         pg_ctl = postgres_bin("pg_ctl")

@@ -65,7 +65,7 @@ def test_a_disk_filling_during_build_leaves_no_partial_issue(workspace: Path):
         assert refused.returncode == 2 and "digest build" in refused.stderr, refused.stdout + refused.stderr
         filler.unlink()
         assert cli(workspace, "build").returncode == 0
-        assert sorted(p.name for p in (issues / "1").iterdir()) == sorted(ISSUE_FILES)
+        assert sorted(p.name for p in (issues / "1").iterdir()) == sorted([*ISSUE_FILES, "plan.toml"])
         complete = {n: (issues / "1" / n).read_bytes() for n in ("issue.html", "issue.txt", "issue.json")}
         # A rebuild on a full disk leaves the complete folder as it was.
         (workspace / "pages" / "extra.txt").write_text(
@@ -73,7 +73,7 @@ def test_a_disk_filling_during_build_leaves_no_partial_issue(workspace: Path):
         filler = _fill_leaving(issues, PAGE)
         again = cli(workspace, "build", "--out", "issues/1")
         assert again.returncode == 2, again.stdout + again.stderr
-        assert sorted(p.name for p in (issues / "1").iterdir()) == sorted(ISSUE_FILES)
+        assert sorted(p.name for p in (issues / "1").iterdir()) == sorted([*ISSUE_FILES, "plan.toml"])
         assert {n: (issues / "1" / n).read_bytes() for n in complete} == complete
         assert sorted(p.name for p in issues.iterdir()) == [".filler", "1"]
 

@@ -93,11 +93,15 @@ def test_read_only_state_folder_is_a_clear_error(workspace: Path, runner, record
     try:
         subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
         result = _send(workspace)
+        # Reading still works on a read-only folder: status and list checks only read.
+        status = subprocess.run([sys.executable, "-m", "digest", "status"], cwd=workspace, capture_output=True,
+                                text=True, timeout=60)
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=True)
     assert result.returncode == 2, result.stdout + result.stderr
     [line] = result.stderr.strip().splitlines()
     assert "state.sqlite3" in line and ("read" in line.lower() or "open" in line.lower()), line
+    assert status.returncode == 0 and "Issue 1: not sent to any list yet" in status.stdout, status.stderr
     assert handler.received == []
 
 

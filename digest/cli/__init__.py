@@ -41,6 +41,10 @@ class DigestGroup(click.Group):
         """Run the command; our errors become `digest: error: …` on stderr, no traceback."""
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Ctrl-C before a command set up its own handling (a send still starting): nothing half-done.
+            say("\nStopped.", err=True)
+            ctx.exit(130)
         except DigestError as exc:
             say(f"digest: error: {printable(exc)}", err=True)
             ctx.exit(exc.exit_code)
@@ -60,9 +64,28 @@ class DigestGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, root: Path) -> None:
     """Build a newsletter digest from the week's news pages and send it to your lists."""
+    _standard_streams_open()
     context = Context(Workspace(root))
     ctx.obj = context
     ctx.call_on_close(context.close)
+
+
+def _standard_streams_open() -> None:
+    """Give a closed stdin, stdout or stderr (`digest … >&-`) /dev/null, so no socket takes its number.
+
+    A socket on descriptor 1 or 2 would receive our output, and libuv refuses to close
+    descriptors 0-2 (it aborts the process).
+    """
+    import os
+
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:  # lower ones were open: this one is now taken by the loop above
+                os.dup2(opened, fd)
+                os.close(opened)
 
 
 DigestGroup.lazy = {
@@ -70,7 +93,7 @@ DigestGroup.lazy = {
     "collect": "digest.cli.build:collect_command",
     "fetch": "digest.cli.fetch:fetch",
     "send": "digest.cli.send:send",
-    "status": "digest.cli.send:status",
+    "status": "digest.cli.status:status",
     "subscribers": "digest.cli.subscribers:subscribers",
     "templates": "digest.cli.templates:templates",
     "serve": "digest.cli.web:serve",

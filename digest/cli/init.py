@@ -45,6 +45,12 @@ width = 600
 # selector = "mail"
 # domain = "newsletter.example.com"
 # private_key_path = "dkim.pem"
+
+# State lives in .digest/state.sqlite3. To share it between hosts (digest send --worker),
+# use PostgreSQL; the password comes from PGPASSWORD or DIGEST_DATABASE_URL, never from here,
+# and every host needs the same .digest/secret (or DIGEST_SECRET).
+# [state]
+# url = "postgresql://digest@db.example.com/newsletter"
 '''
 
 # Private state, the DKIM key and build output never go into the repository.

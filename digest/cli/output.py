@@ -9,6 +9,7 @@ outside (SMTP replies, list cells, page titles) may carry terminal escapes;
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -20,6 +21,7 @@ __all__ = ["say", "warn", "printable", "stdout_closed", "print_rich"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _closed = {"out": False, "err": False}
+_GONE = (errno.EPIPE, errno.ECONNRESET, errno.EIO)  # the reader left: a closed pipe, socket or terminal
 
 
 def printable(text: object) -> str:
@@ -53,7 +55,7 @@ def say(message: str = "", *, err: bool = False, nl: bool = True) -> None:
     except (BrokenPipeError, ConnectionResetError):
         _silence(err)
     except OSError as exc:
-        if exc.errno not in (32, 104):  # EPIPE, ECONNRESET
+        if exc.errno not in _GONE:
             raise
         _silence(err)
 
@@ -79,6 +81,6 @@ def print_rich(renderable: Any, **console: Any) -> None:
     except (BrokenPipeError, ConnectionResetError):
         _silence(False)
     except OSError as exc:
-        if exc.errno not in (32, 104):
+        if exc.errno not in _GONE:
             raise
         _silence(False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import time
@@ -22,7 +23,7 @@ from digest.store import CampaignStatus
 from digest.store.schedules import Schedule
 from digest.subscribers import RowProblem
 
-__all__ = ["send", "status", "deliver"]
+__all__ = ["send", "deliver"]
 
 
 def _where(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -39,7 +40,7 @@ class _Progress:
     """A rich progress bar on a terminal, a plain line every few seconds otherwise; never fails on a closed pipe."""
 
     def __init__(self) -> None:
-        self.tty = sys.stdout.isatty()
+        self.tty = sys.stdout is not None and sys.stdout.isatty()  # None: started with stdout closed
         self.last = time.monotonic()
         self.bar: Any = None
         self.task: Any = None
@@ -109,11 +110,13 @@ class _Progress:
 @click.option("--test-to", help="Send one message of the issue to this address, outside the journal.")
 @click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM"',
               help="Send at this local time of [newsletter] timezone; waits until then (Ctrl-C cancels).")
+@click.option("--abandon", is_flag=True,
+              help="Close the campaign of this issue and lists for good: nothing more is sent for it.")
 @click.pass_obj
 def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tuple[str, ...],
          where: tuple[str, ...], concurrency: int, rate: float | None, max_attempts: int, retry_failed: bool,
          retry_unknown: bool, limit: int | None, lease: float, worker: bool, dry_run: bool,
-         test_to: str | None, at: str | None) -> None:
+         test_to: str | None, at: str | None, abandon: bool) -> None:
     """Send the issue (default: the latest built) to the lists; safe to stop, rerun, or run twice at once.
 
     A second `digest send` on the same issue and lists joins the first as another
@@ -132,8 +135,16 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
         return
     if not lists:
         raise ConfigError("give at least one --list FILE (or --test-to ADDRESS)")
+    if abandon:
+        from digest.pipeline import abandon_campaign, resolve_lists
+
+        campaign, left = abandon_campaign(ctx, folder, resolve_lists(ctx, lists), tags=tags, where=_where(where))
+        say(f"Abandoned the campaign of issue {campaign.issue} to {printable(campaign.audience)}: {left} "
+            "recipient(s) left unsent; nothing more is sent for it.")
+        return
     if dry_run:
-        _dry_run(ctx, folder, lists, tags, _where(where))
+        _dry_run(ctx, folder, lists, tags, _where(where), limit=limit, retry_failed=retry_failed,
+                 retry_unknown=retry_unknown)
         return
 
     options = SendOptions(concurrency=concurrency, rate=rate, max_attempts=max_attempts, retry_failed=retry_failed,
@@ -183,11 +194,16 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
                 stop.set()
 
         def terminate() -> None:
-            if waiting["now"]:
-                stop.set()  # a reboot or `systemctl stop`: the schedule stays for the next start
-            else:
-                interrupt()
+            if waiting["now"] or not stop.is_set():
+                if not waiting["now"]:
+                    say("\nStopping: finishing the messages in flight (SIGTERM)", err=True)
+                stop.set()  # waiting: a reboot or `systemctl stop`; the schedule stays for the next start
+            elif task is not None:
+                task.cancel()
 
+        # A closed terminal (SIGHUP) must not stop a send half-way: it goes on, its output dropped.
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         for sig, handler in ((signal.SIGINT, interrupt), (signal.SIGTERM, terminate)):
             try:
                 loop.add_signal_handler(sig, handler)
@@ -196,7 +212,8 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
         try:
             return await send_when_due(ctx, folder, lists, options=options, on_problem=problem, at=at, tags=tags,
                                        where=where or [], stop=stop, cancel=cancel, on_waiting=on_waiting,
-                                       on_due=on_due, on_progress=progress.update, on_start=progress.start)
+                                       on_due=on_due, on_progress=progress.update, on_start=progress.start,
+                                       on_notice=say)
         finally:
             progress.stop()
 
@@ -214,8 +231,10 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
             say(f"Stopped waiting: issue {schedule.issue} to {printable(schedule.audience)} stays scheduled for "
                 f"{schedule.local_time} {schedule.timezone}; run the same command to wait again.")
         sys.exit(3)
-    _summary(report)
     audience = report.audience
+    _summary(report, read_error=audience is not None and audience.error is not None, worker=options.worker)
+    if audience is not None and audience.left:
+        say(f"{audience.left} recipient(s) no longer on the lists were taken out of the campaign (not sent).")
     if audience is not None and audience.error is not None:
         # The list could not be read to the end: what was journaled stays with this campaign.
         raise audience.error
@@ -227,7 +246,7 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
 
 
 def _dry_run(ctx: Context, folder: Path, lists: tuple[Path, ...], tags: tuple[str, ...],
-             where: list[tuple[str, str]]) -> None:
+             where: list[tuple[str, str]], *, limit: int | None, retry_failed: bool, retry_unknown: bool) -> None:
     from digest.deliver.dryrun import dry_run
     from digest.pipeline import resolve_lists, signed_up_members
 
@@ -235,20 +254,28 @@ def _dry_run(ctx: Context, folder: Path, lists: tuple[Path, ...], tags: tuple[st
     _, rendered = load_issue(folder)
     skeleton = ctx.skeleton(rendered, list_name="+".join(p.stem for p in paths))
     report = dry_run(ctx.store, skeleton, rendered.number, paths, tags=tags, where=where,
-                     members=signed_up_members(ctx),
+                     members=signed_up_members(ctx), limit=limit, retry_failed=retry_failed,
+                     retry_unknown=retry_unknown,
                      on_problem=lambda p: warn(f"left out {p}"),
                      on_bad_message=lambda s, why: warn(f"{s.origin}:{s.line}: {s.email}: {why}"))
+    left_out = [f"{report.already_sent} already sent this issue", f"{report.suppressed} suppressed",
+                f"{report.duplicates} duplicate(s)"]
+    if report.failed_before:
+        left_out.append(f"{report.failed_before} failed before (--retry-failed sends them)")
+    if report.unknown_before:
+        left_out.append(f"{report.unknown_before} with an unknown outcome (--retry-unknown sends them)")
+    if report.over_limit:
+        left_out.append(f"{report.over_limit} over --limit")
     say(f"Dry run: {report.would_send} message(s) would be sent ({report.average_bytes} bytes on average, "
-        f"{report.bad} with problems); left out: {report.already_sent} already sent this issue, "
-        f"{report.suppressed} suppressed, {report.duplicates} duplicate(s). Nothing sent.")
+        f"{report.bad} with problems in those parsed back); left out: {', '.join(left_out)}. Nothing sent.")
     if report.bad:
         raise SystemExit(3)
 
 
-def _summary(report: SendReport) -> None:
+def _summary(report: SendReport, *, read_error: bool = False, worker: bool = False) -> None:
     from rich.table import Table
 
-    table = Table("", "this run", "campaign total", title="Send summary")
+    table = Table("", "outcomes this run", "campaign total", title="Send summary")
     for state in ("sent", "deferred", "failed", "unknown"):
         table.add_row(state, str(getattr(report, state)), str(report.counts.get(state, 0)))
     table.add_row("pending", "", str(report.counts.get("pending", 0)))
@@ -259,72 +286,9 @@ def _summary(report: SendReport) -> None:
             table.add_row("sent by another campaign", "", str(report.status.sent_elsewhere))
     table.add_row("msg/s", f"{report.rate:.1f}", "")
     print_rich(table)
-    if report.status is not None and not report.status.campaign.complete:
-        say("The lists were not read to the end: run the same command again to journal and send the rest.")
-
-
-@click.command()
-@click.argument("issue", required=False, type=int)
-@click.option("--check", is_flag=True, help="Exit 3 when some recipient is not sent (failed, deferred, unknown "
-                                            "or pending), for scripts.")
-@click.pass_obj
-def status(ctx: Context, issue: int | None, check: bool) -> None:
-    """Show scheduled sends and each campaign of an issue: counts, senders at work, every recipient not sent, why."""
-    number = issue if issue is not None else int(latest_issue(ctx.workspace.issues).name)
-    now = time.time()
-    for waiting in ctx.store.scheduled_campaigns():
-        if waiting.issue != number:
-            say(f"Issue {waiting.issue} → {printable(waiting.audience)}: {_scheduled(waiting, now)}")
-    campaigns = ctx.store.campaigns_of(number)
-    if not campaigns:
-        say(f"Issue {number}: not sent to any list yet")
-        if check:
-            sys.exit(3)
+    if report.status is None or report.status.campaign.complete or read_error:
         return
-    incomplete = False
-    for campaign in campaigns:
-        state = ctx.store.campaign_status(campaign, now=time.time())
-        schedule = ctx.store.schedule_of(campaign.id)
-        if schedule is not None and schedule.state in ("scheduled", "cancelled") and not state.total:
-            what = (_scheduled(schedule, now) if schedule.state == "scheduled" else
-                    f"the send scheduled for {schedule.local_time} {schedule.timezone} was cancelled; nothing sent")
-            say(f"Issue {campaign.issue} → {printable(campaign.audience)}: {what}")
-            incomplete = True
-            continue
-        _print_campaign(state)
-        if schedule is not None and schedule.state == "scheduled":
-            say(f"  {_scheduled(schedule, now)}")
-        for failure in ctx.store.failures(campaign.id):
-            say(f"  {failure.status:8} {printable(failure.email)}: {failure.code or '—'} {printable(failure.reply)}")
-        incomplete = incomplete or bool(state.remaining or state.counts.get("failed") or not campaign.complete)
-    if check and incomplete:
-        sys.exit(3)
-
-
-def _scheduled(schedule: Schedule, now: float) -> str:
-    """`scheduled for 2026-12-04 07:00 Europe/Oslo (in 2 h); a sender is waiting`."""
-    who = ("a sender is waiting" if schedule.waiting(now)
-           else "no sender is waiting: run the same send again, or let `digest run` start it")
-    return f"scheduled for {describe_wait(schedule, now=now)}; {who}"
-
-
-def _print_campaign(state: CampaignStatus) -> None:
-    c = state.campaign
-    counts = ", ".join(f"{k} {v}" for k, v in state.counts.items())
-    say(f"Issue {c.issue} → {printable(c.audience)}: {counts}")
-    extra = []
-    if state.sent_elsewhere:
-        extra.append(f"{state.sent_elsewhere} of the sent went out through another campaign")
-    if state.suppressed:
-        extra.append(f"{state.suppressed} suppressed since journaled")
-    if state.in_flight:
-        extra.append(f"{state.in_flight} in flight")
-    if state.workers:
-        extra.append(f"{state.workers} sender(s) at work")
-    if not c.complete:
-        extra.append("lists not read to the end yet")
-    if extra:
-        say("  " + "; ".join(extra))
-    if state.runs:
-        rate = state.run_sent / state.run_seconds if state.run_seconds else 0.0
-        say(f"  {state.runs} run(s), {state.run_sent} sent in {state.run_seconds:.1f} s ({rate:.0f} msg/s)")
+    if worker:
+        say("The lists are not read to the end yet: the digest send that reads them goes on.")
+    else:
+        say("The lists were not read to the end: run the same command again to journal and send the rest.")

@@ -36,6 +36,7 @@ class AudienceRead:
     added: int = 0
     suppressed: int = 0
     problems: int = 0
+    left: int = 0  # people of an earlier reading no longer on the lists: not sent
     complete: bool = False
     error: DigestError | None = None
 
@@ -74,18 +75,34 @@ def stream_subscribers(
     tags: Sequence[str] = (),
     where: Sequence[tuple[str, str]] = (),
     members: SignedUpMembers | None = None,
+    on_row: Callable[[], None] | None = None,
 ) -> Iterator[tuple[Subscriber, str]]:
-    """Every valid subscriber of every list in the segment, with the list it came from (CSV rows, then signups)."""
+    """Every valid subscriber of every list in the segment, with the list it came from (CSV rows, then signups).
+
+    `on_row` is called for every row read, in the segment or not (a sparse segment must
+    not keep a reader from noticing a stop, or from journaling what it has, for long).
+    """
     for path in lists:
         rows: Iterator[Subscriber] = iter(())
         if members is None or path.exists():
             rows = read_list(path, on_problem=on_problem)
         for subscriber in itertools.chain(rows, members.stream(path) if members else ()):
+            if on_row is not None:
+                on_row()
             if tags and not set(tags) & set(subscriber.tags):
                 continue
-            if any(subscriber.attrs.get(k) != v for k, v in where):
+            if where and not all(segment_value(subscriber, k) == v for k, v in where):
                 continue
             yield subscriber, path.stem
+
+
+def segment_value(subscriber: Subscriber, key: str) -> str:
+    """What `--where KEY=VALUE` compares: the name, the address, or an attribute."""
+    if key == "name":
+        return subscriber.name
+    if key == "email":
+        return subscriber.email
+    return str(subscriber.attrs.get(key, ""))
 
 
 def fingerprint(lists: Sequence[Path], members: SignedUpMembers | None = None) -> str:
@@ -124,11 +141,12 @@ def read_audience(
 ) -> AudienceRead:
     """Journal the audience in batches (run it in a thread); never raises a DigestError, returns it."""
     result = AudienceRead()
+    generation = 0
     try:
         seen = fingerprint(lists, members)
         while True:
-            result.state = store.start_reading(campaign.id, owner=owner, until=clock() + lease, now=clock(),
-                                               fingerprint=seen)
+            result.state, generation = store.start_reading(campaign.id, owner=owner, until=clock() + lease,
+                                                           now=clock(), fingerprint=seen)
             if result.state != "busy" or stop.is_set():
                 break
             # Another process reads the lists: wait until it is done, or dead (then take over).
@@ -144,29 +162,43 @@ def read_audience(
         result.problems += 1
         on_problem(p)
 
-    renewed = clock()
     batch: list[tuple[Subscriber, str]] = []
+    flushed = [clock()]  # when the batch was last journaled (and the lease renewed)
+
+    class _Stopped(Exception):
+        pass
+
+    def flush() -> None:
+        _flush(store, campaign, batch, message_id, result, generation)
+        batch.clear()
+        flushed[0] = clock()
+        store.renew_reading(campaign.id, owner=owner, until=flushed[0] + lease)
+
+    def scanned() -> None:
+        # Every row read, in the segment or not: journal what there is every half second, stop on time.
+        if stop.is_set():
+            raise _Stopped()
+        if clock() - flushed[0] > 0.5:
+            flush()
+
     finished: str | None = None
     try:
-        for item in stream_subscribers(lists, on_problem=problem, tags=tags, where=where, members=members):
+        for item in stream_subscribers(lists, on_problem=problem, tags=tags, where=where, members=members,
+                                       on_row=scanned):
             batch.append(item)
             result.rows += 1
             if len(batch) >= BATCH:
-                _flush(store, campaign, batch, message_id, result)
-                batch = []
-                if clock() - renewed > lease / 3:
-                    renewed = clock()
-                    store.renew_reading(campaign.id, owner=owner, until=renewed + lease)
-                if stop.is_set():
-                    return result
-        _flush(store, campaign, batch, message_id, result)
+                flush()
+        flush()
         finished = seen
         result.complete = True
+    except _Stopped:
+        pass
     except DigestError as exc:
         result.error = exc
     finally:
         try:
-            store.finish_reading(campaign.id, owner=owner, fingerprint=finished)
+            result.left = store.finish_reading(campaign.id, owner=owner, fingerprint=finished)
         except DigestError as exc:
             result.error = result.error or exc
             result.complete = False
@@ -174,7 +206,7 @@ def read_audience(
 
 
 def _flush(store: Store, campaign: Campaign, batch: list[tuple[Subscriber, str]],
-           message_id: Callable[[str], str], result: AudienceRead) -> None:
-    added, suppressed = store.enqueue(campaign, batch, message_id)
+           message_id: Callable[[str], str], result: AudienceRead, generation: int) -> None:
+    added, suppressed = store.enqueue(campaign, batch, message_id, generation=generation)
     result.added += added
     result.suppressed += suppressed

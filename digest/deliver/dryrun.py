@@ -17,6 +17,7 @@ from digest.compose import MessageSkeleton
 from digest.deliver.audience import SignedUpMembers, stream_subscribers
 from digest.model import Subscriber
 from digest.store import Store
+from digest.store.campaigns import MAX_UNKNOWN_ATTEMPTS
 from digest.store.seen import SeenAddresses
 from digest.subscribers import RowProblem
 
@@ -33,6 +34,9 @@ class DryRunReport:
     duplicates: int = 0
     suppressed: int = 0
     already_sent: int = 0
+    failed_before: int = 0  # failed permanently on an earlier run: a send leaves them (without --retry-failed)
+    unknown_before: int = 0  # sent twice with no answer: a send leaves them (without --retry-unknown)
+    over_limit: int = 0  # beyond --limit
     bad: int = 0
     total_bytes: int = 0
 
@@ -65,20 +69,34 @@ def dry_run(
     tags: Sequence[str] = (),
     where: Sequence[tuple[str, str]] = (),
     members: SignedUpMembers | None = None,
+    limit: int | None = None,
+    retry_failed: bool = False,
+    retry_unknown: bool = False,
 ) -> DryRunReport:
-    """Compose every message a send would send now; journal nothing, send nothing."""
+    """Compose every message a send with these options would send now; journal nothing, send nothing.
+
+    Every such message is composed; the first hundred and every thousandth are parsed back
+    to check their structure (parsing each one is slow and finds nothing the sample does not).
+    """
     report = DryRunReport()
     batch: list[tuple[Subscriber, str]] = []
 
     def flush() -> None:
         keys = [s.key for s, _ in batch]
         blocked = store.suppressed_among(keys)
-        done = store.already_sent(issue, keys)
+        states = store.journal_states(issue, keys)
         for subscriber, list_name in batch:
+            state, unknown = states.get(subscriber.key, ("pending", 0))
             if subscriber.key in blocked:
                 report.suppressed += 1
-            elif subscriber.key in done:
+            elif state == "sent":
                 report.already_sent += 1
+            elif state == "failed" and not retry_failed:
+                report.failed_before += 1
+            elif state == "unknown" and unknown >= MAX_UNKNOWN_ATTEMPTS and not retry_unknown:
+                report.unknown_before += 1
+            elif limit is not None and report.would_send >= limit:
+                report.over_limit += 1
             else:
                 message = skeleton.compose(subscriber, list_name=list_name)
                 report.would_send += 1

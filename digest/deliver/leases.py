@@ -35,8 +35,11 @@ def local_owner_is_dead(owner: str) -> bool:
 
 
 def reap_dead_local_owners(store: Store, campaign_id: int, *, now: float) -> int:
-    """Expire the leases of this host's dead senders on the campaign; return how many owners."""
+    """Expire the leases of this host's dead senders on the campaign (and end their runs); return how many."""
     dead = [owner for owner in store.holders(campaign_id, now=now) if local_owner_is_dead(owner)]
     for owner in dead:
         store.expire(owner)
+    for run, owner in store.open_runs(campaign_id, now=now):
+        if local_owner_is_dead(owner):
+            store.finish_run(run, seconds=0.0)
     return len(dead)

@@ -9,11 +9,34 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from digest.errors import StateError
 from digest.store import Result, Store
 
-__all__ = ["ResultWriter"]
+T = TypeVar("T")
+
+__all__ = ["ResultWriter", "in_store", "STORE_PATIENCE"]
+
+STORE_PATIENCE = 60.0  # seconds a sender waits out a database that went away (a restart, a failover)
+
+
+async def in_store(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a store call in a worker thread; a lost database connection is tried again for a while.
+
+    A PostgreSQL restart or failover drops every pooled connection; the pool makes new ones,
+    so the same call a moment later works. Other errors, and one lasting longer, are raised.
+    """
+    waited, pause = 0.0, 0.2
+    while True:
+        try:
+            return await asyncio.to_thread(call, *args, **kwargs)
+        except StateError as exc:
+            if not exc.retryable or waited >= STORE_PATIENCE:
+                raise
+        await asyncio.sleep(pause)
+        waited += pause
+        pause = min(pause * 2, 5.0)
 
 
 class ResultWriter:
@@ -48,7 +71,7 @@ class ResultWriter:
             if batch:
                 results = [r for r, _ in batch]
                 try:
-                    await asyncio.to_thread(self.store.record, results, run=self.run_id, now=self.clock())
+                    await in_store(self.store.record, results, run=self.run_id, now=self.clock())
                 except StateError as exc:
                     self._error = exc
                     for _, future in [*batch, *self._pending]:

@@ -20,15 +20,16 @@ from digest.back.policy import rcpt_refusal_is_hard
 from digest.compose import MessageSkeleton
 from digest.deliver.audience import AudienceRead
 from digest.deliver.leases import reap_dead_local_owners
-from digest.deliver.results import ResultWriter
+from digest.deliver.results import ResultWriter, in_store
 from digest.deliver.transport import Connection, Outcome, Transport
 from digest.errors import DeliveryError, StateError
 from digest.store import Campaign, CampaignStatus, ClaimedRow, Result, Store
 from digest.store.base import host_id, owner_id
 
-__all__ = ["SendOptions", "SendReport", "TokenBucket", "send_campaign", "backoff"]
+__all__ = ["SendOptions", "SendReport", "TokenBucket", "send_campaign", "backoff", "UNKNOWN_DELAY"]
 
 CONNECT_ATTEMPTS = 5
+UNKNOWN_DELAY = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class SendOptions:
     backoff_base: float = 1.0
     backoff_max: float = 300.0
     lease: float = 60.0  # seconds a claimed row stays ours without renewal
+    unknown_delay: float = UNKNOWN_DELAY  # at least this long before an unknown outcome is tried again
     worker: bool = False  # join a campaign another sender started; never read the lists
     poll: float = 0.5  # how often to look again while others hold rows or read the lists
 
@@ -140,8 +142,13 @@ async def send_campaign(
     owner = owner_id()
     bucket = TokenBucket(options.rate) if options.rate else None
     queue: asyncio.Queue[ClaimedRow | None] = asyncio.Queue(maxsize=options.concurrency * 4)
-    batch = max(8, min(200, options.concurrency * 4))
-    run = await asyncio.to_thread(store.start_run, campaign, owner=owner, host=host_id(), now=clock(),
+    # Small claims: rows wait in our queue under our lease, so other senders should find rows left to take.
+    batch = max(4, min(100, options.concurrency * 2))
+    # Every lease we hold runs at least until then; renewals push it on. Past it (a suspended process,
+    # a laptop asleep), a row is checked to be still ours before it is sent.
+    held = {"until": clock() + options.lease, "lapse": float("-inf")}
+    claimed_at: dict[int, float] = {}
+    run = await in_store(store.start_run, campaign, owner=owner, host=host_id(), now=clock(),
                                   retry_failed=options.retry_failed, retry_unknown=options.retry_unknown)
     reader_stop = threading.Event()
     reading: asyncio.Future[AudienceRead] | None = None
@@ -170,11 +177,14 @@ async def send_campaign(
                 # Looked at before the claim: a reader that finishes after an empty claim has
                 # added rows that claim could not see, so we must not take its end for ours.
                 own_reader = reading is not None and not reading.done()
-                complete, being_read = await asyncio.to_thread(store.reading_state, campaign.id, now=clock())
-            rows = await asyncio.to_thread(
+                complete, being_read = await in_store(store.reading_state, campaign.id, now=clock())
+            rows = await in_store(
                 store.claim, campaign.id, owner=owner, run=run, limit=budget, lease_until=clock() + options.lease,
                 now=clock(), max_attempts=options.max_attempts, after=after)
             if rows:
+                stamp = clock()
+                for row in rows:
+                    claimed_at[row.id] = stamp
                 for row in rows:
                     await queue.put(row)
                 produced += len(rows)
@@ -189,19 +199,19 @@ async def send_campaign(
                 await _pause(stop, min(options.poll, 0.05))  # our own reader is journaling rows right now
                 continue
             if being_read:
-                await asyncio.to_thread(reap_dead_local_owners, store, campaign.id, now=clock())
+                await in_store(reap_dead_local_owners, store, campaign.id, now=clock())
                 await _pause(stop, options.poll)
                 continue
             if not complete and options.worker and waited < options.lease:
                 waited += options.poll  # a worker may start before the sender that reads the lists
                 await _pause(stop, options.poll)
                 continue
-            if await asyncio.to_thread(store.held_by_others, campaign.id, owner=owner, now=clock()):
+            if await in_store(store.held_by_others, campaign.id, owner=owner, now=clock()):
                 # A sender killed on this host holds rows nobody renews: take them now, not in a lease.
-                if not await asyncio.to_thread(reap_dead_local_owners, store, campaign.id, now=clock()):
+                if not await in_store(reap_dead_local_owners, store, campaign.id, now=clock()):
                     await _pause(stop, options.poll)
                 continue
-            due = await asyncio.to_thread(store.next_due, campaign.id, run=run, max_attempts=options.max_attempts)
+            due = await in_store(store.next_due, campaign.id, run=run, max_attempts=options.max_attempts)
             if due is None:
                 if settled:
                     return
@@ -232,6 +242,10 @@ async def send_campaign(
                 try:
                     if stop.is_set():
                         continue  # left claimed, released below: the next run (or another sender) sends it
+                    stale = claimed_at.pop(row.id, 0.0) <= held["lapse"]
+                    if (stale or clock() > held["until"] - min(5.0, options.lease / 4)) and not await in_store(
+                            store.reconfirm, row.id, owner=owner, lease_until=clock() + options.lease):
+                        continue  # our lease ran out while we were paused and another sender took the row
                     if connection is None:
                         connection = await connect()
                     message = skeleton.compose(row.subscriber, list_name=row.list_name, row=row.id)
@@ -252,14 +266,19 @@ async def send_campaign(
         """Keep our leases (and our heartbeat) alive while we work."""
         while True:
             await asyncio.sleep(options.lease / 3)
-            await asyncio.to_thread(store.renew, owner=owner, lease_until=clock() + options.lease, run=run,
-                                    now=clock())
+            started_at = clock()
+            if started_at > held["until"]:
+                # Paused past our leases (Ctrl-Z, sleep): any row claimed before now may be another's.
+                held["lapse"] = started_at
+            await in_store(store.renew, owner=owner, lease_until=started_at + options.lease, run=run,
+                           now=started_at)
+            held["until"] = started_at + options.lease
 
     async def poll_campaign() -> None:
         """Every few seconds: what all the campaign's senders have sent, for the progress display."""
         while True:
             await asyncio.sleep(2)
-            report.campaign_sent, report.workers = await asyncio.to_thread(
+            report.campaign_sent, report.workers = await in_store(
                 store.campaign_progress, campaign.id, now=clock())
             if on_progress:
                 on_progress(report)
@@ -332,6 +351,9 @@ def _result(row: ClaimedRow, outcome: Outcome, options: SendOptions, now: float)
     retry_at = 0.0
     if outcome.status in ("deferred", "unknown"):
         retry_at = now + backoff(row.attempts + 1, base=options.backoff_base, cap=options.backoff_max)
+    if outcome.status == "unknown":
+        # The server may still be storing the first copy: give it time before a second.
+        retry_at = max(retry_at, now + options.unknown_delay)
     # A dead address refused at RCPT is suppressed as the outcome is recorded (listmonk #2623).
     bounce = outcome.status == "failed" and outcome.stage == "rcpt" and rcpt_refusal_is_hard(outcome.code,
                                                                                                outcome.reply)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from digest.model import Subscriber
 from digest.store.base import SQLBase, now_iso
@@ -24,14 +25,20 @@ MAX_UNKNOWN_ATTEMPTS = 2
 # A sender whose heartbeat is older than this is no longer counted as working.
 WORKER_SILENCE = 120.0
 
-_CAMPAIGN = "id, issue, audience_key, audience, created_at, complete, fingerprint"
+_CAMPAIGN = "id, issue, audience_key, audience, created_at, complete, fingerprint, generation, closed"
+# Counted for a campaign: rows of its latest reading, and every row it sent.
+_COUNTED = "(d.status = 'sent' OR m.generation = (SELECT c.generation FROM campaigns c WHERE c.id = m.campaign))"
+# A member row counts for its campaign while it belongs to the latest reading of the lists and the
+# campaign is open; a row sent stays counted (it went out for this campaign).
+_CURRENT = "EXISTS (SELECT 1 FROM campaigns c WHERE c.id = m.campaign AND c.closed = 0 AND c.generation = m.generation)"
 _DUE = ("(d.status = 'pending' OR (d.status = 'deferred' AND d.retry_at <= ?) "
         "OR (d.status = 'unknown' AND d.retry_at <= ? AND d.unknown_attempts < ?))")
 
 
-def _campaign(row: Sequence[object]) -> Campaign:
-    cid, issue, key, audience, created, complete, fingerprint = row
-    return Campaign(int(cid), int(issue), str(key), str(audience), str(created), bool(complete), str(fingerprint))  # type: ignore[call-overload]
+def _campaign(row: Sequence[Any]) -> Campaign:
+    cid, issue, key, audience, created, complete, fingerprint, generation, closed = row
+    return Campaign(int(cid), int(issue), str(key), str(audience), str(created), bool(complete), str(fingerprint),
+                    int(generation), bool(closed))
 
 
 class CampaignQueries(SQLBase):
@@ -68,34 +75,47 @@ class CampaignQueries(SQLBase):
 
     # -- reading the audience ------------------------------------------------
 
-    def start_reading(self, campaign_id: int, *, owner: str, until: float, now: float, fingerprint: str) -> str:
-        """Take the reader's lease: "read" (yours), "done" (read whole, lists unchanged) or "busy"."""
+    def start_reading(self, campaign_id: int, *, owner: str, until: float, now: float,
+                      fingerprint: str) -> tuple[str, int]:
+        """Take the reader's lease: ("read", the new generation), ("done", …) when read whole and unchanged, or
+        ("busy", …) while another process reads. Each reading is a new generation of the campaign's members."""
         with self.transaction() as tx:
-            complete, seen, reader, reader_until = tx.execute(
-                "SELECT complete, fingerprint, reader, reader_until FROM campaigns WHERE id = ?",
+            complete, seen, reader, reader_until, generation = tx.execute(
+                "SELECT complete, fingerprint, reader, reader_until, generation FROM campaigns WHERE id = ?",
                 (campaign_id,)).fetchone()
             if complete and seen == fingerprint:
-                return "done"
+                return "done", int(generation)
             if reader and reader != owner and reader_until >= now:
-                return "busy"
-            tx.execute("UPDATE campaigns SET reader = ?, reader_until = ?, complete = 0 WHERE id = ?",
-                       (owner, until, campaign_id))
-        return "read"
+                return "busy", int(generation)
+            tx.execute("UPDATE campaigns SET reader = ?, reader_until = ?, complete = 0, generation = generation + 1 "
+                       "WHERE id = ?", (owner, until, campaign_id))
+        return "read", int(generation) + 1
 
     def renew_reading(self, campaign_id: int, *, owner: str, until: float) -> None:
         """Keep the reader's lease while the lists are being read."""
         with self.transaction() as tx:
             tx.execute("UPDATE campaigns SET reader_until = ? WHERE id = ? AND reader = ?", (until, campaign_id, owner))
 
-    def finish_reading(self, campaign_id: int, *, owner: str, fingerprint: str | None) -> None:
-        """Give the reader's lease back; with a fingerprint, the audience was read whole."""
+    def finish_reading(self, campaign_id: int, *, owner: str, fingerprint: str | None) -> int:
+        """Give the reader's lease back; with a fingerprint, the audience was read whole.
+
+        Read whole, people of earlier readings who are no longer on the lists leave the
+        campaign (unless already sent): return how many left.
+        """
         with self.transaction() as tx:
             if fingerprint is None:
                 tx.execute("UPDATE campaigns SET reader = NULL, reader_until = 0 WHERE id = ? AND reader = ?",
                            (campaign_id, owner))
-            else:
-                tx.execute("UPDATE campaigns SET reader = NULL, reader_until = 0, complete = 1, fingerprint = ? "
-                           "WHERE id = ? AND reader = ?", (fingerprint, campaign_id, owner))
+                return 0
+            done = tx.execute("UPDATE campaigns SET reader = NULL, reader_until = 0, complete = 1, fingerprint = ? "
+                              "WHERE id = ? AND reader = ?", (fingerprint, campaign_id, owner)).rowcount
+            if not done:
+                return 0  # another reader took over: its reading decides
+            return int(tx.execute(
+                "DELETE FROM campaign_members WHERE campaign = ? "
+                "AND generation <> (SELECT generation FROM campaigns WHERE id = ?) "
+                "AND delivery IN (SELECT id FROM deliveries WHERE status <> 'sent')",
+                (campaign_id, campaign_id)).rowcount)
 
     def reading_state(self, campaign_id: int, *, now: float) -> tuple[bool, bool]:
         """(read whole, someone is reading it now)."""
@@ -106,8 +126,12 @@ class CampaignQueries(SQLBase):
         return bool(complete), bool(reader) and float(until) >= now
 
     def enqueue(self, campaign: Campaign, batch: Sequence[tuple[Subscriber, str]],
-                message_id: Callable[[str], str]) -> tuple[int, int]:
-        """Journal a batch of the audience; return (new members, left out as suppressed)."""
+                message_id: Callable[[str], str], *, generation: int | None = None) -> tuple[int, int]:
+        """Journal a batch of the audience as members of this reading; return (members, of them suppressed).
+
+        Suppressed people are journaled too and skipped when rows are claimed, so one
+        resubscribed later is sent the issue without reading the lists again.
+        """
         if not batch:
             return 0, 0
         # One order for every writer: concurrent enqueuers lock rows alike and never deadlock.
@@ -115,16 +139,18 @@ class CampaignQueries(SQLBase):
         blocked = self.suppressed_among([s.key for s, _ in ordered])  # type: ignore[attr-defined]
         now = now_iso()
         rows = [(campaign.issue, s.email, s.key, s.name, json.dumps(dict(s.attrs), ensure_ascii=False),
-                 name, message_id(s.key), now, now) for s, name in ordered if s.key not in blocked]
+                 name, message_id(s.key), now, now) for s, name in ordered]
+        reading = campaign.generation if generation is None else generation
         with self.transaction() as tx:
             tx.executemany(
                 "INSERT INTO deliveries (issue, email, email_key, name, attrs, list, message_id, created_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (issue, email_key) DO NOTHING", rows)
-            added = tx.executemany(
-                "INSERT INTO campaign_members (campaign, delivery) SELECT ?, id FROM deliveries "
-                "WHERE issue = ? AND email_key = ? ON CONFLICT (campaign, delivery) DO NOTHING",
-                [(campaign.id, campaign.issue, row[2]) for row in rows])
-        return added, len(ordered) - len(rows)
+            tx.executemany(
+                "INSERT INTO campaign_members (campaign, delivery, generation) SELECT ?, id, ? FROM deliveries "
+                "WHERE issue = ? AND email_key = ? "
+                "ON CONFLICT (campaign, delivery) DO UPDATE SET generation = excluded.generation",
+                [(campaign.id, reading, campaign.issue, row[2]) for row in rows])
+        return len(rows), len(blocked)
 
     # -- claims ----------------------------------------------------------------
 
@@ -135,7 +161,7 @@ class CampaignQueries(SQLBase):
             "UPDATE deliveries SET owner = ?, lease_until = ?, sent_by = ?, "  # nosec B608 - only _DUE and the lock clause are formatted in
             "attempts_run = CASE WHEN run_id = ? THEN attempts_run ELSE 0 END, run_id = ? "
             "WHERE id IN (SELECT d.id FROM campaign_members m JOIN deliveries d ON d.id = m.delivery "
-            "WHERE m.campaign = ? AND m.delivery > ? AND (d.owner IS NULL OR d.lease_until < ?) "
+            f"WHERE m.campaign = ? AND m.delivery > ? AND {_CURRENT} AND (d.owner IS NULL OR d.lease_until < ?) "
             f"AND {_DUE} AND (d.run_id IS NULL OR d.run_id <> ? OR d.attempts_run < ?) "
             "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = d.email_key) "
             f"ORDER BY m.delivery LIMIT ? {self.claim_lock}) "
@@ -147,6 +173,13 @@ class CampaignQueries(SQLBase):
                               int(unknown)) for rid, email, name, attrs, list_name, attempts, unknown in rows]
         claimed.sort(key=lambda row: row.id)
         return claimed
+
+    def reconfirm(self, row_id: int, *, owner: str, lease_until: float) -> bool:
+        """Extend the lease on one row if this owner still holds it (after a pause longer than the lease,
+        another sender may have taken it: then it must not be sent here)."""
+        with self.transaction() as tx:
+            return tx.execute("UPDATE deliveries SET lease_until = ? WHERE id = ? AND owner = ? AND status <> 'sent'",
+                              (lease_until, row_id, owner)).rowcount == 1
 
     def renew(self, *, owner: str, lease_until: float, run: int, now: float) -> int:
         """Extend this owner's leases (and say it is alive); return how many rows it holds."""
@@ -181,7 +214,7 @@ class CampaignQueries(SQLBase):
         """When the earliest deferred or unknown row this run may still try becomes due."""
         row = self.one(
             "SELECT MIN(d.retry_at) FROM campaign_members m JOIN deliveries d ON d.id = m.delivery "
-            "WHERE m.campaign = ? AND ((d.status = 'deferred' AND (d.run_id IS NULL OR d.run_id <> ? "
+            f"WHERE m.campaign = ? AND {_CURRENT} AND ((d.status = 'deferred' AND (d.run_id IS NULL OR d.run_id <> ? "
             "OR d.attempts_run < ?)) OR (d.status = 'unknown' AND d.unknown_attempts < ?)) "
             "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = d.email_key)",
             (campaign_id, run, max_attempts, MAX_UNKNOWN_ATTEMPTS))
@@ -223,12 +256,19 @@ class CampaignQueries(SQLBase):
                 tx.execute(f"UPDATE deliveries SET status = 'pending' WHERE status = 'failed' AND {members}",  # nosec B608
                            (campaign.id,))
             if retry_unknown:
-                tx.execute("UPDATE deliveries SET status = 'pending', unknown_attempts = 0 "  # nosec B608
-                           f"WHERE status = 'unknown' AND {members}", (campaign.id,))
+                # One more copy each, knowingly: the next unknown outcome is final again.
+                tx.execute("UPDATE deliveries SET status = 'pending', unknown_attempts = ? "  # nosec B608
+                           f"WHERE status = 'unknown' AND {members}", (MAX_UNKNOWN_ATTEMPTS - 1, campaign.id))
             row = tx.execute("INSERT INTO runs (issue, campaign, owner, host, started_at, heartbeat) "
                              "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                              (campaign.issue, campaign.id, owner, host, now_iso(), now)).fetchone()
         return int(row[0])
+
+    def open_runs(self, campaign_id: int, *, now: float) -> list[tuple[int, str]]:
+        """(run id, owner) of the campaign's runs that have not finished and were heard from lately."""
+        return [(int(rid), str(owner)) for rid, owner in self.query(
+            "SELECT id, owner FROM runs WHERE campaign = ? AND finished_at IS NULL AND heartbeat >= ? "
+            "AND owner IS NOT NULL", (campaign_id, now - WORKER_SILENCE))]
 
     def finish_run(self, run: int, *, seconds: float) -> None:
         """Record how long a run took; it no longer counts as a live worker."""
@@ -246,7 +286,7 @@ class CampaignQueries(SQLBase):
     def campaign_status(self, campaign: Campaign, *, now: float) -> CampaignStatus:
         """Counts by status and what the campaign's senders are doing."""
         status = CampaignStatus(campaign, counts=dict.fromkeys(("pending", "sent", "deferred", "failed", "unknown"), 0))
-        join = "FROM campaign_members m JOIN deliveries d ON d.id = m.delivery WHERE m.campaign = ?"
+        join = f"FROM campaign_members m JOIN deliveries d ON d.id = m.delivery WHERE m.campaign = ? AND {_COUNTED}"
         for state, n in self.query(f"SELECT d.status, COUNT(*) {join} GROUP BY d.status", (campaign.id,)):  # nosec B608
             status.counts[state] = int(n)
         row = self.one(
@@ -270,7 +310,7 @@ class CampaignQueries(SQLBase):
         """Recipients of the campaign that failed, are deferred or have an unknown outcome."""
         for email, state, code, reply in self.query(
                 "SELECT d.email, d.status, d.last_code, d.last_reply FROM campaign_members m "
-                "JOIN deliveries d ON d.id = m.delivery WHERE m.campaign = ? "
+                f"JOIN deliveries d ON d.id = m.delivery WHERE m.campaign = ? AND {_COUNTED} "  # nosec B608
                 "AND d.status IN ('failed', 'deferred', 'unknown') ORDER BY d.status, d.id", (campaign_id,)):
             yield Failure(email, state, int(code) if code is not None else None, reply or "")
 
@@ -279,6 +319,27 @@ class CampaignQueries(SQLBase):
         for email, state, code, reply in self.query(
                 "SELECT email, status, last_code, last_reply FROM deliveries WHERE issue = ? ORDER BY id", (issue,)):
             yield Failure(email, state, int(code) if code is not None else None, reply or "")
+
+    def close_campaign(self, campaign_id: int) -> int:
+        """Abandon a campaign: nothing more is sent for it; return how many of its people were left unsent."""
+        with self.transaction() as tx:
+            tx.execute("UPDATE campaigns SET closed = 1 WHERE id = ?", (campaign_id,))
+            row = tx.execute(
+                f"SELECT COUNT(*) FROM campaign_members m JOIN deliveries d ON d.id = m.delivery "  # nosec B608
+                f"WHERE m.campaign = ? AND {_COUNTED} AND d.status <> 'sent'", (campaign_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def journal_states(self, issue: int, keys: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """(status, unknown attempts) of the journal rows of an issue for these address keys."""
+        found: dict[str, tuple[str, int]] = {}
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            for key, state, unknown in self.query(
+                    f"SELECT email_key, status, unknown_attempts FROM deliveries WHERE issue = ? "  # nosec B608
+                    f"AND email_key IN ({marks})", (issue, *chunk)):
+                found[str(key)] = (str(state), int(unknown))
+        return found
 
     def already_sent(self, issue: int, keys: Sequence[str]) -> set[str]:
         """Which of these address keys were already sent this issue (through any campaign)."""

@@ -8,7 +8,7 @@ from digest.errors import StateError
 from digest.store.base import SQLBase, now_iso
 from digest.store.records import SUPPRESSION_REASONS, SentIssue, Suppression
 
-__all__ = ["IssueQueries", "SuppressionQueries", "email_key"]
+__all__ = ["IssueQueries", "SuppressionQueries", "FactQueries", "email_key"]
 
 _IN_CHUNK = 500
 
@@ -48,6 +48,17 @@ class IssueQueries(SQLBase):
         rows = self.query("SELECT issue, MIN(updated_at) FROM deliveries WHERE status = 'sent' "
                           "GROUP BY issue ORDER BY issue DESC")
         return [SentIssue(int(number), str(first)) for number, first in rows]
+
+
+class FactQueries(SQLBase):
+    """Facts about the workspace that every process and host must agree on."""
+
+    def agree_on(self, name: str, value: str) -> str:
+        """Record `value` under `name` unless one is there; return the one recorded (first writer wins)."""
+        with self.transaction() as tx:
+            tx.execute("INSERT INTO workspace_facts (name, value, created_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT (name) DO NOTHING", (name, value, now_iso()))
+            return str(tx.execute("SELECT value FROM workspace_facts WHERE name = ?", (name,)).fetchone()[0])
 
 
 class SuppressionQueries(SQLBase):

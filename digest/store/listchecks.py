@@ -34,6 +34,7 @@ class ListCheckQueries(SQLBase):
     def save_list_check(self, check: ListCheck, lines: Iterable[tuple[int, str, str]]) -> None:
         """Replace the cached check of this path: its counts and the rows it left out."""
         with self.transaction() as tx:
+            self.lock_table(tx, "list_checks")  # two checks of one file at once: one replaces, then the other
             old = tx.execute("SELECT id FROM list_checks WHERE path = ?", (check.path,)).fetchone()
             if old:
                 tx.execute("DELETE FROM list_check_lines WHERE check_id = ?", (old[0],))

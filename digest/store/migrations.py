@@ -175,6 +175,21 @@ CREATE TABLE list_check_lines (
         "JOIN campaigns c ON c.issue = d.issue AND c.audience_key = 'before-campaigns'")
 
 
+def ledger(store: SQLBase, tx: Tx) -> None:
+    """Campaign generations (a list read again drops who left it), closed campaigns, workspace facts."""
+    _run(store, tx, """
+ALTER TABLE campaigns ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE campaigns ADD COLUMN closed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE campaign_members ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE workspace_facts (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created_at TEXT NOT NULL
+)""")
+    # The rows journaled before campaigns existed are history: their campaign is closed.
+    tx.execute("UPDATE campaigns SET closed = 1 WHERE audience_key = 'before-campaigns'")
+
+
 def fetch_cache(store: SQLBase, tx: Tx) -> None:
     """Per fetched URL: the validators to ask again conditionally and the key of its cached body."""
     _run(store, tx, """
@@ -278,6 +293,7 @@ CREATE INDEX bounce_events_by_address ON bounce_events (email_key, at)""")
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
+    ("0003_ledger", ledger),
     ("0100_fetch_cache", fetch_cache),
     ("0200_list_loop", list_loop),
     ("0300_schedule", schedule),

@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from digest.errors import StateError
 from digest.store.base import SQLBase, Tx
@@ -24,18 +23,33 @@ _PASSWORD_KV = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
 _MIGRATION_LOCK = 0x6469676573  # "diges"
 
 
-def redact_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    url = _PASSWORD_KV.sub(r"\1***", url)
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "postgresql://…"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")
-    user = (parts.username or "") + ":***"
-    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[2]}"))
+def _secrets_in(url: str) -> list[str]:
+    """Every way the URL's password could appear in a message: as written and percent-decoded."""
+    from urllib.parse import unquote
+
+    found: list[str] = []
+    for match in _PASSWORD_KV.finditer(url):
+        found.append(match.group(2).strip("'"))
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        # The user info ends at the last "@" before the path: a password may hold "@", "/" or "#".
+        authority = rest.rsplit("@", 1)[0] if "@" in rest else ""
+        if ":" in authority:
+            found.append(authority.split(":", 1)[1])
+    for query in re.findall(r"[?&]password=([^&]*)", url, flags=re.IGNORECASE):
+        found.append(query)
+    # libpq takes a password's text after an "@" for the host: mask those pieces on their own too.
+    pieces = [piece for secret in found for piece in secret.split("@")[1:]]
+    return [v for s in [*found, *pieces] if s for v in {s, unquote(s)} if len(v) >= 2]
+
+
+def redact_url(url: str, text: str | None = None) -> str:
+    """`text` (default: the URL itself) with the URL's password replaced by ***, however it is written."""
+    message = url if text is None else text
+    for secret in sorted(_secrets_in(url), key=len, reverse=True):
+        message = message.replace(secret, "***")
+    message = _PASSWORD_KV.sub(r"\1***", message)
+    return re.sub(r"(?i)([?&]password=)[^&\s]*", r"\1***", message)
 
 
 class _PGTx:
@@ -61,8 +75,13 @@ class PostgresStore(Queries, SQLBase):
     claim_lock = "FOR UPDATE OF d SKIP LOCKED"
 
     def __init__(self, url: str, *, pool_size: int = 8, timeout: float = 30.0) -> None:
+        import logging
+
         import psycopg
         from psycopg_pool import ConnectionPool
+
+        # The pool logs every reconnection attempt; digest reports a failure once, in one line.
+        logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
 
         self.url = url
         self._psycopg = psycopg
@@ -92,7 +111,8 @@ class PostgresStore(Queries, SQLBase):
 
     def _reason(self, exc: BaseException) -> str:
         text = " ".join(str(exc).split()) or type(exc).__name__
-        return redact_url(text)[:300]
+        # psycopg quotes bits of a malformed URL back (a password with a space or a bad %-escape).
+        return redact_url(self.url, text)[:300]
 
     def _translate(self, sql: str) -> str:
         done = self._sql.get(sql)
@@ -104,20 +124,28 @@ class PostgresStore(Queries, SQLBase):
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         """One pooled connection, one transaction."""
+        from psycopg_pool import PoolTimeout
+
         psycopg = self._psycopg
         try:
             with self.pool.connection() as conn, conn.transaction():
                 yield _PGTx(conn, self._translate)
         except psycopg.Error as exc:
             raise self.fail(exc, "database write failed") from None
+        except PoolTimeout as exc:
+            raise self.fail(psycopg.OperationalError(str(exc)), "database write failed") from None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only statement."""
+        from psycopg_pool import PoolTimeout
+
         try:
             with self.pool.connection() as conn:
                 return list(conn.execute(self._translate(sql), tuple(params)).fetchall())
         except self._psycopg.Error as exc:
             raise self.fail(exc, "database read failed") from None
+        except PoolTimeout as exc:
+            raise self.fail(self._psycopg.OperationalError(str(exc)), "database read failed") from None
 
     def ddl(self, sql: str) -> str:
         """PostgreSQL types for the schema placeholders."""
@@ -137,8 +165,10 @@ class PostgresStore(Queries, SQLBase):
         return tx.execute("SELECT to_regclass(?)", (name,)).fetchone()[0] is not None
 
     def fail(self, exc: BaseException, what: str) -> StateError:
-        """A one-line error naming the server, never its password."""
-        return StateError(f"{what} on PostgreSQL {redact_url(self.url)}: {self._reason(exc)}")
+        """A one-line error naming the server, never its password; retryable when the connection failed."""
+        error = StateError(f"{what} on PostgreSQL {redact_url(self.url)}: {self._reason(exc)}")
+        error.retryable = isinstance(exc, self._psycopg.OperationalError | self._psycopg.InterfaceError)
+        return error
 
     def close(self) -> None:
         """Close the pool."""

@@ -100,16 +100,17 @@ class Store(Protocol):
         """Every campaign of an issue."""
         ...
 
-    def start_reading(self, campaign_id: int, *, owner: str, until: float, now: float, fingerprint: str) -> str:
-        """Take the reader's lease: "read", "done" or "busy"."""
+    def start_reading(self, campaign_id: int, *, owner: str, until: float, now: float,
+                      fingerprint: str) -> tuple[str, int]:
+        """Take the reader's lease: ("read" | "done" | "busy", the generation to journal under)."""
         ...
 
     def renew_reading(self, campaign_id: int, *, owner: str, until: float) -> None:
         """Keep the reader's lease."""
         ...
 
-    def finish_reading(self, campaign_id: int, *, owner: str, fingerprint: str | None) -> None:
-        """Give the reader's lease back (with a fingerprint: read whole)."""
+    def finish_reading(self, campaign_id: int, *, owner: str, fingerprint: str | None) -> int:
+        """Give the reader's lease back (with a fingerprint: read whole; returns how many left the lists)."""
         ...
 
     def reading_state(self, campaign_id: int, *, now: float) -> tuple[bool, bool]:
@@ -117,8 +118,24 @@ class Store(Protocol):
         ...
 
     def enqueue(self, campaign: Campaign, batch: Sequence[tuple[Subscriber, str]],
-                message_id: Callable[[str], str]) -> tuple[int, int]:
-        """Journal a batch of the audience; (new members, left out as suppressed)."""
+                message_id: Callable[[str], str], *, generation: int | None = None) -> tuple[int, int]:
+        """Journal a batch of the audience under a reading; (members, of them suppressed)."""
+        ...
+
+    def reconfirm(self, row_id: int, *, owner: str, lease_until: float) -> bool:
+        """Extend the lease on one row if this owner still holds it."""
+        ...
+
+    def close_campaign(self, campaign_id: int) -> int:
+        """Abandon a campaign; how many were left unsent."""
+        ...
+
+    def journal_states(self, issue: int, keys: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """(status, unknown attempts) of these people's rows for an issue."""
+        ...
+
+    def agree_on(self, name: str, value: str) -> str:
+        """Record a workspace fact unless one is there; the one recorded."""
         ...
 
     def claim(self, campaign_id: int, *, owner: str, run: int, limit: int, lease_until: float, now: float,
@@ -157,6 +174,10 @@ class Store(Protocol):
     def start_run(self, campaign: Campaign, *, owner: str, host: str, now: float, retry_failed: bool = False,
                   retry_unknown: bool = False) -> int:
         """Register a sender run."""
+        ...
+
+    def open_runs(self, campaign_id: int, *, now: float) -> list[tuple[int, str]]:
+        """(run id, owner) of unfinished, recently heard-from runs."""
         ...
 
     def finish_run(self, run: int, *, seconds: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from digest.store.bounces import BounceQueries
 from digest.store.campaigns import CampaignQueries
 from digest.store.fetchcache import FetchCacheQueries
-from digest.store.issues import IssueQueries, SuppressionQueries
+from digest.store.issues import FactQueries, IssueQueries, SuppressionQueries
 from digest.store.listchecks import ListCheckQueries
 from digest.store.runlocks import RunLockQueries
 from digest.store.schedules import ScheduleQueries
@@ -14,6 +14,6 @@ from digest.store.signups import SignupQueries
 __all__ = ["Queries"]
 
 
-class Queries(IssueQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries,
+class Queries(IssueQueries, FactQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries,
               ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries):
     """The whole query surface; a backend adds connections and dialect."""

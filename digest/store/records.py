@@ -54,8 +54,8 @@ class Audience:
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24]
 
     def describe(self) -> str:
-        """For humans: `subscribers/a.csv + subscribers/b.csv, tag news, where city=Oslo`."""
-        text = " + ".join(self.lists) or "no list"
+        """For humans: `subscribers/a.csv + subscribers/b.csv, tag news, where city=Oslo` (in a stable order)."""
+        text = " + ".join(sorted(set(self.lists))) or "no list"
         if self.tags:
             text += ", tag " + " or ".join(self.tags)
         for key, value in self.where:
@@ -74,6 +74,8 @@ class Campaign:
     created_at: str
     complete: bool  # the audience has been read whole
     fingerprint: str  # size and mtime of each list when it was last read whole
+    generation: int = 0  # how many times the lists were (re)read; members of older readings are not sent
+    closed: bool = False  # abandoned (or from before campaigns): nothing more is sent
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -75,19 +76,33 @@ class SQLiteStore(Queries, SQLBase):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
+        self.read_only = False
         try:
             _private(path)
         except OSError as exc:
-            raise StateError(f"cannot create the state folder: {exc.strerror or exc}", path=str(path)) from None
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM) or not path.is_file():
+                raise StateError(f"cannot create the state folder: {exc.strerror or exc}", path=str(path)) from None
+            # A read-only folder: what only reads (status, checks) works; the first write is a one-line
+            # error, before anything is sent or written.
+            self.read_only = True
         db = self._connection()
         try:
-            # Fail now, not mid-send, on a read-only folder or a full disk.
-            self.migrate()
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("ROLLBACK")
+            if self.read_only:
+                from digest.store.migrations import MIGRATIONS
+
+                if {name for name, _ in MIGRATIONS} - set(self.migrations()):
+                    raise sqlite3.OperationalError("it needs an upgrade, which cannot be written")
+            else:
+                # Fail now, not mid-send, on a read-only database or a full disk.
+                self.migrate()
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
         except sqlite3.Error as exc:
             self.close()
             raise StateError(f"cannot open the workspace database: {explain(exc, path)}", path=str(path)) from None
+        except StateError:
+            self.close()
+            raise
 
     def describe(self) -> str:
         """Where the state lives, for humans."""
@@ -98,13 +113,25 @@ class SQLiteStore(Queries, SQLBase):
         if db is not None:
             return db
         try:
-            # Each connection is used by the thread that made it; close() may run elsewhere.
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=self.timeout, check_same_thread=False)
-            # WAL + NORMAL: a commit survives a killed process (it is in the WAL);
-            # fsync happens at checkpoints, which keeps per-commit cost low.
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
+            if self.read_only:
+                db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                                     timeout=self.timeout, check_same_thread=False)
+                try:
+                    db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+                except sqlite3.Error:
+                    # No -shm file and none can be made: read the file as it is (a clean close left
+                    # no WAL behind; nobody can change a file on a read-only file system).
+                    db.close()
+                    db = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                                         timeout=self.timeout, check_same_thread=False)
+            else:
+                # Each connection is used by the thread that made it; close() may run elsewhere.
+                db = sqlite3.connect(self.path, isolation_level=None, timeout=self.timeout, check_same_thread=False)
+                # WAL + NORMAL: a commit survives a killed process (it is in the WAL);
+                # fsync happens at checkpoints, which keeps per-commit cost low.
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
             raise StateError(f"cannot open the workspace database: {explain(exc, self.path)}",
                              path=str(self.path)) from None
