@@ -166,7 +166,7 @@ def _prepare(folder: Path) -> tuple[object, Path]:
     n = 0
     while True:
         rows = store.claim(campaign.id, owner="bench", run=1, limit=1000, lease_until=now + 600, now=now,
-                           max_attempts=5)
+                           max_attempts=5).rows
         if not rows:
             break
         store.record([Result(r.id, "sent", 250, "OK") for r in rows], run=1, now=now)

@@ -90,7 +90,7 @@ def _journal(store, issue: int, emails: list[str], status: str = "sent") -> dict
     campaign = store.open_campaign(issue, audience.key, audience.describe())
     store.enqueue(campaign, [(Subscriber(e), "l") for e in emails], lambda k: f"<{issue}.{k}>")
     rows = store.claim(campaign.id, owner="w", run=1, limit=100, lease_until=time.time() + 60, now=time.time(),
-                       max_attempts=5)
+                       max_attempts=5).rows
     store.record([Result(r.id, status, 250, "OK") for r in rows], run=1, now=time.time())
     return {r.subscriber.email: r.id for r in rows}
 
@@ -158,7 +158,8 @@ def test_a_refusal_at_rcpt_suppresses_in_the_same_transaction(store_location: st
         store.enqueue(campaign, [(Subscriber(e), "a") for e in ("ok@x.com", "dead@x.com", "policy@x.com")],
                       lambda k: f"<{k}>")
         rows = {r.subscriber.email: r.id for r in store.claim(
-            campaign.id, owner="w", run=1, limit=10, lease_until=time.time() + 60, now=time.time(), max_attempts=5)}
+            campaign.id, owner="w", run=1, limit=10, lease_until=time.time() + 60, now=time.time(),
+            max_attempts=5).rows}
         store.record([Result(rows["ok@x.com"], "sent", 250, "OK"),
                       Result(rows["dead@x.com"], "failed", 550, "5.1.1 No such user", bounce=True),
                       Result(rows["policy@x.com"], "failed", 554, "5.7.1 Spam")], run=1, now=time.time())

@@ -178,9 +178,10 @@ async def send_campaign(
                 # added rows that claim could not see, so we must not take its end for ours.
                 own_reader = reading is not None and not reading.done()
                 complete, being_read = await in_store(store.reading_state, campaign.id, now=clock())
-            rows = await in_store(
+            claim = await in_store(
                 store.claim, campaign.id, owner=owner, run=run, limit=budget, lease_until=clock() + options.lease,
                 now=clock(), max_attempts=options.max_attempts, after=after)
+            rows = claim.rows
             if rows:
                 stamp = clock()
                 for row in rows:
@@ -188,7 +189,7 @@ async def send_campaign(
                 for row in rows:
                     await queue.put(row)
                 produced += len(rows)
-                after, settled = rows[-1].id, False
+                after, settled = claim.scanned_to, False
                 continue
             if after:
                 after = 0  # one more pass from the start: expired leases, rows shared with other campaigns

@@ -46,8 +46,8 @@ class Tx(Protocol):
         """Run one statement; the returned cursor has fetchone/fetchall/rowcount."""
         ...
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        """Run one statement per row; return the number of rows changed."""
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement per row (results are not read: on PostgreSQL they travel pipelined)."""
         ...
 
 

@@ -15,13 +15,15 @@ from typing import Any
 
 from digest.model import Subscriber
 from digest.store.base import SQLBase, now_iso
-from digest.store.records import Campaign, CampaignStatus, ClaimedRow, Failure, Result
+from digest.store.records import Campaign, CampaignStatus, Claim, ClaimedRow, Failure, Result
 
 __all__ = ["CampaignQueries", "MAX_UNKNOWN_ATTEMPTS", "WORKER_SILENCE"]
 
 # A message whose outcome is unknown (the connection died after the final dot)
 # is sent at most this many times in all: the first try and one retry.
 MAX_UNKNOWN_ATTEMPTS = 2
+# A claim looks at this many members at a time, in id order (an index range).
+_WINDOW = 512
 # A sender whose heartbeat is older than this is no longer counted as working.
 WORKER_SILENCE = 120.0
 
@@ -155,24 +157,46 @@ class CampaignQueries(SQLBase):
     # -- claims ----------------------------------------------------------------
 
     def claim(self, campaign_id: int, *, owner: str, run: int, limit: int, lease_until: float, now: float,
-              max_attempts: int, after: int = 0) -> list[ClaimedRow]:
-        """Take up to `limit` due rows of the campaign (ids above `after`) under this owner's lease."""
+              max_attempts: int, after: int = 0) -> Claim:
+        """Take up to `limit` due rows of the campaign (ids above `after`) under this owner's lease.
+
+        The members are walked in id order a window at a time (an index range), so a claim
+        costs the same on the millionth row as on the first, whatever the planner knows of
+        the tables. `Claim.scanned_to` is where the next claim of this pass starts.
+        """
         sql = (
             "UPDATE deliveries SET owner = ?, lease_until = ?, sent_by = ?, "  # nosec B608 - only _DUE and the lock clause are formatted in
             "attempts_run = CASE WHEN run_id = ? THEN attempts_run ELSE 0 END, run_id = ? "
             "WHERE id IN (SELECT d.id FROM campaign_members m JOIN deliveries d ON d.id = m.delivery "
-            f"WHERE m.campaign = ? AND m.delivery > ? AND {_CURRENT} AND (d.owner IS NULL OR d.lease_until < ?) "
-            f"AND {_DUE} AND (d.run_id IS NULL OR d.run_id <> ? OR d.attempts_run < ?) "
+            f"WHERE m.campaign = ? AND m.delivery > ? AND m.delivery <= ? AND {_CURRENT} "
+            f"AND (d.owner IS NULL OR d.lease_until < ?) AND {_DUE} "
+            "AND (d.run_id IS NULL OR d.run_id <> ? OR d.attempts_run < ?) "
             "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = d.email_key) "
             f"ORDER BY m.delivery LIMIT ? {self.claim_lock}) "
             "RETURNING id, email, name, attrs, list, attempts, unknown_attempts")
-        with self.transaction() as tx:
-            rows = tx.execute(sql, (owner, lease_until, campaign_id, run, run, campaign_id, after, now, now, now,
-                                    MAX_UNKNOWN_ATTEMPTS, run, max_attempts, limit)).fetchall()
-        claimed = [ClaimedRow(int(rid), Subscriber(email, name, attrs=json.loads(attrs)), list_name, int(attempts),
-                              int(unknown)) for rid, email, name, attrs, list_name, attempts, unknown in rows]
+        claimed: list[ClaimedRow] = []
+        cursor = after
+        while len(claimed) < limit:
+            window = self.one(
+                "SELECT MAX(delivery), COUNT(*) FROM (SELECT delivery FROM campaign_members WHERE campaign = ? "
+                "AND delivery > ? ORDER BY delivery LIMIT ?) w", (campaign_id, cursor, _WINDOW))
+            if window is None or window[0] is None:
+                break
+            upper, seen = int(window[0]), int(window[1])
+            with self.transaction() as tx:
+                rows = tx.execute(sql, (owner, lease_until, campaign_id, run, run, campaign_id, cursor, upper, now,
+                                        now, now, MAX_UNKNOWN_ATTEMPTS, run, max_attempts,
+                                        limit - len(claimed))).fetchall()
+            claimed += [ClaimedRow(int(rid), Subscriber(email, name, attrs=json.loads(attrs)), list_name,
+                                   int(attempts), int(unknown))
+                        for rid, email, name, attrs, list_name, attempts, unknown in rows]
+            cursor = upper
+            if seen < _WINDOW:
+                break  # that window reached the end of the campaign
         claimed.sort(key=lambda row: row.id)
-        return claimed
+        if len(claimed) >= limit:
+            cursor = claimed[-1].id  # rows after the last one taken may still be due: start there next
+        return Claim(claimed, cursor)
 
     def reconfirm(self, row_id: int, *, owner: str, lease_until: float) -> bool:
         """Extend the lease on one row if this owner still holds it (after a pause longer than the lease,

@@ -52,20 +52,37 @@ def redact_url(url: str, text: str | None = None) -> str:
     return re.sub(r"(?i)([?&]password=)[^&\s]*", r"\1***", message)
 
 
+class _PGResult:
+    """A statement's cursor in pipeline mode: reading its rows or its row count waits for the server."""
+
+    def __init__(self, cursor: Any, pipeline: Any) -> None:
+        self.cursor = cursor
+        self.pipeline = pipeline
+
+    @property
+    def rowcount(self) -> int:
+        self.pipeline.sync()
+        return int(self.cursor.rowcount)
+
+    def fetchone(self) -> Any:
+        return self.cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self.cursor.fetchall())
+
+
 class _PGTx:
-    def __init__(self, conn: Any, translate: Any) -> None:
+    def __init__(self, conn: Any, pipeline: Any, translate: Any) -> None:
         self.conn = conn
+        self.pipeline = pipeline
         self.translate = translate
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.conn.execute(self.translate(sql), tuple(params))
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _PGResult:
+        return _PGResult(self.conn.execute(self.translate(sql), tuple(params)), self.pipeline)
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        if not rows:
-            return 0
-        with self.conn.cursor() as cursor:
-            cursor.executemany(self.translate(sql), rows)
-            return int(cursor.rowcount)
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.conn.cursor().executemany(self.translate(sql), rows)
 
 
 class PostgresStore(Queries, SQLBase):
@@ -128,8 +145,10 @@ class PostgresStore(Queries, SQLBase):
 
         psycopg = self._psycopg
         try:
-            with self.pool.connection() as conn, conn.transaction():
-                yield _PGTx(conn, self._translate)
+            # Pipeline mode: BEGIN, the statements and COMMIT travel together; a round trip is paid only
+            # where a result is read (a claim's RETURNING), not per statement.
+            with self.pool.connection() as conn, conn.pipeline() as pipeline, conn.transaction():
+                yield _PGTx(conn, pipeline, self._translate)
         except psycopg.Error as exc:
             raise self.fail(exc, "database write failed") from None
         except PoolTimeout as exc:

@@ -18,7 +18,7 @@ from digest.store.fetchcache import FetchRecord
 from digest.store.records import (
     Campaign,
     CampaignStatus,
-    ClaimedRow,
+    Claim,
     Failure,
     ListCheck,
     Result,
@@ -139,7 +139,7 @@ class Store(Protocol):
         ...
 
     def claim(self, campaign_id: int, *, owner: str, run: int, limit: int, lease_until: float, now: float,
-              max_attempts: int, after: int = 0) -> list[ClaimedRow]:
+              max_attempts: int, after: int = 0) -> Claim:
         """Take due rows under a lease."""
         ...
 

@@ -13,6 +13,7 @@ __all__ = [
     "Audience",
     "Campaign",
     "CampaignStatus",
+    "Claim",
     "ClaimedRow",
     "Result",
     "Failure",
@@ -112,6 +113,14 @@ class ClaimedRow:
     list_name: str
     attempts: int
     unknown_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What one claim took, and how far along the campaign it looked (where the next claim of a pass starts)."""
+
+    rows: list[ClaimedRow]
+    scanned_to: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,8 +39,8 @@ class _SQLiteTx:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.db.execute(sql, tuple(params))
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        return self.db.executemany(sql, rows).rowcount
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.db.executemany(sql, rows)
 
 
 def _private(path: Path) -> None:
