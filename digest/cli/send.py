@@ -281,7 +281,7 @@ def _summary(report: SendReport, *, read_error: bool = False, worker: bool = Fal
     table.add_row("pending", "", str(report.counts.get("pending", 0)))
     if report.status is not None:
         if report.status.suppressed:
-            table.add_row("suppressed since", "", str(report.status.suppressed))
+            table.add_row("of those, suppressed", "", str(report.status.suppressed))
         if report.status.sent_elsewhere:
             table.add_row("sent by another campaign", "", str(report.status.sent_elsewhere))
     table.add_row("msg/s", f"{report.rate:.1f}", "")

@@ -86,7 +86,7 @@ def _print_campaign(state: CampaignStatus) -> None:
     if state.sent_elsewhere:
         extra.append(f"{state.sent_elsewhere} of the sent went out through another campaign")
     if state.suppressed:
-        extra.append(f"{state.suppressed} suppressed since journaled")
+        extra.append(f"{state.suppressed} of those not sent are suppressed (never sent while they are)")
     if state.in_flight:
         extra.append(f"{state.in_flight} in flight")
     if state.workers:

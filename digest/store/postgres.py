@@ -97,8 +97,9 @@ class PostgresStore(Queries, SQLBase):
         import psycopg
         from psycopg_pool import ConnectionPool
 
-        # The pool logs every reconnection attempt; digest reports a failure once, in one line.
-        logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
+        # psycopg and its pool log every reconnection attempt and every pipeline a lost connection
+        # broke; digest reports a failure once, in one line.
+        logging.getLogger("psycopg").setLevel(logging.CRITICAL)
 
         self.url = url
         self._psycopg = psycopg

@@ -85,7 +85,7 @@ class CampaignStatus:
 
     campaign: Campaign
     counts: dict[str, int] = field(default_factory=dict)
-    suppressed: int = 0  # members suppressed since they were journaled (never sent)
+    suppressed: int = 0  # members not sent who are suppressed (skipped while they are)
     sent_elsewhere: int = 0  # sent through another campaign of the issue
     in_flight: int = 0  # claimed by a sender whose lease has not run out
     workers: int = 0  # senders with a recent heartbeat
