@@ -242,3 +242,67 @@ def test_status_does_not_count_a_killed_sender_as_working(workspace: Path, runne
         process.wait(10)
     status = runner.invoke(main, ["status"])
     assert "sender(s) at work" not in status.output and "in flight" not in status.output, status.output
+
+
+class _RawReplyServer:
+    """A bare SMTP server (asyncio streams) whose reply to the final dot is the given raw bytes."""
+
+    def __init__(self, data_reply: bytes) -> None:
+        import asyncio
+
+        self.data_reply = data_reply
+        self.messages = 0
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.port = 0
+
+    async def _session(self, reader, writer) -> None:
+        writer.write(b"220 raw.test ESMTP\r\n")
+        while line := await reader.readline():
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                writer.write(b"250 raw.test\r\n")
+            elif verb == b"DATA":
+                writer.write(b"354 go ahead\r\n")
+                while (await reader.readline()) != b".\r\n":
+                    pass
+                self.messages += 1
+                writer.write(self.data_reply + b"\r\n")
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                break
+            else:
+                writer.write(b"250 ok\r\n")
+            await writer.drain()
+        writer.close()
+
+    def __enter__(self) -> _RawReplyServer:
+        import asyncio
+
+        self.thread.start()
+        server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._session, "127.0.0.1", 0), self.loop).result(10)
+        self.port = server.sockets[0].getsockname()[1]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+@pytest.mark.parametrize("reply", [b"250 2.0.0 Ok: queued, re\xe7u", b"550 5.1.1 adresse refus\xe9e"])
+def test_a_reply_that_is_not_utf8_is_recorded_once(workspace: Path, runner, reply: bytes):
+    with _RawReplyServer(reply) as server:
+        point_smtp_at(workspace, server.port)
+        assert runner.invoke(main, ["build"]).exit_code == 0
+        first = subprocess.run([*SEND, "--list", "subscribers/example.csv"], cwd=workspace, capture_output=True,
+                               text=True, timeout=60)
+        again = subprocess.run([*SEND, "--list", "subscribers/example.csv"], cwd=workspace, capture_output=True,
+                               text=True, timeout=60)
+    assert "Traceback" not in first.stderr + again.stderr, first.stderr
+    assert server.messages == 3  # once each: the outcome was journaled the first time
+    status = runner.invoke(main, ["status"])
+    assert status.exit_code == 0
+    if reply.startswith(b"250"):
+        assert first.returncode == 0 and "sent 3" in status.output
+    else:
+        assert first.returncode == 3 and "adresse refusée" in status.output

@@ -25,9 +25,13 @@ _GONE = (errno.EPIPE, errno.ECONNRESET, errno.EIO)  # the reader left: a closed 
 
 
 def printable(text: object) -> str:
-    """The text with every control character (ESC, BEL, CR, bidi overrides …) shown as an escape."""
+    """The text with every control character (ESC, BEL, CR, bidi overrides …) shown as an escape.
+
+    Lone surrogates (bytes a decoder could not read) are spelled out too: a terminal takes UTF-8 only.
+    """
+    text = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", str(text))
+                        else f"\\u{ord(m.group()):04x}", text)
 
 
 def _silence(err: bool) -> None:

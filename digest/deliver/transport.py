@@ -82,9 +82,20 @@ async def _greet(smtp: aiosmtplib.SMTP) -> None:
             await smtp.helo()
 
 
+def reply_text(message: str) -> str:
+    """A server's reply as plain text on one line: bytes that are not UTF-8 (a Latin-1 reply, which
+    aiosmtplib keeps as lone surrogates) are read as Latin-1, so nothing downstream chokes on them."""
+    raw = message.encode("utf-8", "surrogateescape")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    return " ".join(text.split())[:500]
+
+
 def _classify(code: int, message: str, *, lost: bool = False, stage: str = "") -> Outcome:
     # RFC 5321 4.2.1: 4yz is transient (try again later), 5yz is permanent.
-    text = " ".join(message.split())[:500]
+    text = reply_text(message)
     if 200 <= code < 300:
         return Outcome("sent", code, text)
     if 500 <= code < 600:
@@ -138,7 +149,7 @@ class SMTPConnection:
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, ConnectionError) as exc:
             smtp.close()
             # Lost before the message was complete: the server cannot have it; retry.
-            return Outcome("deferred", 0, f"connection lost: {exc}", connection_lost=True)
+            return Outcome("deferred", 0, reply_text(f"connection lost: {exc}"), connection_lost=True)
         except aiosmtplib.SMTPResponseException as exc:
             return _classify(exc.code, exc.message)
         except UnicodeEncodeError:
@@ -150,7 +161,8 @@ class SMTPConnection:
             smtp.close()
             # The whole message went out; the server may have stored it. Resending blindly
             # would make copies: the journal records the outcome as unknown.
-            return Outcome("unknown", 0, f"no reply after the message was sent: {exc}", connection_lost=True)
+            return Outcome("unknown", 0, reply_text(f"no reply after the message was sent: {exc}"),
+                           connection_lost=True)
         except aiosmtplib.SMTPResponseException as exc:
             return _classify(exc.code, exc.message, stage="data")
         return _classify(reply.code, reply.message, stage="data")

@@ -37,6 +37,11 @@ _DUE = ("(d.status = 'pending' OR (d.status = 'deferred' AND d.retry_at <= ?) "
         "OR (d.status = 'unknown' AND d.retry_at <= ? AND d.unknown_attempts < ?))")
 
 
+def _storable(text: str) -> str:
+    """Text any database takes: lone surrogates (undecodable bytes kept by a decoder) spelled out."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _campaign(row: Sequence[Any]) -> Campaign:
     cid, issue, key, audience, created, complete, fingerprint, generation, closed = row
     return Campaign(int(cid), int(issue), str(key), str(audience), str(created), bool(complete), str(fingerprint),
@@ -228,8 +233,8 @@ class CampaignQueries(SQLBase):
                 "UPDATE deliveries SET status = ?, last_code = ?, last_reply = ?, attempts = attempts + 1, "
                 "attempts_run = attempts_run + 1, unknown_attempts = unknown_attempts + ?, retry_at = ?, "
                 "updated_at = ?, owner = NULL, lease_until = 0 WHERE id = ? AND status <> 'sent'",
-                [(r.status, r.code, r.reply, 1 if r.status == "unknown" else 0, r.retry_at, stamp, r.row_id)
-                 for r in ordered])
+                [(r.status, r.code, _storable(r.reply), 1 if r.status == "unknown" else 0, r.retry_at, stamp,
+                  r.row_id) for r in ordered])
             if any(r.bounce for r in ordered):
                 self.record_refusals(tx, ordered, now=now)  # type: ignore[attr-defined]
             tx.execute("UPDATE runs SET sent = sent + ?, heartbeat = ? WHERE id = ?", (sent, now, run))
