@@ -55,8 +55,8 @@ def fetch(ctx: Context, urls: tuple[str, ...], strict: bool, prune: bool) -> Non
         if urls:
             raise SourceError("--prune fetches nothing: give no URLs with it")
         removed, freed = cache_of(ctx).prune(ctx.store.fetch_bodies(), older_than=PRUNE_GRACE)
-        say(f"Pruned {removed} cached bod{'y' if removed == 1 else 'ies'} ({freed / 1024 / 1024:.1f} MB) "
-            "that no source's last answer is")
+        say(f"Pruned {removed} cached bod{'y' if removed == 1 else 'ies'} ({freed / 1024 / 1024:.1f} MB): "
+            "answers superseded by newer ones; every source's last answer is kept")
         return
     specs = [SourceSpec(check_url(u, where="URL")) for u in urls] if urls else list(ctx.settings.sources)
     if not specs:
