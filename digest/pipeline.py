@@ -23,8 +23,8 @@ from digest.collect import Collection, collect
 from digest.compose import sign_token, unsubscribe_url
 from digest.context import Context
 from digest.curate import CurateOptions, in_period
-from digest.curate.dedupe import merge_duplicates
-from digest.curate.plan import apply_plan
+from digest.curate.dedupe import Merge, merge_duplicates
+from digest.curate.plan import apply_plan, named_in_workspace
 from digest.curate.planfile import PLAN_NAME
 from digest.deliver.audience import AudienceRead, SignedUpMembers, read_audience
 from digest.deliver.mailbox import embedded_mailbox
@@ -35,11 +35,13 @@ from digest.issue_folder import load_issue, write_issue_folder
 from digest.model import Article, Issue, Rendered, Subscriber, TopNewsItem
 from digest.planning import plan_target, sending_began
 from digest.render import PREVIEW_VALUES, render_issue
+from digest.render.contrast import theme_contrast_warnings
 from digest.render.intro import intro_text
 from digest.sources.config import SourceSpec
 from digest.store import Audience, Campaign, CampaignStatus
 from digest.store.base import owner_id
 from digest.subscribers import RowProblem
+from digest.weburl import redact
 
 if TYPE_CHECKING:
     from digest.sources.fetch import FetchReport
@@ -92,7 +94,7 @@ class BuildResult:
     errors: list[SourceError] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     fetched: FetchReport | None = None  # the web sources' report, when there were any
-    merged: list[str] = field(default_factory=list)  # origins of articles merged into another copy
+    merged: list[Merge] = field(default_factory=list)  # copies of one story merged into one article
     plan: PlanState | None = None
 
 
@@ -119,6 +121,9 @@ def gather_articles(ctx: Context, sources: Sequence[Path], *, web: Sequence[Sour
         if strict and got.errors:
             raise got.errors[0]
         found.articles.extend(got.articles)
+        if encoding:
+            found.warnings.append(f"--encoding {encoding} applies to files only: web sources are decoded by the "
+                                  "charset their server gives, else detected")
         found.warnings.extend(got.warnings)
         found.errors.extend(got.errors)
     return found, fetched
@@ -153,9 +158,10 @@ def build_issue(
     if not found.articles:
         if found.errors:
             raise found.errors[0]
-        names = [*map(str, sources), *(s.url for s in web)]
+        names = [*map(str, sources), *(redact(s.url) for s in web)]
         raise SourceError("no articles found in the sources", path=", ".join(names))
-    articles, merged = merge_duplicates(found.articles)
+    # Origins named from the workspace: the same issue whatever folder the command runs in.
+    articles, merged = merge_duplicates(named_in_workspace(found.articles, ctx.root))
     options = options or CurateOptions()
     options = replace(options, newsletter=settings.newsletter.name, subject_template=settings.newsletter.subject)
     target = plan_target(ctx, articles, options, out=out, reserve_number=reserve_number, new_issue=new_issue)
@@ -202,6 +208,7 @@ def build_issue(
     if message_bytes > MESSAGE_WARN_BYTES:
         warnings.append(f"{folder / 'preview.eml'}: the message is {message_bytes / 1024 / 1024:.1f} MB; "
                         "a newsletter is usually under 100 KB")
+    warnings += [f"{ctx.workspace.root / 'digest.toml'}: {line}" for line in theme_contrast_warnings(settings.theme)]
     warnings += [f"{origin}: no date; kept in the issue" for origin in _undated(articles, options)]
     warnings += [f"{path}: skipped, not a supported source" for path in found.skipped]
     warnings += [f"{target.plan_path}:{entry.line}: the source of {entry.title!r} ({entry.source}) is gone; "
@@ -247,7 +254,9 @@ def signed_up_members(ctx: Context) -> SignedUpMembers:
 def resolve_lists(ctx: Context, lists: Sequence[Path]) -> list[Path]:
     """List files as given, and list NAMEs: `weekly` is `subscribers/weekly.csv` plus its confirmed signups.
 
-    A workspace list with no CSV file is fine when the store holds signups for it.
+    A relative path that is not there from the current folder is read from the workspace
+    (`digest -C ~/news send --list subscribers/weekly.csv` from anywhere). A workspace
+    list with no CSV file is fine when the store holds signups for it.
     """
     members = signed_up_members(ctx)
     resolved = []
@@ -255,6 +264,8 @@ def resolve_lists(ctx: Context, lists: Sequence[Path]) -> list[Path]:
         path = given
         if len(given.parts) == 1 and not given.suffix:
             path = ctx.workspace.subscribers / f"{given}.csv"
+        elif not given.is_absolute() and not given.exists():
+            path = ctx.workspace.root / given
         if not path.is_file():
             name = members.name_of(path)
             if path.exists() or name is None or name not in ctx.store.member_lists():

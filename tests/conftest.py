@@ -24,6 +24,10 @@ def _away_from_the_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     away = tmp_path / "cwd"
     away.mkdir()
     monkeypatch.chdir(away)
+    # Web sources honour the proxy variables: the machine's own must not carry the tests' local requests.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
 
 
 @pytest.fixture

@@ -195,3 +195,69 @@ def endless(limit: int = 64 * 1024 * 1024) -> Route:
 def http_date(when: float) -> str:
     """An HTTP-date (RFC 9110 §5.6.7)."""
     return formatdate(when, usegmt=True)
+
+
+# -- a forward proxy ----------------------------------------------------------------------------------------------
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    """A forward proxy's side of HTTP/1.1: GETs in absolute form (RFC 9112 §3.2.2), relayed or answered."""
+
+    server: _ProxyServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        import http.client
+        from urllib.parse import urlsplit
+
+        proxy = self.server.proxy
+        proxy.log.append(Hit(self.path, {k.lower(): v for k, v in self.headers.items()}))
+        target = urlsplit(self.path)
+        canned = proxy.canned.get(target.hostname or "")
+        if canned is not None:
+            status, body, content_type = canned
+        else:  # relay to the origin, as a real proxy does
+            upstream = http.client.HTTPConnection(target.hostname or "", target.port or 80, timeout=10)
+            forwarded = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "connection")}
+            upstream.request("GET", target.path + (f"?{target.query}" if target.query else ""), headers=forwarded)
+            answer = upstream.getresponse()
+            status, body = answer.status, answer.read()
+            content_type = answer.getheader("Content-Type", "application/octet-stream")
+            upstream.close()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _ProxyServer(ThreadingHTTPServer):
+    daemon_threads = True
+    proxy: Proxy
+
+
+@dataclass
+class Proxy:
+    """A real HTTP forward proxy on 127.0.0.1, port 0: relays GETs to their origin, or answers itself for the
+    hosts in `canned` ({host: (status, body, content type)}: a public address it "reaches" for the test);
+    `log` holds every request's absolute-form target."""
+
+    canned: dict[str, tuple[int, bytes, str]] = field(default_factory=dict)
+    log: list[Hit] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._server = _ProxyServer(("127.0.0.1", 0), _ProxyHandler)
+        self._server.proxy = self
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> Proxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -109,17 +109,18 @@ def test_urls_as_sources_of_build_and_collect(workspace: Path, runner):
 
 def test_the_same_story_through_a_feed_and_a_page_is_one_article_the_fuller_one():
     when = datetime(2026, 11, 24, 8)
-    feed = Article("feed-a", "feed", "Harbour wall approved", url="https://www.coast.example/h?utm_source=rss",
-                   published=when, paragraphs=("Short summary.",))
-    again = Article("feed-b", "feed", "Harbour Wall Approved!", url="https://other.example/syndicated",
+    feed = Article("feed-a", "feed", "Harbour wall approved after debate",
+                   url="https://www.coast.example/h?utm_source=rss", published=when, paragraphs=("Short summary.",))
+    again = Article("feed-b", "feed", "Harbour Wall Approved after Debate!", url="https://other.example/syndicated",
                     paragraphs=("Short.",))
-    page = Article("page", "html", "Harbour wall approved", url="https://coast.example/h/",
+    page = Article("page", "html", "Harbour wall approved after debate", url="https://coast.example/h/",
                    paragraphs=("The council agreed the plan.", "It costs a lot."))
     other = Article("feed-a", "feed", "Ferry changes", url="https://coast.example/f")
     kept, merged = merge_duplicates([feed, again, page, other])
     assert [a.origin for a in kept] == ["page", "feed-a"]
     assert kept[0].published == when  # the page had no date: the feed's is kept
-    assert sorted(merged) == ["feed-a", "feed-b"]
+    assert sorted((m.origin, m.kept, m.why) for m in merged) == [("feed-a", "page", "same URL"),
+                                                                 ("feed-b", "feed-a", "same title")]
 
 
 def test_two_fetches_at_once_share_the_cache_safely(workspace: Path, runner):

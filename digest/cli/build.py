@@ -68,7 +68,7 @@ def report_fetch(result: object) -> None:
         return
     for item in fetched.results:
         if item.moved_to:
-            warn(f"{item.spec.url}: {item.reason}")
+            warn(f"{item.name}: {item.reason}")
     what = "read from the cache" if fetched.offline else "fetched"
     total = len(fetched.results)
     say(f"Web sources: {total - len(fetched.failed)} of {total} {what} in {fetched.seconds:.1f} s", err=True)
@@ -159,6 +159,8 @@ def report_build(result: BuildResult, *, ignored: Sequence[str] = ()) -> None:
     say(f"Issue {issue.number}: {printable(issue.subject)}")
     say(f"  lead      {printable(issue.lead.title)} ({printable(issue.lead.origin)})")
     say(f"  top news  {len(issue.top_news)} item(s)")
+    for merge in result.merged:
+        say(f"  merged    {printable(merge.describe())}")
     say(f"  html      {printable(folder / 'issue.html')} ({size / 1024:.1f} KB of Gmail's 102 KB)")
     say(f"  text      {printable(folder / 'issue.txt')}")
     say(f"  preview   {printable(folder / 'preview.eml')}")

@@ -51,6 +51,22 @@ width = 600
 # and every host needs the same .digest/secret (or DIGEST_SECRET).
 # [state]
 # url = "postgresql://digest@db.example.com/newsletter"
+
+# Feeds and article pages on the web, read beside pages/ (`digest fetch`, then `digest build`;
+# `digest build --offline` rebuilds from the cache alone). One [[sources]] table per source.
+# [[sources]]
+# url = "https://www.example.com/rss/world.xml"
+# kind = "feed"        # "feed" | "page" | "auto"
+# full_text = true     # follow each entry to its article page
+# max_items = 20
+#
+# How politely and how safely (these are the defaults). Proxies come from HTTP_PROXY,
+# HTTPS_PROXY, ALL_PROXY and NO_PROXY.
+# [fetch]
+# timeout = 30
+# max_bytes = 10485760
+# per_host = 2
+# allow_private_networks = false   # true only for an intranet: loopback and private addresses
 '''
 
 # Private state, the DKIM key and build output never go into the repository.

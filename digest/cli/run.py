@@ -11,8 +11,7 @@ from digest.cli.output import printable, say
 from digest.cli.send import _where, deliver
 from digest.context import Context
 from digest.deliver.sender import SendOptions
-from digest.errors import ConfigError
-from digest.pipeline import audience_for, build_issue
+from digest.pipeline import audience_for, build_issue, resolve_lists
 from digest.runner import AnotherRunAtWork, already_sent, fetch_configured_sources, run_lock, run_lock_name
 from digest.scheduling import parse_send_time
 
@@ -45,9 +44,7 @@ def run(ctx: Context, sources: tuple[str, ...], lists: tuple[Path, ...], tags: t
     """
     when = parse_send_time(at, ctx.settings.newsletter.timezone) if at else None
     pairs = _where(where)
-    for path in lists:
-        if not path.is_file():
-            raise ConfigError("no such list file", path=str(path))
+    lists = tuple(resolve_lists(ctx, lists))  # as send does: a NAME, or a path from here or the workspace
     audience = audience_for(ctx, list(lists), tags=tags, where=pairs)
     try:
         with run_lock(ctx, run_lock_name(audience)) as lease:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli.build import sources_or_default
+from digest.cli.build import split_sources
 from digest.cli.output import printable, say, warn
 from digest.context import Context
 from digest.deliver.transport import is_loopback
@@ -56,16 +56,23 @@ def serve(ctx: Context, host: str, port: int, allowed: tuple[str, ...], smtp_por
 
 
 @click.command()
-@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8024, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--open", "open_browser", is_flag=True, help="Open the preview in the default browser.")
 @click.pass_obj
-def preview(ctx: Context, sources: tuple[Path, ...], host: str, port: int, open_browser: bool) -> None:
-    """Preview the issue built from SOURCES; it rebuilds and refreshes as files change."""
+def preview(ctx: Context, sources: tuple[str, ...], host: str, port: int, open_browser: bool) -> None:
+    """Preview the issue built from SOURCES (as for build); it rebuilds and refreshes as files change.
+
+    Web sources come from the cache of the last `digest fetch` (as with
+    `build --offline`): the preview never fetches.
+    """
     from digest.web.preview import create_preview_app
 
-    app = create_preview_app(ctx, sources_or_default(ctx, sources), hosts=(host,))
+    paths, web = split_sources(ctx, sources)
+    # Without SOURCES the [[sources]] of digest.toml are read again at each build (it may change).
+    urls = [spec.url for spec in web] if sources else []
+    app = create_preview_app(ctx, paths, urls=urls, configured=not sources, hosts=(host,))
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(f"http://{host}:{port}/",)).start()
     _run(app, host, port, "Previewing")

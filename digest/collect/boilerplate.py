@@ -5,10 +5,13 @@ Every rule here removes only what it can recognise for sure, and never empties a
 * a title's suffix (or prefix) joined by `|`, `–`, `—`, `-`, `·` or `::` is dropped when it is the
   site's name (og:site_name, the publisher, the host name with or without `www.` and its top-level
   domain) or a date;
-* a paragraph that is a photo caption ends with its credit (`Photo: AP`, `(Photograph: Reuters)`,
-  `Image credit: NASA`);
-* trailers at the end of an article are copyright lines (`© 2019 Science X Network`,
-  `Copyright 2020 …`) and citation lines (`Nature 574, 16-17 (2019)`, `doi:10.1038/…`);
+* a paragraph that is a photo caption is short and ends with its credit as credits are written:
+  after a full sentence or in brackets, a keyword and a few capitalised names (`… vote. Photo: AP`,
+  `(Photograph: Reuters)`, `Image credit: NASA/JPL`), never a sentence that happens to hold
+  "photo:" or "credit:";
+* trailers at the very end of an article (at most three lines) are copyright lines of at most
+  15 words (`© 2019 Science X Network`, `Copyright 2020 …`, `… All rights reserved.`) and
+  citation lines (`Nature 574, 16-17 (2019)`, `doi:10.1038/…`);
 * a summary that ends with "By <author>" repeats the meta line when the author is the item's;
 * a summary that ends with its own "Read more" / "Read the full article" link text.
 """
@@ -48,12 +51,20 @@ _DATE = re.compile(
 )
 _NOT_NAME = re.compile(r"[\W_]+", re.UNICODE)
 
-_CREDIT_WORDS = r"photo(?:graph)?s?|picture|pic|image|foto|credit|illustration"
-_CAPTION = re.compile(
-    rf"(?:^|(?<=[\s.!?,;–—-]))[(\[]?(?i:{_CREDIT_WORDS})(?i:\s+credit)?\s*[:：]\s*"
-    r"(?P<credit>[A-Z0-9][^.!?:()\[\]]{0,50}?)[)\]]?\.?$",  # a name, "AP", "Getty Images", "AFP/Getty"
+# A caption's credit: a short run of names ("AP", "Getty Images", "AFP/Getty", "Jane Doe/Reuters",
+# "AFP via Getty Images", "Courtesy of NASA"): every word capitalised, a digit, or a joining word.
+_CREDIT_KEYWORD = r"(?:photo(?:graph)?s?|picture|pic|image|foto|illustration)(?:\s+credit)?|credit"
+_CREDIT_TAIL = re.compile(
+    rf"(?P<open>[(\[])?(?i:{_CREDIT_KEYWORD})\s*[:：]\s*(?P<credit>[^()\[\]:：]{{1,60}}?)\s*"
+    r"(?(open)[)\]])\.?$"
 )
-_COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b|all rights reserved\b)", re.IGNORECASE)
+_CREDIT_JOINERS = {"via", "for", "and", "&", "of", "de", "da", "van", "von", "der", "la", "le", "courtesy", "/"}
+_CREDIT_WORD = re.compile(r"^(?:[A-Z0-9À-Þ][\w.'’&-]*|[A-Z]\.)(?:/[\w.'’&-]+)*$")
+_CAPTION_WORDS = 60  # a caption is short; a paragraph that ends "… Photo: AP" after 60 words is an article's
+_SENTENCE_END = re.compile(r"(?:[.!?…][\"”’)\]]*|[-–—|/•·])$")
+_COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\s*(?:©|\(c\)|\d{4}\b)|all rights reserved\b)", re.IGNORECASE)
+_RESERVED = re.compile(r"\ball rights reserved\.?$", re.IGNORECASE)
+MAX_TRAILERS = 3  # copyright and citation lines taken off an article's end, at most
 _CITATION = re.compile(
     r"""^(?:
         # Nature 574, 16-17 (2019)
@@ -120,13 +131,31 @@ def clean_title(title: str, site_names: Sequence[str]) -> str:
     return kept or title
 
 
+def _is_credit(text: str) -> bool:
+    """True for a credit: one to six words, each a name (capitalised), a number, or a joining word."""
+    words = text.replace("/", " / ").split()
+    return 0 < len(words) <= 8 and sum(w != "/" for w in words) <= 6 and all(
+        w.lower() in _CREDIT_JOINERS or _CREDIT_WORD.match(w) for w in words)
+
+
 def split_caption(paragraph: str) -> tuple[str, str] | None:
-    """A photo caption's text and credit ("… election. Photo: AP" → ("… election.", "AP")), else None."""
+    """A photo caption's text and credit ("… election. Photo: AP" → ("… election.", "AP")), else None.
+
+    Only a credit as credits are written: its keyword (`Photo:`, `Photograph:`, `Image credit:`,
+    `Credit:` …) opens the paragraph, follows a full sentence or a dash, or stands in brackets;
+    the credit is a few capitalised names; and the paragraph is short. "He took a photo: Mike
+    Smith smiled." and "… on credit: Moody's cut the outlook." are sentences, not captions.
+    """
     text = paragraph.strip()
-    match = _CAPTION.search(text) if len(text.split()) <= 80 else None
-    if match is None:
+    if len(text.split()) > _CAPTION_WORDS:
         return None
-    return text[: match.start()].rstrip(" ,;–—-"), match.group("credit").strip()
+    match = _CREDIT_TAIL.search(text)
+    if match is None or not _is_credit(match.group("credit")):
+        return None
+    before = text[: match.start()].rstrip()
+    if before and not match.group("open") and not _SENTENCE_END.search(before):
+        return None
+    return before.rstrip(" ,;–—-|/•·"), match.group("credit").strip()
 
 
 def is_caption(paragraph: str) -> bool:
@@ -135,16 +164,21 @@ def is_caption(paragraph: str) -> bool:
 
 
 def _is_trailer(paragraph: str) -> bool:
+    """A copyright line ("© 2019 Science X Network", "Copyright 2020 …", "… All rights reserved.") of at most
+    15 words, or a citation line ("Nature 574, 16-17 (2019)", "doi:10.1038/…")."""
     text = paragraph.strip()
     if _CITATION.match(text):
         return True
-    return bool(_COPYRIGHT.match(text) or re.search(r"©\s*(?:\d{4}|[A-Z])", text)) and len(text.split()) <= 15
+    if len(text.split()) > 15:
+        return False
+    return bool(_COPYRIGHT.match(text) or _RESERVED.search(text))
 
 
 def drop_trailers(paragraphs: Sequence[str]) -> tuple[str, ...]:
-    """Remove copyright and citation lines from the end of an article (at least one paragraph stays)."""
+    """Remove copyright and citation lines from the very end of an article (at most MAX_TRAILERS; at least
+    one paragraph stays)."""
     kept = list(paragraphs)
-    while len(kept) > 1 and _is_trailer(kept[-1]):
+    while len(kept) > 1 and len(paragraphs) - len(kept) < MAX_TRAILERS and _is_trailer(kept[-1]):
         kept.pop()
     return tuple(kept)
 

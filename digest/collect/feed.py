@@ -16,14 +16,20 @@ from collections.abc import Callable
 from datetime import datetime
 
 from digest.collect.boilerplate import drop_read_more, drop_trailing_byline
+from digest.collect.feedlimit import MAX_FEED_ENTRIES, first_entries
 from digest.collect.textio import clean_line
 from digest.errors import SourceError
 from digest.model import Article
+from digest.weburl import absolute_url
 
 __all__ = ["parse_feed", "looks_like_feed", "html_to_text"]
 
+# What may come before a feed's root element: the XML declaration, processing instructions
+# (`<?xml-stylesheet …?>`), comments and a DOCTYPE (with an internal subset); the root may
+# carry a namespace prefix (`<a:feed xmlns:a="http://www.w3.org/2005/Atom">`).
 _FEED_START = re.compile(
-    r"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<(rss|feed|rdf:RDF)\b", re.I | re.S
+    r"""^\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*|<!DOCTYPE\s[^[>]*(?:\[.*?\]\s*)?>\s*)*
+        <(?:[\w.-]+:)?(?:rss|feed|RDF)\b""", re.I | re.S | re.X
 )
 _ROOT = re.compile(r"<((?:[\w.-]+:)?(?:rss|feed|RDF))[\s>/]", re.I)
 _TRAILING_COMMENTS = re.compile(r"(?:\s*<!--.*?-->)*\s*$", re.S)
@@ -46,9 +52,15 @@ def html_to_text(fragment: str) -> str:
     return clean_line(html.unescape(stripped))
 
 
-def _safe_link(value: str | None) -> str:
-    value = (value or "").strip()
-    return value if value.startswith(("http://", "https://")) else ""
+def _published(entry: dict) -> datetime | None:
+    """The entry's date, or None when it has none or an impossible one (year 0, after 9999)."""
+    stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+    if not stamp:
+        return None
+    try:
+        return datetime(*stamp[:6])
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _reason(exc: BaseException, text: str, skipped_lines: int) -> tuple[str, int | None]:
@@ -79,16 +91,25 @@ def _cut_off(text: str) -> str | None:
     return name
 
 
-def parse_feed(text: str, *, path: str, warn: WarningSink | None = None) -> list[Article]:
-    """Parse a feed into articles, keeping what feedparser recovers from a feed that is not well-formed."""
+def parse_feed(text: str, *, path: str, warn: WarningSink | None = None, base: str = "") -> list[Article]:
+    """Parse a feed into articles, keeping what feedparser recovers from a feed that is not well-formed.
+
+    Entry links are absolute http(s) URLs: relative ones are resolved against
+    `base` (the feed's own URL, for a fetched feed) and dropped without one.
+    Only the first MAX_FEED_ENTRIES entries are read (see `digest.collect.feedlimit`).
+    """
     import feedparser
 
     # Blank lines before the XML declaration are harmless, but make the document not well-formed.
     stripped = text.lstrip()
     skipped_lines, text = text[: len(text) - len(stripped)].count("\n"), stripped
+    data = text.encode("utf-8")
+    cut = first_entries(data, MAX_FEED_ENTRIES)
+    if cut is not None and warn is not None:
+        warn(f"{path}: more than {MAX_FEED_ENTRIES} entries; only the first {MAX_FEED_ENTRIES} are read")
     # Never hand feedparser a str: it fetches a str that looks like a URL (http, ftp, file)
     # and opens a str that names an existing file. A file object is only ever read.
-    parsed = feedparser.parse(io.BytesIO(text.encode("utf-8")))
+    parsed = feedparser.parse(io.BytesIO(cut if cut is not None else data))
     exc = parsed.get("bozo_exception") if parsed.bozo else None
     if isinstance(exc, feedparser.CharacterEncodingOverride):
         exc = None  # we hand it UTF-8 whatever the declaration says: nothing is wrong
@@ -105,10 +126,7 @@ def parse_feed(text: str, *, path: str, warn: WarningSink | None = None) -> list
         title = html_to_text(entry.get("title", ""))
         if not title:
             continue
-        published = None
-        stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        if stamp:
-            published = datetime(*stamp[:6])
+        published = _published(entry)
         summary = html_to_text(entry.get("summary", "") or "")
         if not summary and entry.get("content"):
             summary = html_to_text(entry.content[0].get("value", ""))
@@ -119,7 +137,7 @@ def parse_feed(text: str, *, path: str, warn: WarningSink | None = None) -> list
                 origin=path,
                 kind="feed",
                 title=title,
-                url=_safe_link(entry.get("link")),
+                url=absolute_url(entry.get("link"), base),
                 source=source,
                 published=published,
                 author=author,

@@ -13,6 +13,7 @@ from digest.collect.htmlpage import looks_like_html, parse_html
 from digest.collect.textio import decode
 from digest.errors import SourceError
 from digest.model import Article
+from digest.weburl import same_site
 
 __all__ = ["parse_fetched", "sniff_kind", "charset_of"]
 
@@ -50,19 +51,25 @@ def parse_fetched(data: bytes, *, url: str, content_type: str = "", kind: str = 
     """Parse a fetched body as a feed (one article per entry) or an article page (one article).
 
     `url` is where the body came from (after redirects): it names the source in
-    errors and becomes the article's link when the page declares no canonical URL.
+    errors, resolves relative entry links, and becomes the article's link when
+    the page declares no canonical URL, or one on another site (a page must not
+    claim to be another site's article: dedupe would let it replace that one).
     """
     if not data.strip():
         raise SourceError("empty answer, no article in it", path=url)
+    warn = warnings.append if warnings is not None else None
     charset = charset_of(content_type)
     try:
         decoded = decode(data, path=url, encoding=charset)
-    except SourceError:
+    except SourceError as exc:
         if not charset:
             raise
         decoded = decode(data, path=url)  # a wrong charset label is common; detect instead
-    if decoded.guessed and warnings is not None:
-        warnings.append(f"{url}: no charset given and not UTF-8, decoded as {decoded.encoding}")
+        if warn is not None:
+            warn(f"{url}: charset {charset!r} from the Content-Type did not work ({exc.message}); "
+                 f"decoded as {decoded.encoding}")
+    if decoded.guessed and warn is not None:
+        warn(f"{url}: no charset given and not UTF-8, decoded as {decoded.encoding}")
     text = decoded.text
     if kind == "auto":
         try:
@@ -70,6 +77,10 @@ def parse_fetched(data: bytes, *, url: str, content_type: str = "", kind: str = 
         except SourceError as exc:
             raise SourceError(exc.message, path=url) from None
     if kind == "feed":
-        return parse_feed(text, path=url)
-    article = parse_html(text, path=url)
+        return parse_feed(text, path=url, warn=warn, base=url)
+    article = parse_html(text, path=url, warn=warn, base=url)
+    if article.url and not same_site(article.url, url):
+        if warn is not None:
+            warn(f"{url}: its canonical URL {article.url} is on another site; the page's own URL is used")
+        article = dataclasses.replace(article, url="")
     return [article if article.url else dataclasses.replace(article, url=url)]

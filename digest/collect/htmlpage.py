@@ -18,6 +18,7 @@ from digest.collect.boilerplate import clean_title, drop_trailers, split_caption
 from digest.collect.textio import clean_line
 from digest.errors import SourceError
 from digest.model import Article, Image
+from digest.weburl import absolute_url
 
 __all__ = ["parse_html", "looks_like_html", "MIN_BODY_WORDS"]
 
@@ -74,8 +75,12 @@ def _body(
     return tuple(body), caption, credit
 
 
-def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = None) -> Article:
-    """Extract title, author, date, paragraphs, lead image and canonical URL from a page."""
+def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = None, base: str = "") -> Article:
+    """Extract title, author, date, paragraphs, lead image and canonical URL from a page.
+
+    URLs are absolute http(s) ones: relative ones are resolved against `base` (the page's
+    own URL, for a fetched page) and dropped without one, as are malformed ones.
+    """
     import trafilatura
 
     try:
@@ -97,15 +102,14 @@ def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = Non
     image: Image | None = None
     for element in doc.body.iter("p", "graphic", "item", "quote"):
         if element.tag == "graphic":
-            src = (element.get("src") or "").strip()
-            if image is None and src.startswith(("http://", "https://")):
+            src = absolute_url(element.get("src"), base)
+            if image is None and src:
                 image = Image(src, clean_line(element.get("alt") or element.get("title") or ""))
             continue
         line = clean_line("".join(element.itertext()))
         if line and (element.tag != "p" or element.getparent() is doc.body):
             paragraphs.append(line)
-    url = doc.url or ""
-    url = url if url.startswith(("http://", "https://")) else ""
+    url = absolute_url(doc.url, base)
     sitename = clean_line(doc.sitename or "")
     title = clean_title(clean_line(doc.title or ""), [sitename, doc.hostname or "", urlsplit(url).hostname or ""])
     if not title:
@@ -113,8 +117,8 @@ def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = Non
     if not paragraphs:
         raise SourceError("no article text found in this HTML page", path=path)
     body, caption, credit = _body(paragraphs, clean_line(doc.description or ""), path=path, warn=warn)
-    if image is None and doc.image and doc.image.startswith(("http://", "https://")):
-        image = Image(doc.image, caption or title)
+    if image is None and absolute_url(doc.image, base):
+        image = Image(absolute_url(doc.image, base), caption or title)
     elif image is not None and not image.alt:
         image = Image(image.url, caption or title)
     return Article(

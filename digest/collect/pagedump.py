@@ -30,12 +30,15 @@ For example (the sample in pages/):
     Item summary…
 
 Title block rule: the title is the first line after the breadcrumb. It is more than one
-line only when a source line follows the block directly: then the block is up to
+line only when a source line or a byline follows the block directly: then the block is up to
 MAX_TITLE_LINES lines, none of them a label or a caption, none longer than 30 words or ending
 in a full stop after more than 12 words (that is a paragraph), at most 300 characters in all.
 The lines are joined with a space (none between CJK characters, none after a hyphen that
-breaks a word). Without a source line a wrapped title cannot be told from the first
-paragraph, so the first line alone is the title.
+breaks a word). Without a source line or byline after it, a wrapped title cannot be told
+from the first paragraph, so the first line alone is the title.
+
+A second source line in the head is reported and dropped; a date that is no date
+(`2026-13-45`) is reported and the page kept, undated.
 
 Between the title and the first paragraph, source line, caption and byline are recognised by
 their own shape, never by their position: any of them may be missing (or come in another
@@ -116,7 +119,7 @@ def _reads_as_sentence(line: str) -> bool:
 def _title_lines(lines: list[tuple[int, str]], start: int) -> int:
     """How many lines from `start` make the title: a block directly before a source line, else 1."""
     for end in range(start + 1, min(start + MAX_TITLE_LINES, len(lines) - 1) + 1):
-        if _SOURCE.match(lines[end][1]):
+        if _SOURCE.match(lines[end][1]) or _is_byline(lines[end][1]):
             block = [line for _, line in lines[start:end]]
             fits = sum(len(line) + 1 for line in block) <= MAX_TITLE_CHARS
             if end - start > 1 and fits and not any(_is_label(b) or _reads_as_sentence(b) for b in block):
@@ -140,7 +143,8 @@ def _join_title(parts: list[str]) -> str:
     return title
 
 
-def _parse_source_line(value: str, *, path: str, line: int) -> tuple[str, datetime | None, str]:
+def _parse_source_line(value: str, *, path: str, line: int,
+                       warn: WarningSink | None) -> tuple[str, datetime | None, str]:
     source, published, author = "", None, ""
     for part in (p.strip() for p in value.split("|")):
         if not part:
@@ -155,7 +159,8 @@ def _parse_source_line(value: str, *, path: str, line: int) -> tuple[str, dateti
             try:
                 published = datetime(y, mo, d, h, mi, s)
             except ValueError:
-                raise SourceError(f"invalid date {part!r}", path=path, line=line) from None
+                if warn:
+                    warn(f"{path}:{line}: invalid date {part!r}; the page is kept without a date")
             continue
         if not source:
             source = part
@@ -178,6 +183,7 @@ def parse_page(text: str, *, path: str, warn: WarningSink | None = None) -> Arti
     pending_title: str | None = None
     section = "head"  # head → body → top
     skip = 0  # lines of a title block already taken
+    source_seen = False
 
     for index, (number, line) in enumerate(lines):
         if skip:
@@ -209,12 +215,17 @@ def parse_page(text: str, *, path: str, warn: WarningSink | None = None) -> Arti
                 breadcrumb = tuple(c for c in _CRUMB_SPLIT.split(position.group(1)) if c)
                 continue
             source_match = _SOURCE.match(line)
-            if source_match and not source and not published:
-                source, published, author_field = _parse_source_line(
-                    source_match.group(1), path=path, line=number
-                )
+            if source_match and title and source_seen:
+                if warn:
+                    warn(f"{path}:{number}: a second Source line, dropped")
+                continue
+            if source_match:
                 if not title:
                     raise SourceError("source line before any title", path=path, line=number)
+                source, published, author_field = _parse_source_line(
+                    source_match.group(1), path=path, line=number, warn=warn
+                )
+                source_seen = True
                 continue
             if not title:
                 count = _title_lines(lines, index)

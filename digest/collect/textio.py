@@ -60,6 +60,8 @@ def decode(data: bytes, *, path: str, encoding: str | None = None) -> DecodedTex
             raise SourceError(f"unknown encoding {encoding!r}", path=path) from None
         except UnicodeDecodeError as exc:
             raise SourceError(f"not valid {encoding} at byte {exc.start}", path=path) from None
+        except (UnicodeError, ValueError, TypeError):  # codecs such as "undefined" or "punycode" fail otherwise
+            raise SourceError(f"cannot decode the text as {encoding!r}", path=path) from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return DecodedText(data.decode("utf-16"), "utf-16", False)

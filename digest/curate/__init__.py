@@ -28,6 +28,8 @@ __all__ = [
     "in_period",
     "says_more",
     "one_line",
+    "distinctive",
+    "DISTINCTIVE_WORDS",
 ]
 
 LEAD_RULE = (
@@ -43,6 +45,9 @@ MAX_SUMMARY = 60 * CHARS_PER_WORD
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？…])['\"”’)\]]*\s+")
 _PUNCT_OR_SPACE = re.compile(r"[\W_]+", re.UNICODE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+#: A title of fewer words ("Letters", "Weather", "In brief") does not name one story across sources.
+DISTINCTIVE_WORDS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +79,22 @@ def title_key(title: str) -> str:
 
 
 def url_key(url: str) -> str:
-    """Compare URLs without scheme, www., fragment, trailing slash or tracking parameters."""
+    """Compare URLs without scheme, www., fragment, trailing slash or tracking parameters (the port kept).
+
+    A URL `urllib` cannot take apart (`http://[::1/x`) is its own key, trimmed.
+    """
     if not url:
         return ""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower().removeprefix("www.")
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower().removeprefix("www.")
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    if port is not None and port != {"http": 80, "https": 443}.get(parts.scheme.lower()):
+        host = f"{host}:{port}"
     query = "&".join(
         q for q in sorted(parts.query.split("&")) if q and not q.lower().startswith(("utm_", "fbclid", "gclid"))
     )
@@ -163,6 +179,21 @@ def says_more(article: Article) -> bool:
     return len(article.paragraphs) > 1 or (bool(article.paragraphs) and len(article.paragraphs[0].split()) > 60)
 
 
+def distinctive(key: str) -> bool:
+    """True when a normalised title names one story: DISTINCTIVE_WORDS words or more (CJK: characters)."""
+    return len(key.split()) + len(_CJK.findall(key)) >= DISTINCTIVE_WORDS
+
+
+def _seen_title(seen: list[tuple[str, str]] | None, key: str, item: TopNewsItem) -> bool:
+    """True when an item repeats a title already taken: any copy of a distinctive title; a short generic
+    one only from the same source, and never when both have a URL of their own."""
+    if not seen:
+        return False
+    if distinctive(key):
+        return True
+    return any(origin == item.origin and not (url and item.url) for origin, url in seen)
+
+
 def in_period(articles: Sequence[Article], options: CurateOptions) -> list[Article]:
     """The articles of the chosen period (undated ones included)."""
     return [a for a in articles if _in_period(a, options)]
@@ -208,7 +239,8 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
         raise ConfigError("no article in the chosen period")
     lead = _choose_lead(chosen, options.lead)
 
-    seen_titles = {title_key(lead.title)}
+    # A title seen, with where it came from: a short generic one ("Letters") repeats only within its source.
+    seen_titles: dict[str, list[tuple[str, str]]] = {title_key(lead.title): [(lead.origin, lead.url)]}
     seen_urls = {url_key(lead.url)} - {""}
     candidates: list[TopNewsItem] = []
     for article in chosen:
@@ -225,10 +257,10 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
     left_out: list[str] = []
     for item in candidates:
         tkey, ukey = title_key(item.title), url_key(item.url)
-        if tkey in seen_titles or (ukey and ukey in seen_urls):
+        if _seen_title(seen_titles.get(tkey), tkey, item) or (ukey and ukey in seen_urls):
             left_out.append(item.title)
             continue
-        seen_titles.add(tkey)
+        seen_titles.setdefault(tkey, []).append((item.origin, item.url))
         if ukey:
             seen_urls.add(ukey)
         unique.append(item)

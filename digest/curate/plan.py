@@ -19,9 +19,10 @@ from pathlib import Path
 from digest.curate import Curated, excerpt, one_line, says_more, title_key, url_key
 from digest.errors import PlanError
 from digest.model import Article, Issue, TopNewsItem
+from digest.weburl import is_url, redact
 
 __all__ = ["PlanLead", "PlanEntry", "IssuePlan", "Planned", "plan_from_curated", "apply_plan", "source_name",
-           "candidates"]
+           "candidates", "named_in_workspace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +73,36 @@ class Planned:
 
 
 def source_name(origin: str, root: Path, *, base: Path | None = None) -> str:
-    """A source file as the plan names it: relative to the workspace when inside it, POSIX slashes.
+    """A source as the plan names it: a URL as it is (without a password); a file relative to the
+    workspace when inside it, POSIX slashes.
 
-    `origin` is relative to `base` (the current folder for collected articles, the
-    workspace for names read from a plan).
+    A file's `origin` is relative to `base` (by default the workspace: names read from a
+    plan, and origins already named by `named_in_workspace`).
     """
     if not origin:
         return ""
+    if is_url(origin):
+        return redact(origin)
     path = Path(origin)
     if not path.is_absolute():
-        path = (base or Path.cwd()) / path
+        path = (base or root) / path
     resolved, top = path.resolve(), root.resolve()
     return resolved.relative_to(top).as_posix() if resolved.is_relative_to(top) else resolved.as_posix()
+
+
+def named_in_workspace(articles: Iterable[Article], root: Path, *, base: Path | None = None) -> list[Article]:
+    """The articles (and their Top News items) with their origins named as the plan names them.
+
+    Collected origins are relative to `base` (default: the current folder); named,
+    they are the same whatever folder the command ran in (`digest -C ws …`), so the
+    issue's content, its number and its plan do not depend on it.
+    """
+    here = base or Path.cwd()
+    named = []
+    for article in articles:
+        items = tuple(replace(item, origin=source_name(item.origin, root, base=here)) for item in article.top_news)
+        named.append(replace(article, origin=source_name(article.origin, root, base=here), top_news=items))
+    return named
 
 
 def candidates(articles: Iterable[Article]) -> list[TopNewsItem]:

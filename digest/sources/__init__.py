@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from digest.weburl import is_url
+
 if TYPE_CHECKING:
     from digest.context import Context
     from digest.sources.articles import articles_from
@@ -54,8 +56,3 @@ def cache_of(ctx: Context) -> BodyCache:
 
     return BodyCache(ctx.workspace.state_dir / "cache")
 
-
-def is_url(text: str) -> bool:
-    """True when a command-line SOURCE is a URL rather than a file name (`scheme://…`)."""
-    head, sep, _ = text.partition("://")
-    return bool(sep) and head.isalpha() and len(head) > 1

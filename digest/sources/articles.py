@@ -8,6 +8,7 @@ article itself (the entry's date kept if the page has none).
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from digest.collect import Collection
@@ -16,8 +17,32 @@ from digest.errors import SourceError
 from digest.model import Article
 from digest.sources.cache import BodyCache
 from digest.sources.fetch import FetchReport, FetchResult, PageResult
+from digest.weburl import redact
 
-__all__ = ["articles_from", "entry_links", "newest"]
+__all__ = ["articles_from", "entry_links", "newest", "parse_body", "ParsedBody"]
+
+
+@dataclass
+class ParsedBody:
+    """A source's body parsed once: its articles and warnings, or why it could not be read."""
+
+    articles: list[Article] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: SourceError | None = None
+
+
+def parse_body(body: bytes | None, *, url: str, content_type: str, kind: str) -> ParsedBody:
+    """Parse a cached body (None: missing or damaged) into articles, warnings, or an error."""
+    parsed = ParsedBody()
+    if body is None:
+        parsed.error = SourceError("the cached body is missing or damaged; fetch again")
+        return parsed
+    try:
+        parsed.articles = parse_fetched(body, url=url, content_type=content_type, kind=kind,
+                                        warnings=parsed.warnings)
+    except SourceError as exc:
+        parsed.error = exc
+    return parsed
 
 
 def newest(articles: list[Article], limit: int) -> list[Article]:
@@ -26,13 +51,11 @@ def newest(articles: list[Article], limit: int) -> list[Article]:
     return ranked[:limit]
 
 
-def entry_links(body: bytes, *, url: str, content_type: str, max_items: int) -> list[str]:
+def entry_links(parsed: ParsedBody, *, max_items: int) -> list[str]:
     """The article links of a feed's newest entries ([] when the body is not a feed)."""
-    try:
-        articles = parse_fetched(body, url=url, content_type=content_type, kind="feed")
-    except SourceError:
+    if parsed.error is not None or any(a.kind != "feed" for a in parsed.articles):
         return []
-    return list(dict.fromkeys(a.url for a in newest(articles, max_items) if a.url))
+    return list(dict.fromkeys(a.url for a in newest(parsed.articles, max_items) if a.url))
 
 
 def articles_from(report: FetchReport, cache: BodyCache) -> Collection:
@@ -43,21 +66,24 @@ def articles_from(report: FetchReport, cache: BodyCache) -> Collection:
             found.errors.append(result.error())
             continue
         if result.moved_to:
-            found.warnings.append(f"{result.spec.url}: {result.reason}")
+            found.warnings.append(f"{result.name}: {result.reason}")
         try:
             found.articles.extend(_parse(result, cache, found.warnings))
         except SourceError as exc:
-            found.errors.append(SourceError(f"malformed: {exc.message}", path=result.spec.url))
+            found.errors.append(SourceError(f"malformed: {exc.message}", path=result.name))
     return found
 
 
 def _parse(result: FetchResult, cache: BodyCache, warnings: list[str]) -> list[Article]:
-    body = cache.get(result.body_sha256)
-    if body is None:
-        raise SourceError("the cached body is missing or damaged; fetch again")
     spec = result.spec
-    url = result.final_url or spec.url
-    articles = parse_fetched(body, url=url, content_type=result.content_type, kind=spec.kind, warnings=warnings)
+    parsed = result.parsed
+    if parsed is None:  # parsed already when the fetch followed a full_text feed's entries
+        parsed = parse_body(cache.get(result.body_sha256), url=redact(result.final_url or spec.url),
+                            content_type=result.content_type, kind=spec.kind)
+    warnings.extend(parsed.warnings)
+    if parsed.error is not None:
+        raise parsed.error
+    articles = parsed.articles
     if len(articles) == 1 and articles[0].kind == "html":
         return articles
     articles = newest(articles, spec.max_items)
@@ -65,8 +91,6 @@ def _parse(result: FetchResult, cache: BodyCache, warnings: list[str]) -> list[A
         return articles
     pages = {page.url: page for page in result.pages}
     return [_full_text(entry, pages.get(entry.url), cache, warnings) for entry in articles]
-
-
 def _full_text(entry: Article, page: PageResult | None, cache: BodyCache, warnings: list[str]) -> Article:
     """The entry's article page in its place, or the entry (with a warning saying why)."""
     if page is None:
@@ -76,7 +100,8 @@ def _full_text(entry: Article, page: PageResult | None, cache: BodyCache, warnin
         warnings.append(f"{entry.url}: {page.reason or 'not fetched'}; the feed's summary is used")
         return entry
     try:
-        [article] = parse_fetched(body, url=page.final_url or page.url, content_type=page.content_type, kind="page")
+        [article] = parse_fetched(body, url=page.final_url or page.url, content_type=page.content_type, kind="page",
+                                  warnings=warnings)
     except (SourceError, ValueError) as exc:
         warnings.append(f"{entry.url}: {exc}; the feed's summary is used")
         return entry

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import os
 import socket
 import ssl
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,14 +27,20 @@ from urllib.parse import urljoin, urlsplit
 import httpx2
 
 from digest.sources.config import FetchSettings
-from digest.sources.guard import GuardedBackend, RefusedAddress, check_resolved
+from digest.sources.guard import GuardedBackend, RefusedAddress
+from digest.sources.transport import GuardedTransport, proxy_mounts, tls_context
+from digest.weburl import redact_in
 
-__all__ = ["Fetched", "FetchFailure", "HTTPClient", "retry_after_seconds", "FEED_ACCEPT", "PAGE_ACCEPT"]
+__all__ = ["Fetched", "FetchFailure", "HTTPClient", "retry_after_seconds", "header_value", "tls_context",
+           "FEED_ACCEPT", "PAGE_ACCEPT"]
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
                "text/xml;q=0.9, text/html;q=0.8, */*;q=0.5")
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 _REDIRECTS = {301, 302, 303, 307, 308}
+
+#: Asked before each hop of a fetch: None to go on, or why the URL is not fetched.
+Check = Callable[[str], Awaitable[str | None]]
 _PERMANENT = {301, 308}
 
 
@@ -59,9 +64,24 @@ class FetchFailure(Exception):
 
     def __init__(self, outcome: str, reason: str, *, status: int | None = None) -> None:
         self.outcome = outcome
-        self.reason = reason
+        self.reason = redact_in(reason)  # a redirect target keeps the source's password: never printed
         self.status = status
+        self.seconds = 0.0  # from the first request sent to the failure
         super().__init__(reason)
+
+
+def header_value(value: str | None) -> str:
+    """A validator fit to be sent back as a request header, else "".
+
+    RFC 9110 §8.8.3 allows obs-text (bytes over 0x7F) in an ETag, but what a
+    client decodes is no longer the server's bytes and cannot be sent back as
+    they were: a validator is kept only when it is visible ASCII (and spaces),
+    at most 1 KB. A source whose validators are not is fetched whole each time.
+    """
+    value = (value or "").strip()
+    if not value or len(value) > 1024 or not all(" " <= c <= "~" for c in value):
+        return ""
+    return value
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
@@ -78,52 +98,6 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     if when is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-_TLS_CONTEXTS: dict[tuple[str, str], ssl.SSLContext] = {}
-
-
-def tls_context() -> ssl.SSLContext:
-    """The verifying TLS context (system CAs, or SSL_CERT_FILE / SSL_CERT_DIR), made once per process.
-
-    Loading the CA bundle costs ~0.1 s of CPU; a process that fetches more than once pays it once.
-    """
-    import httpcore2
-
-    key = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
-    if key not in _TLS_CONTEXTS:
-        _TLS_CONTEXTS[key] = httpcore2.default_ssl_context()
-    return _TLS_CONTEXTS[key]
-
-
-class _GuardedTransport(httpx2.AsyncHTTPTransport):
-    """httpx2's transport with the guarded network backend under its connection pool."""
-
-    def __init__(self, *, backend: GuardedBackend, proxied: bool, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        # httpx2 does not take a network backend; its pool (httpcore2) does, and reads it per connection.
-        self._pool._network_backend = backend
-        self._guard = backend
-        self._proxied = proxied
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        if self._proxied and not self._guard.allow_private:
-            try:
-                await check_resolved(request.url.host,
-                                     request.url.port or (443 if request.url.scheme == "https" else 80))
-            except OSError as exc:
-                raise httpx2.ConnectError(str(exc), request=request) from exc
-        return await super().handle_async_request(request)
-
-
-class _Client(httpx2.AsyncClient):
-    """AsyncClient whose proxy transports (from HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) are guarded too."""
-
-    guard: GuardedBackend
-
-    def _init_proxy_transport(self, proxy: httpx2.Proxy, **kwargs: Any) -> httpx2.AsyncBaseTransport:  # type: ignore[override]
-        self.guard.exempt.add(proxy.url.host.lower())
-        return _GuardedTransport(backend=self.guard, proxied=True, proxy=proxy, **kwargs)
 
 
 class HTTPClient:
@@ -143,15 +117,15 @@ class HTTPClient:
         # that a host's next request reuses one instead of closing another host's (20 hosts x 2 > 16).
         pool = settings.concurrency * 4
         limits = httpx2.Limits(max_connections=pool, max_keepalive_connections=pool)
-        # The proxy transports are made inside AsyncClient.__init__: the guard rides on a class of this client's own.
-        client_class = type("_GuardedClient", (_Client,), {"guard": guard})
-        self._client = client_class(
-            transport=_GuardedTransport(backend=guard, proxied=False, limits=limits, verify=tls_context()),
+
+        self._client = httpx2.AsyncClient(
+            transport=GuardedTransport(backend=guard, proxied=False, limits=limits, verify=tls_context()),
+            mounts=proxy_mounts(guard, limits=limits),
             limits=limits,
             verify=tls_context(),
             timeout=httpx2.Timeout(settings.timeout, connect=settings.connect_timeout),
             follow_redirects=False,  # every hop is checked below
-            trust_env=True,  # proxies and SSL_CERT_FILE from the standard environment variables
+            trust_env=False,  # the proxies are mounted above; the CA bundle is tls_context()'s
             headers={"User-Agent": self.user_agent},
         )
         return self
@@ -165,27 +139,39 @@ class HTTPClient:
         async with self._hosts[host.lower()], self._all:
             yield
 
-    async def get(self, url: str, *, etag: str = "", last_modified: str = "", accept: str = FEED_ACCEPT) -> Fetched:
-        """GET with validators; a 304 has no body. Raises FetchFailure with a one-line reason."""
-        started = time.perf_counter()
-        waited = False
-        while True:
-            try:
-                fetched = await self._follow(url, etag=etag, last_modified=last_modified, accept=accept)
-            except _RetryLater as later:
-                if waited or later.seconds is None or later.seconds > self.settings.retry_after_max:
-                    hint = f", Retry-After {later.seconds:.0f} s" if later.seconds is not None else ""
-                    raise FetchFailure("skipped", f"HTTP {later.status} (rate limited{hint}); skipped this time",
-                                       status=later.status) from None
-                waited = True
-                await asyncio.sleep(later.seconds)
-                continue
-            return Fetched(**{**_fields(fetched), "seconds": time.perf_counter() - started})
+    async def get(self, url: str, *, etag: str = "", last_modified: str = "", accept: str = FEED_ACCEPT,
+                  check: Check | None = None) -> Fetched:
+        """GET with validators; a 304 has no body. Raises FetchFailure with a one-line reason.
 
-    async def _follow(self, url: str, *, etag: str, last_modified: str, accept: str) -> Fetched:
+        `check(url)` is asked before every hop (the first URL and each redirect
+        target): a reason it returns refuses the fetch (robots.txt). The time
+        reported counts from the first request sent, not the wait for a free slot.
+        """
+        timer = _Timer()
+        waited = False
+        try:
+            while True:
+                try:
+                    fetched = await self._follow(url, etag=etag, last_modified=last_modified, accept=accept,
+                                                 check=check, timer=timer)
+                except _RetryLater as later:
+                    if waited or later.seconds is None or later.seconds > self.settings.retry_after_max:
+                        raise FetchFailure("skipped", later.reason(), status=later.status) from None
+                    waited = True
+                    await asyncio.sleep(later.seconds)
+                    continue
+                return Fetched(**{**_fields(fetched), "seconds": timer.elapsed()})
+        except FetchFailure as failure:
+            failure.seconds = timer.elapsed()
+            raise
+
+    async def _follow(self, url: str, *, etag: str, last_modified: str, accept: str, check: Check | None,
+                      timer: _Timer) -> Fetched:
         if self._client is None:
             raise RuntimeError("use HTTPClient as an async context manager")
         settings = self.settings
+        # A validator stored by an older version may not be fit for a header: then it is not sent.
+        etag, last_modified = header_value(etag), header_value(last_modified)
         current, seen, moved_to, permanent = url, {url}, "", True
         deadline = 0.0
         for _ in range(settings.max_redirects + 1):
@@ -194,8 +180,16 @@ class HTTPClient:
                 headers["If-None-Match"] = etag
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
-            host = urlsplit(current).hostname or ""
+            try:
+                host = urlsplit(current).hostname or ""
+            except ValueError:
+                raise FetchFailure("failed", f"not a valid URL: {current}") from None
+            if check is not None:  # outside the slot: the check may itself fetch from this host (robots.txt)
+                refusal = await check(current)
+                if refusal:
+                    raise FetchFailure("refused", refusal)
             async with self._slot(host):
+                timer.start()
                 # One deadline for the whole answer, redirects included, counted from the first request sent.
                 deadline = deadline or asyncio.get_running_loop().time() + settings.timeout
                 try:
@@ -220,11 +214,13 @@ class HTTPClient:
                                     raise FetchFailure("failed", "HTTP 304 to a request that had no validators",
                                                        status=304)
                                 await _drain(response)
-                                return Fetched(url, current, 304, None, etag=response.headers.get("etag", etag),
-                                               last_modified=response.headers.get("last-modified", last_modified),
-                                               moved_to=moved_to)
+                                return Fetched(url, current, 304, None,
+                                               etag=header_value(response.headers.get("etag")) or etag,
+                                               last_modified=header_value(response.headers.get("last-modified"))
+                                               or last_modified, moved_to=moved_to)
                             if status in (429, 503):
-                                raise _RetryLater(status, retry_after_seconds(response.headers.get("retry-after")))
+                                raise _RetryLater(status, retry_after_seconds(response.headers.get("retry-after")),
+                                                  response.reason_phrase)
                             if status == 410:
                                 raise FetchFailure("gone", "HTTP 410 Gone: the source was removed; take it out "
                                                    "of [[sources]]", status=410)
@@ -232,8 +228,8 @@ class HTTPClient:
                                 raise FetchFailure("failed", f"HTTP {status} {response.reason_phrase}".strip(),
                                                    status=status)
                             body = await self._read_capped(response)
-                            return Fetched(url, current, 200, body, etag=response.headers.get("etag", ""),
-                                           last_modified=response.headers.get("last-modified", ""),
+                            return Fetched(url, current, 200, body, etag=header_value(response.headers.get("etag")),
+                                           last_modified=header_value(response.headers.get("last-modified")),
                                            content_type=response.headers.get("content-type", ""),
                                            moved_to=moved_to)
                         finally:
@@ -288,9 +284,30 @@ async def _drain(response: httpx2.Response, limit: int = 64 * 1024) -> None:
 
 
 class _RetryLater(Exception):
-    def __init__(self, status: int, seconds: float | None) -> None:
+    def __init__(self, status: int, seconds: float | None, phrase: str = "") -> None:
         self.status = status
         self.seconds = seconds
+        self.phrase = phrase
+
+    def reason(self) -> str:
+        """Why the source is skipped: 429 is rate limiting; a 503 is the server being unavailable."""
+        what = "rate limited" if self.status == 429 else "service unavailable"
+        hint = f", Retry-After {self.seconds:.0f} s" if self.seconds is not None else ""
+        return f"HTTP {self.status} ({what}{hint}); skipped this time"
+
+
+class _Timer:
+    """When a fetch's first request got its slot (waiting for one is not the server's time)."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+
+    def start(self) -> None:
+        if self.started is None:
+            self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return 0.0 if self.started is None else time.perf_counter() - self.started
 
 
 def _fields(fetched: Fetched) -> dict[str, Any]:
@@ -298,10 +315,17 @@ def _fields(fetched: Fetched) -> dict[str, Any]:
 
 
 def _redirect_target(current: str, location: str) -> str:
-    target = urljoin(current, location.strip())
-    scheme = urlsplit(target).scheme.lower()
+    try:
+        target = urljoin(current, location.strip())
+        parts = urlsplit(target)
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise FetchFailure("failed", f"redirect to an invalid URL ({location.strip()[:200]})") from None
+    scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise FetchFailure("refused", f"redirect to a {scheme or 'relative'}: URL refused ({target})")
+    if not parts.hostname:
+        raise FetchFailure("failed", f"redirect to a URL without a host ({target})")
     if urlsplit(current).scheme.lower() == "https" and scheme == "http":
         raise FetchFailure("refused", f"redirect from https down to http refused ({target})")
     return target

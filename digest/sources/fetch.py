@@ -25,9 +25,11 @@ from digest.sources.config import SourceSpec
 from digest.sources.robots import RobotsCache
 from digest.store.base import now_iso
 from digest.store.fetchcache import FetchRecord
+from digest.weburl import redact, redact_in
 
 if TYPE_CHECKING:
     from digest.context import Context
+    from digest.sources.articles import ParsedBody
 
 __all__ = ["FetchResult", "FetchReport", "PageResult", "fetch_sources", "fetch_sources_async", "user_agent",
            "OUTCOMES"]
@@ -63,6 +65,12 @@ class FetchResult:
     content_type: str = ""
     body_sha256: str = ""
     pages: list[PageResult] = field(default_factory=list)
+    parsed: ParsedBody | None = field(default=None, repr=False)  # the body parsed once (full_text feeds)
+
+    @property
+    def name(self) -> str:
+        """The source's URL as printed: without a password."""
+        return redact(self.spec.url)
 
     @property
     def ok(self) -> bool:
@@ -71,7 +79,7 @@ class FetchResult:
 
     def error(self) -> SourceError:
         """The failure as a one-line SourceError naming the URL."""
-        return SourceError(f"{self.outcome}: {self.reason}", path=self.spec.url)
+        return SourceError(f"{self.outcome}: {self.reason}", path=self.name)
 
 
 @dataclass
@@ -128,6 +136,11 @@ async def fetch_sources_async(ctx: Context, specs: Sequence[SourceSpec] | None =
     return FetchReport(results, offline=offline, seconds=time.perf_counter() - started)
 
 
+def _unexpected(exc: Exception) -> str:
+    """A surprise as one line (without passwords): it fails its source, never the run."""
+    return redact_in(f"unexpected error: {type(exc).__name__}: {exc}".splitlines()[0])
+
+
 class _Run:
     """One fetch of many sources: the shared client, robots rules, cache and the records to save."""
 
@@ -159,40 +172,48 @@ class _Run:
         return result
 
     async def fetch(self, spec: SourceSpec) -> FetchResult:
-        """Fetch one source (and, for a full_text feed, its entries' pages)."""
-        started = time.perf_counter()
-        # Feeds are published to be polled; robots.txt governs pages (and what may turn out to be one).
+        """Fetch one source (and, for a full_text feed, its entries' pages); never raises."""
+        try:
+            result = await self._fetch(spec)
+        except Exception as exc:  # one source's surprise must not take the others down with it
+            result = FetchResult(spec, "failed", _unexpected(exc))
+        return self._done(result)
+
+    async def _fetch(self, spec: SourceSpec) -> FetchResult:
+        # Feeds are published to be polled; robots.txt governs pages (and what may turn out to be one),
+        # on every hop of a redirect chain.
         accept = PAGE_ACCEPT if spec.kind == "page" else FEED_ACCEPT
         try:
-            if spec.kind != "feed":
-                refusal = await self._robots(spec.url)
-                if refusal:
-                    return self._done(FetchResult(spec, "refused", refusal, seconds=time.perf_counter() - started))
-            record, fetched = await self._get(spec.url, accept=accept)
+            record, fetched = await self._get(spec.url, accept=accept, robots=spec.kind != "feed")
         except FetchFailure as failure:
-            return self._done(FetchResult(spec, failure.outcome, failure.reason, status=failure.status,
-                                          seconds=time.perf_counter() - started))
+            return FetchResult(spec, failure.outcome, failure.reason, status=failure.status,
+                               seconds=failure.seconds)
         result = FetchResult(spec, "fetched" if fetched.status == 200 else "not_modified", status=fetched.status,
                              size=record.size, moved_to=fetched.moved_to, final_url=record.final_url,
-                             content_type=record.content_type, body_sha256=record.body_sha256)
+                             content_type=record.content_type, body_sha256=record.body_sha256,
+                             seconds=fetched.seconds)
         if fetched.moved_to:
-            result.reason = f"moved permanently to {fetched.moved_to}: update the URL in [[sources]]"
+            result.reason = f"moved permanently to {redact(fetched.moved_to)}: update the URL in [[sources]]"
         if spec.full_text:
             result.pages = await self._pages(spec, result)
-        result.seconds = time.perf_counter() - started
-        return self._done(result)
+        return result
 
     async def _robots(self, url: str) -> str | None:
         if self._robots_cache is None:
             raise RuntimeError("an offline run reads no robots.txt")
         return await self._robots_cache.refusal(url)
 
-    async def _get(self, url: str, *, accept: str) -> tuple[FetchRecord, Fetched]:
-        """A conditional GET when the cached body is still on disk; the body cached, the record kept to save."""
+    async def _get(self, url: str, *, accept: str, robots: bool) -> tuple[FetchRecord, Fetched]:
+        """A conditional GET when the cached body is intact; the body cached, the record kept to save.
+
+        A body that is gone or damaged on disk is asked for whole: validators would
+        only earn a 304 for a body we no longer have.
+        """
         old = self.records.get(url)
-        usable = old is not None and self.cache.has(old.body_sha256)
+        usable = old is not None and await asyncio.to_thread(self.cache.intact, old.body_sha256)
         fetched = await self.client.get(url, etag=old.etag if old and usable else "",
-                                        last_modified=old.last_modified if old and usable else "", accept=accept)
+                                        last_modified=old.last_modified if old and usable else "", accept=accept,
+                                        check=self._robots if robots else None)
         now = now_iso()
         if fetched.status == 304 and old is not None:  # the client refuses a 304 it did not ask for
             record = FetchRecord(url, fetched.final_url, fetched.etag or old.etag,
@@ -207,13 +228,19 @@ class _Run:
         self.records[url] = record
         return record, fetched
 
+    async def _parsed(self, spec: SourceSpec, result: FetchResult) -> list[str]:
+        """Parse the source's body once (in a thread: a big feed must not stall the other fetches), keep it
+        on the result for `articles_from`, and return its entries' links (none when it is not a feed)."""
+        from digest.sources.articles import entry_links, parse_body
+
+        body = await asyncio.to_thread(self.cache.get, result.body_sha256)
+        result.parsed = await asyncio.to_thread(parse_body, body, url=redact(result.final_url or spec.url),
+                                                content_type=result.content_type, kind=spec.kind)
+        return entry_links(result.parsed, max_items=spec.max_items)
+
     async def _pages(self, spec: SourceSpec, result: FetchResult) -> list[PageResult]:
         """Fetch the article pages of a full_text feed's newest entries."""
-        from digest.sources.articles import entry_links
-
-        body = self.cache.get(result.body_sha256)
-        links = entry_links(body or b"", url=result.final_url or spec.url, content_type=result.content_type,
-                            max_items=spec.max_items)
+        links = await self._parsed(spec, result)
         more = [link for link in links if link not in self.records]
         if more:
             self.records.update(await asyncio.to_thread(self.ctx.store.fetch_records, more))
@@ -221,31 +248,34 @@ class _Run:
 
     async def _page(self, url: str) -> PageResult:
         try:
-            refusal = await self._robots(url)
-            if refusal:
-                return PageResult(url, reason=refusal)
-            record, _ = await self._get(url, accept=PAGE_ACCEPT)
+            record, _ = await self._get(url, accept=PAGE_ACCEPT, robots=True)
         except FetchFailure as failure:
             return PageResult(url, reason=failure.reason)
+        except Exception as exc:  # an entry's page is one page: the feed and its other pages go on
+            return PageResult(url, reason=_unexpected(exc))
         return PageResult(url, record.body_sha256, record.content_type, record.final_url)
 
     async def from_cache(self, spec: SourceSpec) -> FetchResult:
-        """The source as last fetched, without a request (offline)."""
+        """The source as last fetched, without a request (offline); never raises."""
+        try:
+            result = await self._from_cache(spec)
+        except Exception as exc:  # as for fetch: one source at a time
+            result = FetchResult(spec, "failed", _unexpected(exc))
+        return self._done(result)
+
+    async def _from_cache(self, spec: SourceSpec) -> FetchResult:
         record = self.records.get(spec.url)
-        if record is None or not self.cache.has(record.body_sha256):
-            return self._done(FetchResult(spec, "failed", "not in the cache: run digest fetch (online) first"))
+        if record is None or not await asyncio.to_thread(self.cache.intact, record.body_sha256):
+            return FetchResult(spec, "failed", "not in the cache: run digest fetch (online) first")
         result = FetchResult(spec, "cached", size=record.size, final_url=record.final_url,
                              content_type=record.content_type, body_sha256=record.body_sha256)
         if spec.full_text:
-            from digest.sources.articles import entry_links
-
-            links = entry_links(self.cache.get(record.body_sha256) or b"", url=record.final_url,
-                                content_type=record.content_type, max_items=spec.max_items)
+            links = await self._parsed(spec, result)
             pages = await asyncio.to_thread(self.ctx.store.fetch_records, links)
             for link in links:
                 page = pages.get(link)
-                if page is not None and self.cache.has(page.body_sha256):
+                if page is not None and await asyncio.to_thread(self.cache.intact, page.body_sha256):
                     result.pages.append(PageResult(link, page.body_sha256, page.content_type, page.final_url))
                 else:
                     result.pages.append(PageResult(link, reason="not in the cache"))
-        return self._done(result)
+        return result

@@ -41,9 +41,10 @@ def kind_of(address: str) -> str:
     ip = ipaddress.ip_address(address.split("%")[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    for name, test in (("loopback", ip.is_loopback), ("private", ip.is_private), ("link-local", ip.is_link_local),
-                       ("multicast", ip.is_multicast), ("reserved", ip.is_reserved),
-                       ("unspecified", ip.is_unspecified)):
+    # Most specific first: Python counts link-local (169.254/16) and unspecified (0.0.0.0) as private too.
+    for name, test in (("loopback", ip.is_loopback), ("unspecified", ip.is_unspecified),
+                       ("link-local", ip.is_link_local), ("multicast", ip.is_multicast),
+                       ("reserved", ip.is_reserved), ("private", ip.is_private)):
         if test:
             return name
     return "non-public"

@@ -72,6 +72,10 @@ class FetchCacheQueries(SQLBase):
                 [(r.url, r.final_url, r.etag, r.last_modified, r.content_type, r.body_sha256, r.size, r.fetched_at,
                   r.checked_at) for r in records])
 
+    def fetch_bodies(self) -> set[str]:
+        """The SHA-256 of every cached body a record still points to (what pruning the cache keeps)."""
+        return {str(row[0]) for row in self.query("SELECT DISTINCT body_sha256 FROM fetch_cache", ())}
+
     def forget_fetch(self, url: str) -> bool:
         """Drop a URL's record (its body is then fetched whole next time); False when there was none."""
         with self.transaction() as tx:

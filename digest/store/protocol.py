@@ -226,6 +226,10 @@ class Store(Protocol):
         """Insert or replace fetch records in one transaction."""
         ...
 
+    def fetch_bodies(self) -> set[str]:
+        """The SHA-256 of every cached body a fetch record still points to."""
+        ...
+
     def forget_fetch(self, url: str) -> bool:
         """Drop a URL's fetch record."""
     # scheduled sends

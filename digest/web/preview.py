@@ -25,6 +25,7 @@ from digest.config import Workspace
 from digest.context import Context
 from digest.errors import DigestError
 from digest.pipeline import GMAIL_CLIP_BYTES, build_issue
+from digest.sources.config import SourceSpec
 from digest.web.guard import BodyRefused, HostGuard, RateLimit, SameOrigin, read_body, served_names
 
 __all__ = ["PreviewState", "WatchPlan", "create_preview_app", "spam_score", "watch_plan", "watched_paths",
@@ -119,9 +120,14 @@ def watched_paths(workspace: Workspace, sources: Sequence[Path]) -> list[Path]:
     return [*plan.folders, *plan.files]
 
 
-def create_preview_app(ctx: Context, sources: Sequence[Path], *, watch: bool = True,
-                       hosts: Iterable[str] = ()) -> Starlette:
+def create_preview_app(ctx: Context, sources: Sequence[Path], *, urls: Sequence[str] = (),
+                       configured: bool = False, watch: bool = True, hosts: Iterable[str] = ()) -> Starlette:
     """The preview app: builds now, then on every change of a source, template or digest.toml.
+
+    Web sources — `urls`, and with `configured` the [[sources]] of digest.toml as it
+    is at each build — are read from the cache of the last `digest fetch`, as
+    `build --offline` does: a keystroke never costs a request. A new body in the
+    cache (a fetch in another terminal) rebuilds too.
 
     It answers to loopback names (and `hosts`) only; sending a test needs the page's own
     origin and its session token, at most TEST_SENDS_PER_MINUTE a minute.
@@ -139,7 +145,9 @@ def create_preview_app(ctx: Context, sources: Sequence[Path], *, watch: bool = T
         try:
             # digest.toml may have changed: read it again for this build; the store stays open.
             fresh = Context(workspace, store=ctx.store)
-            result = build_issue(fresh, list(sources), out=out, reserve_number=False, allow_large=True)
+            web = [SourceSpec(url) for url in urls] + (list(fresh.settings.sources) if configured else [])
+            result = build_issue(fresh, list(sources), web=web, offline=True, out=out, reserve_number=False,
+                                 allow_large=True)
             current["ctx"] = fresh
         except DigestError as exc:
             state.error = str(exc)
@@ -170,10 +178,12 @@ def create_preview_app(ctx: Context, sources: Sequence[Path], *, watch: bool = T
             async for _ in awatch(*paths, stop_event=stop, debounce=300, step=50, **options):  # type: ignore[arg-type]
                 await rebuild()
 
-        await asyncio.gather(
-            follow(plan.folders, watch_filter=in_folders),
-            follow(plan.file_folders, watch_filter=is_watched_file, recursive=False),
-        )
+        following = [follow(plan.folders, watch_filter=in_folders),
+                     follow(plan.file_folders, watch_filter=is_watched_file, recursive=False)]
+        cache = workspace.state_dir / "cache"
+        if (urls or configured) and cache.is_dir():
+            following.append(follow([cache], watch_filter=None))  # bodies a `digest fetch` brought
+        await asyncio.gather(*following)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
