@@ -166,3 +166,16 @@ def test_claims_walk_a_large_campaign_in_windows(store_location: str):
             store.record([Result(r.id, "sent", 250, "OK") for r in claim.rows], run=run, now=now)
             after = claim.scanned_to
         assert len(seen) == len(set(seen)) == 2000 and seen == sorted(seen)
+
+
+def test_processes_opening_a_fresh_workspace_at_once_all_succeed(tmp_path: Path):
+    import subprocess
+    import sys
+
+    code = "import sys; from digest.store import open_store; open_store(sys.argv[1]).close()"
+    for trial in range(10):
+        path = tmp_path / f"w{trial}" / ".digest" / "state.sqlite3"
+        runs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE) for _ in range(4)]
+        for run in runs:
+            _, err = run.communicate(timeout=60)
+            assert run.returncode == 0, err.decode()

@@ -50,7 +50,8 @@ def _private(path: Path) -> None:
     other folder a database is put in is left as its owner set it.
     """
     if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
+        # exist_ok: two processes starting on a fresh workspace both get here.
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
     if path.parent.name == ".digest":
         os.chmod(path.parent, 0o700)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
