@@ -6,6 +6,7 @@ import errno
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +65,24 @@ def _private(path: Path) -> None:
                 os.chmod(name, 0o600)
         except FileNotFoundError:
             pass
+
+
+def _wal(db: sqlite3.Connection, timeout: float) -> None:
+    """Switch to WAL, waiting for other processes doing the same on a fresh file.
+
+    Changing the journal mode needs an exclusive lock, and SQLite answers SQLITE_BUSY at
+    once (without the busy handler) while another connection holds it, so two processes
+    opening a new workspace together would see "database is locked"; wait as a write would.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class SQLiteStore(Queries, SQLBase):
@@ -130,7 +149,7 @@ class SQLiteStore(Queries, SQLBase):
                 db = sqlite3.connect(self.path, isolation_level=None, timeout=self.timeout, check_same_thread=False)
                 # WAL + NORMAL: a commit survives a killed process (it is in the WAL);
                 # fsync happens at checkpoints, which keeps per-commit cost low.
-                db.execute("PRAGMA journal_mode=WAL")
+                _wal(db, self.timeout)
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
