@@ -19,12 +19,13 @@ __all__ = ["serve", "preview", "archive"]
 def _run(app: object, host: str, port: int, what: str) -> None:
     import uvicorn
 
-    from digest.web.guard import server_config
+    from digest.web.listen import bind_listener, server_config
 
+    listener = bind_listener(host, port)  # a port in use is a one-line error before anything says "serving"
     if not is_loopback(host):
-        warn(f"listening on {host}: reachable from other machines")
+        warn(f"listening on {printable(host)}: reachable from other machines")
     say(f"{what} on http://{printable(host if ':' not in host else f'[{host}]')}:{port}/  (Ctrl-C to stop)")
-    uvicorn.Server(server_config(app, host=host, port=port)).run()
+    uvicorn.Server(server_config(app, host=host, port=port)).run(sockets=[listener])
 
 
 @click.command()
