@@ -12,6 +12,7 @@ from digest.cli.build import sources_or_default
 from digest.cli.output import printable, say, warn
 from digest.context import Context
 from digest.deliver.transport import is_loopback
+from digest.errors import ConfigError
 
 __all__ = ["serve", "preview", "archive"]
 
@@ -58,17 +59,27 @@ def serve(ctx: Context, host: str, port: int, allowed: tuple[str, ...], smtp_por
 
 @click.command()
 @click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Loopback address to listen on (127.0.0.1, ::1 or localhost).")
 @click.option("--port", default=8024, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--open", "open_browser", is_flag=True, help="Open the preview in the default browser.")
 @click.pass_obj
 def preview(ctx: Context, sources: tuple[Path, ...], host: str, port: int, open_browser: bool) -> None:
-    """Preview the issue built from SOURCES; it rebuilds and refreshes as files change."""
+    """Preview the issue built from SOURCES; it rebuilds and refreshes as files change.
+
+    The preview is a local tool and listens on loopback only: its page carries the
+    token that sends test mail, and anybody who can reach the port can read it.
+    From another machine, use an SSH tunnel (ssh -L 8024:127.0.0.1:8024 HOST).
+    """
     from digest.web.preview import create_preview_app
 
+    if not is_loopback(host):
+        raise ConfigError(f"digest preview listens on loopback only, not {printable(host)}: its page can send test "
+                          f"mail; from another machine use an SSH tunnel (ssh -L {port}:127.0.0.1:{port} HOST)")
     app = create_preview_app(ctx, sources_or_default(ctx, sources), hosts=(host,))
     if open_browser:
-        threading.Timer(1.0, webbrowser.open, args=(f"http://{host}:{port}/",)).start()
+        where = f"[{host}]" if ":" in host else host
+        threading.Timer(1.0, webbrowser.open, args=(f"http://{where}:{port}/",)).start()
     _run(app, host, port, "Previewing")
 
 
