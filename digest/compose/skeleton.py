@@ -174,16 +174,25 @@ class MessageSkeleton:
 
     def values_for(self, subscriber: Subscriber, unsubscribe: str) -> list[str]:
         """The raw values of the template's personal fields for one subscriber."""
-        values = []
+        values: list[str] = []
         for name in self.fields:
             if name.startswith("url:"):
-                # A link that begins with a personal field: its scheme is checked now that it is known.
-                from digest.render.environment import safe_url
-
-                values.append(safe_url(self.field_value(subscriber, name[4:], unsubscribe)))
+                values.append(self._link_value(name[4:], values, subscriber, unsubscribe))
             else:
                 values.append(self.field_value(subscriber, name, unsubscribe))
         return values
+
+    def _link_value(self, link: str, values: list[str], subscriber: Subscriber, unsubscribe: str) -> str:
+        """A link made with personal fields, put together whole and checked now that its values are known."""
+        from digest.render.environment import safe_url
+
+        marker = re.compile(re.escape(self.rendered.marker) + r"f(\d+)z")
+        if marker.search(link) is None:
+            # Issues rendered before links were checked whole name one field: `url:attrs.site`.
+            return safe_url(self.field_value(subscriber, link, unsubscribe))
+        # A link's markers name fields listed before it (the filter registers it after them).
+        filled = marker.sub(lambda m: values[int(m.group(1))] if int(m.group(1)) < len(values) else "", link)
+        return safe_url(filled)
 
     def envelope_sender(self, email_key: str, row: int | None) -> str:
         """The Return-Path of one message: VERP for a journal row, else the bounce mailbox (or From)."""
