@@ -365,6 +365,8 @@ def _check_list_loop(settings: Settings, path: str) -> Settings:
     for name in ("confirm_days", "per_address", "per_client", "max_pending"):
         if getattr(signup, name) < 1:
             raise ConfigError(f"[signup] {name} must be at least 1", path=path)
+    if signup.confirm_days > 365:  # a link's expiry is in every confirmation link; a year is plenty
+        raise ConfigError("[signup] confirm_days must be 1–365", path=path)
     inbox = settings.inbox
     if inbox is not None:
         if not inbox.host:

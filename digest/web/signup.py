@@ -101,27 +101,54 @@ def _form(ctx: Context, lists: tuple[str, ...], *, chosen: str, error: str = "",
         "</small></p>")
 
 
-async def _read_fields(request: Request) -> tuple[dict[str, str], bool] | None:
-    """The submitted fields and whether they came as JSON; None when the body is too large or unreadable."""
+_MAX_JSON_DEPTH = 8  # a signup is one flat object; deeper nesting is no signup (and json recurses per level)
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+class _Unreadable(Exception):
+    """The body is too large (413) or not a form or JSON object we can read (400)."""
+
+    def __init__(self, status: int, as_json: bool) -> None:
+        super().__init__(status)
+        self.status, self.as_json = status, as_json
+
+
+def _json_depth(text: str) -> int:
+    """How deeply arrays and objects nest, strings left out: checked before json.loads recurses into it."""
+    depth = deepest = 0
+    for char in _JSON_STRING.sub('""', text):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+async def _read_fields(request: Request) -> tuple[dict[str, str], bool]:
+    """The submitted fields and whether they came as JSON; _Unreadable when too large or unreadable."""
     from digest.web.guard import BodyRefused, read_body
 
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    as_json = ctype == "application/json"
     try:
         # Streamed with a size cap and a deadline, like every body the web apps read.
         body = await read_body(request, limit=MAX_SIGNUP_BODY)
-    except BodyRefused:
-        return None
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    except BodyRefused as refused:
+        raise _Unreadable(refused.status, as_json) from None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return None
-    if ctype == "application/json":
+        raise _Unreadable(400, as_json) from None
+    if as_json:
+        if _json_depth(text) > _MAX_JSON_DEPTH:
+            raise _Unreadable(400, True)
         try:
             data = json.loads(text or "{}")
-        except ValueError:
-            return None
+        except (ValueError, RecursionError):
+            raise _Unreadable(400, True) from None
         if not isinstance(data, dict):
-            return None
+            raise _Unreadable(400, True)
         return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}, True
     fields = parse_qs(text, keep_blank_values=True, max_num_fields=20)
     return {k: v[0] for k, v in fields.items() if v}, False
@@ -167,10 +194,10 @@ def signup_routes(ctx: Context) -> list[Route]:
 
     async def subscribe(request: Request) -> Response:
         """POST /subscribe: record a pending signup and mail a confirmation link; the same answer for all."""
-        read = await _read_fields(request)
-        if read is None:
-            return answer(False, 413, "Request not accepted", "The form could not be read.")
-        fields, as_json = read
+        try:
+            fields, as_json = await _read_fields(request)
+        except _Unreadable as unreadable:
+            return answer(unreadable.as_json, unreadable.status, "Request not accepted", "The form could not be read.")
         lists = offered_lists(ctx)
         raw_email = fields.get("email", "").strip()
         name = _CONTROL.sub(" ", fields.get("name", "")).strip()[:_MAX_NAME]
