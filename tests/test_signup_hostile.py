@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
+import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -15,6 +20,7 @@ from digest.context import Context
 from digest.errors import ConfigError
 from digest.store.signups import SignupLimits, SignupRequest
 from digest.web.server import create_app
+from tests.conftest import point_smtp_at
 from tests.test_config_validation import set_value
 from tests.test_signup import _confirmations, _link, _request
 from tests.web_helpers import ThreadedUvicorn
@@ -82,3 +88,65 @@ def test_a_deeply_nested_json_body_is_a_400(workspace: Path):
         ok = _request(web.url + "/subscribe", json.dumps({"email": "j@example.net", "list": "example"}).encode(),
                       "application/json")
         assert ok[0] == 200
+
+
+class RefusingHandler:
+    """An SMTP server whose refusal carries terminal escapes (OSC: set the window title; BEL)."""
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        return "550 5.7.1 \x1b]0;PWNED\x07\x1b[2J go away"
+
+
+def test_a_relay_refusal_reaches_the_log_printable(workspace: Path):
+    from tests.servers import ThreadedSMTP
+    from tests.test_web_guard import running
+
+    with ThreadedSMTP(RefusingHandler()) as smtp:
+        point_smtp_at(workspace, smtp.port)
+        with running(workspace, "serve") as serve:
+            status, _ = serve.request("POST", "/subscribe", body=b"email=ann%40example.net&list=example",
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert status == 200
+            lines: list[str] = []
+            reader = threading.Thread(target=lambda: lines.extend(serve.process.stderr), daemon=True)  # type: ignore[arg-type]
+            reader.start()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not any("not sent" in line for line in lines):
+                time.sleep(0.1)
+            serve.process.terminate()
+            serve.process.wait(30)
+            reader.join(10)
+            stderr = "".join(lines)
+    assert "confirmation mail for signup 1 not sent" in stderr, stderr
+    assert "\x1b" not in stderr and "\x07" not in stderr
+    assert "\\x1b]0;PWNED\\x07" in stderr
+
+
+def test_consent_exports_are_text_on_a_terminal_and_in_a_spreadsheet(workspace: Path, runner):
+    with ThreadedUvicorn(create_app(Context(workspace))) as web:
+        # A Referer with C1 controls (CSI, a terminal escape in 8-bit mode) and a UTF-8 bidi override.
+        status, _ = _request(web.url + "/subscribe", b"email=web%40example.net&list=example",
+                             headers={"Referer": "https://x.example/\x9b2J\u202eevil".encode().decode("latin-1")})
+        assert status == 200
+        # email-validator takes this address; a spreadsheet would run it: refused at signup.
+        formula = "=cmd|'/Ccalc'!A0@example.org"
+        assert _request(web.url + "/subscribe", f"email={quote(formula)}&list=example".encode())[0] == 400
+    with Context(workspace) as ctx:
+        assert ctx.store.signup(1).source == "https://x.example/2Jevil"  # type: ignore[union-attr]
+        ctx.store.confirm_signup(1, now=time.time())
+        # Members that came in before (or another way): an old raw Referer, a formula address and name.
+        for email, name, source in [(formula, "@SUM(1+1)", "https://y.example/\x1b]0;PWNED\x07"),
+                                    ("-2+3@example.org", "\tTab", "+evil")]:
+            _, sid = ctx.store.request_signup(SignupRequest("example", email, name, source, "1.2.3.4"),
+                                              now=time.time(), limits=SignupLimits())
+            ctx.store.confirm_signup(sid, now=time.time())  # type: ignore[arg-type]
+    result = runner.invoke(main, ["subscribers", "export", "example", "--consent"])
+    assert result.exit_code == 0, result.output
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", result.output), repr(result.output)
+    rows = list(csv.reader(io.StringIO(result.output)))[1:]
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
+    cells = {cell for row in rows for cell in row}
+    assert {"'" + formula, "'@SUM(1+1)", "'-2+3@example.org", "'\tTab", "'+evil"} <= cells
+    assert "https://y.example/\\x1b]0;PWNED\\x07" in cells
