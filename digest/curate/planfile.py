@@ -106,7 +106,9 @@ def read_plan(path: Path) -> IssuePlan:
 
 
 def parse_plan(text: str, *, path: str) -> IssuePlan:
-    """Parse and check a plan's text."""
+    """Parse and check a plan's text (a plan about to be written too: what read_plan refuses, this does)."""
+    if len(text.encode("utf-8")) > MAX_PLAN_BYTES:
+        raise PlanError(f"the plan is larger than {MAX_PLAN_BYTES // 1024} KB", path=path)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -255,8 +257,8 @@ def plan_text(plan: IssuePlan, *, number: int, newsletter: str) -> str:
                   f"title = {toml_string(entry.title)}",
                   f"summary = {toml_string(entry.summary)}",
                   f"url = {toml_string(entry.url)}"]
-    lines += ["", "# Every article the sources held when this plan was made. `digest build` lists any",
-              "# article that is neither here nor above as new. There is no need to edit this.",
+    lines += ["", "# Every article the sources held when this plan was made (a hash of its URL or title).",
+              "# `digest build` lists any article that is neither here nor above as new. No need to edit this.",
               "[known]", "articles = ["]
     lines += [f"  {toml_string(item)}," for item in plan.known]
     lines += ["]", ""]
