@@ -375,7 +375,16 @@ def _check_list_loop(settings: Settings, path: str) -> Settings:
             raise ConfigError('[inbox] security must be "none", "starttls" or "tls"', path=path)
         if not 0 < inbox.port < 65536:
             raise ConfigError("[inbox] port must be between 1 and 65535", path=path)
-    return replace(settings, bounces=bounces)
+        # Checked like [smtp]: a host name or an address (an IDN in its A-labels), seconds that are a number.
+        if not math.isfinite(inbox.timeout) or not 0 < inbox.timeout <= 3600:
+            raise ConfigError("[inbox] timeout must be a number of seconds between 0 and 3600", path=path)
+        from digest.names import check_host
+
+        try:
+            inbox = replace(inbox, host=check_host(inbox.host))
+        except ValueError as exc:
+            raise ConfigError(f"[inbox] host: {exc}", path=path) from None
+    return replace(settings, bounces=bounces, inbox=inbox)
 
 
 def _has_password(url: str) -> bool:

@@ -18,8 +18,18 @@ from tests.test_config_validation import set_value
     ("bounces", 'address = "b@[127.0.0.1]"', "address"),
     ("bounces", 'address = "b@exa mple.com"', "address"),
     ("bounces", 'address = "b@example.com,c@example.com"', "address"),
+    ("inbox", "timeout = nan", "timeout"),
+    ("inbox", "timeout = -5", "timeout"),
+    ("inbox", "timeout = 0", "timeout"),
+    ("inbox", "timeout = 1e300", "timeout"),
+    ("inbox", "timeout = inf", "timeout"),
+    ("inbox", 'host = "a b;c"', "host"),
+    ("inbox", 'host = "imap.example.com:993"', "host"),
+    ("inbox", 'host = "-imap.example.com"', "host"),
 ])
 def test_bad_values_are_one_line_errors_naming_the_key(workspace, runner, section: str, line: str, words: str):
+    if section == "inbox":
+        set_value(workspace, "inbox", 'host = "imap.example.com"')
     set_value(workspace, section, line)
     with pytest.raises(ConfigError) as caught:
         load_settings(workspace)
@@ -43,3 +53,10 @@ def test_an_idn_bounce_address_is_sent_in_its_ascii_form(workspace, runner, reco
     assert first.mail_from.startswith("bounces+") and first.mail_from.endswith("@xn--bcher-kva.example")
     assert "<mailto:bounces+" in " ".join(first.message["List-Unsubscribe"].split())
     assert "@xn--bcher-kva.example?subject=" in first.message["List-Unsubscribe"]
+
+
+def test_an_idn_inbox_host_is_read_in_its_ascii_form(workspace):
+    set_value(workspace, "inbox", 'host = "imap.bücher.example"')
+    set_value(workspace, "inbox", "timeout = 12.5")
+    inbox = load_settings(workspace).inbox
+    assert inbox is not None and (inbox.host, inbox.timeout) == ("imap.xn--bcher-kva.example", 12.5)
