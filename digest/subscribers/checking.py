@@ -151,7 +151,8 @@ def import_list(source: Path, target: Path, *, check_dns: bool = False, encoding
     writer = csv.DictWriter(buffer, fieldnames=keys or ["email", "name", "tags"], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_atomically(target, buffer.getvalue())
+    # Addresses are personal data, like the database: 0600 whatever the umask (nothing serves a list).
+    write_atomically(target, buffer.getvalue(), private=True)
     return len(rows), left_out
 
 
