@@ -33,8 +33,9 @@ def _run(app: object, host: str, port: int, what: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8025, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--allow-host", "allowed", multiple=True, metavar="NAME",
-              help="Also answer to this Host name (repeatable). Loopback names, the host of base_url and "
-                   "--host are always served; any other Host header gets a 400.")
+              help="Also answer to this Host name (repeatable): a name, an address, *.example.com (any name "
+                   "under it) or .example.com (it and any name under it). Loopback names, the host of base_url "
+                   "and --host are always served; any other Host header gets a 400.")
 @click.option("--smtp", "smtp_port", type=click.IntRange(1, 65535),
               help="Also receive the bounce mailbox by SMTP on this port (bounces, complaints, mailto unsubscribes).")
 @click.option("--smtp-host", default="127.0.0.1", show_default=True, help="Address the SMTP receiver listens on.")
@@ -45,9 +46,14 @@ def serve(ctx: Context, host: str, port: int, allowed: tuple[str, ...], smtp_por
     With --smtp, also receive the bounce mailbox: DSNs, complaints and mailto
     unsubscribes are applied as they arrive (see `digest inbox process`).
     """
+    from digest.web.guard import allowed_host
     from digest.web.server import create_app
 
-    app = create_app(ctx, hosts=(host, *allowed))
+    try:
+        names = [allowed_host(value) for value in allowed]
+    except ValueError as exc:
+        raise ConfigError(f"--allow-host {printable(exc)}") from None
+    app = create_app(ctx, hosts=(host, *names))
     if smtp_port is None:
         _run(app, host, port, "Serving signups, unsubscribe links and the archive")
         return

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 __all__ = ["LOOPBACK_NAMES", "HostGuard", "SameOrigin", "RateLimit", "BodyRefused", "read_body",
-           "host_name", "served_names", "header_bytes"]
+           "host_name", "served_names", "allowed_host", "header_bytes"]
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 BODY_TIMEOUT = 10.0  # seconds for a (small) body to arrive; headers get much less (digest.web.listen)
@@ -62,6 +62,40 @@ def host_name(value: str) -> str | None:
     return name
 
 
+def allowed_host(value: str) -> str:
+    """An --allow-host value in the form HostGuard matches; ValueError when it names no host.
+
+    A host name (an IDN in its A-labels), an IP address, `*.example.com` (any name under
+    example.com) or `.example.com` (example.com and any name under it).
+    """
+    from digest.names import ascii_domain, check_host
+
+    text = value.strip().lower()
+    for prefix in ("*.", "."):
+        if text.startswith(prefix):
+            try:
+                return prefix + ascii_domain(text[len(prefix):])
+            except ValueError:
+                raise ValueError(f"{value!r} is not a host name pattern (like *.example.com or .example.com)") \
+                    from None
+    try:
+        return check_host(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a host name or address (like news.example.com, 192.0.2.7, "
+                         "*.example.com)") from None
+
+
+def _matches(name: str, allowed: frozenset[str]) -> bool:
+    if name in allowed:
+        return True
+    for pattern in allowed:
+        if pattern.startswith("*.") and name.endswith(pattern[1:]):
+            return True
+        if pattern.startswith(".") and (name == pattern[1:] or name.endswith(pattern)):
+            return True
+    return False
+
+
 def served_names(*, base_url: str | None = None, extra: Iterable[str] = ()) -> frozenset[str]:
     """The Host names an app answers to: loopback, base_url's host, and `extra` (such as the address
     it listens on; 0.0.0.0 and :: name no host and are left out)."""
@@ -71,6 +105,9 @@ def served_names(*, base_url: str | None = None, extra: Iterable[str] = ()) -> f
         if host:
             names.add(host.lower())
     for value in extra:
+        if value.startswith(("*.", ".")):
+            names.add(allowed_host(value))
+            continue
         name = value.strip("[]").lower() if value.count(":") > 1 else host_name(value)
         if not name:
             continue
@@ -114,7 +151,7 @@ class HostGuard:
                 return
             raw = dict(scope.get("headers") or []).get(b"host", b"")
             name = host_name(raw.decode("latin-1"))
-            if name is None or name not in self.allowed:
+            if name is None or not _matches(name, self.allowed):
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1008})
                     return
