@@ -52,3 +52,17 @@ def test_a_plan_too_large_to_read_is_never_written(tmp_path: Path):
     # parse_plan checks the text a build is about to write, as read_plan checks a file: same limit.
     with pytest.raises(PlanError, match="larger than 1024 KB"):
         parse_plan(text, path=str(tmp_path / "plan.toml"))
+
+
+def test_a_source_file_with_any_name_builds_and_rebuilds_from_its_plan(workspace: Path, runner):
+    odd = workspace / "odd"
+    odd.mkdir()
+    name = "a\x1bb\tc  d\u202eé\nnew line .txt"  # ESC, a tab, two spaces, bidi, a newline, a trailing space
+    (odd / name).write_bytes((workspace / "pages" / "stdaily-china-central-asia.txt").read_bytes())
+    first = runner.invoke(main, ["build", "odd"])
+    assert first.exit_code == 0, first.stderr
+    [plan] = (workspace / "issues").glob("*/plan.toml")
+    assert "\x1b" not in plan.read_text() and "\\u001b" in plan.read_text()  # escaped in the file
+    again = runner.invoke(main, ["build", "odd"])
+    assert again.exit_code == 0, again.stderr  # the plan names the file it was made from
+    assert "\x1b" not in again.output + again.stderr

@@ -152,6 +152,14 @@ class _Checker:
             raise self.fail(f"{where} {key} is longer than {limit} characters", table, index, key)
         return value
 
+    def source(self, raw: dict[str, Any], where: str, table: str, index: int = 0) -> str:
+        """A source file's name exactly as written: a file name may hold any character but NUL (and the
+        plan writes control characters as \\u escapes), so nothing is folded, trimmed or replaced."""
+        value = str(raw.get("source", ""))
+        if "\x00" in value or len(value) > 4096:  # PATH_MAX: no file has such a name
+            raise self.fail(f"{where} source is not a file name", table, index, "source")
+        return value
+
     def url(self, raw: dict[str, Any], where: str, table: str, index: int = 0) -> str:
         value = str(raw.get("url", "")).strip()
         if value and (not re.match(r"^(https?|mailto):", value, re.IGNORECASE) or re.search(r"\s", value)):
@@ -173,7 +181,7 @@ class _Checker:
         lead = PlanLead(
             title=self.text(lead_raw, "title", "[lead]", "lead"),
             url=self.url(lead_raw, "[lead]", "lead"),
-            source=self.text(lead_raw, "source", "[lead]", "lead"),
+            source=self.source(lead_raw, "[lead]", "lead"),
             headline=self.text(lead_raw, "headline", "[lead]", "lead"),
             words=words,
             excerpt=tuple(p for p in (" ".join(part.split()) for part in re.split(r"\n\s*\n", excerpt)) if p),
@@ -189,7 +197,7 @@ class _Checker:
                 title=self.text(entry, "title", where, "top", index, required=True),
                 summary=self.text(entry, "summary", where, "top", index, limit=MAX_INTRO_CHARS),
                 url=self.url(entry, where, "top", index),
-                source=self.text(entry, "source", where, "top", index),
+                source=self.source(entry, where, "top", index),
                 line=self.lines.line("top", index) or 0,
             ))
         known: list[str] = []
