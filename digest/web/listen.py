@@ -118,6 +118,8 @@ class _Connections:
             if oldest is None:
                 self.log.warning("Refusing a connection from %s: %d connections busy at once", client, len(mine))
                 return False
+            self.log.warning("%s holds %d connections: closing its oldest idle one for each new one",
+                             client, self.per_client)
             self.drop(oldest)
         if len(self.all) >= self.max_connections:
             oldest = next((p for p in self.all if p.waiting), None)
