@@ -338,14 +338,24 @@ _LIST_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MAX_BOUNCE_LOCAL = 64 - 1 - 40
 
 
-def _check_list_loop(settings: Settings, path: str) -> None:
-    """[bounces], [signup] and [inbox]."""
+def _check_list_loop(settings: Settings, path: str) -> Settings:
+    """[bounces], [signup] and [inbox]; the bounce address with its domain in ASCII."""
+    from dataclasses import replace
+
+    from digest.names import ascii_domain
+
     bounces = settings.bounces
     local, at, domain = bounces.address.rpartition("@")
     if bounces.address and (not at or not local or not domain or "+" in local or len(local) > _MAX_BOUNCE_LOCAL
                             or not re.fullmatch(r"[A-Za-z0-9._-]+", local)):
         raise ConfigError(f"[bounces] address must be a plain address like bounces@example.com (letters, digits, "
                           f". _ - before the @, at most {_MAX_BOUNCE_LOCAL} of them, no +)", path=path)
+    if bounces.address:
+        # It goes into MAIL FROM and a mailto: link as it is: a plain domain (IDNA A-labels), nothing after it.
+        try:
+            bounces = replace(bounces, address=f"{local}@{ascii_domain(domain)}")
+        except ValueError as exc:
+            raise ConfigError(f"[bounces] address: {exc}", path=path) from None
     if not 1 <= bounces.soft_limit <= 100 or not 1 <= bounces.soft_window_days <= 365:
         raise ConfigError("[bounces] soft_limit must be 1–100 and soft_window_days 1–365", path=path)
     signup = settings.signup
@@ -355,6 +365,8 @@ def _check_list_loop(settings: Settings, path: str) -> None:
     for name in ("confirm_days", "per_address", "per_client", "max_pending"):
         if getattr(signup, name) < 1:
             raise ConfigError(f"[signup] {name} must be at least 1", path=path)
+    if signup.confirm_days > 365:  # a link's expiry is in every confirmation link; a year is plenty
+        raise ConfigError("[signup] confirm_days must be 1–365", path=path)
     inbox = settings.inbox
     if inbox is not None:
         if not inbox.host:
@@ -363,6 +375,16 @@ def _check_list_loop(settings: Settings, path: str) -> None:
             raise ConfigError('[inbox] security must be "none", "starttls" or "tls"', path=path)
         if not 0 < inbox.port < 65536:
             raise ConfigError("[inbox] port must be between 1 and 65535", path=path)
+        # Checked like [smtp]: a host name or an address (an IDN in its A-labels), seconds that are a number.
+        if not math.isfinite(inbox.timeout) or not 0 < inbox.timeout <= 3600:
+            raise ConfigError("[inbox] timeout must be a number of seconds between 0 and 3600", path=path)
+        from digest.names import check_host
+
+        try:
+            inbox = replace(inbox, host=check_host(inbox.host))
+        except ValueError as exc:
+            raise ConfigError(f"[inbox] host: {exc}", path=path) from None
+    return replace(settings, bounces=bounces, inbox=inbox)
 
 
 def _has_password(url: str) -> bool:
@@ -407,8 +429,7 @@ def load_settings(root: Path) -> Settings:
         inbox=_build(InboxSettings, raw["inbox"], "inbox", path) if "inbox" in raw else None,
     )
     settings = _check(settings, path)
-    _check_list_loop(settings, path)
-    return settings
+    return _check_list_loop(settings, path)
 
 
 @dataclass(frozen=True, slots=True)

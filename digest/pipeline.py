@@ -202,6 +202,8 @@ def build_issue(
         sending_began(ctx, issue.number)
     kept = write_issue_folder(folder, files)
     warnings = list(found.warnings)
+    if skeleton.signer is not None and skeleton.signer.warning:
+        warnings.append(skeleton.signer.warning)
     if changed_after_sending:
         warnings.append(f"issue {issue.number} has already gone out (to some lists at least): readers have the "
                         "earlier version; the archive and any send from now on get this one")

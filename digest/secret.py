@@ -24,9 +24,28 @@ MIN_SECRET_BYTES = 32
 def _checked(value: bytes, where: str, path: str | None = None) -> bytes:
     value = value.strip()
     if len(value) < MIN_SECRET_BYTES:
-        raise StateError(f"{where} is {len(value)} bytes; a secret needs at least {MIN_SECRET_BYTES} "
-                         "(delete the file to make a new one, or set DIGEST_SECRET)", path=path)
+        hint = ("delete the file to make a new one, or set DIGEST_SECRET" if path is not None else
+                "set a longer one, such as the output of: python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'")
+        raise StateError(f"{where} is {len(value)} bytes; a secret needs at least {MIN_SECRET_BYTES} ({hint})",
+                         path=path)
     return value
+
+
+def _read_private(path: Path) -> bytes:
+    """The secret file's bytes, the file made 0600 first when it was readable by others (an old or copied one).
+
+    Like the database: anyone who can read the key can forge unsubscribe links. The mode is
+    checked on the open file; a file owned by another user is read as it is (we cannot chmod it).
+    """
+    with path.open("rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if os.name == "posix" and mode & 0o077:
+            try:
+                os.fchmod(handle.fileno(), 0o600)
+            except PermissionError:
+                pass
+        return handle.read()
 
 
 def load_secret(state_dir: Path) -> bytes:
@@ -37,7 +56,7 @@ def load_secret(state_dir: Path) -> bytes:
     path = state_dir / "secret"
     try:
         try:
-            return _checked(path.read_bytes(), "the workspace secret", str(path))
+            return _checked(_read_private(path), "the workspace secret", str(path))
         except FileNotFoundError:
             pass
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +72,7 @@ def load_secret(state_dir: Path) -> bytes:
                 # link() never replaces: the first complete file wins, the others read it.
                 os.link(tmp, path)
             except FileExistsError:
-                return _checked(path.read_bytes(), "the workspace secret", str(path))
+                return _checked(_read_private(path), "the workspace secret", str(path))
         finally:
             Path(tmp).unlink(missing_ok=True)
         return value

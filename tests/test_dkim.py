@@ -116,3 +116,65 @@ def test_t_comes_from_the_skeleton_clock(tmp_path: Path):
     assert f" t={int(CLOCK)};".encode() in data
     assert b"Date: Mon, 21 Sep 2026" in data  # the same clock as the Date header
     assert dkim.verify(data, dnsfunc=dns)
+
+
+@pytest.mark.parametrize("field, on_top", [
+    (b"Sender: Bank <help@bank.example>", True),
+    (b"Cc: everyone@example.net", False),
+    (b"Content-Transfer-Encoding: base64", False),  # re-reads the whole body as something else
+])
+def test_sender_cc_and_content_transfer_encoding_are_oversigned(tmp_path: Path, field: bytes, on_top: bool):
+    signer, dns, _ = _signer(tmp_path)
+    data = _message(signer)
+    assert dkim.verify(data, dnsfunc=dns)
+    assert not dkim.verify(_add_header(data, field, on_top=on_top), dnsfunc=dns), field
+
+
+def _small_rsa_key(bits: int) -> bytes:
+    """An RSA key of `bits` bits as PEM (cryptography only generates 1024 and more; this one is on purpose)."""
+    import secrets
+
+    def probable_prime(size: int) -> int:
+        while True:
+            n = secrets.randbits(size) | (1 << (size - 1)) | 1
+            if all(n % p for p in (3, 5, 7, 11, 13, 17, 19, 23, 29, 31)) and all(
+                    pow(a, n - 1, n) == 1 for a in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29)):
+                return n
+
+    e = 65537
+    while True:
+        p, q = probable_prime(bits // 2), probable_prime(bits // 2)
+        phi = (p - 1) * (q - 1)
+        if p != q and (p * q).bit_length() == bits and phi % e:
+            break
+    d = pow(e, -1, phi)
+    numbers = rsa.RSAPrivateNumbers(p, q, d, d % (p - 1), d % (q - 1), pow(q, -1, p),
+                                    rsa.RSAPublicNumbers(e, p * q))
+    key = numbers.private_key(unsafe_skip_rsa_key_validation=True)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def test_a_key_under_1024_bits_is_refused_and_under_2048_warned_about(workspace: Path, runner):
+    from digest.cli import main
+
+    key = workspace / "dkim.pem"
+    key.write_bytes(_small_rsa_key(512))
+    key.chmod(0o600)
+    with (workspace / "digest.toml").open("a") as f:
+        f.write('\n[dkim]\nselector = "mail"\ndomain = "news.example.com"\nprivate_key_path = "dkim.pem"\n')
+    result = runner.invoke(main, ["build"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "digest: error: dkim.pem: [dkim] the key has 512 bits; receivers ignore DKIM keys under 1024 bits "
+        "(RFC 8301): make a 2048-bit key"], result.stderr
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    key.write_bytes(small.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()))
+    result = runner.invoke(main, ["build"])
+    assert result.exit_code == 0, result.stderr
+    assert "the DKIM key has 1024 bits; use 2048 or more (RFC 8301)" in result.stderr
+    public = small.public_key().public_bytes(serialization.Encoding.DER,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)
+    eml = (workspace / "issues" / "1" / "preview.eml").read_bytes()
+    assert dkim.verify(eml, dnsfunc=lambda name, timeout=5: b"v=DKIM1; k=rsa; p=" + base64.b64encode(public))

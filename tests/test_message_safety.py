@@ -154,3 +154,49 @@ def test_personalised_previews_check_links_too(tmp_path: Path):
     for site, expected in SITES.items():
         page, text = skeleton.personalised(Subscriber("ann@example.com", "Ann", attrs={"site": site}), "https://u")
         assert f"site: {expected}\n" in text and f'href="{html.escape(expected)}"' in page, site
+
+
+JOINED_TEMPLATES = {
+    "digest.txt.j2": "joined: [{{ (subscriber.attrs.a ~ subscriber.attrs.b) | safe_url }}]\n"
+                     "later: [{{ ('https://x.example/' ~ subscriber.attrs.a ~ subscriber.attrs.b) | safe_url }}]\n"
+                     "{{ unsubscribe_url }}\n",
+    "digest.mjml.j2": '<mjml><mj-body><mj-section><mj-column><mj-text>'
+                      '<a id="joined" href="{{ (subscriber.attrs.a ~ subscriber.attrs.b) | safe_url }}">j</a>'
+                      '<a href="{{ (subscriber.attrs.a ~ "&" ~ subscriber.attrs.b) | safe_url }}">amp</a>'
+                      '<a href="{{ unsubscribe_url }}">u</a></mj-text></mj-column></mj-section></mj-body></mjml>',
+}
+JOINED = [  # (a, b, the joined link as sent)
+    ("", "javascript:alert(2)", ""),
+    ("java", "script:alert(3)", ""),
+    ("", "data:text/html,<script>x</script>", ""),
+    ("https://ok.example/", "me", "https://ok.example/me"),
+]
+
+
+def test_safe_url_checks_the_whole_link_whatever_field_it_starts_with(workspace: Path, runner, recorder):
+    server, handler = recorder
+    point_smtp_at(workspace, server.port)
+    (workspace / "templates").mkdir()
+    for name, text in JOINED_TEMPLATES.items():
+        (workspace / "templates" / name).write_text(text)
+    with (workspace / "subscribers" / "joined.csv").open("w", newline="") as f:
+        import csv
+
+        writer = csv.writer(f)
+        writer.writerow(["email", "name", "a", "b"])
+        for n, (a, b, _) in enumerate(JOINED):
+            writer.writerow([f"reader{n}@example.com", f"Reader {n}", a, b])
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    sent = runner.invoke(main, ["send", "--list", "subscribers/joined.csv"])
+    assert sent.exit_code == 0, sent.stderr
+    by_address = {r.rcpt_tos[0]: r.message for r in handler.received}
+    for n, (a, b, expected) in enumerate(JOINED):
+        message = by_address[f"reader{n}@example.com"]
+        text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        page = message.get_body(("html",)).get_content()
+        assert f"joined: [{expected}]\n" in text, (a, b, text)
+        assert f'id="joined" href="{html.escape(expected)}"' in page, (a, b, page)
+        assert f"later: [https://x.example/{a}{b}]" in text  # a link that starts with our text is still checked
+        if expected:
+            assert f'href="{html.escape(a + "&" + b)}"' in page  # the template's own text is escaped once
+        assert not re.search(r'(?i)(href="|\[)\s*(javascript|data):', text + page), (a, b)

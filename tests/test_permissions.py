@@ -102,11 +102,22 @@ def test_published_output_follows_the_umask(workspace: Path, umask: int, file_mo
     site = workspace / "site"
     written = [site / "index.html", site / "feed.xml", site / "1" / "index.html"]
     assert {str(p): mode(p) for p in written} == {str(p): file_mode for p in written}
+    # Private data under the same umask stays private: an imported list, the state.
     assert cli(workspace, "subscribers", "import", "subscribers/example.csv", "--list", "clean",
                umask=umask).returncode == 0
-    assert mode(workspace / "subscribers" / "clean.csv") == file_mode
-    # Private state under the same umask stays private.
+    assert mode(workspace / "subscribers" / "clean.csv") == 0o600
     assert mode(workspace / ".digest") == 0o700 and mode(workspace / ".digest" / "state.sqlite3") == 0o600
+
+
+def test_an_old_world_readable_secret_becomes_private(workspace: Path):
+    state = workspace / ".digest"
+    state.mkdir(mode=0o700)
+    secret = state / "secret"
+    secret.write_text("k" * 64)
+    os.chmod(secret, 0o644)
+    result = cli(workspace, "build")
+    assert result.returncode == 0, result.stderr
+    assert mode(secret) == 0o600
 
 
 def _dkim_key(path: Path) -> None:

@@ -75,6 +75,7 @@ def test_a_short_digest_secret_is_refused(workspace: Path, value: str):
     assert result.returncode == 2, result.stdout + result.stderr
     [line] = result.stderr.strip().splitlines()
     assert "DIGEST_SECRET" in line and "at least 32" in line, line
+    assert "delete the file" not in line and "set a longer one" in line, line  # the hint fits the variable
     assert value.strip() == "" or value not in line  # the message never repeats the secret
 
 

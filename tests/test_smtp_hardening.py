@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import aiosmtplib
+from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtplib.protocol import SMTPProtocol
 
 from digest.compose import ComposedMessage
@@ -41,6 +42,46 @@ def test_starttls_required_but_not_offered_fails_at_once(workspace: Path):
         test = cli(workspace, "send", "--test-to", "editor@example.net")
         assert test.returncode == 3 and "does not offer STARTTLS" in test.stderr
         assert handler.connections == 2
+    assert handler.received == []
+
+
+class BrokenTLSServer(SMTPServer):
+    """Offers STARTTLS, then answers it with 454 (RFC 3207: TLS not available), as a server without its
+    certificate does."""
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        await self.push("454 4.7.0 TLS not available due to temporary reason")
+
+
+def test_starttls_offered_but_refused_fails_at_once_and_says_so(workspace: Path):
+    import ssl
+
+    handler = FaultyHandler(FaultPlan())
+    offered = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # makes aiosmtpd advertise STARTTLS
+
+    class Threaded(ThreadedSMTP):
+        def __enter__(self) -> Threaded:
+            self.thread.start()
+
+            async def start() -> asyncio.base_events.Server:
+                def made() -> BrokenTLSServer:
+                    handler.connections += 1
+                    return BrokenTLSServer(handler, hostname="broken.local", decode_data=False, tls_context=offered)
+                return await asyncio.get_running_loop().create_server(made, host="127.0.0.1", port=0)
+
+            self._server = asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
+            self.port = self._server.sockets[0].getsockname()[1]
+            return self
+
+    with Threaded(handler) as server:
+        configure(workspace, server.port, "starttls")
+        assert cli(workspace, "build").returncode == 0
+        result = cli(workspace, "send", "--list", "subscribers/example.csv", "--concurrency", "1")
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert handler.connections == 1  # not retried: it cannot succeed
+        [line] = result.stderr.strip().splitlines()
+        assert "offers STARTTLS but would not start TLS: 454 4.7.0" in line, line
+        assert "refused the greeting" not in line and "Traceback" not in result.stderr
     assert handler.received == []
 
 

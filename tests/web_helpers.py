@@ -21,7 +21,7 @@ class ThreadedUvicorn:
 
     def __init__(self, app: Any) -> None:
         self.port = free_port()
-        from digest.web.guard import server_config
+        from digest.web.listen import server_config
 
         # The configuration `digest serve` and `digest preview` run with (header deadline and all).
         self.server = uvicorn.Server(server_config(app, host="127.0.0.1", port=self.port))

@@ -71,16 +71,26 @@ def make_link_token(secret: bytes, signup: Signup) -> str:
     return f"{signup.id:x}.{expires:x}.{mac}"
 
 
+# Canonical forms only, as make_link_token writes them: hex without leading zeros (15 digits at most for
+# the id, so it stays inside PostgreSQL's BIGINT), and a MAC whose last base64url character carries no
+# stray low bits (22 characters hold 132 bits for 128: the last one is one of 4 of its group of 16).
+_LINK_TOKEN = re.compile(r"(0|[1-9a-f][0-9a-f]{0,14})\.([1-9a-f][0-9a-f]{0,15})\.([A-Za-z0-9_-]{21}[AQgw])")
+
+
 def read_link_token(token: str) -> LinkToken | None:
-    """Parse a link token; None when it is not one of ours in shape."""
-    # 15 hex digits at most: any id stays inside PostgreSQL's BIGINT when it is looked up.
-    if len(token) > MAX_LINK_TOKEN or not re.fullmatch(r"[0-9a-f]{1,15}\.[0-9a-f]{1,16}\.[A-Za-z0-9_-]{22}", token):
+    """Parse a link token; None when it is not one of ours, character for character.
+
+    Another spelling of the same numbers or MAC (a leading zero, a changed last character
+    that decodes to the same bytes) is refused: there is exactly one text per link.
+    """
+    match = _LINK_TOKEN.fullmatch(token) if len(token) <= MAX_LINK_TOKEN else None
+    if match is None:
         return None
-    signup, expires, mac = token.split(".")
-    try:
-        return LinkToken(int(signup, 16), int(expires, 16), base64.urlsafe_b64decode(mac + "=="))
-    except ValueError:
+    signup, expires, mac = match.groups()
+    data = base64.urlsafe_b64decode(mac + "==")
+    if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != mac:
         return None
+    return LinkToken(int(signup, 16), int(expires, 16), data)
 
 
 def offered_lists(ctx: Context) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ async def serve_with_receiver(ctx: Context, app: Any, *, host: str, port: int, s
 
     from digest.back.process import Outcome, Policy
     from digest.back.receiver import BounceReceiver, serve_receiver
-    from digest.web.guard import server_config
+    from digest.web.listen import bind_listener, server_config
 
     def show(outcome: Outcome) -> None:
         say(f"received: {printable(outcome.describe())}")
@@ -28,8 +28,9 @@ async def serve_with_receiver(ctx: Context, app: Any, *, host: str, port: int, s
     for where in {host, smtp_host}:
         if not is_loopback(where):
             warn(f"listening on {where}: reachable from other machines")
+    listener = bind_listener(host, port)
     async with serve_receiver(receiver, host=smtp_host, port=smtp_port) as bound:
         say(f"Receiving {printable(policy.return_path)} and its +tags by SMTP on {printable(smtp_host)}:{bound}")
         say(f"Serving signups, unsubscribe links and the archive on http://{printable(host)}:{port}/  (Ctrl-C to stop)")
         # The same guarded server as `digest serve` alone: header and idle deadlines.
-        await uvicorn.Server(server_config(app, host=host, port=port)).serve()
+        await uvicorn.Server(server_config(app, host=host, port=port)).serve(sockets=[listener])

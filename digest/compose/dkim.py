@@ -19,13 +19,18 @@ from digest.config import DKIMSettings
 from digest.errors import ConfigError
 from digest.names import ascii_domain, check_selector
 
-__all__ = ["DKIMSigner", "SIGNED_HEADERS", "canonical_header", "canonical_body"]
+__all__ = ["DKIMSigner", "SIGNED_HEADERS", "MIN_KEY_BITS", "canonical_header", "canonical_body"]
 
 # RFC 8058 section 4: the signature must cover List-Unsubscribe and List-Unsubscribe-Post.
+# RFC 6376 5.4.1 lists what a signer should cover; Sender, Cc and the top-level
+# Content-Transfer-Encoding are among them: absent from our messages, they are oversigned,
+# so one added on the way breaks the signature.
 SIGNED_HEADERS = (
-    "from", "to", "subject", "date", "message-id", "reply-to", "list-id",
-    "list-unsubscribe", "list-unsubscribe-post", "mime-version", "content-type",
+    "from", "sender", "to", "cc", "subject", "date", "message-id", "reply-to", "list-id",
+    "list-unsubscribe", "list-unsubscribe-post", "mime-version", "content-type", "content-transfer-encoding",
 )
+MIN_KEY_BITS = 1024  # RFC 8301 3.2: verifiers must not accept less
+GOOD_KEY_BITS = 2048  # RFC 8301 3.2: signers should use at least this
 _WSP = re.compile(rb"[ \t]+")
 _FOLD = re.compile(rb"\r\n(?=[ \t])")
 _TRAILING_EMPTY_LINES = re.compile(rb"(\r\n)+\Z")
@@ -93,7 +98,13 @@ class DKIMSigner:
             raise ConfigError("[dkim] private_key_path is not an unencrypted PEM private key", path=str(path)) from None
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ConfigError("[dkim] the key must be an RSA key (rsa-sha256)", path=str(path))
+        if key.key_size < MIN_KEY_BITS:
+            raise ConfigError(f"[dkim] the key has {key.key_size} bits; receivers ignore DKIM keys under "
+                              f"{MIN_KEY_BITS} bits (RFC 8301): make a {GOOD_KEY_BITS}-bit key", path=str(path))
         self.key = key
+        #: Something to tell the editor about the key (None when there is nothing to say).
+        self.warning = (f"{path}: the DKIM key has {key.key_size} bits; use {GOOD_KEY_BITS} or more (RFC 8301)"
+                        if key.key_size < GOOD_KEY_BITS else None)
         try:
             # Checked here too, for signers made without digest.toml: a ';' would add a tag.
             self.selector = check_selector(settings.selector)

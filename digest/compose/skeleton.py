@@ -25,7 +25,7 @@ from urllib.parse import quote
 from digest.back.verp import message_token, unsubscribe_address, verp_address
 from digest.compose.dkim import DKIMSigner
 from digest.compose.qp import qp_encode, qp_value
-from digest.compose.subject import fold_subject
+from digest.compose.subject import fold_subject, list_id_field
 from digest.compose.tokens import sign_token
 from digest.config import Newsletter
 from digest.model import Rendered, Subscriber
@@ -71,14 +71,6 @@ class _Part:
             out.append(qp_value(escape(values[index])))
             out.append(_SOFT_BREAK)
             out.append(static[position])
-
-
-def _phrase(name: str) -> str:
-    """A display name as an RFC 5322 phrase: quoted when it holds specials such as <, > or ","."""
-    name = " ".join(_UNSAFE_HEADER.sub(" ", name).split())
-    if re.search(r'[()<>\[\]:;@\\,."]', name):
-        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return name
 
 
 def _text_escape(value: str) -> str:
@@ -148,14 +140,12 @@ class MessageSkeleton:
         if self.newsletter.reply_to:
             senders["Reply-To"] = self.newsletter.reply_to
         subject = fold_subject(_UNSAFE_HEADER.sub(" ", self.rendered.subject))
-        lists = EmailMessage(policy=SMTP)
         # RFC 2919: a phrase, then <label.namespace> in dot-atom text; a list file called
         # "My List (2026).csv" becomes my-list-2026.<domain>.
         list_id = self.newsletter.list_id or derive_list_id(self.list_name or "digest", self.domain)
-        lists["List-Id"] = f"{_phrase(self.newsletter.name)} <{list_id}>"
-        lists["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        lists = list_id_field(self.newsletter.name, list_id) + b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
         # bytes() ends each header block with a blank line: drop it.
-        return bytes(senders)[:-2] + subject + bytes(lists)[:-2]
+        return bytes(senders)[:-2] + subject + lists
 
     def _date(self) -> bytes:
         now = self.clock()
@@ -174,16 +164,25 @@ class MessageSkeleton:
 
     def values_for(self, subscriber: Subscriber, unsubscribe: str) -> list[str]:
         """The raw values of the template's personal fields for one subscriber."""
-        values = []
+        values: list[str] = []
         for name in self.fields:
             if name.startswith("url:"):
-                # A link that begins with a personal field: its scheme is checked now that it is known.
-                from digest.render.environment import safe_url
-
-                values.append(safe_url(self.field_value(subscriber, name[4:], unsubscribe)))
+                values.append(self._link_value(name[4:], values, subscriber, unsubscribe))
             else:
                 values.append(self.field_value(subscriber, name, unsubscribe))
         return values
+
+    def _link_value(self, link: str, values: list[str], subscriber: Subscriber, unsubscribe: str) -> str:
+        """A link made with personal fields, put together whole and checked now that its values are known."""
+        from digest.render.environment import safe_url
+
+        marker = re.compile(re.escape(self.rendered.marker) + r"f(\d+)z")
+        if marker.search(link) is None:
+            # Issues rendered before links were checked whole name one field: `url:attrs.site`.
+            return safe_url(self.field_value(subscriber, link, unsubscribe))
+        # A link's markers name fields listed before it (the filter registers it after them).
+        filled = marker.sub(lambda m: values[int(m.group(1))] if int(m.group(1)) < len(values) else "", link)
+        return safe_url(filled)
 
     def envelope_sender(self, email_key: str, row: int | None) -> str:
         """The Return-Path of one message: VERP for a journal row, else the bounce mailbox (or From)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date as Date
@@ -114,8 +115,23 @@ def candidates(articles: Iterable[Article]) -> list[TopNewsItem]:
     return found
 
 
+_KNOWN_KEY = re.compile(r"[ut]:[0-9a-f]{16}")
+MAX_KNOWN = 20_000  # [known] entries a plan keeps (about 500 KB); more are listed as new, never lost
+
+
+def _short(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
 def _known_label(item: TopNewsItem) -> str:
-    return item.url or item.title
+    """How [known] names an article: a hash of its URL (else title) key, the same size whatever a feed holds.
+
+    A feed of 600 items with 2 KB links once made a plan larger than a plan may be, which the
+    next build refused; 64 bits per key tell a week's articles apart with room to spare.
+    """
+    if item.url:
+        return "u:" + _short(url_key(item.url))
+    return "t:" + _short(title_key(item.title)) if item.title else ""
 
 
 def plan_from_curated(curated: Curated, period: Sequence[Article], *, root: Path, words: int,
@@ -124,9 +140,11 @@ def plan_from_curated(curated: Curated, period: Sequence[Article], *, root: Path
     issue = curated.issue
     lead = issue.lead
     known: list[str] = []
+    seen: set[str] = set()
     for item in candidates(period):
         label = _known_label(item)
-        if label and label not in known:
+        if label and label not in seen and len(known) < MAX_KNOWN:
+            seen.add(label)
             known.append(label)
     return IssuePlan(
         subject=issue.subject,
@@ -219,8 +237,12 @@ def _full_articles(issue: Issue, articles: Sequence[Article], root: Path) -> tup
 def _new_since(plan: IssuePlan, lead: Article, period: Sequence[Article]) -> list[TopNewsItem]:
     urls: set[str] = set()
     titles: set[str] = set()
+    hashed: set[str] = set()
     for label in plan.known:
-        (urls if "://" in label else titles).add(url_key(label) if "://" in label else title_key(label))
+        if _KNOWN_KEY.fullmatch(label):
+            hashed.add(label)
+        else:  # plans written before [known] held hashes: the URL or the title itself
+            (urls if "://" in label else titles).add(url_key(label) if "://" in label else title_key(label))
     for title, url in [(lead.title, lead.url), (plan.lead.title, plan.lead.url), (plan.lead.headline, ""),
                        *((e.title, e.url) for e in plan.top)]:
         if title:
@@ -230,7 +252,7 @@ def _new_since(plan: IssuePlan, lead: Article, period: Sequence[Article]) -> lis
     new: list[TopNewsItem] = []
     for item in candidates(period):
         tkey, ukey = title_key(item.title), url_key(item.url)
-        if tkey in titles or (ukey and ukey in urls):
+        if tkey in titles or (ukey and ukey in urls) or _known_label(item) in hashed:
             continue
         titles.add(tkey)
         if ukey:

@@ -106,7 +106,9 @@ def read_plan(path: Path) -> IssuePlan:
 
 
 def parse_plan(text: str, *, path: str) -> IssuePlan:
-    """Parse and check a plan's text."""
+    """Parse and check a plan's text (a plan about to be written too: what read_plan refuses, this does)."""
+    if len(text.encode("utf-8")) > MAX_PLAN_BYTES:
+        raise PlanError(f"the plan is larger than {MAX_PLAN_BYTES // 1024} KB", path=path)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -150,6 +152,14 @@ class _Checker:
             raise self.fail(f"{where} {key} is longer than {limit} characters", table, index, key)
         return value
 
+    def source(self, raw: dict[str, Any], where: str, table: str, index: int = 0) -> str:
+        """A source file's name exactly as written: a file name may hold any character but NUL (and the
+        plan writes control characters as \\u escapes), so nothing is folded, trimmed or replaced."""
+        value = str(raw.get("source", ""))
+        if "\x00" in value or len(value) > 4096:  # PATH_MAX: no file has such a name
+            raise self.fail(f"{where} source is not a file name", table, index, "source")
+        return value
+
     def url(self, raw: dict[str, Any], where: str, table: str, index: int = 0) -> str:
         value = str(raw.get("url", "")).strip()
         if value and (not re.match(r"^(https?|mailto):", value, re.IGNORECASE) or re.search(r"\s", value)):
@@ -171,7 +181,7 @@ class _Checker:
         lead = PlanLead(
             title=self.text(lead_raw, "title", "[lead]", "lead"),
             url=self.url(lead_raw, "[lead]", "lead"),
-            source=self.text(lead_raw, "source", "[lead]", "lead"),
+            source=self.source(lead_raw, "[lead]", "lead"),
             headline=self.text(lead_raw, "headline", "[lead]", "lead"),
             words=words,
             excerpt=tuple(p for p in (" ".join(part.split()) for part in re.split(r"\n\s*\n", excerpt)) if p),
@@ -187,7 +197,7 @@ class _Checker:
                 title=self.text(entry, "title", where, "top", index, required=True),
                 summary=self.text(entry, "summary", where, "top", index, limit=MAX_INTRO_CHARS),
                 url=self.url(entry, where, "top", index),
-                source=self.text(entry, "source", where, "top", index),
+                source=self.source(entry, where, "top", index),
                 line=self.lines.line("top", index) or 0,
             ))
         known: list[str] = []
@@ -255,8 +265,8 @@ def plan_text(plan: IssuePlan, *, number: int, newsletter: str) -> str:
                   f"title = {toml_string(entry.title)}",
                   f"summary = {toml_string(entry.summary)}",
                   f"url = {toml_string(entry.url)}"]
-    lines += ["", "# Every article the sources held when this plan was made. `digest build` lists any",
-              "# article that is neither here nor above as new. There is no need to edit this.",
+    lines += ["", "# Every article the sources held when this plan was made (a hash of its URL or title).",
+              "# `digest build` lists any article that is neither here nor above as new. No need to edit this.",
               "[known]", "articles = ["]
     lines += [f"  {toml_string(item)}," for item in plan.known]
     lines += ["]", ""]

@@ -230,7 +230,15 @@ class SMTPTransport:
                     smtp.close()
                     raise DeliveryError(f"{self.describe()}: the server does not offer STARTTLS; set security "
                                         '= "tls" (port 465) or use a server that offers it', retryable=False)
-                await smtp.starttls()
+                try:
+                    await smtp.starttls()
+                except aiosmtplib.SMTPResponseException as exc:
+                    # RFC 3207 4: 454 "TLS not available" from a server that offers it is a broken TLS
+                    # set-up there (a missing certificate, say); retrying within a send cannot fix it.
+                    smtp.close()
+                    raise DeliveryError(f"{self.describe()}: the server offers STARTTLS but would not start TLS: "
+                                        f"{exc.code} {reply_text(exc.message)} (its TLS set-up needs fixing; "
+                                        'or use security = "tls" on port 465)', retryable=False) from None
                 await _greet(smtp)  # RFC 3207 4.2: what was learnt before TLS is forgotten; ask again
             if s.username:
                 if not smtp.supports_extension("auth"):

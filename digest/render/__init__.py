@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import date, datetime
 from html import escape as html_escape
+from html import unescape as html_unescape
 from pathlib import Path
 from typing import Any
 
@@ -61,22 +62,23 @@ class _Slots:
     def safe_url(self, value: object) -> object:
         """`| safe_url` that also holds for personal fields, whose values are only known at send time.
 
-        A link that starts with a field (`{{ subscriber.attrs.site | safe_url }}`) gets a marker of its
-        own, `url:<field>`, whose value is checked when it is filled in: anything but http, https or
-        mailto is left out then. A link with a field later on is checked here by its own scheme.
+        A link made with any personal field, wherever it stands (`{{ subscriber.attrs.site | safe_url }}`,
+        `{{ (subscriber.attrs.a ~ subscriber.attrs.b) | safe_url }}`), becomes one marker of its own,
+        `url:<the link with its field markers>`: the whole link is put together and checked when the
+        fields are filled in, and anything but http, https or mailto is left out then. Checking only the
+        first field, or the scheme written here, would let `"" ~ "javascript:…"` through.
         """
         text = str(value or "").strip()
-        leading = re.match(re.escape(self.marker) + r"f(\d+)z", text)
-        if leading is not None:
-            field = self.fields[int(leading.group(1))]
-            if field != "unsubscribe_url":  # ours: always an https URL
-                field = field if field.startswith("url:") else f"url:{field}"
-                # Markup: the marker and the text after it were already escaped by autoescape.
-                return Markup(self.slot(field) + text[leading.end():])  # nosec B704
-            return value
-        if not safe_url(text):
-            return ""
-        return value if isinstance(value, Markup) else text
+        found = [self.fields[int(m.group(1))] for m in re.finditer(re.escape(self.marker) + r"f(\d+)z", text)]
+        if not found:
+            if not safe_url(text):
+                return ""
+            return value if isinstance(value, Markup) else text
+        if found == ["unsubscribe_url"] and text.startswith(self.marker):
+            return value  # ours, always an https URL, with the template's own text after it
+        # The link as written, before escaping: the whole link's value is escaped once when filled in.
+        raw = html_unescape(text) if isinstance(value, Markup) else text
+        return self.slot(f"url:{raw}")
 
 
 class _Attrs:

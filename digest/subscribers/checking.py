@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -150,7 +151,8 @@ def import_list(source: Path, target: Path, *, check_dns: bool = False, encoding
     writer = csv.DictWriter(buffer, fieldnames=keys or ["email", "name", "tags"], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_atomically(target, buffer.getvalue())
+    # Addresses are personal data, like the database: 0600 whatever the umask (nothing serves a list).
+    write_atomically(target, buffer.getvalue(), private=True)
     return len(rows), left_out
 
 
@@ -165,14 +167,26 @@ def write_suppressions(out: TextIO, suppressions: Iterator[Suppression], *, as_j
             out.write(json.dumps({"email": s.email, "reason": s.reason, "issue": s.issue,
                                   "created_at": s.created_at}) + "\n")
         else:
-            writer.writerow([s.email, s.reason, s.issue or "", s.created_at])
+            writer.writerow([_cell(s.email), _cell(s.reason), s.issue or "", s.created_at])
         count += 1
     return count
 
 
-def _cell(value: str) -> str:
-    # A signup's name is typed by anyone: a cell starting like a formula must stay text in a spreadsheet.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+# C0 (but tab and newline, which CSV quotes) and C1 controls, line separators, bidi overrides and isolates.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _cell(value: object) -> str:
+    """A text cell as exported: safe on a terminal and in a spreadsheet.
+
+    Every cell of an export may come from outside (a signup's name, address and Referer, a
+    bounce's address): control characters are shown as escapes (`\\x1b`), never sent to the
+    terminal, and a cell a spreadsheet would read as a formula (= + - @, a tab or CR first)
+    gets a leading ' so it stays text (OWASP's advice for CSV injection).
+    """
+    text = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                            else f"\\u{ord(m.group()):04x}", str(value))
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def write_members(out: TextIO, store: Store, list_name: str, *, consent: bool = False) -> int:
@@ -188,9 +202,9 @@ def write_members(out: TextIO, store: Store, list_name: str, *, consent: bool = 
         for m in batch:
             if m.email.strip().lower() in blocked:
                 continue
-            row = [m.email, _cell(m.name)]
+            row = [_cell(m.email), _cell(m.name)]
             if consent:
-                row += [m.consented_at, m.confirmed_at, _cell(m.source), m.client]
+                row += [m.consented_at, m.confirmed_at, _cell(m.source), _cell(m.client)]
             writer.writerow(row)
             count += 1
         batch.clear()

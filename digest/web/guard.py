@@ -8,8 +8,9 @@
 * `RateLimit` caps an action per minute.
 * `read_body` streams a request body with a size cap and a deadline; nothing is
   read whole before it is checked.
-* `server_config` runs an app on uvicorn with a deadline for each request's
-  headers, so slow partial requests cannot hold connections open.
+* `digest.web.listen` runs an app on uvicorn with a deadline for each request's
+  headers and bounded connections, so idle or slow partial requests cannot
+  hold the server.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 __all__ = ["LOOPBACK_NAMES", "HostGuard", "SameOrigin", "RateLimit", "BodyRefused", "read_body",
-           "host_name", "served_names", "server_config"]
+           "host_name", "served_names", "allowed_host", "header_bytes"]
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-HEADER_TIMEOUT = 10.0  # seconds for a request's line and headers to arrive
-BODY_TIMEOUT = 10.0  # seconds for a (small) body to arrive
+BODY_TIMEOUT = 10.0  # seconds for a (small) body to arrive; headers get much less (digest.web.listen)
+MAX_HEADER_BYTES = 16 * 1024
 
 Scope = dict[str, Any]
 _HOST_CHARS = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
@@ -61,6 +62,40 @@ def host_name(value: str) -> str | None:
     return name
 
 
+def allowed_host(value: str) -> str:
+    """An --allow-host value in the form HostGuard matches; ValueError when it names no host.
+
+    A host name (an IDN in its A-labels), an IP address, `*.example.com` (any name under
+    example.com) or `.example.com` (example.com and any name under it).
+    """
+    from digest.names import ascii_domain, check_host
+
+    text = value.strip().lower()
+    for prefix in ("*.", "."):
+        if text.startswith(prefix):
+            try:
+                return prefix + ascii_domain(text[len(prefix):])
+            except ValueError:
+                raise ValueError(f"{value!r} is not a host name pattern (like *.example.com or .example.com)") \
+                    from None
+    try:
+        return check_host(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a host name or address (like news.example.com, 192.0.2.7, "
+                         "*.example.com)") from None
+
+
+def _matches(name: str, allowed: frozenset[str]) -> bool:
+    if name in allowed:
+        return True
+    for pattern in allowed:
+        if pattern.startswith("*.") and name.endswith(pattern[1:]):
+            return True
+        if pattern.startswith(".") and (name == pattern[1:] or name.endswith(pattern)):
+            return True
+    return False
+
+
 def served_names(*, base_url: str | None = None, extra: Iterable[str] = ()) -> frozenset[str]:
     """The Host names an app answers to: loopback, base_url's host, and `extra` (such as the address
     it listens on; 0.0.0.0 and :: name no host and are left out)."""
@@ -70,6 +105,9 @@ def served_names(*, base_url: str | None = None, extra: Iterable[str] = ()) -> f
         if host:
             names.add(host.lower())
     for value in extra:
+        if value.startswith(("*.", ".")):
+            names.add(allowed_host(value))
+            continue
         name = value.strip("[]").lower() if value.count(":") > 1 else host_name(value)
         if not name:
             continue
@@ -90,8 +128,15 @@ async def _plain(send: Any, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def header_bytes(scope: Scope) -> int:
+    """The size of a request's target and headers as they came (each line with its ': ' and CRLF)."""
+    target = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+    return target + sum(len(k) + len(v) + 4 for k, v in scope.get("headers") or [])
+
+
 class HostGuard:
-    """ASGI middleware: 400 for any request whose Host is not one of `allowed` (DNS rebinding)."""
+    """ASGI middleware: 400 for any request whose Host is not one of `allowed` (DNS rebinding), 431 for
+    headers over 16 KB."""
 
     def __init__(self, app: Any, *, allowed: Iterable[str], hint: str = "") -> None:
         self.app = app
@@ -100,9 +145,13 @@ class HostGuard:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):
+            # h11 bounds headers that arrive in pieces; these came in one burst.
+            if header_bytes(scope) > MAX_HEADER_BYTES:
+                await _plain(send, 431, "Request headers too large")
+                return
             raw = dict(scope.get("headers") or []).get(b"host", b"")
             name = host_name(raw.decode("latin-1"))
-            if name is None or name not in self.allowed:
+            if name is None or not _matches(name, self.allowed):
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1008})
                     return
@@ -176,61 +225,3 @@ async def read_body(request: Request, *, limit: int, timeout: float = BODY_TIMEO
     except TimeoutError:
         raise BodyRefused(408, "request body too slow") from None
     return bytes(body)
-
-
-def _timed_protocol(header_timeout: float) -> type:
-    """uvicorn's h11 protocol with a deadline for each request's headers (slowloris)."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    class TimedH11Protocol(H11Protocol):
-        """Closes a connection whose request line and headers are not complete in time."""
-
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            self._deadline: asyncio.TimerHandle | None = None
-            self._arm()
-
-        def _arm(self) -> None:
-            self._disarm()
-            self._deadline = self.loop.call_later(header_timeout, self._too_slow)
-
-        def _disarm(self) -> None:
-            if getattr(self, "_deadline", None) is not None:
-                self._deadline.cancel()  # type: ignore[union-attr]
-                self._deadline = None
-
-        def _too_slow(self) -> None:
-            self._deadline = None
-            if not self.transport.is_closing():
-                self.transport.close()
-
-        def handle_events(self) -> None:
-            before = self.cycle
-            super().handle_events()
-            if self.cycle is not before:  # the headers are in: the app has the request now
-                self._disarm()
-
-        def on_response_complete(self) -> None:
-            if not self.transport.is_closing():
-                self._arm()  # the next request on this connection gets the same time
-            super().on_response_complete()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-    return TimedH11Protocol
-
-
-def server_config(app: Any, *, host: str, port: int, header_timeout: float = HEADER_TIMEOUT,
-                  log_level: str = "warning") -> Any:
-    """A uvicorn Config for our apps: header deadline, short keep-alive, bounded connections."""
-    import uvicorn
-
-    return uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=2,
-        http=_timed_protocol(header_timeout),  # h11 (pure Python): no build step, and we can time it
-        ws="none", lifespan="on", timeout_keep_alive=5, limit_concurrency=200,
-        h11_max_incomplete_event_size=16 * 1024,  # headers over 16 KB are refused
-        server_header=False,
-    )

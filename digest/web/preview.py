@@ -34,6 +34,15 @@ __all__ = ["PreviewState", "WatchPlan", "create_preview_app", "spam_score", "wat
 TEST_SENDS_PER_MINUTE = 10
 
 _SHELL = (Path(__file__).parent / "preview.html").read_text(encoding="utf-8")
+# The built email runs nothing and reaches nothing: a sandbox without scripts, in an origin of its own,
+# in the page's iframe (its sandbox attribute) and when /email is opened on its own (this header).
+# Links still open, in a new tab. Images and fonts load from anywhere, as in a mail client.
+_EMAIL_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox allow-popups allow-popups-to-escape-sandbox; script-src 'none'; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
+}
 
 
 @dataclass
@@ -215,23 +224,23 @@ def create_preview_app(ctx: Context, sources: Sequence[Path], *, urls: Sequence[
             return HTMLResponse(
                 '<!DOCTYPE html><html><body style="font:16px/1.5 system-ui;padding:2rem;color:#b42318">'
                 f'<h2>Build failed</h2><pre id="build-error" style="white-space:pre-wrap">'
-                f"{html.escape(state.error or 'not built yet')}</pre></body></html>")
+                f"{html.escape(state.error or 'not built yet')}</pre></body></html>", headers=_EMAIL_HEADERS)
         page = path.read_text(encoding="utf-8")
         if request.query_params.get("dark") == "1":
             # Show the dark-mode rules whatever the browser prefers.
             page = page.replace("@media (prefers-color-scheme: dark)", "@media all")
-        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(page, headers=_EMAIL_HEADERS)
 
     async def part(request: Request) -> Response:
         """GET /part/{text|headers|raw}: the text part, the headers, or the whole message."""
         kind = request.path_params["kind"]
         path = _file("issue.txt" if kind == "text" else "preview.eml")
         if path is None:
-            return PlainTextResponse(f"Build failed: {state.error}")
+            return PlainTextResponse(f"Build failed: {state.error}", headers=_EMAIL_HEADERS)
         data = path.read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n")
         if kind == "headers":
             data = data.split("\n\n", 1)[0]
-        return PlainTextResponse(data, headers={"Cache-Control": "no-store"})
+        return PlainTextResponse(data, headers=_EMAIL_HEADERS)
 
     async def status(request: Request) -> Response:
         """GET /status: version, error, subject, HTML size and spam score as JSON."""

@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import logging
 import re
-import sys
 import time
 from urllib.parse import parse_qs
 
@@ -29,6 +29,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from digest.back.signup import ConfirmationMail, limits_for, make_link_token, offered_lists, read_link_token
+from digest.cli.output import printable
 from digest.context import Context
 from digest.errors import DigestError
 from digest.store.signups import Signup, SignupRequest
@@ -36,10 +37,17 @@ from digest.subscribers import check_address
 
 __all__ = ["signup_routes", "MAX_SIGNUP_BODY", "HONEYPOT"]
 
+_log = logging.getLogger("uvicorn.error")  # where `digest serve` logs: stderr, rate-limited per kind
+
 MAX_SIGNUP_BODY = 8 * 1024
 HONEYPOT = "website"
 _MAX_NAME = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+# C0 and C1 controls, line separators, bidi overrides and isolates: what a name, a Referer or a
+# client address must not carry into the store, the terminal (exports, the log) or a header.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_MAX_SOURCE = 500
+# email-validator accepts `=cmd|'/Ccalc'!A0@example.org`; a spreadsheet opening an export would run it.
+_FORMULA_START = ("=", "+", "-")
 _CHECK_INBOX = ("Check your inbox", "If {email} can receive mail, a message with a confirmation link is on its way. "
                 "Open it to finish; nothing is sent to you until you do.")
 _HEADERS = {
@@ -101,27 +109,59 @@ def _form(ctx: Context, lists: tuple[str, ...], *, chosen: str, error: str = "",
         "</small></p>")
 
 
-async def _read_fields(request: Request) -> tuple[dict[str, str], bool] | None:
-    """The submitted fields and whether they came as JSON; None when the body is too large or unreadable."""
+_MAX_JSON_DEPTH = 8  # a signup is one flat object; deeper nesting is no signup (and json recurses per level)
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+class _Unreadable(Exception):
+    """The body is too large (413) or not a form or JSON object we can read (400)."""
+
+    def __init__(self, status: int, as_json: bool) -> None:
+        super().__init__(status)
+        self.status, self.as_json = status, as_json
+
+
+def _printable(text: str) -> str:
+    """One log line of outside text: control characters (and line breaks) shown as escapes."""
+    return printable(text).replace("\n", "\\n").replace("\t", "\\t")
+
+
+def _json_depth(text: str) -> int:
+    """How deeply arrays and objects nest, strings left out: checked before json.loads recurses into it."""
+    depth = deepest = 0
+    for char in _JSON_STRING.sub('""', text):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+async def _read_fields(request: Request) -> tuple[dict[str, str], bool]:
+    """The submitted fields and whether they came as JSON; _Unreadable when too large or unreadable."""
     from digest.web.guard import BodyRefused, read_body
 
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    as_json = ctype == "application/json"
     try:
         # Streamed with a size cap and a deadline, like every body the web apps read.
         body = await read_body(request, limit=MAX_SIGNUP_BODY)
-    except BodyRefused:
-        return None
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    except BodyRefused as refused:
+        raise _Unreadable(refused.status, as_json) from None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return None
-    if ctype == "application/json":
+        raise _Unreadable(400, as_json) from None
+    if as_json:
+        if _json_depth(text) > _MAX_JSON_DEPTH:
+            raise _Unreadable(400, True)
         try:
             data = json.loads(text or "{}")
-        except ValueError:
-            return None
+        except (ValueError, RecursionError):
+            raise _Unreadable(400, True) from None
         if not isinstance(data, dict):
-            return None
+            raise _Unreadable(400, True)
         return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}, True
     fields = parse_qs(text, keep_blank_values=True, max_num_fields=20)
     return {k: v[0] for k, v in fields.items() if v}, False
@@ -150,7 +190,8 @@ def signup_routes(ctx: Context) -> list[Route]:
                 await mail.send(signup, url)
             except DigestError as exc:
                 error = str(exc)
-                print(f"digest: warning: confirmation mail for signup {signup_id} not sent: {exc}", file=sys.stderr)
+                # The relay's reply is outside text (it may carry terminal escapes): logged printable.
+                _log.warning("confirmation mail for signup %d not sent: %s", signup_id, _printable(error))
         await run_in_threadpool(ctx.store.signup_mailed, signup_id, error=error)
 
     async def subscribe_form(request: Request) -> Response:
@@ -167,10 +208,10 @@ def signup_routes(ctx: Context) -> list[Route]:
 
     async def subscribe(request: Request) -> Response:
         """POST /subscribe: record a pending signup and mail a confirmation link; the same answer for all."""
-        read = await _read_fields(request)
-        if read is None:
-            return answer(False, 413, "Request not accepted", "The form could not be read.")
-        fields, as_json = read
+        try:
+            fields, as_json = await _read_fields(request)
+        except _Unreadable as unreadable:
+            return answer(unreadable.as_json, unreadable.status, "Request not accepted", "The form could not be read.")
         lists = offered_lists(ctx)
         raw_email = fields.get("email", "").strip()
         name = _CONTROL.sub(" ", fields.get("name", "")).strip()[:_MAX_NAME]
@@ -179,6 +220,8 @@ def signup_routes(ctx: Context) -> list[Route]:
             return answer(as_json, 400, "Unknown list", "Choose one of the lists on the form.")
         try:
             email = check_address(raw_email)
+            if email.startswith(_FORMULA_START):
+                raise ValueError("would be a formula in a spreadsheet")
         except ValueError:
             if as_json:
                 return answer(True, 400, "Not an email address", "That does not look like an email address.")
@@ -187,8 +230,11 @@ def signup_routes(ctx: Context) -> list[Route]:
         title, text = _CHECK_INBOX[0], _CHECK_INBOX[1].format(email=email)
         if fields.get(HONEYPOT):
             return answer(as_json, 200, title, text)  # a bot: it learns nothing, nothing happens
-        source = request.headers.get("referer", "")[:500] or str(request.url)
-        client = request.client.host if request.client else ""
+        # Stored as consent evidence and shown by `subscribers export --consent`: one line of printable text.
+        # (HTTP headers arrive as bytes, read as Latin-1; a browser sends a Referer's non-ASCII as UTF-8.)
+        referer = request.headers.get("referer", "").encode("latin-1").decode("utf-8", "replace")
+        source = _CONTROL.sub("", referer)[:_MAX_SOURCE] or str(request.url)[:_MAX_SOURCE]
+        client = _CONTROL.sub("", request.client.host if request.client else "")[:64]
         decision, signup_id = await run_in_threadpool(
             ctx.store.request_signup, SignupRequest(list_name, email, name, source, client), now=time.time(),
             limits=limits_for(ctx))
