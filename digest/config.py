@@ -147,8 +147,8 @@ class SignupSettings:
     lists: tuple[str, ...] = ()  # () = the names of subscribers/*.csv
     confirm_days: int = 7  # a confirmation link's life
     per_address: int = 3  # confirmation mails to one address per day
-    per_client: int = 20  # signup requests from one client address per hour
-    max_pending: int = 1000  # unconfirmed signups at once
+    per_client: int = 20  # signup requests from one client network (IPv4 address, IPv6 /64) per hour
+    max_pending: int = 50  # unconfirmed signups from one network (IPv4 /24, IPv6 /48) at once
 
 
 @dataclass(frozen=True, slots=True)

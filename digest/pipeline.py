@@ -319,6 +319,9 @@ async def send_to_lists(
     if smtp is not None and options.unknown_delay == UNKNOWN_DELAY:
         # A tenth of the wait for the final reply, at most a minute: the first copy may still be on its way in.
         options = replace(options, unknown_delay=min(60.0, smtp.data_timeout / 10))
+    # Refusals recorded while sending count like bounces, under the workspace's [bounces] policy.
+    options = replace(options, soft_limit=settings.bounces.soft_limit,
+                      soft_window=settings.bounces.soft_window_days * 86400.0)
     audience = audience_for(ctx, lists, tags=tags, where=where)
     list_name = "+".join(p.stem for p in lists) or "list"
     skeleton = ctx.skeleton(rendered, list_name=list_name)

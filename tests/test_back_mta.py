@@ -134,3 +134,34 @@ def test_a_refusal_of_the_message_does_not_suppress_the_reader(workspace: Path, 
         assert runner.invoke(main, ["send", "--list", "subscribers/list.csv"]).exit_code == 3
     with Context(workspace) as ctx:
         assert list(ctx.store.suppressions()) == []
+
+
+def test_a_relay_refusing_everyone_stops_the_send_and_records_nothing_against_the_readers(workspace: Path, runner):
+    class LocalOnlyRelay(FaultyHandler):
+        """A relay that knows only its own users: every reader looks "unknown" to it."""
+
+        fixed = False
+
+        async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+            if not self.fixed:
+                return "550 5.1.1 <" + address + ">: Recipient address rejected: User unknown in local table"
+            return await super().handle_RCPT(server, session, envelope, address, options)
+
+    emails = [f"reader{i}@example.com" for i in range(40)]
+    (workspace / "subscribers" / "list.csv").write_text("email\n" + "\n".join(emails) + "\n")
+    handler = LocalOnlyRelay(FaultPlan())
+    with ThreadedFaultySMTP(handler) as server:
+        point_smtp_at(workspace, server.port)
+        assert runner.invoke(main, ["build"]).exit_code == 0
+        first = runner.invoke(main, ["send", "--list", "subscribers/list.csv", "--concurrency", "1"])
+        assert first.exit_code == 3, first.output
+        assert "recipients were refused" in first.output and "Traceback" not in first.output
+        with Context(workspace) as ctx:
+            assert list(ctx.store.suppressions()) == []  # no reader paid for the relay's setup
+            assert [e for address in emails for e in ctx.store.bounce_events(address)] == []
+            status = ctx.store.campaign_status(ctx.store.campaigns_of(1)[0], now=time.time())
+            assert status.counts.get("failed", 0) < len(emails)  # it stopped early
+        handler.fixed = True
+        again = runner.invoke(main, ["send", "--list", "subscribers/list.csv", "--retry-failed"])
+        assert again.exit_code == 0, again.output
+        assert sorted(r.rcpt_tos[0] for r in handler.received) == sorted(emails)

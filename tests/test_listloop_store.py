@@ -28,7 +28,9 @@ def test_signup_confirm_once_then_member_and_unsuppressed(store_location: str):
         assert (member.email, member.name, member.source, member.client) == ("Ada@Example.com", "Ada",
                                                                            "https://x/join", "1.2.3.4")
         assert member.consented_at and member.confirmed_at
-        assert not store.is_suppressed("ada@example.com")  # a new double opt-in brings it back
+        # a new double opt-in brings them back to that list, and only to that list
+        assert not store.is_suppressed("ada@example.com", list_name="weekly")
+        assert store.is_suppressed("ada@example.com", list_name="monthly")
         assert [s.email for s in store.member_subscribers("weekly")] == ["Ada@Example.com"]
         assert store.member_lists() == {"weekly": 1}
         assert store.confirm_signup(999999, now=now) == "unknown"
@@ -49,16 +51,42 @@ def test_expired_links_and_superseded_links_do_not_confirm(store_location: str):
 def test_limits_per_address_per_client_and_pending_cap(store_location: str):
     with open_store(store_location) as store:
         now = time.time()
-        answers = [store.request_signup(SignupRequest("w", "same@example.com", client=f"c{i}"), now=now,
+        answers = [store.request_signup(SignupRequest("w", "same@example.com", client=f"192.0.2.{i}"), now=now,
                                         limits=LIMITS)[0] for i in range(3)]
         assert answers == ["mail", "mail", "address"]
-        answers = [store.request_signup(SignupRequest("w", f"u{i}@example.com", client="one"), now=now,
-                                        limits=LIMITS)[0] for i in range(7)]
-        assert answers[:2] == ["mail", "mail"] and answers[2] == "full"  # 4 pending now
-        assert answers[5:] == ["client", "client"]  # the 6th request from one client in an hour
+        answers = [store.request_signup(SignupRequest("w", f"u{i}@example.com", client="198.51.100.7"), now=now,
+                                        limits=SignupLimits(per_client=5))[0] for i in range(7)]
+        assert answers == ["mail"] * 5 + ["client", "client"]  # the 6th request from one client in an hour
         # an hour later the client may ask again
-        assert store.request_signup(SignupRequest("w", "late@example.com", client="one"), now=now + 3601,
+        assert store.request_signup(SignupRequest("w", "late@example.com", client="198.51.100.7"), now=now + 3601,
                                     limits=SignupLimits(max_pending=100))[0] == "mail"
+
+
+def test_one_ipv6_host_rotating_its_64_is_one_client(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        answers = [store.request_signup(SignupRequest("w", f"v{i}@example.com", client=f"2001:db8:1:2::{i:x}"),
+                                        now=now, limits=SignupLimits(per_client=5))[0] for i in range(1, 8)]
+        assert answers == ["mail"] * 5 + ["client", "client"]
+        # another /64 of the same site is another client
+        assert store.request_signup(SignupRequest("w", "w@example.com", client="2001:db8:1:3::1"), now=now,
+                                    limits=SignupLimits(per_client=5))[0] == "mail"
+
+
+def test_the_pending_cap_is_per_network_and_refusals_write_nothing(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        flood = [store.request_signup(SignupRequest("w", f"f{i}@example.com", client=f"2001:db8:7:{i:x}::1"),
+                                      now=now, limits=LIMITS)[0] for i in range(40)]
+        assert flood[:4] == ["mail"] * 4 and set(flood[4:]) == {"full"}  # one site (/48) holds 4 at most
+        # everybody else can still sign up: one network cannot pause signups for all
+        assert store.request_signup(SignupRequest("w", "reader@example.com", client="203.0.113.9"), now=now,
+                                    limits=LIMITS)[0] == "mail"
+        refused = [store.request_signup(SignupRequest("w", f"c{i}@example.com", client="192.0.2.200"), now=now,
+                                        limits=SignupLimits(per_client=2))[0] for i in range(50)]
+        assert refused.count("client") == 48
+        assert store.one("SELECT COUNT(*) FROM signup_attempts")[0] == 4 + 1 + 2  # type: ignore[index]
+        assert store.one("SELECT COUNT(*) FROM signups")[0] == 4 + 1 + 2  # type: ignore[index]
 
 
 def test_many_concurrent_signups_lose_nothing(store_location: str):
@@ -83,6 +111,30 @@ def test_many_concurrent_signups_lose_nothing(store_location: str):
         assert len(set(ids)) == 100
         assert len(list(store.members("w"))) == 100
         assert store.members_version("w").startswith("100:")
+
+
+def test_a_confirmation_link_posted_many_times_at_once_confirms_once(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        limits = SignupLimits(per_client=1000, max_pending=1000)
+        ids = [store.request_signup(SignupRequest("w", f"twice{i}@example.com"), now=now, limits=limits)[1]
+               for i in range(30)]
+        results: list[str] = []
+        lock = threading.Lock()
+        start = threading.Barrier(len(ids) * 3)
+
+        def confirm(sid: int) -> None:
+            start.wait()
+            result = store.confirm_signup(sid, now=now)
+            with lock:
+                results.append(result)
+
+        threads = [threading.Thread(target=confirm, args=(sid,)) for sid in ids for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results.count("confirmed") == len(ids) and results.count("used") == 2 * len(ids)
 
 
 def _journal(store, issue: int, emails: list[str], status: str = "sent") -> dict[str, int]:
@@ -155,22 +207,95 @@ def test_a_refusal_at_rcpt_suppresses_in_the_same_transaction(store_location: st
     with open_store(store_location) as store:
         audience = Audience(("a.csv",))
         campaign = store.open_campaign(1, audience.key, audience.describe())
-        store.enqueue(campaign, [(Subscriber(e), "a") for e in ("ok@x.com", "dead@x.com", "policy@x.com")],
-                      lambda k: f"<{k}>")
+        emails = ("ok@x.com", "dead@x.com", "policy@x.com", "full@x.com")
+        store.enqueue(campaign, [(Subscriber(e), "a") for e in emails], lambda k: f"<{k}>")
         rows = {r.subscriber.email: r.id for r in store.claim(
             campaign.id, owner="w", run=1, limit=10, lease_until=time.time() + 60, now=time.time(),
             max_attempts=5).rows}
         store.record([Result(rows["ok@x.com"], "sent", 250, "OK"),
-                      Result(rows["dead@x.com"], "failed", 550, "5.1.1 No such user", bounce=True),
-                      Result(rows["policy@x.com"], "failed", 554, "5.7.1 Spam")], run=1, now=time.time())
+                      Result(rows["dead@x.com"], "failed", 550, "5.1.1 No such user", refusal="hard"),
+                      Result(rows["policy@x.com"], "failed", 554, "5.7.1 Spam", refusal="refused"),
+                      Result(rows["full@x.com"], "failed", 552, "5.2.2 Mailbox full", refusal="soft")],
+                     run=1, now=time.time())
         assert {s.email: s.reason for s in store.suppressions()} == {"dead@x.com": "bounced"}
         [event] = store.bounce_events("dead@x.com")
         assert (event.kind, event.source, event.status, event.issue) == ("hard", "rcpt", "5.1.1", 1)
+        # the other refusals are on record too, in the server's words: one counts as soft, one never counts
+        assert [(e.kind, e.status) for e in store.bounce_events("policy@x.com")] == [("refused", "5.7.1")]
+        assert [(e.kind, e.status) for e in store.bounce_events("full@x.com")] == [("soft", "5.2.2")]
+        assert {s.email: (s.soft, s.refused) for s in store.bounce_summaries()}["full@x.com"] == (1, 0)
         status = store.campaign_status(campaign, now=time.time())
         # a failed row that is suppressed is not "remaining", nor counted twice
-        assert status.counts["failed"] == 2 and status.remaining == 0 and status.suppressed == 0
+        assert status.counts["failed"] == 3 and status.remaining == 0 and status.suppressed == 0
         assert store.delivery(rows["dead@x.com"]).email == "dead@x.com"  # type: ignore[union-attr]
         assert store.delivery_for(1, "DEAD@x.com").message_id == "<dead@x.com>"  # type: ignore[union-attr]
+        # a relay that refused everyone: what those refusals recorded is taken back
+        assert store.withdraw_refusals([rows["dead@x.com"], rows["full@x.com"]]) == 2
+        assert list(store.suppressions()) == [] and store.bounce_events("full@x.com") == []
+
+
+def test_a_confirmation_mails_soft_bounces_never_count(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        _journal(store, 1, ["reader@example.com"])
+        for n in range(5):  # a stranger asks for confirmations to a subscribed, temporarily failing address
+            verdict = store.record_bounce(BounceEvent("reader@example.com", "soft", "dsn", f"c{n}", status="4.2.2",
+                                                      signup=n + 1), now=now)
+            assert not verdict.suppressed
+        assert not store.is_suppressed("reader@example.com")
+        assert len(store.bounce_events("reader@example.com")) == 5  # kept, with their signups
+
+
+def _sent_from(store, issue: int, email: str, list_name: str) -> None:  # type: ignore[no-untyped-def]
+    audience = Audience((f"{list_name}.csv",))
+    campaign = store.open_campaign(issue, audience.key, audience.describe())
+    store.enqueue(campaign, [(Subscriber(email), list_name)], lambda k: f"<{issue}.{list_name}.{k}>")
+
+
+def _claimable(store, issue: int, list_name: str) -> list[str]:  # type: ignore[no-untyped-def]
+    audience = Audience((f"{list_name}.csv",))
+    campaign = store.open_campaign(issue, audience.key, audience.describe())
+    return [r.subscriber.email for r in store.claim(campaign.id, owner=f"o{issue}{list_name}", run=1, limit=10,
+                                                    lease_until=time.time() + 60, now=time.time(),
+                                                    max_attempts=5).rows]
+
+
+def test_leaving_one_list_keeps_the_others_and_a_signup_elsewhere_does_not_bring_it_back(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        _sent_from(store, 1, "ada@example.com", "weekly")
+        assert store.unsubscribe("ada@example.com", list_name="weekly", issue=1)  # her one-click link of issue 1
+        assert store.is_suppressed("ada@example.com", list_name="weekly")
+        assert not store.is_suppressed("ada@example.com", list_name="monthly")
+        _, sid = store.request_signup(SignupRequest("monthly", "ada@example.com"), now=now, limits=LIMITS)
+        assert store.confirm_signup(sid, now=now) == "confirmed"  # type: ignore[arg-type]
+        assert store.is_suppressed("ada@example.com", list_name="weekly")  # she left weekly: it stays so
+        _sent_from(store, 2, "ada@example.com", "weekly")
+        _sent_from(store, 3, "ada@example.com", "monthly")
+        assert _claimable(store, 2, "weekly") == [] and _claimable(store, 3, "monthly") == ["ada@example.com"]
+        # a token naming a list we never sent her from (a test message) leaves every list
+        assert store.unsubscribe("bob@example.com", list_name="preview", issue=1)
+        assert store.is_suppressed("bob@example.com", list_name="weekly")
+        assert [(s.email, s.list) for s in store.suppressions()] == [("ada@example.com", "weekly"),
+                                                                     ("bob@example.com", "")]
+
+
+def test_a_signup_after_a_complaint_exempts_that_list_only_until_the_next_complaint(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        store.record_bounce(BounceEvent("cy@example.com", "complaint", "arf", "r1", issue=1, status="abuse"), now=now)
+        _, sid = store.request_signup(SignupRequest("monthly", "cy@example.com"), now=now, limits=LIMITS)
+        store.confirm_signup(sid, now=now)  # type: ignore[arg-type]
+        assert not store.is_suppressed("cy@example.com", list_name="monthly")
+        assert store.is_suppressed("cy@example.com", list_name="weekly")
+        assert store.record_bounce(BounceEvent("cy@example.com", "complaint", "arf", "r2", issue=2, status="abuse"),
+                                   now=now).suppressed  # complained again: no list reaches them
+        assert store.is_suppressed("cy@example.com", list_name="monthly")
+        # a bounce is about the address: a confirmed signup proves it works again, for every list
+        store.record_bounce(BounceEvent("dee@example.com", "hard", "dsn", "r3", issue=1, status="5.1.1"), now=now)
+        _, sid = store.request_signup(SignupRequest("monthly", "dee@example.com"), now=now, limits=LIMITS)
+        store.confirm_signup(sid, now=now)  # type: ignore[arg-type]
+        assert not store.is_suppressed("dee@example.com")
 
 
 def test_the_largest_ids_a_token_can_carry_are_plain_misses(store_location: str):
@@ -179,3 +304,36 @@ def test_the_largest_ids_a_token_can_carry_are_plain_misses(store_location: str)
         assert store.delivery(16 ** 12 - 1) is None
         assert store.signup(16 ** 15 - 1) is None  # a confirmation link's signup: 15 hex digits
         assert store.delivery_for(999_999_999, "a@example.com") is None  # a Message-ID's issue: 9 digits
+
+
+def test_a_database_from_before_per_list_suppressions_is_upgraded_in_place(store_location: str, monkeypatch):
+    from digest.store import migrations
+
+    before = [(name, step) for name, step in migrations.MIGRATIONS if name < "0400_suppression_scopes"]
+    monkeypatch.setattr(migrations, "MIGRATIONS", before)
+    with open_store(store_location) as store:
+        now = time.time()
+        assert "0400_suppression_scopes" not in store.migrations()
+        # Rows as the code of the previous schema wrote them.
+        with store.transaction() as tx:
+            tx.execute("INSERT INTO suppressions (email_key, email, reason, issue, created_at) "
+                       "VALUES ('old@example.com', 'old@example.com', 'unsubscribed', 1, '2026-01-01T00:00:00Z')")
+            pending = int(tx.execute(
+                "INSERT INTO signups (list, email_key, email, name, source, client, requested_at, expires_at) "
+                "VALUES ('weekly', 'pending@example.com', 'pending@example.com', '', '', '192.0.2.1', "
+                "'2026-01-01T00:00:00Z', ?) RETURNING id", (now + 100,)).fetchone()[0])
+            tx.execute("INSERT INTO bounce_events (email_key, email, issue, kind, status, diagnostic, source, "
+                       "report_key, at, created_at) VALUES ('soft@example.com', 'soft@example.com', 1, 'soft', "
+                       "'4.2.2', '', 'dsn', 'r-old', ?, '2026-01-01T00:00:00Z')", (now,))
+    monkeypatch.undo()
+    with open_store(store_location) as store:
+        assert store.migrations()[-1] == "0400_suppression_scopes"
+        # an unsubscribe from before lists had their own still keeps every list away
+        assert store.is_suppressed("old@example.com", list_name="weekly")
+        assert store.is_suppressed("old@example.com", list_name="monthly")
+        assert [(s.email, s.list) for s in store.suppressions()] == [("old@example.com", "")]
+        # a link mailed before the upgrade still confirms; old bounce events still count
+        assert store.confirm_signup(pending, now=now + 1) == "confirmed"
+        assert [e.kind for e in store.bounce_events("soft@example.com")] == ["soft"]
+        assert store.request_signup(SignupRequest("weekly", "new@example.com", client="192.0.2.1"), now=now,
+                                    limits=LIMITS)[0] == "mail"

@@ -92,7 +92,7 @@ def test_suppression_commands(workspace: Path, runner):
         main, ["subscribers", "unsubscribe", "ada@example.com", "--reason", "bounced"]).output
     assert "already suppressed" in runner.invoke(main, ["subscribers", "unsubscribe", "ADA@example.com"]).output
     exported = runner.invoke(main, ["subscribers", "export-suppressed"]).output.splitlines()
-    assert exported[0] == "email,reason,issue,created_at" and exported[1].startswith("ada@example.com,bounced,")
+    assert exported[0] == "email,reason,issue,created_at,list" and exported[1].startswith("ada@example.com,bounced,")
     stats = runner.invoke(main, ["subscribers", "stats"]).output
     assert "active 2, suppressed 1, duplicate 0, invalid 0" in stats
     assert "resubscribed" in runner.invoke(main, ["subscribers", "resubscribe", "ada@example.com"]).output
@@ -113,3 +113,25 @@ def test_segments_by_tag_and_attribute(workspace: Path, runner, recorder):
     result = runner.invoke(main, ["send", "--list", "subscribers/tagged.csv", "--tag", "tech", "--where", "city=Paris"])
     assert result.exit_code == 0, result.stderr
     assert [r.rcpt_tos[0] for r in handler.received] == ["a@example.com"]
+
+
+def test_leaving_one_list_counts_for_that_list_only_in_stats_dry_run_export_and_send(workspace: Path, runner,
+                                                                                        recorder):
+    server, handler = recorder
+    point_smtp_at(workspace, server.port)
+    for name in ("weekly", "monthly"):
+        (workspace / "subscribers" / f"{name}.csv").write_text("email\nada@example.com\nbob@example.com\n")
+    left = runner.invoke(main, ["subscribers", "unsubscribe", "ada@example.com", "--reason", "unsubscribed",
+                                "--list", "weekly"])
+    assert "ada@example.com: suppressed (unsubscribed, list weekly)" in left.output
+    stats = runner.invoke(main, ["subscribers", "stats"]).output
+    assert "weekly.csv: active 1, suppressed 1" in stats and "monthly.csv: active 2, suppressed 0" in stats
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    dry = runner.invoke(main, ["send", "--list", "subscribers/weekly.csv", "--dry-run"])
+    assert "1 message(s) would be sent" in dry.output and "1 suppressed" in dry.output
+    dry = runner.invoke(main, ["send", "--list", "subscribers/monthly.csv", "--dry-run"])
+    assert "2 message(s) would be sent" in dry.output
+    exported = runner.invoke(main, ["subscribers", "export-suppressed"]).output.splitlines()
+    assert exported[1].startswith("ada@example.com,unsubscribed,") and exported[1].endswith(",weekly")
+    assert runner.invoke(main, ["send", "--list", "subscribers/weekly.csv"]).exit_code == 0
+    assert [r.rcpt_tos for r in handler.received] == [["bob@example.com"]]

@@ -18,41 +18,53 @@ of a message is told by its report type and content, never by
 
 from __future__ import annotations
 
-import base64
-import binascii
 import email
 import hashlib
-import quopri
+import logging
 import re
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 
-from digest.back.policy import HARD, REFUSED, SOFT, classify_status, enhanced_status
+from digest.back.mime import Headers, Part, headers_of, leaves, split_head
+from digest.back.policy import HARD, REFUSED, SOFT, classify_reply, enhanced_status
 from digest.back.verp import UNSUBSCRIBE_TAG, VerpToken, find_token
 
-__all__ = ["Finding", "Report", "parse_report", "worst", "MAX_MESSAGE", "OUR_MESSAGE_ID"]
+__all__ = ["Finding", "Report", "parse_report", "worst", "MAX_MESSAGE", "OUR_MESSAGE_ID", "COMPLAINT_TYPES"]
 
 MAX_MESSAGE = 10 * 1024 * 1024  # larger mail is no bounce we need to read; it is left alone
+# Bounds on what one message can make us look at: a real report names one or two of each. A hostile
+# message listing thousands must cost no more than these (every one may become a store lookup).
+MAX_ADDRESSES = 100
+MAX_IDS = 20
+MAX_FINDINGS = 100
+_MAX_FLUFL = 2 * 1024 * 1024  # the full parser flufl.bounce needs is slow on big messages
 # At most 9 digits: a hostile number must stay inside PostgreSQL's INTEGER when it is looked up.
 OUR_MESSAGE_ID = re.compile(r"<digest\.(\d{1,9})\.([0-9a-f]{24})@[^>\s]+>")
+# RFC 5965 section 7.3 and RFC 6591: only a person's report on our message is a complaint; an
+# auth-failure (DMARC) report, a virus report or "other" is about our setup or theirs, for a human.
+COMPLAINT_TYPES = ("abuse", "fraud")
 _UNSUBSCRIBE_URL = re.compile(r"/u/([A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,})")
 _UNSUBSCRIBE_SUBJECT = re.compile(r"\bunsubscribe\s+([A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,})", re.IGNORECASE)
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
 _AUTO_SUBJECT = re.compile(r"^\s*(out of (the )?office|automatic reply|auto[- ]?reply|autoresponse|vacation|"
                            r"abwesenheit|absence|r[ée]ponse automatique|away from)", re.IGNORECASE)
-_PARAM = re.compile(r';\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]+)')
 _BLANK_LINE = re.compile(r"\r?\n\s*\r?\n")
-_RANK = {HARD: 4, SOFT: 3, REFUSED: 2, "delivered": 1}
+_RANK = {HARD: 4, SOFT: 3, REFUSED: 2, "delayed": 1, "delivered": 1}
+_ADDRESS = re.compile(r"[^\s<>(),;:\"']+@[^\s<>(),;:\"']+")
+
+logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
+logging.getLogger("flufl.bounce").propagate = False  # its detectors log tracebacks of odd mail: not ours to print
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One recipient's fate as a report tells it."""
 
-    kind: str  # hard | soft | refused | delivered | complaint
+    kind: str  # hard | soft | refused | delayed | delivered | complaint
     email: str  # as the report names it (may differ from ours after forwarding)
     status: str = ""  # RFC 3463 code, or a complaint's feedback type
     diagnostic: str = ""  # the remote server's words
+    original: str = ""  # the DSN's Original-Recipient, when it names another address than `email`
 
 
 @dataclass
@@ -65,6 +77,7 @@ class Report:
     unsubscribe_tokens: list[str] = field(default_factory=list)  # signed /u/ tokens in it or its subject
     message_ids: list[tuple[int, str]] = field(default_factory=list)  # (issue, Message-ID) of ours it returns
     original_to: list[str] = field(default_factory=list)  # To of the returned original
+    senders: list[str] = field(default_factory=list)  # From of the message (an auto-reply's reader)
     key: str = ""  # the same message read twice has the same key
     why: str = ""  # for unrecognised mail: why not
 
@@ -80,211 +93,122 @@ def _decoded(value: str | None) -> str:
         return str(value)
 
 
-_ADDRESS = re.compile(r"[^\s<>(),;:\"']+@[^\s<>(),;:\"']+")
+def _addresses(values: list[str], limit: int = MAX_ADDRESSES) -> list[str]:
+    """Addresses in To-like headers, each once, at most `limit` (every one is checked against the store)."""
+    found: dict[str, None] = {}
+    for value in values:
+        for match in _ADDRESS.finditer(str(value)):
+            found[match.group(0).rstrip(".")] = None
+            if len(found) >= limit:
+                return list(found)
+    return list(found)
 
 
-def _addresses(values: list[str]) -> list[str]:
-    # Addresses in To-like headers; a plain scan is enough here (every result is checked against the store).
-    return [a.rstrip(".") for value in values for a in _ADDRESS.findall(str(value))]
-
-
-@dataclass(frozen=True, slots=True)
-class _Part:
-    """One leaf of a MIME tree: its content type, headers and decoded body."""
-
-    ctype: str
-    headers: _Headers
-    body: bytes
-
-
-class _Headers:
-    """A header block, read the simple way: the full parser costs most of the time of a bounce run."""
-
-    __slots__ = ("_fields",)
-
-    def __init__(self, text: str) -> None:
-        fields: dict[str, list[str]] = {}
-        last: list[str] | None = None
-        for line in text.splitlines():
-            if not line.strip():
-                break
-            if line[0] in " \t":
-                if last is not None:
-                    last[-1] += " " + line.strip()  # RFC 5322 2.2.3 unfolding
-                continue
-            name, sep, value = line.partition(":")
-            if not sep:
-                continue
-            last = fields.setdefault(name.strip().lower(), [])
-            last.append(value.strip())
-        self._fields = fields
-
-    def get(self, name: str, default: str = "") -> str:
-        """The first value of a field."""
-        values = self._fields.get(name.lower())
-        return values[0] if values else default
-
-    def get_all(self, name: str) -> list[str]:
-        """Every value of a field."""
-        return self._fields.get(name.lower(), [])
-
-    def get_content_type(self) -> str:
-        """`type/subtype`, text/plain by default (RFC 2045 5.2)."""
-        value = self.get("Content-Type").partition(";")[0].strip().lower()
-        return value if value.count("/") == 1 else "text/plain"
-
-    def get_content_maintype(self) -> str:
-        """The type before the slash."""
-        return self.get_content_type().partition("/")[0]
-
-    def get_param(self, name: str) -> str:
-        """A Content-Type parameter (plain or quoted; RFC 2231 continuations are not used by reports)."""
-        for match in _PARAM.finditer(self.get("Content-Type")):
-            if match.group(1).lower() == name:
-                quoted = match.group(2)
-                return quoted[1:-1].replace('\\"', '"') if quoted.startswith('"') else quoted
-        return ""
-
-    def get_boundary(self) -> str | None:
-        """The multipart boundary."""
-        return self.get_param("boundary") or None
-
-    def get_content_charset(self) -> str | None:
-        """The charset parameter."""
-        return self.get_param("charset").lower() or None
-
-
-def _headers(block: bytes | str) -> _Headers:
-    return _Headers(block.decode("utf-8", "replace") if isinstance(block, bytes) else block)
-
-
-def _split_head(data: bytes) -> tuple[bytes, bytes]:
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        index = data.find(separator)
-        if index >= 0:
-            return data[:index + len(separator) // 2], data[index + len(separator):]
-    return data, b""
-
-
-def _decode(headers: _Headers, body: bytes) -> bytes:
-    encoding = str(headers.get("Content-Transfer-Encoding", "")).strip().lower()
-    try:
-        if encoding == "base64":
-            return base64.b64decode(body, validate=False)
-        if encoding == "quoted-printable":
-            return quopri.decodestring(body)
-    except (ValueError, binascii.Error):
-        return body
-    return body
-
-
-def _leaves(headers: _Headers, body: bytes, depth: int = 0) -> list[_Part]:
-    """The parts of a message, found by splitting at its boundaries: far cheaper than the full parser,
-    which compiles a new regular expression for every boundary it meets."""
-    ctype = headers.get_content_type()
-    if headers.get_content_maintype() != "multipart" or depth > 5:
-        return [_Part(ctype, headers, _decode(headers, body))]
-    boundary = headers.get_boundary()
-    if not boundary:
-        return [_Part(ctype, headers, body)]
-    parts: list[_Part] = []
-    chunks = (b"\n" + body).split(b"\n--" + boundary.encode("ascii", "replace"))
-    for chunk in chunks[1:]:
-        if chunk.startswith(b"--"):
-            break  # the close delimiter
-        chunk = chunk.partition(b"\n")[2]  # the rest of the delimiter line
-        if chunk.endswith(b"\r"):
-            chunk = chunk[:-1]  # the CR of the CRLF before the next delimiter
-        head, inner = _split_head(chunk)
-        part_headers = _headers(head)
-        if part_headers.get_content_maintype() == "multipart":
-            parts += _leaves(part_headers, inner, depth + 1)
-        else:
-            parts.append(_Part(part_headers.get_content_type(), part_headers, _decode(part_headers, inner)))
-    return parts
-
-
-def _returned_original(parts: list[_Part]) -> _Headers | None:
+def _returned_original(parts: list[Part]) -> Headers | None:
     """The headers of the original message a report carries."""
     for part in parts:
         if part.ctype in ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers",
                           "text/global-headers"):
-            return _headers(_split_head(part.body)[0])
+            return headers_of(split_head(part.body)[0])
     return None
 
 
-def _blocks(body: bytes) -> list[_Headers]:
-    """The header blocks of a message/delivery-status (or feedback-report) part."""
+def _blocks(body: bytes) -> list[Headers]:
+    """The header blocks of a message/delivery-status (or feedback-report) part, at most MAX_FINDINGS + 1."""
     text = body.decode("utf-8", "replace")
-    return [_Headers(chunk.strip()) for chunk in _BLANK_LINE.split(text) if chunk.strip()]
+    chunks = _BLANK_LINE.split(text, maxsplit=MAX_FINDINGS + 1)[:MAX_FINDINGS + 1]
+    return [Headers(chunk.strip()) for chunk in chunks if chunk.strip()]
 
 
-def _recipient(block: _Headers) -> str:
-    for name in ("Final-Recipient", "Original-Recipient", "X-Actual-Recipient"):
-        value = block.get(name)
-        if value:
-            kind, _, address = str(value).partition(";")
-            address = (address if _ else kind).strip().strip("<>")
-            if "@" in address:
-                return address
-    return ""
+def _address_in(value: str) -> str:
+    kind, sep, address = str(value).partition(";")
+    address = (address if sep else kind).strip().strip("<>")
+    return address if "@" in address else ""
 
 
-def _dsn_findings(parts: list[_Part]) -> list[Finding]:
-    findings = []
+def _dsn_findings(parts: list[Part]) -> list[Finding]:
+    findings: list[Finding] = []
     for part in parts:
         if part.ctype not in ("message/delivery-status", "message/global-delivery-status"):
             continue
         blocks = _blocks(part.body)
         for block in blocks[1:] or blocks:
-            address = _recipient(block)
+            final = _address_in(block.get("Final-Recipient")) or _address_in(block.get("X-Actual-Recipient"))
+            original = _address_in(block.get("Original-Recipient"))
+            address = final or original
             action = str(block.get("Action", "")).strip().lower()
             if not address or not action:
                 continue
             diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split())
-            status = (enhanced_status(str(block.get("Status", ""))) or enhanced_status(diagnostic) or
-                      ("5.0.0" if action.startswith(("fail", "error")) else "4.0.0"))
+            status = enhanced_status(str(block.get("Status", "")))
             if action.startswith(("fail", "error")):  # opensmtpd says "error"
-                kind = classify_status(status)
+                # Exim writes 5.0.0 in every DSN; the remote server's own code and words decide then.
+                kind, status = classify_reply(status or "5.0.0", diagnostic)
             elif action.startswith("delayed"):
-                kind = SOFT
+                kind, status = "delayed", status or enhanced_status(diagnostic) or "4.0.0"  # never counted
             elif action.startswith(("delivered", "relayed", "expanded")):
-                kind = "delivered"
+                kind, status = "delivered", status or "2.0.0"
             else:
                 continue
-            findings.append(Finding(kind, address, status, diagnostic))
+            other = original if original and original.lower() != address.lower() else ""
+            findings.append(Finding(kind, address, status, diagnostic, other))
+            if len(findings) >= MAX_FINDINGS:
+                return findings
     return findings
 
 
-def _arf_findings(parts: list[_Part], original: _Headers | None) -> list[Finding]:
-    feedback = "abuse"
-    recipients: list[str] = []
+def _feedback_type(parts: list[Part]) -> tuple[str, list[str]]:
+    """The ARF report's Feedback-Type and the recipients it names."""
     for part in parts:
         if part.ctype == "message/feedback-report":
             blocks = _blocks(part.body)
-            fields = blocks[0] if blocks else _Headers("")
-            feedback = str(fields.get("Feedback-Type", "abuse")).strip().lower() or "abuse"
-            recipients += _addresses(fields.get_all("Original-Rcpt-To"))
+            fields = blocks[0] if blocks else Headers("")
+            feedback = str(fields.get("Feedback-Type", "abuse")).strip().lower()[:40] or "abuse"
+            return feedback, _addresses(fields.get_all("Original-Rcpt-To"))
+    return "abuse", []
+
+
+def _arf_findings(feedback: str, recipients: list[str], original: Headers | None) -> list[Finding]:
     if original is not None:
-        recipients += _addresses(original.get_all("To"))
+        recipients = list(dict.fromkeys(recipients + _addresses(original.get_all("To"))))[:MAX_ADDRESSES]
     kind = "delivered" if feedback == "not-spam" else "complaint"  # not-spam: a complaint withdrawn
     return [Finding(kind, address, feedback) for address in recipients] or [Finding(kind, "", feedback)]
 
 
-def _flufl_findings(raw: bytes) -> list[Finding]:
+def _flufl_findings(raw: bytes, text: str) -> list[Finding]:
     from flufl.bounce import all_failures
 
     try:
         temporary, permanent = all_failures(email.message_from_bytes(raw))
     except Exception:  # nosec B112 - a detector crashing on odd mail means "not recognised", nothing more
         return []
-    found = [Finding(HARD, a.decode("ascii", "replace"), "5.0.0", "non-standard bounce") for a in permanent]
+    found = []
+    for address in sorted(permanent)[:MAX_ADDRESSES]:
+        # flufl.bounce names the address, not the reason: the words after it in the bounce say why
+        # (qmail: "Sorry, no mailbox here by that name. (#5.1.1)"); with none, it only counts as soft.
+        email_address = address.decode("ascii", "replace")
+        words = _words_after(text, email_address)
+        kind, status = classify_reply("5.0.0", words)
+        found.append(Finding(kind, email_address, status, words or "non-standard bounce (permanent)"))
     found += [Finding(SOFT, a.decode("ascii", "replace"), "4.0.0", "non-standard bounce (temporary)")
-              for a in temporary if a not in permanent]
+              for a in sorted(temporary)[:MAX_ADDRESSES] if a not in permanent]
     return found
 
 
-def _is_auto_reply(msg: _Headers) -> bool:
+def _words_after(text: str, address: str) -> str:
+    """The server's words that follow an address in a plain bounce, up to the copy of the message."""
+    index = text.lower().find(address.lower())
+    if index < 0:
+        return ""
+    lines = []
+    for line in text[index + len(address):index + len(address) + 600].splitlines()[:6]:
+        if line.strip().startswith("---"):
+            break
+        lines.append(line.strip(" >:<"))
+    return " ".join(" ".join(lines).split())
+
+
+def _is_auto_reply(msg: Headers) -> bool:
     # RFC 3834 section 5: any Auto-Submitted other than "no"; and the headers common responders add.
     auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
     if auto and not auto.startswith("no"):
@@ -296,43 +220,66 @@ def _is_auto_reply(msg: _Headers) -> bool:
     return bool(_AUTO_SUBJECT.match(_decoded(msg.get("Subject"))))
 
 
-def _body_text(parts: list[_Part], limit: int = 64 * 1024) -> str:
+def _body_text(parts: list[Part], limit: int = 64 * 1024) -> str:
     for part in parts:
         if part.ctype == "text/plain":
             return part.body[:limit].decode(part.headers.get_content_charset() or "utf-8", "replace")
     return ""
 
 
+def _our_message_ids(values: list[str]) -> list[tuple[int, str]]:
+    found: dict[str, int] = {}
+    for value in values:
+        for match in OUR_MESSAGE_ID.finditer(str(value)):
+            found.setdefault(match.group(0), int(match.group(1)))
+            if len(found) >= MAX_IDS:
+                return [(issue, mid) for mid, issue in found.items()]
+    return [(issue, mid) for mid, issue in found.items()]
+
+
+def _tokens(addresses: list[str], return_path: str) -> list[VerpToken]:
+    found: dict[VerpToken, None] = {}
+    for address in addresses:
+        token = find_token(address, return_path)
+        if token is not None:
+            found[token] = None
+            if len(found) >= MAX_IDS:
+                break
+    return list(found)
+
+
 def parse_report(raw: bytes, *, return_path: str, envelope_to: list[str] | tuple[str, ...] = ()) -> Report:
-    """Classify one incoming message and collect what ties it to what we sent (nothing is trusted yet)."""
+    """Classify one incoming message and collect what ties it to what we sent (nothing is trusted yet).
+
+    Bounded: at most MAX_ADDRESSES addresses, MAX_IDS tokens and Message-IDs, MAX_FINDINGS
+    recipients and MAX_PARTS MIME parts are looked at, whatever the message holds.
+    """
     report = Report("unrecognised", key=hashlib.sha256(raw).hexdigest()[:40])
     if len(raw) > MAX_MESSAGE:
         report.why = f"larger than {MAX_MESSAGE // (1024 * 1024)} MB"
         return report
-    head, body = _split_head(raw)
-    msg = _headers(head)
-    parts = _leaves(msg, body)
-    recipients = list(envelope_to) + _addresses(
-        [v for name in _RECIPIENT_HEADERS for v in (msg.get_all(name))])
+    head, body = split_head(raw)
+    msg = headers_of(head)
+    parts, too_many = leaves(msg, body)
+    recipients = _addresses(list(envelope_to)[:MAX_ADDRESSES] +
+                            [v for name in _RECIPIENT_HEADERS for v in msg.get_all(name)])
+    report.tokens = _tokens(recipients, return_path)
     base_local = return_path.lower().rpartition("@")[0]
-    tagged_unsubscribe = False
-    for address in recipients:
-        token = find_token(address, return_path)
-        if token is not None and token not in report.tokens:
-            report.tokens.append(token)
-        if address.lower().rpartition("@")[0] == f"{base_local}+{UNSUBSCRIBE_TAG}":
-            tagged_unsubscribe = True
+    tagged_unsubscribe = any(a.lower().rpartition("@")[0] == f"{base_local}+{UNSUBSCRIBE_TAG}" for a in recipients)
+    report.senders = _addresses(msg.get_all("From"), limit=5)
+    # An auto-reply names the message it answers (RFC 3834 section 3.1.5).
+    report.message_ids = _our_message_ids(msg.get_all("In-Reply-To") + msg.get_all("References"))
+    if too_many:
+        report.why = "a message of more MIME parts than any report has"
+        return report
     original = _returned_original(parts)
     if original is not None:
-        for value in original.get_all("Message-ID"):
-            for match in OUR_MESSAGE_ID.finditer(str(value)):
-                report.message_ids.append((int(match.group(1)), match.group(0)))
-        for value in original.get_all("List-Unsubscribe"):
-            report.unsubscribe_tokens += _UNSUBSCRIBE_URL.findall(str(value))
-        for value in original.get_all("Return-Path"):
-            token = find_token(str(value), return_path)
-            if token is not None and token not in report.tokens:
-                report.tokens.append(token)
+        report.message_ids = _our_message_ids(original.get_all("Message-ID") + [mid for _, mid in report.message_ids])
+        report.unsubscribe_tokens = list(dict.fromkeys(
+            t for value in original.get_all("List-Unsubscribe")
+            for t in _UNSUBSCRIBE_URL.findall(str(value))))[:MAX_IDS]
+        report.tokens = list(dict.fromkeys(
+            report.tokens + _tokens(_addresses(original.get_all("Return-Path")), return_path)))[:MAX_IDS]
         report.original_to = _addresses(original.get_all("To"))
     ctype = msg.get_content_type()
     report_type = msg.get_param("report-type").lower() if ctype == "multipart/report" else ""
@@ -343,8 +290,12 @@ def parse_report(raw: bytes, *, return_path: str, envelope_to: list[str] | tuple
         report.why = "" if report.findings else "a delivery report naming no recipient"
         return report
     if report_type == "feedback-report" or "message/feedback-report" in types:
+        feedback, named = _feedback_type(parts)
+        if feedback not in COMPLAINT_TYPES and feedback != "not-spam":
+            report.why = f"a feedback report of type {feedback}, not a complaint: for a human"
+            return report
         report.category = "complaint"
-        report.findings = _arf_findings(parts, original)
+        report.findings = _arf_findings(feedback, named, original)
         return report
     if report_type == "disposition-notification":
         report.category = "auto-reply"  # a read receipt (RFC 8098)
@@ -354,10 +305,10 @@ def parse_report(raw: bytes, *, return_path: str, envelope_to: list[str] | tuple
         _UNSUBSCRIBE_SUBJECT.findall(_body_text(parts)) if tagged_unsubscribe else [])
     if asked and not _is_auto_reply(msg):
         report.category = "unsubscribe"
-        report.unsubscribe_tokens = asked
+        report.unsubscribe_tokens = list(dict.fromkeys(asked))[:MAX_IDS]
         return report
-    if (report.tokens or report.message_ids) and not _is_auto_reply(msg) or _looks_like_a_bounce(msg):
-        findings = _flufl_findings(raw)
+    if _looks_like_a_bounce(msg, head) and len(raw) <= _MAX_FLUFL:
+        findings = _flufl_findings(raw, _body_text(parts))
         if findings:
             report.category, report.findings = "bounce", findings
             return report
@@ -368,12 +319,15 @@ def parse_report(raw: bytes, *, return_path: str, envelope_to: list[str] | tuple
     return report
 
 
-def _looks_like_a_bounce(msg: _Headers) -> bool:
-    """Bounces that also say Auto-Submitted (Exim's do): from the mailer daemon, or naming failed recipients."""
+def _looks_like_a_bounce(msg: Headers, head: bytes) -> bool:
+    """A non-standard bounce comes from the mail system: the mailer daemon or postmaster, naming failed
+    recipients, or with a null return path and no auto-reply header; a person's reply never does."""
     sender = str(msg.get("From", "")).lower()
-    return bool(msg.get("X-Failed-Recipients")) or "mailer-daemon" in sender or "postmaster" in sender
+    if msg.get("X-Failed-Recipients") or "mailer-daemon" in sender or "postmaster" in sender:
+        return True
+    return msg.get("Return-Path").strip() == "<>" and not _is_auto_reply(msg)
 
 
 def worst(findings: list[Finding]) -> Finding | None:
-    """The finding that matters most: hard over soft over refused over delivered."""
+    """The finding that matters most: hard over soft over refused over delayed and delivered."""
     return max(findings, key=lambda f: _RANK.get(f.kind, 0), default=None)

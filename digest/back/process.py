@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from digest.back.parse import Finding, Report, parse_report, worst
+from digest.back.parse import MAX_ADDRESSES, Finding, Report, parse_report, worst
+from digest.back.policy import HARD, REFUSED, SOFT
 from digest.compose.tokens import TokenError, verify_token
 from digest.config import Settings
 from digest.store import Store
@@ -66,6 +67,8 @@ class Outcome:
             return f"left alone: {self.why}"
         if self.category == "auto-reply":
             return "auto-reply, ignored"
+        if self.kind == "delayed":
+            return f"{self.category}: {self.email} delayed (not counted)"
         text = f"{self.category}: {self.email} {self.kind}" + (f" {self.status}" if self.status else "")
         if self.duplicate:
             return text + " (already recorded)"
@@ -76,10 +79,13 @@ class Outcome:
 class _Target:
     email: str
     issue: int | None
+    signup: int | None = None  # a confirmation mail's signup: its bounces never count towards an issue's
+    list_name: str = ""  # the list a signed unsubscribe token names
 
 
 def _verified_targets(report: Report, store: Store, policy: Policy, known: dict[int, Delivery]) -> list[_Target]:
-    """The readers this report provably concerns."""
+    """The readers this report provably concerns (a bounded number of lookups: parse_report caps the
+    tokens and Message-IDs one message may name)."""
     targets: list[_Target] = []
     for token in report.tokens:
         if token.kind == "m":
@@ -90,20 +96,21 @@ def _verified_targets(report: Report, store: Store, policy: Policy, known: dict[
         else:
             signup = store.signup(token.row)
             if signup is not None and token.verify(policy.secret, email_key(signup.email)):
-                targets.append(_Target(signup.email, None))
+                targets.append(_Target(signup.email, None, signup.id))
     for text in report.unsubscribe_tokens:
         try:
             said = verify_token(policy.secret, text)
         except TokenError:
             continue
-        targets.append(_Target(said.email, said.issue if said.issue > 0 else None))
+        targets.append(_Target(said.email, said.issue if said.issue > 0 else None, list_name=said.list))
     if not targets and report.message_ids:
-        # No token: one of our Message-IDs, sent to an address the report names.
-        named = {email_key(f.email) for f in report.findings if f.email} | {email_key(a) for a in report.original_to}
-        for issue, message_id in report.message_ids:
-            for address in named:
-                delivery = store.delivery_for(issue, address)
-                if delivery is not None and delivery.message_id == message_id:
+        # No token: one of our Message-IDs, sent to an address the report names (one query per issue).
+        named = sorted({email_key(a) for f in report.findings for a in (f.email, f.original) if a}
+                       | {email_key(a) for a in report.original_to} | {email_key(a) for a in report.senders})
+        wanted = dict((message_id, issue) for issue, message_id in report.message_ids)
+        for issue in sorted(set(wanted.values())):
+            for delivery in store.deliveries_for(issue, named[:MAX_ADDRESSES * 2]):
+                if wanted.get(delivery.message_id) == issue:
                     targets.append(_Target(delivery.email, issue))
     unique: dict[str, _Target] = {}
     for target in targets:
@@ -112,25 +119,44 @@ def _verified_targets(report: Report, store: Store, policy: Policy, known: dict[
 
 
 def _finding_for(report: Report, target: _Target) -> Finding | None:
-    """The finding about this reader: theirs by address, else (one message, one recipient) the worst one."""
-    own = [f for f in report.findings if email_key(f.email) == email_key(target.email)]
+    """The finding about this reader.
+
+    Theirs when it names the address we sent to as its Final-Recipient (or names only an
+    Original-Recipient, and that is ours). A failure of another address — a member of a group
+    or alias we sent to (Original-Recipient ours, Final-Recipient theirs), or where a reader's
+    mail is forwarded — is no proof about the address we sent to: it is recorded as a refusal
+    in the server's words, naming the other address, and never suppresses. A complaint's
+    addresses are often redacted: the token alone ties it.
+    """
+    key = email_key(target.email)
+    own = [f for f in report.findings if email_key(f.email) == key]
     if own:
         return worst(own)
+    if report.category == "complaint" or report.category == "unsubscribe":
+        return worst(report.findings)
     if report.category == "bounce":
         return None  # a heuristic found some other address: not proof about ours
-    return worst(report.findings)
+    other = worst([f for f in report.findings if email_key(f.original) == key] or report.findings)
+    if other is None:
+        return None
+    if other.kind in (HARD, SOFT):
+        via = "expanded to" if email_key(other.original) == key else "forwarded to"
+        return replace(other, kind=REFUSED, email=target.email,
+                       diagnostic=f"{via} {other.email}: {other.diagnostic or other.status}")
+    return replace(other, email=target.email)
 
 
 def _plan(report: Report, store: Store, policy: Policy, known: dict[int, Delivery]) -> Outcome | list[BounceEvent]:
     """The events a report records, or its final outcome when it records none."""
-    if report.category == "auto-reply":
-        return Outcome("auto-reply")
     if report.category == "unrecognised":
         return Outcome("unrecognised", why=report.why)
     targets = _verified_targets(report, store, policy, known)
     if not targets:
         return Outcome("unrecognised", why=f"a {report.category} that names no message of ours")
+    if report.category == "auto-reply":
+        return Outcome("auto-reply", targets[0].email)  # an answer to one of our messages: nothing to record
     events = []
+    delayed = ""
     for target in targets:
         if report.category == "unsubscribe":
             kind, finding = "unsubscribe", Finding("unsubscribe", target.email)
@@ -139,8 +165,14 @@ def _plan(report: Report, store: Store, policy: Policy, known: dict[int, Deliver
             if found is None:
                 continue
             kind, finding = found.kind, found
+        if kind == "delayed":
+            delayed = delayed or target.email  # a delay is no failure: never counted (RFC 3464 2.3.3)
+            continue
         events.append(BounceEvent(target.email, kind, _SOURCES[report.category], report.key, issue=target.issue,
-                                  status=finding.status, diagnostic=finding.diagnostic))
+                                  status=finding.status, diagnostic=finding.diagnostic, signup=target.signup,
+                                  list_name=target.list_name))
+    if not events and delayed:
+        return Outcome(report.category, delayed, "delayed")
     if not events:
         return Outcome("unrecognised", why=f"a {report.category} about an address we did not send to")
     return events

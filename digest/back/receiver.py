@@ -3,15 +3,19 @@
 Point the bounce domain at it (a Postfix transport map entry, or the MX).
 It accepts mail only for the bounce mailbox (`bounces@…`, `bounces+…@…`),
 stores each message in the workspace's `bounces/` Maildir before it says 250
-(accepted means kept), then applies it at once: handled mail is filed into
-`bounces/.Processed/`, anything else stays in `bounces/new/` for a human and
-for `digest inbox process`. A database error never loses a bounce: the
-message waits in the Maildir.
+(accepted means kept: written whole and fsynced, else 451 and nothing left
+behind), then applies it after the answer, one at a time: handled mail is
+filed into `bounces/.Processed/`, anything else stays in `bounces/new/` for
+a human and for `digest inbox process`. A slow or hostile message never
+holds a client past its 250; a database error never loses a bounce: the
+message waits in the Maildir, as does anything still queued when the
+receiver stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import socket
 import sys
@@ -30,6 +34,8 @@ from digest.store import Store
 
 __all__ = ["BounceReceiver", "serve_receiver"]
 
+_QUEUE = 100  # messages waiting to be applied; past it they wait in the Maildir for `inbox process`
+
 
 class BounceReceiver:
     """aiosmtpd handler: the bounce mailbox only; keep, then apply."""
@@ -47,6 +53,7 @@ class BounceReceiver:
                     f"{PROCESSED_FOLDER}/cur"):
             (maildir / sub).mkdir(parents=True, exist_ok=True)
         self._count = 0
+        self._queue: asyncio.Queue[tuple[Path, bytes, list[str]]] | None = None
 
     def accepts(self, address: str) -> bool:
         """True for the bounce mailbox and its +tagged addresses."""
@@ -61,7 +68,7 @@ class BounceReceiver:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Keep the message in the Maildir, then apply it; 250 once it is safely on disk."""
+        """Keep the message in the Maildir; 250 once it is safely on disk; apply it after the answer."""
         # Return-Path and Delivered-To keep the envelope, so `digest inbox process` can read it again.
         header = f"Return-Path: <{_clean(envelope.mail_from).strip('<>')}>\r\n".encode()
         header += b"".join(f"Delivered-To: {_clean(r)}\r\n".encode() for r in envelope.rcpt_tos)
@@ -72,12 +79,37 @@ class BounceReceiver:
             path = await asyncio.to_thread(self._keep, name, raw)
         except OSError as exc:
             return f"451 4.3.0 Cannot store the message now: {exc.strerror or 'I/O error'}"
+        queue = self._queue
+        if queue is not None and not queue.full():
+            queue.put_nowait((path, raw, list(envelope.rcpt_tos)))
+        # Otherwise (not started, or a flood): it waits in new/ for `digest inbox process`.
+        return "250 2.0.0 Kept"
+
+    async def apply_queued(self) -> None:
+        """Apply kept messages one at a time, for as long as the receiver runs."""
+        queue = self._queue = asyncio.Queue(maxsize=_QUEUE)
+        while True:
+            path, raw, rcpt_tos = await queue.get()
+            try:
+                await self._apply(path, raw, rcpt_tos)
+            except Exception as exc:  # a bug in one message's handling must not stop the receiver
+                print(f"digest: warning: {path.name} kept in {self.maildir}/new for later: "
+                      f"{type(exc).__name__}: {str(exc)[:200]!r}", file=sys.stderr)
+            finally:
+                queue.task_done()
+
+    async def drain(self) -> None:
+        """Wait until every queued message is applied (tests, shutdown)."""
+        if self._queue is not None:
+            await self._queue.join()
+
+    async def _apply(self, path: Path, raw: bytes, rcpt_tos: list[str]) -> None:
         try:
             outcome = await asyncio.to_thread(process_message, raw, store=self.store, policy=self.policy,
-                                              envelope_to=list(envelope.rcpt_tos))
+                                              envelope_to=rcpt_tos)
         except DigestError as exc:
             print(f"digest: warning: {path.name} kept in {self.maildir}/new for later: {exc}", file=sys.stderr)
-            return "250 2.0.0 Kept"
+            return
         if outcome.handled:
             try:
                 os.rename(path, self.maildir / PROCESSED_FOLDER / "cur" / f"{path.name}:2,S")
@@ -85,19 +117,27 @@ class BounceReceiver:
                 pass  # it stays in new/; a later `inbox process` files it (applying it again changes nothing)
         if self.on_outcome:
             self.on_outcome(outcome)
-        return "250 2.0.0 OK"
 
     def _keep(self, name: str, raw: bytes) -> Path:
-        """Maildir delivery: write in tmp/, fsync, rename into new/."""
+        """Maildir delivery: write all of it in tmp/, fsync, rename into new/; on any error nothing stays."""
         tmp = self.maildir / "tmp" / name
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.write(fd, raw)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        final = self.maildir / "new" / name
-        os.rename(tmp, final)
+            try:
+                view = memoryview(raw)
+                while view:
+                    written = os.write(fd, view)  # a full disk writes part of it first, then fails
+                    if written <= 0:
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            final = self.maildir / "new" / name
+            os.rename(tmp, final)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
         return final
 
 
@@ -116,4 +156,10 @@ async def serve_receiver(handler: BounceReceiver, *, host: str = "127.0.0.1", po
                 data_size_limit=MAX_MESSAGE))
         except OSError as exc:
             raise StateError(f"cannot listen for SMTP on {host}:{port}: {exc.strerror or exc}") from None
-        yield bound
+        worker = asyncio.create_task(handler.apply_queued())
+        await asyncio.sleep(0)  # the worker has made its queue before the first client can connect
+        try:
+            yield bound
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)

@@ -16,7 +16,7 @@ from digest import aio
 from digest.cli.output import print_rich, printable, say, stdout_closed, warn
 from digest.context import Context
 from digest.deliver.sender import SendOptions, SendReport
-from digest.errors import ConfigError
+from digest.errors import ConfigError, DeliveryError
 from digest.issue_folder import latest_issue, load_issue
 from digest.scheduling import ScheduledSend, SendTime, describe_wait, parse_send_time
 from digest.store import CampaignStatus
@@ -238,6 +238,8 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
     if audience is not None and audience.error is not None:
         # The list could not be read to the end: what was journaled stays with this campaign.
         raise audience.error
+    if report.stopped:
+        raise DeliveryError(report.stopped, retryable=False)
     if report.interrupted:
         say("Stopped. Nothing is lost: run the same command again to send the rest.")
     if report.status is not None and (report.status.remaining or report.counts.get("failed")

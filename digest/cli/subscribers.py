@@ -87,12 +87,17 @@ def _addresses(emails: tuple[str, ...]) -> list[str]:
 @click.argument("emails", nargs=-1, required=True)
 @click.option("--reason", type=click.Choice(SUPPRESSION_REASONS), default="manual", show_default=True)
 @click.option("--issue", type=int, help="The issue that led to it, if any.")
+@click.option("--list", "list_name", metavar="NAME",
+              help="Only for this list (the stem of subscribers/NAME.csv); their other lists still reach them.")
 @click.pass_obj
-def unsubscribe(ctx: Context, emails: tuple[str, ...], reason: str, issue: int | None) -> None:
-    """Add addresses to the suppression list: no send will reach them again."""
+def unsubscribe(ctx: Context, emails: tuple[str, ...], reason: str, issue: int | None, list_name: str | None) -> None:
+    """Add addresses to the suppression list: no send (or none of one list) will reach them again."""
+    if list_name is not None and not list_name.strip():
+        raise SubscriberError("--list needs a list name")
+    where = f", list {printable(list_name)}" if list_name else ""
     for email in _addresses(emails):
-        added = ctx.store.suppress(email, reason=reason, issue=issue)
-        say(f"{printable(email)}: {'suppressed' if added else 'already suppressed'} ({reason})")
+        added = ctx.store.suppress(email, reason=reason, issue=issue, list_name=list_name)
+        say(f"{printable(email)}: {'suppressed' if added else 'already suppressed'} ({reason}{where})")
 
 
 @subscribers.command()
@@ -109,7 +114,7 @@ def resubscribe(ctx: Context, emails: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of CSV.")
 @click.pass_obj
 def export_suppressed(ctx: Context, as_json: bool) -> None:
-    """Print the suppression list as CSV (email, reason, issue, created_at)."""
+    """Print the suppression list as CSV (email, reason, issue, created_at, list: empty for every list)."""
     try:
         write_suppressions(sys.stdout, ctx.store.suppressions(), as_json=as_json)
     except BrokenPipeError:

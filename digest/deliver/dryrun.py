@@ -83,11 +83,13 @@ def dry_run(
 
     def flush() -> None:
         keys = [s.key for s, _ in batch]
-        blocked = store.suppressed_among(keys)
+        # Suppressed for the list each reader comes from, as the send decides: leaving one list keeps the others.
+        blocked = {(name, key) for name in {n for _, n in batch}
+                   for key in store.suppressed_among([s.key for s, n in batch if n == name], list_name=name)}
         states = store.journal_states(issue, keys)
         for subscriber, list_name in batch:
             state, unknown = states.get(subscriber.key, ("pending", 0))
-            if subscriber.key in blocked:
+            if (list_name, subscriber.key) in blocked:
                 report.suppressed += 1
             elif state == "sent":
                 report.already_sent += 1

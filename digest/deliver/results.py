@@ -43,8 +43,9 @@ class ResultWriter:
     """Collects results from the pool and commits them in batches."""
 
     def __init__(self, store: Store, *, run: int, on_commit: Callable[[list[Result]], None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, limits: dict[str, Any] | None = None) -> None:
         self.store = store
+        self.limits = limits or {}  # the bounce policy's soft limits, for refusals recorded with outcomes
         self.run_id = run
         self.on_commit = on_commit
         self.clock = clock
@@ -71,7 +72,7 @@ class ResultWriter:
             if batch:
                 results = [r for r, _ in batch]
                 try:
-                    await in_store(self.store.record, results, run=self.run_id, now=self.clock())
+                    await in_store(self.store.record, results, run=self.run_id, now=self.clock(), **self.limits)
                 except StateError as exc:
                     self._error = exc
                     for _, future in [*batch, *self._pending]:

@@ -14,11 +14,12 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from digest.back.policy import rcpt_refusal_is_hard
+from digest.back.policy import rcpt_refusal_kind
 from digest.compose import MessageSkeleton
 from digest.deliver.audience import AudienceRead
+from digest.deliver.breaker import RefusalBreaker
 from digest.deliver.leases import reap_dead_local_owners
 from digest.deliver.results import ResultWriter, in_store
 from digest.deliver.transport import Connection, Outcome, Transport
@@ -48,6 +49,8 @@ class SendOptions:
     unknown_delay: float = UNKNOWN_DELAY  # at least this long before an unknown outcome is tried again
     worker: bool = False  # join a campaign another sender started; never read the lists
     poll: float = 0.5  # how often to look again while others hold rows or read the lists
+    soft_limit: int = 3  # [bounces]: soft refusals (issues in a row) that suppress an address …
+    soft_window: float = 30 * 86400.0  # … within this many seconds
 
 
 @dataclass
@@ -66,6 +69,7 @@ class SendReport:
     audience: AudienceRead | None = None
     campaign_sent: int = 0  # by every sender of the campaign, polled while sending
     workers: int = 0  # senders at work on the campaign, this one included
+    stopped: str | None = None  # why the run stopped by itself (the relay refused most recipients)
 
     @property
     def rate(self) -> float:
@@ -164,7 +168,9 @@ async def send_campaign(
         if on_progress:
             on_progress(report)
 
-    writer = ResultWriter(store, run=run, on_commit=committed, clock=clock)
+    writer = ResultWriter(store, run=run, on_commit=committed, clock=clock,
+                          limits={"soft_limit": options.soft_limit, "soft_window": options.soft_window})
+    breaker = RefusalBreaker()
 
     async def produce() -> None:
         """Claim due rows and hand them to the pool until the campaign has nothing left for us."""
@@ -256,7 +262,11 @@ async def send_campaign(
                     if outcome.connection_lost:
                         await connection.close()
                         connection = None
-                    await writer.record(_result(row, outcome, options, clock()))
+                    result = _result(row, outcome, options, clock())
+                    if not breaker.observe(row.id, outcome):
+                        stop.set()  # the relay refuses everyone: no more sending, no more records against readers
+                        result = replace(result, refusal="")
+                    await writer.record(result)
                 finally:
                     queue.task_done()
         finally:
@@ -325,6 +335,9 @@ async def send_campaign(
         try:
             # Rows we claimed but did not send go back at once, not when the lease ends.
             store.release(owner=owner)
+            if breaker.withdraw:
+                store.withdraw_refusals(breaker.withdraw)
+            report.stopped = breaker.tripped
             store.finish_run(run, seconds=report.seconds)
             if reading is not None:
                 report.audience = await reading
@@ -355,7 +368,9 @@ def _result(row: ClaimedRow, outcome: Outcome, options: SendOptions, now: float)
     if outcome.status == "unknown":
         # The server may still be storing the first copy: give it time before a second.
         retry_at = max(retry_at, now + options.unknown_delay)
-    # A dead address refused at RCPT is suppressed as the outcome is recorded (listmonk #2623).
-    bounce = outcome.status == "failed" and outcome.stage == "rcpt" and rcpt_refusal_is_hard(outcome.code,
-                                                                                               outcome.reply)
-    return Result(row.id, outcome.status, outcome.code, outcome.reply, retry_at, bounce)
+    # A refusal of the recipient is recorded with the outcome (listmonk #2623): a dead address is
+    # suppressed at once. One recipient per transaction: a refusal after DATA is about them too.
+    refusal = ""
+    if outcome.status == "failed" and outcome.stage in ("rcpt", "data"):
+        refusal = rcpt_refusal_kind(outcome.code, outcome.reply)
+    return Result(row.id, outcome.status, outcome.code, outcome.reply, retry_at, refusal)

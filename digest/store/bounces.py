@@ -15,11 +15,12 @@ from digest.back.policy import enhanced_status
 from digest.store.base import SQLBase, Tx, now_iso
 from digest.store.issues import email_key
 from digest.store.records import Result
+from digest.store.suppressions import suppress_everywhere, unsubscribe_from
 
 __all__ = ["BounceEvent", "BounceVerdict", "BounceSummary", "Delivery", "BounceQueries", "EVENT_KINDS"]
 
 EVENT_KINDS = ("hard", "soft", "refused", "complaint", "unsubscribe", "delivered")
-_SUPPRESS_FOR = {"hard": "bounced", "complaint": "complained", "unsubscribe": "unsubscribed"}
+_SUPPRESS_FOR = {"hard": "bounced", "complaint": "complained"}
 _TEXT_MAX = 1000
 
 
@@ -34,6 +35,8 @@ class BounceEvent:
     issue: int | None = None
     status: str = ""  # RFC 3463 code, or the feedback type of a complaint
     diagnostic: str = ""  # the server's own words
+    signup: int | None = None  # a bounce of this signup's confirmation mail (never counted as an issue's)
+    list_name: str = ""  # an unsubscribe: the list the reader's signed token names
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,17 @@ class BounceQueries(SQLBase):
                        (issue, email_key(email)))
         return Delivery(str(row[0]), str(row[1]), int(row[2]), str(row[3])) if row else None
 
+    def deliveries_for(self, issue: int, emails: Sequence[str]) -> list[Delivery]:
+        """The journal rows of an issue for these addresses, in one query (at most 500 addresses)."""
+        keys = sorted({email_key(e) for e in emails})[:500]
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        # Only "?" placeholders are formatted in; the values are bound. Probes the (issue, email_key) index.
+        return [Delivery(str(e), str(k), int(i), str(m)) for e, k, i, m in self.query(
+            f"SELECT email, email_key, issue, message_id FROM deliveries WHERE issue = ? AND email_key IN ({marks})",  # nosec B608
+            (issue, *keys))]
+
     # -- recording -------------------------------------------------------------------------
 
     def deliveries(self, row_ids: Sequence[int]) -> dict[int, Delivery]:
@@ -113,7 +127,8 @@ class BounceQueries(SQLBase):
 
         hard → suppressed "bounced" at once; complaint → "complained"; unsubscribe →
         "unsubscribed"; soft → suppressed "bounced" once `soft_limit` issues in a row
-        soft-bounced within `soft_window` seconds; delivered → the soft count starts over.
+        soft-bounced within `soft_window` seconds (a confirmation mail's soft bounce is kept
+        with its signup and never counted); delivered → the soft count starts over.
         """
         return self.record_bounces([event], now=now, soft_limit=soft_limit, soft_window=soft_window)[0]
 
@@ -132,36 +147,40 @@ class BounceQueries(SQLBase):
         key = email_key(event.email)
         inserted = tx.execute(
             "INSERT INTO bounce_events (email_key, email, issue, kind, status, diagnostic, source, report_key, "
-            "at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_key, email_key) DO NOTHING",
+            "at, created_at, signup) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (report_key, email_key) DO NOTHING",
             (key, event.email.strip(), event.issue, event.kind, event.status[:64], _clip(event.diagnostic),
-             event.source, event.report_key[:200], now, now_iso())).rowcount
+             event.source, event.report_key[:200], now, now_iso(), event.signup)).rowcount
         if int(inserted) != 1:
             return BounceVerdict(duplicate=True)
         if event.kind == "delivered":
             tx.execute("UPDATE bounce_events SET cleared = 1 WHERE email_key = ? AND kind = 'soft' AND at <= ?",
                        (key, now))
             return BounceVerdict()
+        if event.kind == "soft" and event.signup is not None:
+            # A confirmation mail to an address that fails for now (anyone may ask for one): kept with the
+            # signup, never counted against a reader's issues.
+            return BounceVerdict()
         if event.kind == "soft":
             count = self._soft_count(tx, key, since=now - soft_window)
             if count < soft_limit:
                 return BounceVerdict(soft_count=count)
             return BounceVerdict(suppressed=self._suppress(tx, event.email, "bounced", event.issue), soft_count=count)
+        if event.kind == "unsubscribe":
+            return BounceVerdict(suppressed=unsubscribe_from(tx, event.email, event.list_name, event.issue))
         reason = _SUPPRESS_FOR.get(event.kind)
         if reason is None:
             return BounceVerdict()
         return BounceVerdict(suppressed=self._suppress(tx, event.email, reason, event.issue))
 
     def _suppress(self, tx: Tx, email: str, reason: str, issue: int | None) -> bool:
-        return int(tx.execute(
-            "INSERT INTO suppressions (email_key, email, reason, issue, created_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (email_key) DO NOTHING", (email_key(email), email.strip(), reason, issue, now_iso())
-        ).rowcount) == 1
+        return suppress_everywhere(tx, email, reason, issue)
 
     def _soft_count(self, tx: Tx, key: str, *, since: float) -> int:
         """Soft bounces since the last clean delivery: distinct issues (a delayed notice and the final
         failure of one message count once), reset by a later issue that was sent and did not bounce."""
         rows = tx.execute("SELECT id, issue FROM bounce_events WHERE email_key = ? AND kind = 'soft' "
-                          "AND cleared = 0 AND at >= ?", (key, since)).fetchall()
+                          "AND cleared = 0 AND signup IS NULL AND at >= ?", (key, since)).fetchall()
         issues = sorted({int(issue) for _, issue in rows if issue is not None})
         loose = sum(1 for _, issue in rows if issue is None)
         if len(issues) >= 2:
@@ -189,26 +208,48 @@ class BounceQueries(SQLBase):
             clean |= sent - bounced
         return clean
 
-    def record_refusals(self, tx: Tx, results: Sequence[Result], *, now: float) -> None:
-        """In the send's own transaction: a 5xx at RCPT that names a dead address suppresses it at once."""
-        stamp = now_iso()
-        for code, reply, row_id in [(r.code, r.reply, r.row_id) for r in results if r.bounce]:
-            tx.execute(
-                "INSERT INTO bounce_events (email_key, email, issue, kind, status, diagnostic, source, report_key, "
-                "at, created_at) SELECT email_key, email, issue, 'hard', ?, ?, 'rcpt', ?, ?, ? FROM deliveries "
-                "WHERE id = ? ON CONFLICT (report_key, email_key) DO NOTHING",
-                (enhanced_status(reply) or str(code), _clip(f"{code} {reply}"), f"rcpt:{row_id}", now, stamp, row_id))
-            tx.execute(
-                "INSERT INTO suppressions (email_key, email, reason, issue, created_at) SELECT email_key, email, "
-                "'bounced', issue, ? FROM deliveries WHERE id = ? ON CONFLICT (email_key) DO NOTHING", (stamp, row_id))
+    def record_refusals(self, tx: Tx, results: Sequence[Result], *, now: float, soft_limit: int = 3,
+                        soft_window: float = 30 * 86400.0) -> None:
+        """In the send's own transaction: a 5xx for the recipient is an event under the policy — a dead
+        address suppressed at once, a soft one counted, a refusal of the message only recorded."""
+        for result in results:
+            if not result.refusal:
+                continue
+            row = tx.execute("SELECT email, issue FROM deliveries WHERE id = ?", (result.row_id,)).fetchone()
+            if row is None:
+                continue
+            reply = f"{result.code} {result.reply}"
+            event = BounceEvent(str(row[0]), result.refusal, "rcpt", f"rcpt:{result.row_id}", issue=int(row[1]),
+                                status=enhanced_status(result.reply) or str(result.code), diagnostic=reply)
+            self._apply(tx, event, now=now, soft_limit=soft_limit, soft_window=soft_window)
+
+    def withdraw_refusals(self, row_ids: Sequence[int]) -> int:
+        """Forget what these rows' refusals recorded (the relay refused everyone: not the readers' fault);
+        the suppressions they made are lifted. Returns the events removed."""
+        removed = 0
+        with self.transaction() as tx:
+            for start in range(0, len(row_ids), 500):
+                keys = [f"rcpt:{r}" for r in row_ids[start:start + 500]]
+                marks = ",".join("?" * len(keys))
+                # Only "?" placeholders are formatted in; the values are bound parameters.
+                tx.execute(
+                    "DELETE FROM suppressions WHERE reason = 'bounced' AND email_key IN (SELECT email_key "  # nosec B608
+                    f"FROM bounce_events WHERE source = 'rcpt' AND kind = 'hard' AND report_key IN ({marks}))", keys)
+                removed += int(tx.execute(
+                    f"DELETE FROM bounce_events WHERE source = 'rcpt' AND report_key IN ({marks})",  # nosec B608
+                    keys).rowcount)
+        return removed
 
     def resubscribe(self, email: str) -> bool:
-        """Undo a mistake: off the suppression list, and past bounces no longer count; False if not suppressed."""
+        """Undo a mistake: off the suppression list (every list's too), and past bounces no longer count;
+        False if it was not suppressed anywhere."""
         key = email_key(email)
         with self.transaction() as tx:
-            removed = int(tx.execute("DELETE FROM suppressions WHERE email_key = ?", (key,)).rowcount) == 1
+            removed = int(tx.execute("DELETE FROM suppressions WHERE email_key = ?", (key,)).rowcount)
+            removed += int(tx.execute("DELETE FROM list_suppressions WHERE email_key = ?", (key,)).rowcount)
+            tx.execute("DELETE FROM suppression_exemptions WHERE email_key = ?", (key,))
             tx.execute("UPDATE bounce_events SET cleared = 1 WHERE email_key = ?", (key,))
-        return removed
+        return removed > 0
 
     # -- reading back ------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any
 from digest.model import Subscriber
 from digest.store.base import SQLBase, now_iso
 from digest.store.records import Campaign, CampaignStatus, Claim, ClaimedRow, Failure, Result
+from digest.store.suppressions import SUPPRESSED_ROW
 
 __all__ = ["CampaignQueries", "MAX_UNKNOWN_ATTEMPTS", "WORKER_SILENCE"]
 
@@ -143,7 +144,11 @@ class CampaignQueries(SQLBase):
             return 0, 0
         # One order for every writer: concurrent enqueuers lock rows alike and never deadlock.
         ordered = sorted({s.key: (s, name) for s, name in reversed(batch)}.values(), key=lambda item: item[0].key)
-        blocked = self.suppressed_among([s.key for s, _ in ordered])  # type: ignore[attr-defined]
+        # Suppressed for the list each row comes from: a reader who left one list still gets the others.
+        blocked = 0
+        for list_name in sorted({name for _, name in ordered}):
+            keys = [s.key for s, name in ordered if name == list_name]
+            blocked += len(self.suppressed_among(keys, list_name=list_name))  # type: ignore[attr-defined]
         now = now_iso()
         rows = [(campaign.issue, s.email, s.key, s.name, json.dumps(dict(s.attrs), ensure_ascii=False),
                  name, message_id(s.key), now, now) for s, name in ordered]
@@ -157,7 +162,7 @@ class CampaignQueries(SQLBase):
                 "WHERE issue = ? AND email_key = ? "
                 "ON CONFLICT (campaign, delivery) DO UPDATE SET generation = excluded.generation",
                 [(campaign.id, reading, campaign.issue, row[2]) for row in rows])
-        return len(rows), len(blocked)
+        return len(rows), blocked
 
     # -- claims ----------------------------------------------------------------
 
@@ -176,7 +181,7 @@ class CampaignQueries(SQLBase):
             f"WHERE m.campaign = ? AND m.delivery > ? AND m.delivery <= ? AND {_CURRENT} "
             f"AND (d.owner IS NULL OR d.lease_until < ?) AND {_DUE} "
             "AND (d.run_id IS NULL OR d.run_id <> ? OR d.attempts_run < ?) "
-            "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = d.email_key) "
+            f"AND NOT {SUPPRESSED_ROW} "
             f"ORDER BY m.delivery LIMIT ? {self.claim_lock}) "
             "RETURNING id, email, name, attrs, list, attempts, unknown_attempts")
         claimed: list[ClaimedRow] = []
@@ -223,8 +228,12 @@ class CampaignQueries(SQLBase):
             return int(tx.execute("UPDATE deliveries SET owner = NULL, lease_until = 0 WHERE owner = ?",
                                   (owner,)).rowcount)
 
-    def record(self, results: Sequence[Result], *, run: int, now: float) -> None:
-        """Record outcomes and release their rows, in one transaction; a sent row stays sent."""
+    def record(self, results: Sequence[Result], *, run: int, now: float, soft_limit: int = 3,
+               soft_window: float = 30 * 86400.0) -> None:
+        """Record outcomes and release their rows, in one transaction; a sent row stays sent.
+
+        Refusals of the recipient (`Result.refusal`) are bounce events under the policy, in the
+        same transaction: a crash between the send and its record never loses one."""
         stamp = now_iso()
         ordered = sorted(results, key=lambda r: r.row_id)
         sent = sum(1 for r in results if r.status == "sent")
@@ -235,8 +244,9 @@ class CampaignQueries(SQLBase):
                 "updated_at = ?, owner = NULL, lease_until = 0 WHERE id = ? AND status <> 'sent'",
                 [(r.status, r.code, _storable(r.reply), 1 if r.status == "unknown" else 0, r.retry_at, stamp,
                   r.row_id) for r in ordered])
-            if any(r.bounce for r in ordered):
-                self.record_refusals(tx, ordered, now=now)  # type: ignore[attr-defined]
+            if any(r.refusal for r in ordered):
+                self.record_refusals(tx, ordered, now=now, soft_limit=soft_limit,  # type: ignore[attr-defined]
+                                     soft_window=soft_window)
             tx.execute("UPDATE runs SET sent = sent + ?, heartbeat = ? WHERE id = ?", (sent, now, run))
 
     def next_due(self, campaign_id: int, *, run: int, max_attempts: int) -> float | None:
@@ -246,7 +256,7 @@ class CampaignQueries(SQLBase):
             "SELECT MIN(d.retry_at) FROM campaign_members m JOIN deliveries d ON d.id = m.delivery "  # nosec B608
             f"WHERE m.campaign = ? AND {_CURRENT} AND ((d.status = 'deferred' AND (d.run_id IS NULL OR d.run_id <> ? "
             "OR d.attempts_run < ?)) OR (d.status = 'unknown' AND d.unknown_attempts < ?)) "
-            "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = d.email_key)",
+            f"AND NOT {SUPPRESSED_ROW}",
             (campaign_id, run, max_attempts, MAX_UNKNOWN_ATTEMPTS))
         return float(row[0]) if row and row[0] is not None else None
 
@@ -321,8 +331,7 @@ class CampaignQueries(SQLBase):
             status.counts[state] = int(n)
         row = self.one(
             "SELECT "
-            "SUM(CASE WHEN d.status IN ('pending', 'deferred', 'unknown') AND EXISTS (SELECT 1 FROM suppressions s "
-            "WHERE s.email_key = d.email_key) THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN d.status IN ('pending', 'deferred', 'unknown') AND {SUPPRESSED_ROW} THEN 1 ELSE 0 END), "
             "SUM(CASE WHEN d.status = 'sent' AND d.sent_by IS NOT NULL AND d.sent_by <> ? THEN 1 ELSE 0 END), "
             f"SUM(CASE WHEN d.owner IS NOT NULL AND d.lease_until >= ? THEN 1 ELSE 0 END) {join}",  # nosec B608
             (campaign.id, now, campaign.id))

@@ -290,6 +290,32 @@ CREATE TABLE bounce_events (
 CREATE INDEX bounce_events_by_address ON bounce_events (email_key, at)""")
 
 
+def suppression_scopes(store: SQLBase, tx: Tx) -> None:
+    """Unsubscribes per list, lists a confirmed signup exempts from a global suppression, bounces of
+    confirmation mails kept apart from an issue's, signups' client networks (their abuse limits)."""
+    _run(store, tx, """
+CREATE TABLE list_suppressions (
+    list TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    email TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    issue INTEGER,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (list, email_key)
+);
+CREATE INDEX list_suppressions_by_address ON list_suppressions (email_key);
+CREATE TABLE suppression_exemptions (
+    list TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (list, email_key)
+);
+CREATE INDEX suppression_exemptions_by_address ON suppression_exemptions (email_key);
+ALTER TABLE bounce_events ADD COLUMN signup {bigint};
+ALTER TABLE signups ADD COLUMN network TEXT NOT NULL DEFAULT '';
+CREATE INDEX signups_by_network ON signups (network, state, expires_at)""")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
@@ -297,4 +323,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0100_fetch_cache", fetch_cache),
     ("0200_list_loop", list_loop),
     ("0300_schedule", schedule),
+    ("0400_suppression_scopes", suppression_scopes),
 ]

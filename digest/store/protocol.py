@@ -63,24 +63,28 @@ class Store(Protocol):
         ...
 
     # suppressions
-    def suppress(self, email: str, *, reason: str, issue: int | None = None) -> bool:
-        """Add an address to the suppression list; False when already there."""
+    def suppress(self, email: str, *, reason: str, issue: int | None = None, list_name: str | None = None) -> bool:
+        """Suppress an address for every list, or for one; False when it already was."""
+        ...
+
+    def unsubscribe(self, email: str, *, list_name: str, issue: int | None) -> bool:
+        """A reader's own unsubscribe from the list their signed token names."""
         ...
 
     def unsuppress(self, email: str) -> bool:
-        """Take an address off the suppression list; False when it was not on it."""
+        """Take an address off the suppression list, for every list; False when it was on none."""
         ...
 
-    def is_suppressed(self, email: str) -> bool:
-        """True when the address must not be sent to."""
+    def is_suppressed(self, email: str, *, list_name: str | None = None) -> bool:
+        """True when the address must not be sent the list (without one: suppressed anywhere)."""
         ...
 
-    def suppressed_among(self, keys: Iterable[str]) -> set[str]:
-        """Which of these address keys are suppressed."""
+    def suppressed_among(self, keys: Iterable[str], *, list_name: str | None = None) -> set[str]:
+        """Which of these address keys may not be sent the list (without one: the global suppressions)."""
         ...
 
     def suppressions(self) -> Iterator[Suppression]:
-        """Every suppressed address, oldest first."""
+        """Every suppression (global, and of one list), oldest first."""
         ...
 
     # campaigns
@@ -151,8 +155,9 @@ class Store(Protocol):
         """Give back unrecorded rows."""
         ...
 
-    def record(self, results: Sequence[Result], *, run: int, now: float) -> None:
-        """Record outcomes and release their rows."""
+    def record(self, results: Sequence[Result], *, run: int, now: float, soft_limit: int = 3,
+               soft_window: float = 30 * 86400.0) -> None:
+        """Record outcomes and release their rows; refusals of the recipient go under the bounce policy."""
         ...
 
     def next_due(self, campaign_id: int, *, run: int, max_attempts: int) -> float | None:
@@ -326,6 +331,10 @@ class Store(Protocol):
         """Many journal rows by id at once."""
         ...
 
+    def deliveries_for(self, issue: int, emails: Sequence[str]) -> list[Delivery]:
+        """The journal rows of an issue for these addresses, in one query."""
+        ...
+
     def record_bounces(self, events: Sequence[BounceEvent], *, now: float, soft_limit: int = 3,
                        soft_window: float = 30 * 86400.0) -> list[BounceVerdict]:
         """record_bounce for many events in one transaction."""
@@ -336,8 +345,13 @@ class Store(Protocol):
         """Record one event and apply the suppression policy (once per report)."""
         ...
 
-    def record_refusals(self, tx: Tx, results: Sequence[Result], *, now: float) -> None:
-        """Suppress the addresses refused at RCPT for good, inside the send's transaction."""
+    def record_refusals(self, tx: Tx, results: Sequence[Result], *, now: float, soft_limit: int = 3,
+                        soft_window: float = 30 * 86400.0) -> None:
+        """Record the refusals of recipients under the bounce policy, inside the send's transaction."""
+        ...
+
+    def withdraw_refusals(self, row_ids: Sequence[int]) -> int:
+        """Forget these rows' refusals and lift the suppressions they made (the relay refused everyone)."""
         ...
 
     def resubscribe(self, email: str) -> bool:

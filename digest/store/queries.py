@@ -5,11 +5,12 @@ from __future__ import annotations
 from digest.store.bounces import BounceQueries
 from digest.store.campaigns import CampaignQueries
 from digest.store.fetchcache import FetchCacheQueries
-from digest.store.issues import FactQueries, IssueQueries, SuppressionQueries
+from digest.store.issues import FactQueries, IssueQueries
 from digest.store.listchecks import ListCheckQueries
 from digest.store.runlocks import RunLockQueries
 from digest.store.schedules import ScheduleQueries
 from digest.store.signups import SignupQueries
+from digest.store.suppressions import SuppressionQueries
 
 __all__ = ["Queries"]
 

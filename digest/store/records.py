@@ -34,6 +34,7 @@ class Suppression:
     reason: str
     issue: int | None
     created_at: str
+    list: str = ""  # "" for every list; else the one list the reader left
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,7 @@ class Result:
     code: int
     reply: str
     retry_at: float = 0.0
-    bounce: bool = False  # refused at RCPT for a dead address: suppressed as it is recorded
+    refusal: str = ""  # refused at RCPT (or the one recipient's DATA): hard | soft | refused, recorded with it
 
 
 @dataclass(frozen=True, slots=True)

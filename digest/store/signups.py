@@ -9,14 +9,16 @@ each member: when they asked, from which page and client, when they confirmed.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from digest.model import Subscriber
 from digest.store.base import SQLBase, now_iso
 from digest.store.issues import email_key
+from digest.store.suppressions import lift_for_list
 
-__all__ = ["SignupRequest", "SignupLimits", "Signup", "Member", "SignupQueries"]
+__all__ = ["SignupRequest", "SignupLimits", "Signup", "Member", "SignupQueries", "client_networks"]
 
 _PAGE = 1000
 _KEEP_ATTEMPTS = 2 * 86400.0  # rate-limit bookkeeping older than the longest window is dropped
@@ -38,9 +40,29 @@ class SignupLimits:
     """Abuse limits, checked and counted in the signup's own transaction."""
 
     per_address: int = 3  # confirmation mails to one address per day
-    per_client: int = 20  # signup requests from one client per hour
-    max_pending: int = 1000  # unconfirmed, unexpired signups at once
+    per_client: int = 20  # signup requests from one client network (IPv4 address, IPv6 /64) per hour
+    max_pending: int = 50  # unconfirmed, unexpired signups from one network (IPv4 /24, IPv6 /48) at once
     ttl: float = 7 * 86400.0  # a confirmation link's life
+
+
+def client_networks(client: str) -> tuple[str, str]:
+    """(the network the hourly limit counts, the wider one the pending cap counts) of a client address.
+
+    One IPv6 host may use every address of its /64 (RFC 4291 interface identifiers), and one
+    customer usually gets a /48 or a /56: counting single addresses would let one machine pass
+    any limit. IPv4 addresses are scarce and shared by neighbours behind carrier NAT: one address
+    for the hourly limit, its /24 for the pending cap. Anything else (a test client) is itself.
+    """
+    try:
+        address = ipaddress.ip_address(client.strip().strip("[]").split("%")[0])
+    except ValueError:
+        return client[:100], client[:100]
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv4Address):
+        return str(address), str(ipaddress.ip_network(f"{address}/24", strict=False))
+    return (str(ipaddress.ip_network(f"{address}/64", strict=False)),
+            str(ipaddress.ip_network(f"{address}/48", strict=False)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,32 +100,34 @@ class SignupQueries(SQLBase):
 
         Returns ("mail", id) when a confirmation should go out, else ("address", None)
         (this address had its confirmations for the day), ("client", None) (too many
-        requests from this client) or ("full", None) (too many pending signups).
+        requests from this client's network this hour) or ("full", None) (too many
+        unconfirmed signups from its wider network). A refused request writes nothing: a
+        flood of them costs no storage.
         """
         key = email_key(request.email)
+        rate_net, pending_net = client_networks(request.client)
         with self.transaction() as tx:
             self.lock_table(tx, "signup_attempts")
             tx.execute("DELETE FROM signup_attempts WHERE at < ?", (now - _KEEP_ATTEMPTS,))
             by_client = tx.execute("SELECT COUNT(*) FROM signup_attempts WHERE client = ? AND at >= ?",
-                                   (request.client, now - 3600)).fetchone()[0]
-            tx.execute("INSERT INTO signup_attempts (email_key, client, at) VALUES (?, ?, ?)",
-                       (key, request.client, now))
+                                   (rate_net, now - 3600)).fetchone()[0]
             if int(by_client) >= limits.per_client:
                 return "client", None
+            pending = tx.execute("SELECT COUNT(*) FROM signups WHERE network = ? AND state = 'pending' "
+                                 "AND expires_at >= ?", (pending_net, now)).fetchone()[0]
+            if int(pending) >= limits.max_pending:
+                return "full", None
+            tx.execute("INSERT INTO signup_attempts (email_key, client, at) VALUES (?, ?, ?)", (key, rate_net, now))
             # Requested within the last day: expires_at is the request time plus the link's life.
             mailed = tx.execute("SELECT COUNT(*) FROM signups WHERE email_key = ? AND expires_at >= ?",
                                 (key, now - 86400 + limits.ttl)).fetchone()[0]
             if int(mailed) >= limits.per_address:
                 return "address", None
-            pending = tx.execute("SELECT COUNT(*) FROM signups WHERE state = 'pending' AND expires_at >= ?",
-                                 (now,)).fetchone()[0]
-            if int(pending) >= limits.max_pending:
-                return "full", None
             row = tx.execute(
-                "INSERT INTO signups (list, email_key, email, name, source, client, requested_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO signups (list, email_key, email, name, source, client, network, requested_at, "
+                "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (request.list, key, request.email, request.name, request.source[:500], request.client[:100],
-                 now_iso(), now + limits.ttl)).fetchone()
+                 pending_net, now_iso(), now + limits.ttl)).fetchone()
         return "mail", int(row[0])
 
     def signup(self, signup_id: int) -> Signup | None:
@@ -124,22 +148,21 @@ class SignupQueries(SQLBase):
     def confirm_signup(self, signup_id: int, *, now: float) -> str:
         """Confirm a pending signup: "confirmed", or "used", "expired", "unknown" (nothing changes then).
 
-        Confirming makes the reader a member of the list, takes the address off the
-        suppression list (a new double opt-in is the only way back) and supersedes the
-        address's other pending links for the list.
+        Atomic: the signup leaves "pending" in the statement that confirms it, so a link posted
+        many times at once confirms once. Confirming makes the reader a member of the list,
+        lifts what stood between them and this list (see `suppressions.lift_for_list`: their
+        other lists stay as they were) and supersedes the address's other pending links for it.
         """
+        stamp = now_iso()
         with self.transaction() as tx:
-            row = tx.execute("SELECT list, email_key, email, name, state, expires_at, requested_at, source, client "
-                             "FROM signups WHERE id = ?", (signup_id,)).fetchone()
+            row = tx.execute(
+                "UPDATE signups SET state = 'confirmed', confirmed_at = ? WHERE id = ? AND state = 'pending' "
+                "AND expires_at >= ? RETURNING list, email_key, email, name, requested_at, source, client",
+                (stamp, signup_id, now)).fetchone()
             if row is None:
-                return "unknown"
-            list_name, key, email, name, state, expires, requested, source, client = row
-            if state != "pending":
-                return "used"
-            if float(expires) < now:
-                return "expired"
-            stamp = now_iso()
-            tx.execute("UPDATE signups SET state = 'confirmed', confirmed_at = ? WHERE id = ?", (stamp, signup_id))
+                found = tx.execute("SELECT state FROM signups WHERE id = ?", (signup_id,)).fetchone()
+                return "unknown" if found is None else "used" if found[0] != "pending" else "expired"
+            list_name, key, email, name, requested, source, client = row
             tx.execute("UPDATE signups SET state = 'superseded' WHERE list = ? AND email_key = ? AND state = 'pending'",
                        (list_name, key))
             tx.execute(
@@ -149,7 +172,7 @@ class SignupQueries(SQLBase):
                 "consented_at = excluded.consented_at, confirmed_at = excluded.confirmed_at, "
                 "source = excluded.source, client = excluded.client",
                 (list_name, key, email, name, signup_id, requested, stamp, source, client))
-            tx.execute("DELETE FROM suppressions WHERE email_key = ?", (key,))
+            lift_for_list(tx, str(key), str(list_name))
             tx.execute("UPDATE bounce_events SET cleared = 1 WHERE email_key = ?", (key,))
         return "confirmed"
 

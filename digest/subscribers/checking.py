@@ -103,13 +103,16 @@ def check_list(path: Path, *, store: Store | None = None, check_dns: bool = Fals
 
 def list_stats(path: Path, store: Store, *, warn: Callable[[str], None] = lambda _: None
                ) -> tuple[Counter[str], Counter[str]]:
-    """(counts by status: active, suppressed, duplicate, invalid; active subscribers by tag)."""
+    """(counts by status: active, suppressed, duplicate, invalid; active subscribers by tag).
+
+    Suppressed means for this list (named by the file's stem, as a send names it).
+    """
     status: Counter[str] = Counter()
     tags: Counter[str] = Counter()
     batch: list[tuple[str, tuple[str, ...]]] = []
 
     def flush() -> None:
-        blocked = store.suppressed_among([k for k, _ in batch])
+        blocked = store.suppressed_among([k for k, _ in batch], list_name=path.stem)
         for key, sub_tags in batch:
             if key in blocked:
                 status["suppressed"] += 1
@@ -157,17 +160,20 @@ def import_list(source: Path, target: Path, *, check_dns: bool = False, encoding
 
 
 def write_suppressions(out: TextIO, suppressions: Iterator[Suppression], *, as_json: bool = False) -> int:
-    """Write the suppression list as CSV (email, reason, issue, created_at) or JSON lines; return the count."""
+    """Write the suppression list as CSV (email, reason, issue, created_at, list) or JSON lines; return the count.
+
+    `list` is empty for a suppression of every list, else the one list the reader left.
+    """
     count = 0
     writer = csv.writer(out, lineterminator="\n")
     if not as_json:
-        writer.writerow(["email", "reason", "issue", "created_at"])
+        writer.writerow(["email", "reason", "issue", "created_at", "list"])
     for s in suppressions:
         if as_json:
             out.write(json.dumps({"email": s.email, "reason": s.reason, "issue": s.issue,
-                                  "created_at": s.created_at}) + "\n")
+                                  "created_at": s.created_at, "list": s.list}) + "\n")
         else:
-            writer.writerow([_cell(s.email), _cell(s.reason), s.issue or "", s.created_at])
+            writer.writerow([_cell(s.email), _cell(s.reason), s.issue or "", s.created_at, _cell(s.list)])
         count += 1
     return count
 
@@ -198,7 +204,7 @@ def write_members(out: TextIO, store: Store, list_name: str, *, consent: bool = 
 
     def flush() -> None:
         nonlocal count
-        blocked = store.suppressed_among([m.email.strip().lower() for m in batch])
+        blocked = store.suppressed_among([m.email.strip().lower() for m in batch], list_name=list_name)
         for m in batch:
             if m.email.strip().lower() in blocked:
                 continue

@@ -83,7 +83,7 @@ def create_app(ctx: Context, *, hosts: Iterable[str] = ()) -> Starlette:
             return _bad_link()
         return _page(
             f"Unsubscribe from {settings.newsletter.name}",
-            f"<h1>Unsubscribe from {name}?</h1><p>You will receive no further issues.</p>"
+            f"<h1>Unsubscribe from {name}?</h1><p>You will receive no further issues of this list.</p>"
             f'<form method="post" action="/u/{html.escape(token)}">'
             '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
             "<button type=\"submit\">Unsubscribe</button></form>",
@@ -101,8 +101,10 @@ def create_app(ctx: Context, *, hosts: Iterable[str] = ()) -> Starlette:
             return PlainTextResponse(refused.message, status_code=refused.status, headers=SECURITY_HEADERS)
         if not _is_one_click(body, request.headers.get("content-type", "")):
             return PlainTextResponse("Expected List-Unsubscribe=One-Click", status_code=400, headers=SECURITY_HEADERS)
-        await run_in_threadpool(ctx.store.suppress, token.email, reason="unsubscribed", issue=token.issue)
-        return _page("Unsubscribed", f"<h1>You are unsubscribed</h1><p>{name} will not email you again.</p>")
+        # From the list this message came from (the token says which): the reader's other lists stay.
+        await run_in_threadpool(ctx.store.unsubscribe, token.email, list_name=token.list, issue=token.issue)
+        return _page("Unsubscribed", f"<h1>You are unsubscribed</h1><p>{name} will not send you this list again."
+                     "</p>")
 
     async def archive_index(request: Request) -> Response:
         """GET /archive/: every sent issue, newest first."""

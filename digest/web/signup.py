@@ -242,8 +242,8 @@ def signup_routes(ctx: Context) -> list[Route]:
             return answer(as_json, 429, "Too many requests", "Too many signups from your network; try again in an "
                           "hour.")
         if decision == "full":
-            return answer(as_json, 503, "Signups paused", "Too many signups are waiting for confirmation; try "
-                          "again later.")
+            return answer(as_json, 503, "Signups paused", "Too many signups from your network are waiting for "
+                          "confirmation; try again later.")
         response = answer(as_json, 200, title, text)
         if signup_id is not None:
             response.background = BackgroundTask(send_confirmation, signup_id)
