@@ -143,7 +143,7 @@ def build_issue(
     plan_folder: Path | None = None,
 ) -> BuildResult:
     """Collect (files, and web sources fetched or cached), then render the issue from its plan and write
-    issues/<number>/ whole (nothing written on error).
+    issues/<number>/ (each output whole, in place; nothing written on error).
 
     `web` sources are fetched first (or read from the cache with `offline`);
     pass `fetched` instead to build from a fetch already made. The plan is the
