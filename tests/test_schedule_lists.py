@@ -82,3 +82,15 @@ def test_status_does_not_count_a_killed_waiter_as_waiting(workspace: Path, runne
     waiting.communicate(timeout=30)
     status = runner.invoke(main, ["status"])
     assert "no sender is waiting" in status.output and "a sender is waiting" not in status.output
+
+
+def test_cancel_and_abandon_refuse_options_that_would_send(workspace: Path, runner):
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    for flag in ("--cancel", "--abandon"):
+        for extra in (["--at", _at(600)], ["--dry-run"], ["--test-to", "editor@example.net"]):
+            result = runner.invoke(main, ["send", "--list", "example", flag, *extra])
+            assert result.exit_code == 2, (flag, extra, result.output)
+            assert result.stderr == (f"digest: error: {flag} sends nothing; it cannot be combined with --at, "
+                                     "--dry-run or --test-to\n")
+    with Context(workspace) as ctx:
+        assert ctx.store.scheduled_campaigns() == [] and ctx.store.campaigns_of(1) == []

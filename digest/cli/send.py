@@ -130,6 +130,9 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
     """
     folder = issue_dir or latest_issue(ctx.workspace.issues)
     if abandon or cancel:
+        if at or dry_run or test_to:
+            raise ConfigError(f"--{'abandon' if abandon else 'cancel'} sends nothing; it cannot be combined with "
+                              "--at, --dry-run or --test-to")
         # Closing or unscheduling needs neither a complete folder nor the list files: only their names.
         _close(ctx, folder, lists, tags, _where(where), abandon=abandon, cancel=cancel)
         return
