@@ -242,7 +242,7 @@ class CampaignQueries(SQLBase):
     def next_due(self, campaign_id: int, *, run: int, max_attempts: int) -> float | None:
         """When the earliest deferred or unknown row this run may still try becomes due."""
         row = self.one(
-            "SELECT MIN(d.retry_at) FROM campaign_members m JOIN deliveries d ON d.id = m.delivery "
+            "SELECT MIN(d.retry_at) FROM campaign_members m JOIN deliveries d ON d.id = m.delivery "  # nosec B608 - only the constant _CURRENT is formatted in
             f"WHERE m.campaign = ? AND {_CURRENT} AND ((d.status = 'deferred' AND (d.run_id IS NULL OR d.run_id <> ? "
             "OR d.attempts_run < ?)) OR (d.status = 'unknown' AND d.unknown_attempts < ?)) "
             "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = d.email_key)",
