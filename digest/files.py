@@ -82,7 +82,8 @@ def update_folder(folder: Path, files: dict[str, bytes], *, create_only: Sequenc
     """
     mode = 0o666 & ~umask()
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        if not folder.parent.exists():  # a file in the way is reported below as "Not a directory"
+            folder.parent.mkdir(parents=True, exist_ok=True)
         with folder_lock(folder.parent):
             made = not folder.exists()
             if made:
