@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from digest.audiences import audience_for, find_campaign, resolve_lists, signed_up_members
 from digest.collect import Collection, collect
 from digest.compose import sign_token, unsubscribe_url
 from digest.context import Context
@@ -26,7 +27,7 @@ from digest.curate import CurateOptions, in_period
 from digest.curate.dedupe import Merge, merge_duplicates
 from digest.curate.plan import apply_plan, named_in_workspace
 from digest.curate.planfile import PLAN_NAME
-from digest.deliver.audience import AudienceRead, SignedUpMembers, read_audience
+from digest.deliver.audience import AudienceRead, read_audience
 from digest.deliver.mailbox import embedded_mailbox
 from digest.deliver.sender import UNKNOWN_DELAY, SendOptions, SendReport, send_campaign
 from digest.deliver.transport import SMTPTransport, Transport
@@ -54,6 +55,7 @@ __all__ = [
     "send_to_lists",
     "audience_for",
     "abandon_campaign",
+    "issue_number",
     "resolve_lists",
     "signed_up_members",
     "GMAIL_CLIP_BYTES",
@@ -143,14 +145,17 @@ def build_issue(
     allow_large: bool = False,
     reserve_number: bool = True,
     new_issue: bool = False,
+    plan_folder: Path | None = None,
 ) -> BuildResult:
     """Collect (files, and web sources fetched or cached), then render the issue from its plan and write
-    issues/<number>/ whole (nothing written on error).
+    issues/<number>/ (each output whole, in place; nothing written on error).
 
     `web` sources are fetched first (or read from the cache with `offline`);
     pass `fetched` instead to build from a fetch already made. The plan is the
     open issue's (see `digest.planning`), the folder's, or a new one made by
-    the curation rules and written beside the outputs.
+    the curation rules and written beside the outputs. `plan_folder` names the
+    issue folder whose plan to render (`digest run`: the latest issue until it
+    has gone to the run's lists, whoever else it went to).
     """
     settings = ctx.settings
     found, fetched = gather_articles(ctx, sources, web=web, fetched=fetched, offline=offline, encoding=encoding,
@@ -164,7 +169,8 @@ def build_issue(
     articles, merged = merge_duplicates(named_in_workspace(found.articles, ctx.root))
     options = options or CurateOptions()
     options = replace(options, newsletter=settings.newsletter.name, subject_template=settings.newsletter.subject)
-    target = plan_target(ctx, articles, options, out=out, reserve_number=reserve_number, new_issue=new_issue)
+    target = plan_target(ctx, articles, options, out=out, reserve_number=reserve_number, new_issue=new_issue,
+                         plan_folder=plan_folder)
     planned = apply_plan(target.plan, articles, period=in_period(articles, options), root=ctx.root)
     issue = replace(planned.issue, number=target.number)
     # The marker is an HMAC of the issue: the same content and plan render the same bytes, and
@@ -248,45 +254,6 @@ def _shows_intro(text: str, intro: str) -> bool:
     return not words or " ".join(words) in " ".join(text.split())
 
 
-def signed_up_members(ctx: Context) -> SignedUpMembers:
-    """Confirmed signups join `subscribers/NAME.csv` (which may not exist: the list lives in the store)."""
-    return SignedUpMembers(ctx.store, ctx.workspace.subscribers)
-
-
-def resolve_lists(ctx: Context, lists: Sequence[Path]) -> list[Path]:
-    """List files as given, and list NAMEs: `weekly` is `subscribers/weekly.csv` plus its confirmed signups.
-
-    A relative path that is not there from the current folder is read from the workspace
-    (`digest -C ~/news send --list subscribers/weekly.csv` from anywhere). A workspace
-    list with no CSV file is fine when the store holds signups for it.
-    """
-    members = signed_up_members(ctx)
-    resolved = []
-    for given in lists:
-        path = given
-        if len(given.parts) == 1 and not given.suffix:
-            path = ctx.workspace.subscribers / f"{given}.csv"
-        elif not given.is_absolute() and not given.exists():
-            path = ctx.workspace.root / given
-        if not path.is_file():
-            name = members.name_of(path)
-            if path.exists() or name is None or name not in ctx.store.member_lists():
-                raise ConfigError("no such list file, and no signups for a list of that name", path=str(given))
-        resolved.append(path)
-    return resolved
-
-
-def audience_for(ctx: Context, lists: Sequence[Path], *, tags: Sequence[str] = (),
-                 where: Sequence[tuple[str, str]] = ()) -> Audience:
-    """The audience of a send command: its lists (named relative to the workspace) and segment."""
-    root = ctx.workspace.root.resolve()
-    names = []
-    for path in lists:
-        resolved = path.resolve()
-        names.append(resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(resolved))
-    return Audience(tuple(names), tuple(tags), tuple(where))
-
-
 async def send_to_lists(
     ctx: Context,
     folder: Path,
@@ -358,13 +325,24 @@ async def send_to_lists(
 
 def abandon_campaign(ctx: Context, folder: Path, lists: Sequence[Path], *, tags: Sequence[str] = (),
                      where: Sequence[tuple[str, str]] = ()) -> tuple[Campaign, int]:
-    """Close the campaign of this issue and audience for good; (the campaign, how many were left unsent)."""
-    _, rendered = load_issue(folder)
-    audience = audience_for(ctx, lists, tags=tags, where=where)
-    campaign = ctx.store.find_campaign(rendered.number, audience.key)
+    """Close the campaign of this issue and audience for good; (the campaign, how many were left unsent).
+
+    The lists need not exist any more: any campaign `digest status` shows can be closed.
+    """
+    number = issue_number(folder)
+    campaign, audience = find_campaign(ctx, number, lists, tags=tags, where=where)
     if campaign is None:
-        raise ConfigError(f"no campaign of issue {rendered.number} for {audience.describe()} to abandon")
+        raise ConfigError(f"no campaign of issue {number} for {audience.describe()} to abandon")
+    ctx.store.cancel_schedule(campaign.id)  # a sender waiting for it stops; status no longer lists it
     return campaign, ctx.store.close_campaign(campaign.id)
+
+
+def issue_number(folder: Path) -> int:
+    """The number of a built issue folder (or of `issues/<n>/`, built or not)."""
+    if folder.name.isdigit() and not (folder / "issue.json").is_file():
+        return int(folder.name)
+    issue, _ = load_issue(folder)
+    return issue.number
 
 
 async def _wait_for_campaign(ctx: Context, issue: int, audience: Audience, options: SendOptions,

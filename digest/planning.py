@@ -61,14 +61,18 @@ def open_issue(ctx: Context) -> Path | None:
 
 
 def plan_target(ctx: Context, articles: Sequence[Article], options: CurateOptions, *, out: Path | None = None,
-                reserve_number: bool = True, new_issue: bool = False) -> PlanTarget:
+                reserve_number: bool = True, new_issue: bool = False, plan_folder: Path | None = None) -> PlanTarget:
     """Choose the issue to render and its plan (see the module's docstring).
 
     With `out`, the plan lives in that folder. Without `reserve_number` (the
     preview) nothing is reserved and no plan is written: the open issue's plan
-    is read if there is one.
+    is read if there is one. With `plan_folder` (an issue folder holding a plan),
+    that issue is rendered from its plan, whether its sending began or not.
     """
     root = ctx.workspace.root
+    if plan_folder is not None and (plan_folder / PLAN_NAME).is_file() and plan_folder.name.isdigit():
+        path = plan_folder / PLAN_NAME
+        return PlanTarget(int(plan_folder.name), plan_folder, read_plan(path), path)
     if out is None or not reserve_number:
         folder = None if new_issue else open_issue(ctx)
         if folder is not None:

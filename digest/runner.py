@@ -1,12 +1,27 @@
 """`digest run`: fetch, build and send the issue if it is new, once, however often cron or a timer fires.
 
+Which issue a run sends, for its audience (its lists and segment):
+
+1. A send already scheduled for the audience and waited for by nobody (the
+   run that scheduled it was stopped by a reboot) is picked up: waited for,
+   or sent at once when its time passed less than `MAX_LATE` ago. One that is
+   later than that is not sent by itself: the run says so and exits 3.
+2. Otherwise the latest issue, rendered from its plan, when it has not gone
+   to this audience yet (a proof sent to another list does not end it): the
+   editor's plan is what goes out. An issue whose scheduled send to the
+   audience was cancelled is not sent by a run: it exits 3 and says how to
+   send or skip it.
+3. Only when the latest issue has gone to this audience (or was abandoned for
+   it) does a run build a new issue by the rules.
+
 Idempotent: a run that finds the issue already sent to the audience sends
 nothing. One at a time: a run holds a lease row in the store (`run_locks`)
 named after its audience, renewed while it works, so a second run, on this
 host or any other sharing the PostgreSQL store, exits at once saying who is
 at work. A run killed mid-way leaves a lease that runs out (at once when its
 process is gone from this host); the next run picks up where it stopped: the
-build is reproducible and the send resumes from the journal.
+build is reproducible and the send resumes from the journal. A run that
+finds its lease taken over (it was paused longer than the lease) stops.
 """
 
 from __future__ import annotations
@@ -15,24 +30,29 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.context import Context
+from digest.curate.planfile import PLAN_NAME
 from digest.deliver.leases import local_owner_is_dead
-from digest.errors import StateError
+from digest.errors import DeliveryError, IssueError, StateError
+from digest.issue_folder import latest_issue
 from digest.store import Audience
 from digest.store.base import owner_id
 from digest.store.runlocks import RunLock
+from digest.store.schedules import Schedule
 
 if TYPE_CHECKING:
     from digest.sources.config import SourceSpec
     from digest.sources.fetch import FetchReport
 
-__all__ = ["RUN_LEASE", "AnotherRunAtWork", "RunLease", "run_lock", "run_lock_name", "fetch_configured_sources",
-           "already_sent"]
+__all__ = ["RUN_LEASE", "MAX_LATE", "AnotherRunAtWork", "RunLockLost", "RunLease", "run_lock", "run_lock_name",
+           "fetch_configured_sources", "already_sent", "campaign_done", "pending_schedule", "issue_to_render"]
 
 RUN_LEASE = 60.0  # seconds a run's lock outlives its last renewal
+MAX_LATE = 12 * 3600.0  # a schedule missed by more than this is not sent by a run on its own
 
 
 class AnotherRunAtWork(Exception):
@@ -50,20 +70,57 @@ class AnotherRunAtWork(Exception):
         return f"{who}, since {self.holder.started_at}{doing}"
 
 
+class RunLockLost(Exception):
+    """This run's lease ran out (it was paused: Ctrl-Z, a laptop asleep) and another run took the lock."""
+
+    def __init__(self, holder: RunLock) -> None:
+        self.holder = holder
+        super().__init__(f"another digest run took over ({holder.owner})")
+
+    def describe(self) -> str:
+        """Who took over, as `AnotherRunAtWork.describe` says it."""
+        return AnotherRunAtWork(self.holder).describe()
+
+
 @dataclass
 class RunLease:
-    """A held run lock; `note` says what the run is doing (shown to a run that finds it busy)."""
+    """A held run lock; `note` says what the run is doing (shown to a run that finds it busy).
+
+    `lost` is set when the lock turned out to be another run's (see `keep`); the run
+    checks it between its steps (`check`) and a send stops on it.
+    """
 
     ctx: Context
     name: str
     owner: str
     lease: float
     note: str = ""
+    lost: threading.Event = field(default_factory=threading.Event)
+    taken_by: RunLock | None = None
+
+    def keep(self, note: str | None = None) -> bool:
+        """Renew the lease; when it is no longer ours, take it again if free, else mark it lost (False)."""
+        now = time.time()
+        if self.ctx.store.renew_lock(self.name, owner=self.owner, until=now + self.lease, note=note):
+            return True
+        holder = self.ctx.store.take_lock(self.name, owner=self.owner, until=now + self.lease, now=now,
+                                          note=self.note)
+        if holder is None:
+            return True  # the lease ran out but nobody took it (or the taker is done): ours again
+        self.taken_by = holder
+        self.lost.set()
+        return False
+
+    def check(self) -> None:
+        """Raise RunLockLost when another run took the lock over."""
+        if self.lost.is_set() and self.taken_by is not None:
+            raise RunLockLost(self.taken_by)
 
     def doing(self, note: str) -> None:
-        """Say what the run does now (and renew the lease)."""
+        """Say what the run does now (and renew the lease); RunLockLost when another run took over."""
         self.note = note
-        self.ctx.store.renew_lock(self.name, owner=self.owner, until=time.time() + self.lease, note=note)
+        self.keep(note)
+        self.check()
 
 
 def run_lock_name(audience: Audience) -> str:
@@ -88,7 +145,8 @@ def run_lock(ctx: Context, name: str, *, lease: float = RUN_LEASE, note: str = "
     def renew() -> None:
         while not done.wait(lease / 3):
             try:
-                store.renew_lock(name, owner=held.owner, until=time.time() + lease, note=held.note)
+                if not held.keep(held.note):
+                    return  # another run holds it now: this one stops at its next step (and its send stops)
             except StateError:
                 pass  # the database is away for a moment: the next beat tries again within the lease
 
@@ -121,3 +179,49 @@ def already_sent(ctx: Context, number: int, audience: Audience) -> bool:
     if campaign is None or not campaign.complete:
         return False
     return store.campaign_status(campaign, now=time.time()).remaining == 0
+
+
+def campaign_done(ctx: Context, number: int, audience: Audience) -> str | None:
+    """"sent" when the issue went to the whole audience, "abandoned" when its campaign was closed, else None."""
+    campaign = ctx.store.find_campaign(number, audience.key)
+    if campaign is not None and campaign.closed:
+        return "abandoned"
+    return "sent" if already_sent(ctx, number, audience) else None
+
+
+def pending_schedule(ctx: Context, audience: Audience) -> Schedule | None:
+    """The newest schedule of this audience still waiting for its time, if any."""
+    store = ctx.store
+    for schedule in sorted(store.scheduled_campaigns(), key=lambda s: -s.issue):
+        campaign = store.find_campaign(schedule.issue, audience.key)
+        if campaign is not None and campaign.id == schedule.campaign and not campaign.closed:
+            return schedule
+    return None
+
+
+def issue_to_render(ctx: Context, audience: Audience) -> Path | None:
+    """The latest issue, when it has a plan and has not gone to this audience: the run sends it (see above).
+
+    None: the latest went to this audience (or there is none, or it has no plan), so the
+    run builds as `digest build` does. DeliveryError when its send to the audience was
+    cancelled: a run does not send what an editor stopped.
+    """
+    try:
+        folder = latest_issue(ctx.workspace.issues)
+    except IssueError:
+        return None
+    if not (folder / PLAN_NAME).is_file():
+        return None
+    number = int(folder.name)
+    if campaign_done(ctx, number, audience) is not None:
+        return None
+    campaign = ctx.store.find_campaign(number, audience.key)
+    schedule = ctx.store.schedule_of(campaign.id) if campaign is not None else None
+    if schedule is not None and schedule.state == "cancelled":
+        lists = " ".join(f"--list {name}" for name in audience.lists)
+        raise DeliveryError(
+            f"the send of issue {number} to {audience.describe()} scheduled for {schedule.local_time} "
+            f"{schedule.timezone} was cancelled, and digest run does not send it by itself: send it "
+            f"(digest send {folder} {lists}) or skip it (digest send {folder} {lists} --abandon); "
+            "then digest run goes on")
+    return folder

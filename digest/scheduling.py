@@ -18,22 +18,26 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from digest.audiences import audience_for, find_campaign, resolve_lists
 from digest.context import Context
+from digest.deliver.leases import local_owner_is_dead
 from digest.deliver.sender import SendOptions, SendReport
 from digest.deliver.transport import Transport
 from digest.errors import ConfigError
 from digest.issue_folder import load_issue
-from digest.pipeline import audience_for, send_to_lists
+from digest.pipeline import send_to_lists
 from digest.store import CampaignStatus
 from digest.store.base import owner_id
 from digest.store.schedules import Schedule
 from digest.subscribers import RowProblem
 
-__all__ = ["SendTime", "ScheduledSend", "parse_send_time", "describe_wait", "wait_for_schedule", "send_when_due"]
+__all__ = ["SendTime", "ScheduledSend", "parse_send_time", "describe_wait", "wait_for_schedule", "send_when_due",
+           "cancel_scheduled", "duration", "waiter_alive", "GRACE"]
 
 _FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 _TIME_ONLY = ("%H:%M", "%H:%M:%S")
 MAX_AHEAD = timedelta(days=366)
+GRACE = 10 * 60.0  # seconds an --at may have passed and still be sent (at once): a timer that fired late
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,7 @@ class SendTime:
     at: float  # seconds since the epoch
     local: str  # "2026-12-04 07:00"
     zone: str  # "Europe/Oslo"
+    note: str = ""  # a warning to show: the time was moved out of a DST gap, or it happens twice
 
     def describe(self) -> str:
         """`2026-12-04 07:00 Europe/Oslo`."""
@@ -58,36 +63,73 @@ class ScheduledSend:
     report: SendReport | None = None
 
 
-def parse_send_time(text: str, zone_name: str, *, now: float | None = None) -> SendTime:
-    """Read `2026-12-04 07:00` (or `07:00`, today) as local time of `zone_name`; refuse times that do not exist."""
-    zone = ZoneInfo(zone_name)
-    current = datetime.fromtimestamp(time.time() if now is None else now, zone)
-    value = " ".join(text.split())
-    parsed: datetime | None = None
+def _read(value: str, today: datetime) -> tuple[datetime, bool] | None:
+    """The wall-clock time written, and whether it had a date."""
     for pattern in _FORMATS:
         try:
-            parsed = datetime.strptime(value, pattern)
-            break
+            return datetime.strptime(value, pattern), True
         except ValueError:
             continue
-    if parsed is None:
-        for pattern in _TIME_ONLY:
-            try:
-                clock = datetime.strptime(value, pattern)
-            except ValueError:
-                continue
-            parsed = datetime.combine(current.date(), clock.time())
-            break
-    if parsed is None:
+    for pattern in _TIME_ONLY:
+        try:
+            clock = datetime.strptime(value, pattern)
+        except ValueError:
+            continue
+        return datetime.combine(today.date(), clock.time()), False
+    return None
+
+
+def _exists(wall: datetime, zone: ZoneInfo) -> bool:
+    """False for a wall-clock time skipped when the clocks go forward: it does not survive a round trip."""
+    return wall.replace(tzinfo=zone).astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall
+
+
+def _hm(wall: datetime) -> str:
+    return wall.strftime("%H:%M" + (":%S" if wall.second else ""))
+
+
+def parse_send_time(text: str, zone_name: str, *, now: float | None = None, shift_gap: bool = False) -> SendTime:
+    """Read `2026-12-04 07:00` (or `07:00`, today) as local time of `zone_name`.
+
+    A time that has passed is refused, unless it passed less than GRACE ago (a
+    timer that fired a little late: it is sent at once). A time the clocks skip
+    is refused, or with `shift_gap` (`digest run`, which a timer starts every
+    week) moved to the first minute after the jump, with a note. A time that
+    happens twice (the clocks go back) is the first of the two, with a note.
+    """
+    zone = ZoneInfo(zone_name)
+    current = datetime.fromtimestamp(time.time() if now is None else now, zone)
+    read = _read(" ".join(text.split()), current)
+    if read is None:
         raise ConfigError(f"--at {text!r}: expected a local time like \"2026-12-04 07:00\" (or \"07:00\" for today)")
-    local = parsed.replace(tzinfo=zone)
-    # A wall-clock time skipped when the clocks go forward does not survive the round trip through UTC.
-    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != parsed:
-        raise ConfigError(f"--at {text!r}: there is no such time in {zone_name} (the clocks go forward then)")
+    wall, dated = read
+    note = ""
+    day = wall.strftime("%Y-%m-%d")
+    if not _exists(wall, zone):
+        if not shift_gap:
+            raise ConfigError(f"--at {text!r}: there is no such time in {zone_name} (the clocks go forward then)")
+        moved = wall.replace(second=0)
+        while not _exists(moved, zone):
+            moved += timedelta(minutes=1)
+        note = (f"--at {text!r}: there is no {_hm(wall)} in {zone_name} on {day} (the clocks go forward); "
+                f"sending at {_hm(moved)}, the first minute after the jump")
+        wall = moved
+    elif wall.replace(tzinfo=zone, fold=0).utcoffset() != wall.replace(tzinfo=zone, fold=1).utcoffset():
+        first = wall.replace(tzinfo=zone, fold=0)
+        note = (f"--at {text!r}: {_hm(wall)} happens twice in {zone_name} on {day} (the clocks go back); "
+                f"sending at the first, {_hm(wall)} {first.tzname()}")
+    local = wall.replace(tzinfo=zone)
+    late = current.timestamp() - local.timestamp()
+    if late > GRACE:
+        if dated:
+            raise ConfigError(f"--at {text!r} is in the past: it is {current:%Y-%m-%d %H:%M} in {zone_name} now")
+        tomorrow = (current + timedelta(days=1)).strftime("%Y-%m-%d")
+        raise ConfigError(f"--at {text!r}: {_hm(wall)} has passed today in {zone_name} (it is {current:%H:%M} "
+                          f"there now); for tomorrow give the date: --at \"{tomorrow} {_hm(wall)}\"")
     if local - current > MAX_AHEAD:
         raise ConfigError(f"--at {text!r} is more than a year ahead")
-    shown = parsed.strftime("%Y-%m-%d %H:%M" + (":%S" if parsed.second else ""))
-    return SendTime(local.timestamp(), shown, zone_name)
+    shown = wall.strftime("%Y-%m-%d %H:%M" + (":%S" if wall.second else ""))
+    return SendTime(local.timestamp(), shown, zone_name, note)
 
 
 def describe_wait(schedule: Schedule, *, now: float) -> str:
@@ -96,14 +138,24 @@ def describe_wait(schedule: Schedule, *, now: float) -> str:
     return f"{schedule.local_time} {schedule.timezone} ({_span(seconds)})"
 
 
-def _span(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """`2 d 3 h 5 min`, or `40 s` under a minute."""
     left = abs(int(seconds))
     days, rest = divmod(left, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
-    text = " ".join(p for p in parts if p) or f"{secs} s"
+    return " ".join(p for p in parts if p) or f"{secs} s"
+
+
+def _span(seconds: float) -> str:
+    text = duration(seconds)
     return f"in {text}" if seconds >= 0 else f"due {text} ago"
+
+
+def waiter_alive(schedule: Schedule, now: float) -> bool:
+    """True when a sender says it waits for the schedule and is not a process of this host that died (kill -9)."""
+    return schedule.waiting(now) and not (schedule.waiter is not None and local_owner_is_dead(schedule.waiter))
 
 
 async def _pause(event: asyncio.Event, seconds: float) -> None:
@@ -159,13 +211,30 @@ def _record(ctx: Context, number: int, lists: Sequence[Path], at: SendTime | Non
             where: Sequence[tuple[str, str]]) -> Schedule | None:
     """Record `at` for the campaign; without it, the schedule already waiting (if any)."""
     store = ctx.store
-    audience = audience_for(ctx, lists, tags=tags, where=where)
+    audience = audience_for(ctx, lists, tags=tags, where=where)  # lists resolved by the caller
     if at is not None:
         campaign = store.open_campaign(number, audience.key, audience.describe())
         return store.schedule_campaign(campaign.id, send_at=at.at, timezone=at.zone, local_time=at.local)
     found = store.find_campaign(number, audience.key)
     schedule = store.schedule_of(found.id) if found is not None else None
     return schedule if schedule is not None and schedule.state == "scheduled" else None
+
+
+def cancel_scheduled(ctx: Context, number: int, lists: Sequence[Path], *, tags: Sequence[str] = (),
+                     where: Sequence[tuple[str, str]] = ()) -> Schedule:
+    """Cancel the scheduled send of the issue to these lists (a sender waiting for it stops); return it.
+
+    Works when a list file is gone since: any schedule `digest status` shows can be cancelled.
+    """
+    campaign, audience = find_campaign(ctx, number, lists, tags=tags, where=where)
+    schedule = ctx.store.schedule_of(campaign.id) if campaign is not None else None
+    if campaign is None or schedule is None or schedule.state != "scheduled":
+        others = [f"issue {s.issue} to {s.audience} at {s.local_time} {s.timezone}"
+                  for s in ctx.store.scheduled_campaigns()]
+        raise ConfigError(f"no scheduled send of issue {number} to {audience.describe()} to cancel"
+                          + (f" (scheduled: {'; '.join(others)})" if others else ""))
+    ctx.store.cancel_schedule(campaign.id)
+    return schedule
 
 
 async def send_when_due(
@@ -197,6 +266,9 @@ async def send_when_due(
     stop = stop or asyncio.Event()
     cancel = cancel or asyncio.Event()
     issue, _ = load_issue(folder)
+    # The lists are resolved (and checked) before a schedule is recorded: a mistyped list fails now,
+    # not hours later, and the schedule names the campaign the send will use.
+    lists = await asyncio.to_thread(resolve_lists, ctx, lists)
     schedule = await asyncio.to_thread(_record, ctx, issue.number, lists, at, tags, where)
     if schedule is not None:
         waiting = schedule

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -27,3 +28,42 @@ def test_every_command_is_in_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [name for name in DigestGroup.lazy if f"digest {name}" not in readme]
     assert missing == []
+
+
+def test_the_readme_crontab_works_in_a_fresh_workspace_with_nothing_but_what_cron_gives(tmp_path):
+    """The exact crontab lines, run as cron runs them: /bin/sh, an empty environment, a new `digest init`."""
+    import shutil
+    import subprocess
+    import sys
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```cron\n", 1)[1].split("```", 1)[0]
+    weekly, boot = [line for line in block.splitlines() if line and not line.startswith("#")]
+    digest = Path(sys.executable).parent / "digest"
+    workspace = tmp_path / "harbour-weekly"
+    subprocess.run([str(digest), "init", str(workspace), "--name", "Harbour Weekly"], check=True,
+                   capture_output=True)
+    shutil.copy(ROOT / "pages" / "stdaily-china-central-asia.txt", workspace / "pages")
+    (workspace / "subscribers" / "weekly.csv").write_text("email,name\nada@example.com,Ada\n")
+    secrets = tmp_path / "harbour-weekly.env"
+    secrets.write_text("DIGEST_SMTP_PASSWORD=not-needed-by-the-local-mailbox\n")
+    secrets.chmod(0o600)
+
+    def as_cron(line: str, fields: int) -> subprocess.CompletedProcess[str]:
+        command = line.split(None, fields)[fields]
+        command = (command.replace("/srv/harbour-weekly", str(workspace))
+                   .replace("/etc/digest/harbour-weekly.env", str(secrets))
+                   .replace("/opt/digest/bin/digest", str(digest))
+                   .replace(" --at 07:00", ""))  # now, not at 07:00
+        return subprocess.run(["env", "-i", "/bin/sh", "-c", command], capture_output=True, text=True, timeout=180)
+
+    assert not (workspace / ".digest").exists()
+    first = as_cron(weekly, 5)
+    log = (workspace / ".digest" / "run.log").read_text()
+    assert first.returncode == 0, first.stderr + log
+    assert "Issue 1:" in log and "Send summary" in log
+    assert len(list((workspace / "outbox" / "new").iterdir())) == 1
+    assert (workspace / ".digest").stat().st_mode & 0o777 == 0o700
+    at_boot = as_cron(boot, 1)
+    assert at_boot.returncode == 0, at_boot.stderr
+    assert "nothing to do (--resume builds nothing)" in (workspace / ".digest" / "run.log").read_text()

@@ -1,4 +1,4 @@
-"""Issue folders are written whole or not at all, and `send` refuses one that is not complete."""
+"""Issue folders are updated in place, each output whole, and `send` refuses one that is not complete."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_a_disk_filling_during_build_leaves_no_partial_issue(workspace: Path):
         assert refused.returncode == 2 and "digest build" in refused.stderr, refused.stdout + refused.stderr
         filler.unlink()
         assert cli(workspace, "build").returncode == 0
-        assert sorted(p.name for p in (issues / "1").iterdir()) == sorted([*ISSUE_FILES, "plan.toml"])
+        assert sorted(p.name for p in (issues / "1").iterdir()) == sorted([*ISSUE_FILES, ".built", "plan.toml"])
         complete = {n: (issues / "1" / n).read_bytes() for n in ("issue.html", "issue.txt", "issue.json")}
         # A rebuild on a full disk leaves the complete folder as it was.
         (workspace / "pages" / "extra.txt").write_text(
@@ -73,7 +73,7 @@ def test_a_disk_filling_during_build_leaves_no_partial_issue(workspace: Path):
         filler = _fill_leaving(issues, PAGE)
         again = cli(workspace, "build", "--out", "issues/1")
         assert again.returncode == 2, again.stdout + again.stderr
-        assert sorted(p.name for p in (issues / "1").iterdir()) == sorted([*ISSUE_FILES, "plan.toml"])
+        assert sorted(p.name for p in (issues / "1").iterdir()) == sorted([*ISSUE_FILES, ".built", "plan.toml"])
         assert {n: (issues / "1" / n).read_bytes() for n in complete} == complete
         assert sorted(p.name for p in issues.iterdir()) == [".filler", "1"]
 
@@ -94,3 +94,65 @@ def test_send_refuses_an_incomplete_issue_folder_and_names_what_is_missing(works
         [line] = result.stderr.strip().splitlines()
         assert "issues/1" in line and missing in line and "incomplete" in line, line
     assert handler.received == []
+
+
+def test_a_rebuild_updates_the_folder_in_place_and_keeps_what_else_is_there(workspace: Path):
+    """A shell inside issues/1, the editor's notes and a plan.toml symlinked from elsewhere survive a rebuild."""
+    assert cli(workspace, "build").returncode == 0
+    folder = workspace / "issues" / "1"
+    inode = folder.stat().st_ino
+    (folder / "notes.md").write_text("call the harbour master\n")
+    kept = workspace / "plans" / "1.toml"
+    kept.parent.mkdir()
+    (folder / "plan.toml").rename(kept)
+    (folder / "plan.toml").symlink_to(kept)
+    kept.write_text(kept.read_text().replace('intro = """\n"""', 'intro = """\nWritten in plans/.\n"""'))
+    # A shell standing in the folder while the build runs, listing it afterwards.
+    shell = subprocess.Popen(["/bin/sh", "-c", "read line; ls -a"], cwd=folder, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        rebuilt = cli(workspace, "build")
+        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    finally:
+        listed, _ = shell.communicate("\n", timeout=30)
+    assert {*ISSUE_FILES, "notes.md", "plan.toml"} <= set(listed.split())  # the shell's folder is the issue's
+    assert folder.stat().st_ino == inode
+    assert (folder / "notes.md").read_text() == "call the harbour master\n"
+    assert (folder / "plan.toml").is_symlink() and (folder / "plan.toml").resolve() == kept.resolve()
+    assert "Written in plans/." in (folder / "issue.txt").read_text()
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".") and p.name != ".built"]  # no temporary
+
+
+def test_a_build_stopped_half_way_is_refused_until_built_again(workspace: Path, monkeypatch):
+    """Outputs of two builds never go out mixed: `.built` is written first and names each output's digest."""
+    from digest import files
+    from digest.issue_folder import load_issue, write_issue_folder
+
+    assert cli(workspace, "build").returncode == 0
+    folder = workspace / "issues" / "1"
+    old = {name: (folder / name).read_bytes() for name in ISSUE_FILES}
+    new = {name: data + (b"\n" if name.endswith((".txt", ".eml")) else b" ") for name, data in old.items()}
+    renames = 0
+    real_replace = os.replace
+
+    def dies_after_two(src, dst):  # the process is killed after `.built` and one output are in place
+        nonlocal renames
+        renames += 1
+        if renames > 2:
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", dies_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        write_issue_folder(folder, new)
+    monkeypatch.undo()
+    assert (folder / ISSUE_FILES[0]).read_bytes() == new[ISSUE_FILES[0]]  # half of the new build is in place
+    for command in (["send", "--list", "subscribers/example.csv"], ["send", "--dry-run", "--list", "example"]):
+        refused = cli(workspace, *command)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        [line] = refused.stderr.strip().splitlines()
+        assert line.startswith("digest: error: ") and "issues/1" in line and "incomplete issue folder" in line
+        assert "not as the last build wrote them" in line and "run digest build again" in line, line
+    assert cli(workspace, "build").returncode == 0
+    assert load_issue(folder)[1].number == 1
+    assert {name: (folder / name).read_bytes() for name in ISSUE_FILES} == old

@@ -83,9 +83,3 @@ def test_a_killed_run_does_not_block_the_next_one(workspace: Path, runner, recor
     out, err = again.communicate(timeout=90)
     assert again.returncode == 0, out + err
     assert "Scheduled: issue 1" in out and _recipients(handler) == sorted(ADDRESSES)
-
-
-def test_run_needs_its_lists(workspace: Path, runner):
-    result = runner.invoke(main, ["run", "--list", "subscribers/missing.csv"])
-    assert result.exit_code == 2 and result.stderr == ("digest: error: subscribers/missing.csv: no such list file, "
-                                                       "and no signups for a list of that name\n")

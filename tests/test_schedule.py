@@ -29,8 +29,8 @@ def test_local_times_are_read_in_the_newsletter_zone():
     oslo = parse_send_time("2026-12-04 07:00", "Europe/Oslo", now=now)
     assert oslo.at == datetime(2026, 12, 4, 6, 0, tzinfo=UTC).timestamp()
     assert oslo.describe() == "2026-12-04 07:00 Europe/Oslo"
-    summer = parse_send_time("2026-07-03T07:00", "Europe/Oslo", now=now)
-    assert summer.at == datetime(2026, 7, 3, 5, 0, tzinfo=UTC).timestamp()
+    summer = parse_send_time("2027-07-02T07:00", "Europe/Oslo", now=now)
+    assert summer.at == datetime(2027, 7, 2, 5, 0, tzinfo=UTC).timestamp()
     today = parse_send_time("07:30", "America/New_York", now=now)  # 07:00 in New York on 1 December
     assert today.at == datetime(2026, 12, 1, 12, 30, tzinfo=UTC).timestamp() and today.local == "2026-12-01 07:30"
     with pytest.raises(ConfigError, match="no such time in Europe/Oslo"):
@@ -39,6 +39,37 @@ def test_local_times_are_read_in_the_newsletter_zone():
         parse_send_time("next friday", "UTC", now=now)
     with pytest.raises(ConfigError, match="more than a year ahead"):
         parse_send_time("2062-12-04 07:00", "UTC", now=now)
+
+
+def test_a_past_time_is_refused_unless_a_timer_fired_a_few_minutes_late():
+    # Friday 28 November 2025, 09:12 in Oslo (08:12 UTC).
+    now = datetime(2025, 11, 28, 8, 12, tzinfo=UTC).timestamp()
+    with pytest.raises(ConfigError) as today:
+        parse_send_time("07:00", "Europe/Oslo", now=now)
+    assert str(today.value) == ("--at '07:00': 07:00 has passed today in Europe/Oslo (it is 09:12 there now); "
+                                'for tomorrow give the date: --at "2025-11-29 07:00"')
+    with pytest.raises(ConfigError) as dated:
+        parse_send_time("2025-11-27 07:00", "Europe/Oslo", now=now)
+    assert str(dated.value) == "--at '2025-11-27 07:00' is in the past: it is 2025-11-28 09:12 in Europe/Oslo now"
+    late = parse_send_time("09:05", "Europe/Oslo", now=now)  # the timer fired 7 minutes late: sent at once
+    assert late.at == now - 7 * 60 and late.local == "2025-11-28 09:05" and late.note == ""
+    assert parse_send_time("09:30", "Europe/Oslo", now=now).at == now + 18 * 60
+
+
+def test_daylight_saving_gaps_move_for_run_and_doubled_times_are_named():
+    now = datetime(2027, 3, 27, 12, 0, tzinfo=UTC).timestamp()  # the Saturday before the clocks go forward
+    with pytest.raises(ConfigError, match="no such time in Europe/Oslo"):
+        parse_send_time("2027-03-28 02:30", "Europe/Oslo", now=now)  # `send --at`: refused, as before
+    moved = parse_send_time("2027-03-28 02:30", "Europe/Oslo", now=now, shift_gap=True)  # `run --at`, every week
+    assert moved.at == datetime(2027, 3, 28, 1, 0, tzinfo=UTC).timestamp()  # 03:00 CEST, right after the jump
+    assert moved.local == "2027-03-28 03:00"
+    assert moved.note == ("--at '2027-03-28 02:30': there is no 02:30 in Europe/Oslo on 2027-03-28 (the clocks go "
+                          "forward); sending at 03:00, the first minute after the jump")
+    autumn = datetime(2026, 10, 24, 12, 0, tzinfo=UTC).timestamp()  # the clocks go back on the 25th
+    twice = parse_send_time("2026-10-25 02:30", "Europe/Oslo", now=autumn)
+    assert twice.at == datetime(2026, 10, 25, 0, 30, tzinfo=UTC).timestamp()  # the first 02:30, still summer time
+    assert twice.note == ("--at '2026-10-25 02:30': 02:30 happens twice in Europe/Oslo on 2026-10-25 (the clocks "
+                          "go back); sending at the first, 02:30 CEST")
 
 
 def test_an_unknown_timezone_is_a_one_line_error(workspace: Path, runner):

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
 
 from digest.cli.build import report_build, report_fetch, split_sources
-from digest.cli.output import printable, say
+from digest.cli.output import printable, say, warn
 from digest.cli.send import _where, deliver
 from digest.context import Context
 from digest.deliver.sender import SendOptions
-from digest.pipeline import audience_for, build_issue, resolve_lists
-from digest.runner import AnotherRunAtWork, already_sent, fetch_configured_sources, run_lock, run_lock_name
-from digest.scheduling import parse_send_time
+from digest.errors import DeliveryError
+from digest.runner import RunLease
+from digest.scheduling import SendTime, describe_wait, duration, parse_send_time, waiter_alive
 
 __all__ = ["run"]
 
@@ -21,11 +22,15 @@ __all__ = ["run"]
 @click.command("run")
 @click.argument("sources", nargs=-1)
 @click.option("--list", "lists", multiple=True, required=True, type=click.Path(path_type=Path),
-              help="A subscriber list (CSV); repeat for several.")
+              help="A subscriber list: a CSV file, or a NAME (subscribers/NAME.csv and the confirmed signups of NAME); "
+                   "repeat for several.")
 @click.option("--tag", "tags", multiple=True, help="Only subscribers with this tag (repeatable: any of them).")
 @click.option("--where", "where", multiple=True, help="Only subscribers whose attribute KEY equals VALUE.")
 @click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM" | HH:MM',
               help="Send at this local time of [newsletter] timezone (HH:MM: today); build now, wait until then.")
+@click.option("--resume", is_flag=True,
+              help="Only pick up a send already scheduled or begun for the lists (at boot, after a reboot); "
+                   "build nothing new.")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64),
               help="SMTP connections used at once.")
 @click.option("--rate", type=click.FloatRange(0.1, None), help="At most this many messages per second.")
@@ -33,36 +38,113 @@ __all__ = ["run"]
               help="Tries per recipient in this run for temporary (4xx) failures.")
 @click.pass_obj
 def run(ctx: Context, sources: tuple[str, ...], lists: tuple[Path, ...], tags: tuple[str, ...],
-        where: tuple[str, ...], at: str | None, concurrency: int, rate: float | None, max_attempts: int) -> None:
+        where: tuple[str, ...], at: str | None, resume: bool, concurrency: int, rate: float | None,
+        max_attempts: int) -> None:
     """Fetch, build and send the issue to the lists if it is new: safe to run from cron as often as you like.
 
     SOURCES as for `digest build` (default: pages/ and the [[sources]] of digest.toml, fetched first).
 
+    The issue sent is the latest one, rendered from its plan, until it has gone to
+    these lists; only then does a run build a new issue by the rules. A send
+    scheduled by an earlier run that was stopped (a reboot) is picked up first.
     Run twice, the second sends nothing; run twice at once (here or on another host
     sharing the database), the second exits at once saying another is at work.
-    Exit status: 0 when sent or nothing to do, 3 when the send is incomplete, 2 for bad input.
+    Exit status: 0 when sent, nothing to do, or another run is at work; 3 when the
+    send is incomplete or needs you (a missed or cancelled schedule); 2 for bad input.
     """
-    when = parse_send_time(at, ctx.settings.newsletter.timezone) if at else None
+    from digest.audiences import audience_for, resolve_lists
+    from digest.runner import AnotherRunAtWork, RunLockLost, run_lock, run_lock_name
+
     pairs = _where(where)
-    lists = tuple(resolve_lists(ctx, lists))  # as send does: a NAME, or a path from here or the workspace
-    audience = audience_for(ctx, list(lists), tags=tags, where=pairs)
+    paths = resolve_lists(ctx, lists)  # names and paths as `digest send` reads them
+    audience = audience_for(ctx, paths, tags=tags, where=pairs)
+    when = parse_send_time(at, ctx.settings.newsletter.timezone, shift_gap=True) if at else None
+    if when is not None and when.note:
+        warn(when.note)
+    options = SendOptions(concurrency=concurrency, rate=rate, max_attempts=max_attempts)
     try:
         with run_lock(ctx, run_lock_name(audience)) as lease:
-            paths, web = split_sources(ctx, sources)
-            if web:
-                lease.doing("fetching")
-            fetched = fetch_configured_sources(ctx, web)
-            lease.doing("building")
-            result = build_issue(ctx, paths, fetched=fetched)
-            report_fetch(result)
-            report_build(result)
-            number = result.issue.number
-            if already_sent(ctx, number, audience):
-                say(f"Issue {number} was already sent to {printable(audience.describe())}; nothing to do.")
-                return
-            lease.doing(f"waiting to send issue {number} at {when.describe()}" if when else f"sending issue {number}")
-            options = SendOptions(concurrency=concurrency, rate=rate, max_attempts=max_attempts)
-            deliver(ctx, result.folder, list(lists), options=options, tags=tags, where=pairs, at=when)
+            _work(ctx, lease, sources, paths, tags, pairs, when=when, resume=resume, options=options)
     except AnotherRunAtWork as busy:
         say(f"Another digest run for {printable(audience.describe())} is at work ({printable(busy.describe())}); "
             "this one exits.", err=True)
+    except RunLockLost as lost:
+        say(f"This digest run was paused longer than its lease and another run took over "
+            f"({printable(lost.describe())}); this one stops.", err=True)
+
+
+def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[Path], tags: tuple[str, ...],
+          pairs: list[tuple[str, str]], *, when: SendTime | None, resume: bool, options: SendOptions) -> None:
+    """What a run does once it holds the lock (see digest.runner for which issue it sends)."""
+    from digest.audiences import audience_for
+    from digest.pipeline import build_issue
+    from digest.runner import MAX_LATE, campaign_done, fetch_configured_sources, issue_to_render, pending_schedule
+
+    audience = audience_for(ctx, paths, tags=tags, where=pairs)
+    who = printable(audience.describe())
+    issues = ctx.workspace.issues
+    pending = pending_schedule(ctx, audience)
+    if pending is not None:
+        now = time.time()
+        folder = issues / str(pending.issue)
+        if waiter_alive(pending, now):
+            say(f"Issue {pending.issue} to {who} is scheduled for {describe_wait(pending, now=now)} and a sender "
+                "is waiting for it; nothing to do.")
+            return
+        if now - pending.send_at > MAX_LATE:
+            lists = " ".join(f"--list {name}" for name in audience.lists)
+            raise DeliveryError(
+                f"issue {pending.issue} was to go to {audience.describe()} at {pending.local_time} "
+                f"{pending.timezone} and never went (no sender was waiting then: a reboot?); it is "
+                f"{duration(now - pending.send_at)} late, so digest run does not send it by itself: send it now "
+                f"(digest send {folder} {lists}) or drop it (digest send {folder} {lists} --cancel); "
+                "then digest run goes on")
+        say(f"Issue {pending.issue} to {who} was scheduled for {describe_wait(pending, now=now)} by an earlier "
+            "run or send that nobody waits for now: this run takes it over.")
+        if when is not None and abs(when.at - pending.send_at) > 60:
+            warn(f"--at {when.describe()} ignored: the recorded time holds (digest send {folder} --at … moves it)")
+        lease.doing(f"waiting to send issue {pending.issue} at {pending.local_time} {pending.timezone}")
+        deliver(ctx, folder, paths, options=options, tags=tags, where=pairs, halt=lease.lost)
+        return
+    if resume:
+        _resume(ctx, lease, paths, tags, pairs, options)
+        return
+    planned = issue_to_render(ctx, audience)
+    web_paths, web = split_sources(ctx, sources)
+    if web:
+        lease.doing("fetching")
+    fetched = fetch_configured_sources(ctx, web)
+    lease.doing("building")
+    # The latest issue went to these lists (or was abandoned for them): new content is a new issue.
+    result = build_issue(ctx, web_paths, fetched=fetched, plan_folder=planned, new_issue=planned is None)
+    report_fetch(result)
+    report_build(result)
+    number = result.issue.number
+    done = campaign_done(ctx, number, audience)
+    if done == "sent":
+        say(f"Issue {number} was already sent to {who}; nothing to do.")
+        return
+    if done == "abandoned":
+        say(f"The campaign of issue {number} to {who} was abandoned; nothing to do.")
+        return
+    lease.doing(f"waiting to send issue {number} at {when.describe()}" if when else f"sending issue {number}")
+    deliver(ctx, result.folder, paths, options=options, tags=tags, where=pairs, at=when, halt=lease.lost)
+
+
+def _resume(ctx: Context, lease: RunLease, paths: list[Path], tags: tuple[str, ...], pairs: list[tuple[str, str]],
+            options: SendOptions) -> None:
+    """--resume: finish the latest issue's send to the audience when it has begun; never build."""
+    from digest.audiences import audience_for
+    from digest.runner import campaign_done
+
+    audience = audience_for(ctx, paths, tags=tags, where=pairs)
+    numbered = [p for p in ctx.workspace.issues.glob("*") if p.is_dir() and p.name.isdigit()]
+    folder = max(numbered, key=lambda p: int(p.name)) if numbered else None
+    campaign = ctx.store.find_campaign(int(folder.name), audience.key) if folder is not None else None
+    if folder is None or campaign is None or campaign_done(ctx, campaign.issue, audience) is not None or \
+            not (campaign.complete or ctx.store.campaign_status(campaign, now=time.time()).total):
+        say(f"Nothing scheduled or begun for {printable(audience.describe())}; nothing to do "
+            "(--resume builds nothing).")
+        return
+    lease.doing(f"finishing the send of issue {campaign.issue}")
+    deliver(ctx, folder, paths, options=options, tags=tags, where=pairs, halt=lease.lost)

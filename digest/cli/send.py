@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,11 +114,13 @@ class _Progress:
               help="Send at this local time of [newsletter] timezone; waits until then (Ctrl-C cancels).")
 @click.option("--abandon", is_flag=True,
               help="Close the campaign of this issue and lists for good: nothing more is sent for it.")
+@click.option("--cancel", is_flag=True,
+              help="Cancel the scheduled send of this issue to the lists (a sender waiting for it stops).")
 @click.pass_obj
 def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tuple[str, ...],
          where: tuple[str, ...], concurrency: int, rate: float | None, max_attempts: int, retry_failed: bool,
          retry_unknown: bool, limit: int | None, lease: float, worker: bool, dry_run: bool,
-         test_to: str | None, at: str | None, abandon: bool) -> None:
+         test_to: str | None, at: str | None, abandon: bool, cancel: bool) -> None:
     """Send the issue (default: the latest built) to the lists; safe to stop, rerun, or run twice at once.
 
     A second `digest send` on the same issue and lists joins the first as another
@@ -125,6 +129,13 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
     command waits for the recorded time.
     """
     folder = issue_dir or latest_issue(ctx.workspace.issues)
+    if abandon or cancel:
+        if at or dry_run or test_to:
+            raise ConfigError(f"--{'abandon' if abandon else 'cancel'} sends nothing; it cannot be combined with "
+                              "--at, --dry-run or --test-to")
+        # Closing or unscheduling needs neither a complete folder nor the list files: only their names.
+        _close(ctx, folder, lists, tags, _where(where), abandon=abandon, cancel=cancel)
+        return
     load_issue(folder)  # a clear error before anything else
     if at and (test_to or dry_run):
         raise ConfigError("--at schedules a send; it cannot be combined with --test-to or --dry-run")
@@ -135,31 +146,60 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
         return
     if not lists:
         raise ConfigError("give at least one --list FILE (or --test-to ADDRESS)")
-    if abandon:
-        from digest.pipeline import abandon_campaign, resolve_lists
+    from digest.audiences import resolve_lists
 
-        campaign, left = abandon_campaign(ctx, folder, resolve_lists(ctx, lists), tags=tags, where=_where(where))
-        say(f"Abandoned the campaign of issue {campaign.issue} to {printable(campaign.audience)}: {left} "
-            "recipient(s) left unsent; nothing more is sent for it.")
-        return
+    paths = resolve_lists(ctx, lists)  # names and paths, checked before anything is recorded
     if dry_run:
-        _dry_run(ctx, folder, lists, tags, _where(where), limit=limit, retry_failed=retry_failed,
+        _dry_run(ctx, folder, paths, tags, _where(where), limit=limit, retry_failed=retry_failed,
                  retry_unknown=retry_unknown)
         return
 
     options = SendOptions(concurrency=concurrency, rate=rate, max_attempts=max_attempts, retry_failed=retry_failed,
                           retry_unknown=retry_unknown, limit=limit, lease=lease, worker=worker)
     when = parse_send_time(at, ctx.settings.newsletter.timezone) if at else None
-    deliver(ctx, folder, list(lists), options=options, tags=tags, where=_where(where), at=when)
+    if when is not None and when.note:
+        warn(when.note)
+    deliver(ctx, folder, paths, options=options, tags=tags, where=_where(where), at=when)
+
+
+async def _halted(halt: threading.Event, terminate: Callable[[], None]) -> None:
+    """Stop the send (as SIGTERM does) once `halt` is set."""
+    while not halt.is_set():
+        await asyncio.sleep(0.25)
+    say("\nAnother digest run took this one's lock over: stopping.", err=True)
+    terminate()
+
+
+def _close(ctx: Context, folder: Path, lists: tuple[Path, ...], tags: tuple[str, ...], where: list[tuple[str, str]],
+           *, abandon: bool, cancel: bool) -> None:
+    """--abandon and --cancel: on the campaign of these lists, whether their files still exist or not."""
+    from digest.pipeline import abandon_campaign, issue_number
+    from digest.scheduling import cancel_scheduled
+
+    if abandon and cancel:
+        raise ConfigError("--abandon already cancels any schedule; give one of --abandon and --cancel")
+    if not lists:
+        raise ConfigError(f"give the --list (or lists) of the campaign to {'abandon' if abandon else 'cancel'}")
+    if cancel:
+        schedule = cancel_scheduled(ctx, issue_number(folder), lists, tags=tags, where=where)
+        say(f"Cancelled: issue {schedule.issue} to {printable(schedule.audience)} is no longer scheduled for "
+            f"{schedule.local_time} {schedule.timezone}; nothing was sent. digest run does not send it by itself; "
+            "send it with digest send, or --abandon it to let digest run go on with the next issue.")
+        return
+    campaign, left = abandon_campaign(ctx, folder, lists, tags=tags, where=where)
+    say(f"Abandoned the campaign of issue {campaign.issue} to {printable(campaign.audience)}: {left} "
+        "recipient(s) left unsent; nothing more is sent for it.")
 
 
 def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptions, tags: tuple[str, ...] = (),
-            where: list[tuple[str, str]] | None = None, at: SendTime | None = None) -> None:
+            where: list[tuple[str, str]] | None = None, at: SendTime | None = None,
+            halt: threading.Event | None = None) -> None:
     """Send (at `at`, or at the time already scheduled, else now), print the summary, exit 3 when not done.
 
     While waiting, Ctrl-C cancels the schedule and SIGTERM stops waiting (the
     schedule stays). While sending, a first Ctrl-C (or SIGTERM) stops cleanly
-    and a second one stops at once.
+    and a second one stops at once. `halt` (set from another thread: a run that
+    lost its lock) stops like SIGTERM.
     """
     from digest.scheduling import send_when_due
 
@@ -177,7 +217,12 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
 
     def on_due(schedule: Schedule) -> None:
         waiting["now"] = False
-        say(f"It is {schedule.local_time} {schedule.timezone}: sending.")
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        now = datetime.now(ZoneInfo(schedule.timezone))
+        late = f" (scheduled for {schedule.local_time})" if time.time() - schedule.send_at >= 60 else ""
+        say(f"It is {now:%Y-%m-%d %H:%M} {schedule.timezone}{late}: sending.")
 
     async def run() -> ScheduledSend:
         stop, cancel = asyncio.Event(), asyncio.Event()
@@ -209,12 +254,15 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
                 loop.add_signal_handler(sig, handler)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread (tests) or not supported here
+        watch = asyncio.ensure_future(_halted(halt, terminate)) if halt is not None else None
         try:
             return await send_when_due(ctx, folder, lists, options=options, on_problem=problem, at=at, tags=tags,
                                        where=where or [], stop=stop, cancel=cancel, on_waiting=on_waiting,
                                        on_due=on_due, on_progress=progress.update, on_start=progress.start,
                                        on_notice=say)
         finally:
+            if watch is not None:
+                watch.cancel()
             progress.stop()
 
     try:
@@ -247,12 +295,11 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
         sys.exit(3)
 
 
-def _dry_run(ctx: Context, folder: Path, lists: tuple[Path, ...], tags: tuple[str, ...],
+def _dry_run(ctx: Context, folder: Path, paths: list[Path], tags: tuple[str, ...],
              where: list[tuple[str, str]], *, limit: int | None, retry_failed: bool, retry_unknown: bool) -> None:
+    from digest.audiences import signed_up_members
     from digest.deliver.dryrun import dry_run
-    from digest.pipeline import resolve_lists, signed_up_members
 
-    paths = resolve_lists(ctx, lists)
     _, rendered = load_issue(folder)
     skeleton = ctx.skeleton(rendered, list_name="+".join(p.stem for p in paths))
     report = dry_run(ctx.store, skeleton, rendered.number, paths, tags=tags, where=where,

@@ -11,7 +11,7 @@ from digest.cli.output import printable, say
 from digest.context import Context
 from digest.errors import StateError
 from digest.issue_folder import latest_issue
-from digest.scheduling import describe_wait
+from digest.scheduling import describe_wait, waiter_alive
 from digest.store import CampaignStatus
 from digest.store.schedules import Schedule
 
@@ -41,7 +41,8 @@ def status(ctx: Context, issue: int | None, check: bool) -> None:
         _reap(ctx, campaign.id, now)
         state = ctx.store.campaign_status(campaign, now=time.time())
         schedule = ctx.store.schedule_of(campaign.id)
-        if schedule is not None and schedule.state in ("scheduled", "cancelled") and not state.total:
+        if schedule is not None and schedule.state in ("scheduled", "cancelled") and not state.total and \
+                not campaign.closed:
             what = (_scheduled(schedule, now) if schedule.state == "scheduled" else
                     f"the send scheduled for {schedule.local_time} {schedule.timezone} was cancelled; nothing sent")
             say(f"Issue {campaign.issue} → {printable(campaign.audience)}: {what}")
@@ -60,7 +61,7 @@ def status(ctx: Context, issue: int | None, check: bool) -> None:
 
 def _scheduled(schedule: Schedule, now: float) -> str:
     """`scheduled for 2026-12-04 07:00 Europe/Oslo (in 2 h); a sender is waiting`."""
-    who = ("a sender is waiting" if schedule.waiting(now)
+    who = ("a sender is waiting" if waiter_alive(schedule, now)
            else "no sender is waiting: run the same send again, or let `digest run` start it")
     return f"scheduled for {describe_wait(schedule, now=now)}; {who}"
 
