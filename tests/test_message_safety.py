@@ -115,19 +115,25 @@ SITES = {
 }
 
 
+def _templates_and_list(workspace: Path, port: int, templates: dict[str, str], list_name: str,
+                        columns: list[str], values: list[list[str]]) -> None:
+    """Point the workspace at the server, override templates, and write a list: reader N gets values[N]."""
+    import csv
+
+    point_smtp_at(workspace, port)
+    (workspace / "templates").mkdir()
+    for name, text in templates.items():
+        (workspace / "templates" / name).write_text(text)
+    with (workspace / "subscribers" / list_name).open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["email", "name", *columns])
+        for n, row in enumerate(values):
+            writer.writerow([f"reader{n}@example.com", f"Reader {n}", *row])
+
+
 def test_safe_url_on_a_personal_field_is_checked_at_send_time(workspace: Path, runner, recorder):
     server, handler = recorder
-    point_smtp_at(workspace, server.port)
-    (workspace / "templates").mkdir()
-    for name, text in SITE_TEMPLATES.items():
-        (workspace / "templates" / name).write_text(text)
-    with (workspace / "subscribers" / "sites.csv").open("w", newline="") as f:
-        import csv
-
-        writer = csv.writer(f)
-        writer.writerow(["email", "name", "site"])
-        for n, site in enumerate(SITES):
-            writer.writerow([f"reader{n}@example.com", f"Reader {n}", site])
+    _templates_and_list(workspace, server.port, SITE_TEMPLATES, "sites.csv", ["site"], [[site] for site in SITES])
     assert runner.invoke(main, ["build"]).exit_code == 0
     sent = runner.invoke(main, ["send", "--list", "subscribers/sites.csv"])
     assert sent.exit_code == 0, sent.stderr
@@ -175,17 +181,8 @@ JOINED = [  # (a, b, the joined link as sent)
 
 def test_safe_url_checks_the_whole_link_whatever_field_it_starts_with(workspace: Path, runner, recorder):
     server, handler = recorder
-    point_smtp_at(workspace, server.port)
-    (workspace / "templates").mkdir()
-    for name, text in JOINED_TEMPLATES.items():
-        (workspace / "templates" / name).write_text(text)
-    with (workspace / "subscribers" / "joined.csv").open("w", newline="") as f:
-        import csv
-
-        writer = csv.writer(f)
-        writer.writerow(["email", "name", "a", "b"])
-        for n, (a, b, _) in enumerate(JOINED):
-            writer.writerow([f"reader{n}@example.com", f"Reader {n}", a, b])
+    _templates_and_list(workspace, server.port, JOINED_TEMPLATES, "joined.csv", ["a", "b"],
+                        [[a, b] for a, b, _ in JOINED])
     assert runner.invoke(main, ["build"]).exit_code == 0
     sent = runner.invoke(main, ["send", "--list", "subscribers/joined.csv"])
     assert sent.exit_code == 0, sent.stderr

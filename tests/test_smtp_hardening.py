@@ -29,15 +29,22 @@ def configure(workspace: Path, port: int, security: str) -> None:
         f.write(f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "{security}"\ntimeout = 10\n')
 
 
+def _send_fails_at_once(workspace: Path, port: int,
+                        handler: FaultyHandler) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Build, then send with security = "starttls": exit 3 after one connection, and one line on stderr."""
+    configure(workspace, port, "starttls")
+    assert cli(workspace, "build").returncode == 0
+    result = cli(workspace, "send", "--list", "subscribers/example.csv", "--concurrency", "1")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert handler.connections == 1  # not retried: it cannot succeed
+    [line] = result.stderr.strip().splitlines()
+    return result, line
+
+
 def test_starttls_required_but_not_offered_fails_at_once(workspace: Path):
     handler = FaultyHandler(FaultPlan())
     with ThreadedFaultySMTP(handler) as server:  # no TLS context: STARTTLS is not advertised
-        configure(workspace, server.port, "starttls")
-        assert cli(workspace, "build").returncode == 0
-        result = cli(workspace, "send", "--list", "subscribers/example.csv", "--concurrency", "1")
-        assert result.returncode == 3, result.stdout + result.stderr
-        assert handler.connections == 1  # not retried: it cannot succeed
-        [line] = result.stderr.strip().splitlines()
+        result, line = _send_fails_at_once(workspace, server.port, handler)
         assert "does not offer STARTTLS" in line and "Traceback" not in result.stderr, line
         test = cli(workspace, "send", "--test-to", "editor@example.net")
         assert test.returncode == 3 and "does not offer STARTTLS" in test.stderr
@@ -74,12 +81,7 @@ def test_starttls_offered_but_refused_fails_at_once_and_says_so(workspace: Path)
             return self
 
     with Threaded(handler) as server:
-        configure(workspace, server.port, "starttls")
-        assert cli(workspace, "build").returncode == 0
-        result = cli(workspace, "send", "--list", "subscribers/example.csv", "--concurrency", "1")
-        assert result.returncode == 3, result.stdout + result.stderr
-        assert handler.connections == 1  # not retried: it cannot succeed
-        [line] = result.stderr.strip().splitlines()
+        result, line = _send_fails_at_once(workspace, server.port, handler)
         assert "offers STARTTLS but would not start TLS: 454 4.7.0" in line, line
         assert "refused the greeting" not in line and "Traceback" not in result.stderr
     assert handler.received == []
