@@ -263,7 +263,7 @@ async def send_campaign(
                         await connection.close()
                         connection = None
                     result = _result(row, outcome, options, clock())
-                    if not breaker.observe(row.id, outcome):
+                    if not breaker.observe(row.id, outcome, recipient=row.subscriber.email):
                         stop.set()  # the relay refuses everyone: no more sending, no more records against readers
                         result = replace(result, refusal="")
                     await writer.record(result)

@@ -1,0 +1,77 @@
+"""Regressions from the second attack on the list loop (issue 15): the relay breaker, per-list
+suppressions across lists, what a signup lifts, the receiver under a burst, withdrawals."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from digest.cli import main
+from digest.context import Context
+from digest.deliver.breaker import RefusalBreaker
+from digest.deliver.transport import Outcome
+from tests.conftest import point_smtp_at
+from tests.servers import FaultPlan, FaultyHandler, ThreadedFaultySMTP
+
+USER_UNKNOWN = "5.1.1 <x>: Recipient address rejected: User unknown"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_workspace(request: pytest.FixtureRequest, workspace: Path) -> Path:
+    """The workspace, its store on SQLite and then on a real PostgreSQL."""
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_workspace")
+    return workspace
+
+
+def _refused() -> Outcome:
+    return Outcome("failed", 550, USER_UNKNOWN, stage="rcpt")
+
+
+def test_dead_addresses_at_one_domain_are_suppressed_and_the_send_goes_on(any_workspace: Path, runner):
+    workspace = any_workspace
+    dead = [f"p{i}@acme-defunct.example" for i in range(6)]
+    good = [f"reader{i}@example{i % 4}.org" for i in range(15)]
+    # The dead ones come first, as a list sorted by signup date or grouped by company has them.
+    (workspace / "subscribers" / "list.csv").write_text("email\n" + "\n".join(dead[:5] + good[:4] + dead[5:] + good[4:])
+                                                        + "\n")
+    handler = FaultyHandler(FaultPlan(reject=set(dead)))
+    with ThreadedFaultySMTP(handler) as server:
+        point_smtp_at(workspace, server.port)
+        assert runner.invoke(main, ["build"]).exit_code == 0
+        result = runner.invoke(main, ["send", "--list", "subscribers/list.csv", "--concurrency", "1"])
+        # Exit 3 says "some recipients failed" (the six dead ones), as for any refusal; the send was not stopped.
+        assert result.exit_code == 3 and "stopped" not in result.output, result.output
+        assert "recipients were refused" not in result.output
+    assert sorted(r.rcpt_tos[0] for r in handler.received) == sorted(good)
+    with Context(workspace) as ctx:
+        assert sorted((s.email, s.reason) for s in ctx.store.suppressions()) == [(d, "bounced") for d in dead]
+
+
+def test_the_breaker_never_trips_on_forty_percent_dead_addresses_across_many_domains():
+    for seed in range(300):
+        rng = random.Random(seed)  # nosec B311 - a test's reproducible list, not a secret
+        breaker = RefusalBreaker()
+        for row in range(1000):
+            outcome = _refused() if rng.random() < 0.4 else Outcome("sent", 250, "OK", stage="data")
+            assert breaker.observe(row, outcome, recipient=f"r{row}@domain{rng.randrange(200)}.example"), seed
+        assert breaker.tripped is None and breaker.withdraw == []
+
+
+def test_the_breaker_needs_a_full_window_nearly_all_refused_at_three_domains():
+    breaker = RefusalBreaker()
+    for row in range(19):
+        assert breaker.observe(row, _refused(), recipient=f"a{row}@d{row % 5}.example")  # not full yet
+    assert not breaker.observe(19, _refused(), recipient="z@d9.example")
+    assert breaker.tripped and len(breaker.withdraw) == 20
+    one_domain = RefusalBreaker()
+    assert all(one_domain.observe(row, _refused(), recipient=f"p{row}@acme-defunct.example") for row in range(60))
+    two_domains = RefusalBreaker()
+    assert all(two_domains.observe(row, _refused(), recipient=f"p{row}@d{row % 2}.example") for row in range(60))
+    seventeen = RefusalBreaker()
+    for row in range(200):
+        outcome = Outcome("sent", 250, "OK", stage="data") if row % 20 in (3, 11, 17) else _refused()
+        assert seventeen.observe(row, outcome, recipient=f"r{row}@d{row % 7}.example")
