@@ -13,6 +13,7 @@ from digest.cli import main
 from digest.context import Context
 from digest.deliver.breaker import RefusalBreaker
 from digest.deliver.transport import Outcome
+from digest.store import open_store
 from tests.conftest import point_smtp_at
 from tests.servers import FaultPlan, FaultyHandler, ThreadedFaultySMTP
 
@@ -75,3 +76,65 @@ def test_the_breaker_needs_a_full_window_nearly_all_refused_at_three_domains():
     for row in range(200):
         outcome = Outcome("sent", 250, "OK", stage="data") if row % 20 in (3, 11, 17) else _refused()
         assert seventeen.observe(row, outcome, recipient=f"r{row}@d{row % 7}.example")
+
+
+def _two_lists(workspace: Path) -> None:
+    (workspace / "subscribers" / "weekly.csv").write_text("email\nboth@example.com\nw@example.com\n")
+    (workspace / "subscribers" / "monthly.csv").write_text("email\nboth@example.com\nm@example.com\n")
+
+
+@pytest.mark.parametrize("sends", [
+    [["--list", "subscribers/weekly.csv"], ["--list", "subscribers/monthly.csv"]],
+    [["--list", "subscribers/monthly.csv"], ["--list", "subscribers/weekly.csv"]],
+    [["--list", "subscribers/weekly.csv", "--list", "subscribers/monthly.csv"]],
+    [["--list", "subscribers/monthly.csv", "--list", "subscribers/weekly.csv"]],
+], ids=["weekly-then-monthly", "monthly-then-weekly", "weekly-and-monthly", "monthly-and-weekly"])
+def test_leaving_one_list_still_gets_the_issue_through_the_other_once(any_workspace: Path, runner, recorder, sends):
+    workspace = any_workspace
+    server, handler = recorder
+    point_smtp_at(workspace, server.port)
+    _two_lists(workspace)
+    left = runner.invoke(main, ["subscribers", "unsubscribe", "--list", "weekly", "both@example.com"])
+    assert left.exit_code == 0, left.output
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    for args in sends:
+        result = runner.invoke(main, ["send", *args])
+        assert result.exit_code == 0, result.output
+    got = sorted(r.rcpt_tos[0] for r in handler.received)
+    assert got == ["both@example.com", "m@example.com", "w@example.com"]  # both@ once, through monthly
+    [message] = [r.message for r in handler.received if r.rcpt_tos == ["both@example.com"]]
+    assert "monthly" in message["List-Id"]  # its unsubscribe link leaves monthly, the list that reached them
+    # and a reader suppressed on both lists gets nothing
+    with Context(workspace) as ctx:
+        ctx.store.suppress("both@example.com", reason="unsubscribed", list_name="monthly")
+    (workspace / "pages" / "next.txt").write_text("Next Week's Lead\n\nSource: Desk | 2023-05-25 09:00:00\n\nBody.\n")
+    assert "Issue 2:" in runner.invoke(main, ["build"]).output
+    before = len(handler.received)
+    for args in sends:
+        assert runner.invoke(main, ["send", "issues/2", *args]).exit_code == 0
+    assert sorted(r.rcpt_tos[0] for r in handler.received[before:]) == ["m@example.com", "w@example.com"]
+
+
+def test_a_database_from_before_member_lists_is_upgraded_in_place(store_location: str, monkeypatch):
+    from digest.store import migrations
+
+    before = [(name, step) for name, step in migrations.MIGRATIONS if name < "0410_member_lists"]
+    monkeypatch.setattr(migrations, "MIGRATIONS", before)
+    with open_store(store_location) as store:
+        assert "0410_member_lists" not in store.migrations()
+        campaign = store.open_campaign(1, "weekly", "weekly")
+        # Rows as the code of the previous schema journaled them: one list per row.
+        with store.transaction() as tx:
+            for email in ("left@example.com", "stays@example.com"):
+                tx.execute("INSERT INTO deliveries (issue, email, email_key, list, message_id, created_at, updated_at) "
+                           "VALUES (1, ?, ?, 'weekly', ?, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+                           (email, email, f"<{email}>"))
+                tx.execute("INSERT INTO campaign_members (campaign, delivery, generation) "
+                           "SELECT ?, id, 0 FROM deliveries WHERE email_key = ?", (campaign.id, email))
+        store.suppress("left@example.com", reason="unsubscribed", list_name="weekly")
+    monkeypatch.undo()
+    with open_store(store_location) as store:
+        assert store.migrations()[-1] == "0410_member_lists"
+        claim = store.claim(campaign.id, owner="o", run=store.start_run(campaign, owner="o", host="h", now=0),
+                            limit=10, lease_until=time.time() + 60, now=time.time(), max_attempts=5)
+        assert [(r.subscriber.email, r.list_name) for r in claim.rows] == [("stays@example.com", "weekly")]

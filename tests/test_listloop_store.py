@@ -327,7 +327,7 @@ def test_a_database_from_before_per_list_suppressions_is_upgraded_in_place(store
                        "'4.2.2', '', 'dsn', 'r-old', ?, '2026-01-01T00:00:00Z')", (now,))
     monkeypatch.undo()
     with open_store(store_location) as store:
-        assert store.migrations()[-1] == "0400_suppression_scopes"
+        assert "0400_suppression_scopes" in store.migrations()
         # an unsubscribe from before lists had their own still keeps every list away
         assert store.is_suppressed("old@example.com", list_name="weekly")
         assert store.is_suppressed("old@example.com", list_name="monthly")

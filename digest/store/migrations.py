@@ -316,6 +316,23 @@ ALTER TABLE signups ADD COLUMN network TEXT NOT NULL DEFAULT '';
 CREATE INDEX signups_by_network ON signups (network, state, expires_at)""")
 
 
+def member_lists(store: SQLBase, tx: Tx) -> None:
+    """Every list through which a campaign reaches a reader (a journal row names one list; a reader who
+    left that one may still be on another that gets the same issue)."""
+    _run(store, tx, """
+CREATE TABLE member_lists (
+    campaign {bigint} NOT NULL,
+    delivery {bigint} NOT NULL,
+    list TEXT NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (campaign, delivery, list)
+)""")
+    # Members journaled before: the one list their row names.
+    tx.execute("INSERT INTO member_lists (campaign, delivery, list, generation) "
+               "SELECT m.campaign, m.delivery, d.list, m.generation FROM campaign_members m "
+               "JOIN deliveries d ON d.id = m.delivery")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
@@ -324,4 +341,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0200_list_loop", list_loop),
     ("0300_schedule", schedule),
     ("0400_suppression_scopes", suppression_scopes),
+    ("0410_member_lists", member_lists),
 ]

@@ -15,7 +15,8 @@ them: the address works), and exempts X from a global complaint or
 unsubscribe (`suppression_exemptions`) — the other lists stay suppressed. A
 new global suppression (another complaint, a bounce) ends every exemption.
 A journal row is suppressed by `SUPPRESSED_ROW`, the one condition every
-query of the send uses.
+query of the send uses: only when every list that reaches the reader in
+that campaign is suppressed for them.
 """
 
 from __future__ import annotations
@@ -27,15 +28,24 @@ from digest.store.base import SQLBase, Tx, now_iso
 from digest.store.issues import email_key
 from digest.store.records import SUPPRESSION_REASONS, Suppression
 
-__all__ = ["SuppressionQueries", "SUPPRESSED_ROW", "suppress_everywhere", "unsubscribe_from", "lift_for_list"]
+__all__ = ["SuppressionQueries", "SUPPRESSED_ROW", "suppressed_on", "suppress_everywhere", "unsubscribe_from", "lift_for_list"]
 
 _IN_CHUNK = 500
 
-#: True when journal row `d` may not be sent: suppressed everywhere (and its list not exempted), or on its list.
+def suppressed_on(list_sql: str, key_sql: str) -> str:
+    """SQL true when the address `key_sql` may not be sent list `list_sql` (both SQL expressions):
+    suppressed everywhere and that list not exempted, or suppressed on that list."""
+    return (f"(EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = {key_sql} AND NOT EXISTS ("
+            f"SELECT 1 FROM suppression_exemptions x WHERE x.list = {list_sql} AND x.email_key = {key_sql})) "
+            f"OR EXISTS (SELECT 1 FROM list_suppressions l WHERE l.list = {list_sql} AND l.email_key = {key_sql}))")
+
+
+#: True when journal row `d`, member `m` of a campaign, may not be sent for that campaign: suppressed on
+#: every list through which the campaign's latest reading reaches them (migration 0410_member_lists).
+#: A reader who left `weekly` still gets the issue through `monthly`, in the same campaign or another.
 SUPPRESSED_ROW = (
-    "(EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = d.email_key AND NOT EXISTS ("
-    "SELECT 1 FROM suppression_exemptions x WHERE x.list = d.list AND x.email_key = d.email_key)) "
-    "OR EXISTS (SELECT 1 FROM list_suppressions l WHERE l.list = d.list AND l.email_key = d.email_key))")
+    "(NOT EXISTS (SELECT 1 FROM member_lists ml WHERE ml.campaign = m.campaign AND ml.delivery = m.delivery "
+    f"AND ml.generation = m.generation AND NOT {suppressed_on('ml.list', 'd.email_key')}))")
 
 
 def suppress_everywhere(tx: Tx, email: str, reason: str, issue: int | None) -> bool:
