@@ -14,6 +14,8 @@ from digest.context import Context
 from digest.deliver.breaker import RefusalBreaker
 from digest.deliver.transport import Outcome
 from digest.store import open_store
+from digest.store.bounces import BounceEvent
+from digest.store.signups import SignupLimits, SignupRequest
 from tests.conftest import point_smtp_at
 from tests.servers import FaultPlan, FaultyHandler, ThreadedFaultySMTP
 
@@ -138,3 +140,42 @@ def test_a_database_from_before_member_lists_is_upgraded_in_place(store_location
         claim = store.claim(campaign.id, owner="o", run=store.start_run(campaign, owner="o", host="h", now=0),
                             limit=10, lease_until=time.time() + 60, now=time.time(), max_attempts=5)
         assert [(r.subscriber.email, r.list_name) for r in claim.rows] == [("stays@example.com", "weekly")]
+
+
+def _confirm(store, list_name: str, email: str) -> None:  # type: ignore[no-untyped-def]
+    _, sid = store.request_signup(SignupRequest(list_name, email), now=time.time(), limits=SignupLimits())
+    assert store.confirm_signup(sid, now=time.time()) == "confirmed"
+
+
+def test_a_signup_after_a_bounce_exempts_only_its_list_and_a_complaint_outranks_a_bounce(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        address = "gone@example.com"
+        store.record_bounce(BounceEvent(address, "hard", "dsn", "r1", issue=1, status="5.1.1"), now=now)
+        store.record_bounce(BounceEvent(address, "complaint", "arf", "r2", issue=1, status="abuse"), now=now)
+        assert {s.email: s.reason for s in store.suppressions()} == {address: "complained"}
+        _confirm(store, "monthly", address)
+        assert not store.is_suppressed(address, list_name="monthly")
+        assert store.is_suppressed(address, list_name="weekly")  # the complaint stands for weekly
+        assert {s.email: s.reason for s in store.suppressions()} == {address: "complained"}
+        # a weaker reason never replaces a stronger one, and a new bounce ends the exemption
+        store.record_bounce(BounceEvent(address, "hard", "rcpt", "r3", issue=2, status="5.1.1"), now=now)
+        assert {s.email: s.reason for s in store.suppressions()} == {address: "complained"}
+        assert store.is_suppressed(address, list_name="monthly")
+
+
+def test_a_signup_after_a_bounce_alone_keeps_the_other_lists_suppressed(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        address = "dead@example.com"
+        store.record_bounce(BounceEvent(address, "hard", "rcpt", "r1", issue=1, status="5.1.1"), now=now)
+        _confirm(store, "monthly", address)
+        assert not store.is_suppressed(address, list_name="monthly")
+        assert store.is_suppressed(address, list_name="weekly")
+        store.suppress(address, reason="unsubscribed")  # stronger than the bounce, and ends the exemption
+        assert {s.email: s.reason for s in store.suppressions()} == {address: "unsubscribed"}
+        assert store.is_suppressed(address, list_name="monthly")
+        _confirm(store, "monthly", address)
+        store.record_bounce(BounceEvent(address, "complaint", "arf", "r2", issue=2, status="abuse"), now=now)
+        assert {s.email: s.reason for s in store.suppressions()} == {address: "complained"}
+        assert store.is_suppressed(address, list_name="monthly")

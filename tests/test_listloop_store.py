@@ -291,11 +291,12 @@ def test_a_signup_after_a_complaint_exempts_that_list_only_until_the_next_compla
         assert store.record_bounce(BounceEvent("cy@example.com", "complaint", "arf", "r2", issue=2, status="abuse"),
                                    now=now).suppressed  # complained again: no list reaches them
         assert store.is_suppressed("cy@example.com", list_name="monthly")
-        # a bounce is about the address: a confirmed signup proves it works again, for every list
+        # a bounce too: a confirmed signup exempts the list signed up to, and only that one
         store.record_bounce(BounceEvent("dee@example.com", "hard", "dsn", "r3", issue=1, status="5.1.1"), now=now)
         _, sid = store.request_signup(SignupRequest("monthly", "dee@example.com"), now=now, limits=LIMITS)
         store.confirm_signup(sid, now=now)  # type: ignore[arg-type]
-        assert not store.is_suppressed("dee@example.com")
+        assert not store.is_suppressed("dee@example.com", list_name="monthly")
+        assert store.is_suppressed("dee@example.com", list_name="weekly")
 
 
 def test_the_largest_ids_a_token_can_carry_are_plain_misses(store_location: str):
