@@ -16,6 +16,7 @@ from digest.deliver.transport import Outcome
 from digest.store import open_store
 from digest.store.bounces import BounceEvent
 from digest.store.signups import SignupLimits, SignupRequest
+from tests.back_helpers import fill, send_issue
 from tests.conftest import point_smtp_at
 from tests.servers import FaultPlan, FaultyHandler, ThreadedFaultySMTP
 
@@ -179,3 +180,46 @@ def test_a_signup_after_a_bounce_alone_keeps_the_other_lists_suppressed(store_lo
         store.record_bounce(BounceEvent(address, "complaint", "arf", "r2", issue=2, status="abuse"), now=now)
         assert {s.email: s.reason for s in store.suppressions()} == {address: "complained"}
         assert store.is_suppressed(address, list_name="monthly")
+
+
+@pytest.mark.parametrize("queue", [{}, {"queue_size": 10, "backpressure": 0.01}], ids=["defaults", "tiny-queue"])
+def test_a_burst_of_dsns_past_the_queue_is_applied_whole_while_the_receiver_runs(any_workspace: Path, runner,
+                                                                                   capsys, queue):
+    import asyncio
+
+    import aiosmtplib
+
+    from digest.back.process import Policy
+    from digest.back.receiver import BounceReceiver, serve_receiver
+
+    workspace = any_workspace
+    readers = [f"r{i}@example{i % 7}.org" for i in range(300)]
+    sent = send_issue(workspace, runner, readers)
+
+    async def blast(port: int, chunk: list[str]) -> int:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60)
+        await smtp.connect()
+        accepted = 0
+        for reader in chunk:
+            errors, reply = await smtp.sendmail("", [sent[reader].verp], fill("exim_dsn.eml", sent[reader]))
+            accepted += not errors and reply.startswith("2.0.0")
+        await smtp.quit()
+        return accepted
+
+    async def scenario() -> int:
+        with Context(workspace) as ctx:
+            receiver = BounceReceiver(workspace / "bounces", store=ctx.store,
+                                      policy=Policy.from_settings(ctx.settings, ctx.secret), **queue)
+            async with serve_receiver(receiver) as port:
+                accepted = sum(await asyncio.gather(*(blast(port, readers[i::6]) for i in range(6))))
+                await receiver.drain()  # the receiver still runs: everything answered 250 is applied
+                return accepted
+
+    assert asyncio.run(scenario()) == len(readers)
+    assert list((workspace / "bounces" / "new").iterdir()) == []
+    assert len(list((workspace / "bounces" / ".Processed" / "cur").iterdir())) == len(readers)
+    with Context(workspace) as ctx:
+        assert {s.email for s in ctx.store.suppressions()} == set(readers)
+    if queue:
+        err = capsys.readouterr().err
+        assert "falling behind" in err and "caught up" in err
