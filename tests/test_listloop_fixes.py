@@ -13,7 +13,8 @@ from digest.cli import main
 from digest.context import Context
 from digest.deliver.breaker import RefusalBreaker
 from digest.deliver.transport import Outcome
-from digest.store import open_store
+from digest.model import Subscriber
+from digest.store import Audience, Result, open_store
 from digest.store.bounces import BounceEvent
 from digest.store.signups import SignupLimits, SignupRequest
 from tests.back_helpers import fill, send_issue
@@ -137,7 +138,7 @@ def test_a_database_from_before_member_lists_is_upgraded_in_place(store_location
         store.suppress("left@example.com", reason="unsubscribed", list_name="weekly")
     monkeypatch.undo()
     with open_store(store_location) as store:
-        assert store.migrations()[-1] == "0410_member_lists"
+        assert store.migrations()[-2:] == ["0410_member_lists", "0420_refusal_changes"]
         claim = store.claim(campaign.id, owner="o", run=store.start_run(campaign, owner="o", host="h", now=0),
                             limit=10, lease_until=time.time() + 60, now=time.time(), max_attempts=5)
         assert [(r.subscriber.email, r.list_name) for r in claim.rows] == [("stays@example.com", "weekly")]
@@ -223,3 +224,61 @@ def test_a_burst_of_dsns_past_the_queue_is_applied_whole_while_the_receiver_runs
     if queue:
         err = capsys.readouterr().err
         assert "falling behind" in err and "caught up" in err
+
+
+def _refuse(store, issue: int, email: str, kind: str, reply: str) -> int:  # type: ignore[no-untyped-def]
+    """Journal `email` for `issue`, claim it and record a refusal of `kind`, as a send does; the row id."""
+    audience = Audience((f"list{issue}.csv",))
+    campaign = store.open_campaign(issue, audience.key, audience.describe())
+    store.enqueue(campaign, [(Subscriber(email), "weekly")], lambda k: f"<{issue}.{k}>")
+    [row] = store.claim(campaign.id, owner="w", run=1, limit=10, lease_until=time.time() + 60, now=time.time(),
+                        max_attempts=5).rows
+    store.record([Result(row.id, "failed", int(reply[:3]), reply[4:], refusal=kind)], run=1, now=time.time())
+    return int(row.id)
+
+
+def test_withdrawing_a_refusal_that_reached_the_soft_limit_lifts_its_suppression(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        address = "full@example.com"
+        for n in (1, 2):  # two earlier issues soft-bounced (mailbox full)
+            store.record_bounce(BounceEvent(address, "soft", "dsn", f"d{n}", issue=n, status="4.2.2"), now=now)
+        assert not store.is_suppressed(address)
+        row = _refuse(store, 3, address, "soft", "552 5.2.2 Mailbox full")  # the third: the limit is reached
+        assert {s.email: s.reason for s in store.suppressions()} == {address: "bounced"}
+        assert store.withdraw_refusals([row]) == 1  # the relay was at fault for issue 3
+        assert not store.is_suppressed(address)  # two soft bounces remain: under the limit
+        assert [e.report_key for e in store.bounce_events(address)] == ["d1", "d2"]
+
+
+def test_withdrawing_a_refusal_puts_back_a_signups_exemption_and_the_earlier_reason(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        address = "cy@example.com"
+        store.record_bounce(BounceEvent(address, "complaint", "arf", "r1", issue=1, status="abuse"), now=now)
+        _confirm(store, "weekly", address)  # she complained once, then signed up to weekly again
+        assert not store.is_suppressed(address, list_name="weekly")
+        row = _refuse(store, 2, address, "hard", "550 5.1.1 User unknown in local table")
+        assert store.is_suppressed(address, list_name="weekly")  # recorded as a bounce: the exemption ended
+        store.withdraw_refusals([row])  # … but it was the relay
+        assert not store.is_suppressed(address, list_name="weekly")
+        assert store.is_suppressed(address, list_name="monthly")
+        assert {s.email: s.reason for s in store.suppressions()} == {address: "complained"}
+        # a bounced address stays bounced, with its own issue, when a later refusal is withdrawn
+        store.record_bounce(BounceEvent("old@example.com", "hard", "dsn", "r2", issue=1, status="5.1.1"), now=now)
+        _confirm(store, "weekly", "old@example.com")
+        before = [(s.email, s.reason, s.issue, s.created_at) for s in store.suppressions()
+                  if s.email == "old@example.com"]
+        store.withdraw_refusals([_refuse(store, 3, "old@example.com", "hard", "550 5.1.1 Unknown")])
+        assert [(s.email, s.reason, s.issue, s.created_at) for s in store.suppressions()
+                if s.email == "old@example.com"] == before
+        assert not store.is_suppressed("old@example.com", list_name="weekly")
+
+
+def test_a_complaint_that_came_in_before_the_withdrawal_stays(store_location: str):
+    with open_store(store_location) as store:
+        row = _refuse(store, 1, "dee@example.com", "hard", "550 5.1.1 User unknown")
+        store.record_bounce(BounceEvent("dee@example.com", "complaint", "arf", "r1", issue=1, status="abuse"),
+                            now=time.time())
+        store.withdraw_refusals([row])
+        assert {s.email: s.reason for s in store.suppressions()} == {"dee@example.com": "complained"}

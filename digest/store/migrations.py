@@ -333,6 +333,24 @@ CREATE TABLE member_lists (
                "JOIN deliveries d ON d.id = m.delivery")
 
 
+def refusal_changes(store: SQLBase, tx: Tx) -> None:
+    """What a refusal at send time changed in an address's suppression (and the list exemptions it ended),
+    so a send that finds the relay at fault can put back exactly what was there."""
+    _run(store, tx, """
+CREATE TABLE refusal_changes (
+    report_key TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    had_reason TEXT,
+    had_issue INTEGER,
+    had_created TEXT,
+    set_reason TEXT,
+    set_issue INTEGER,
+    set_created TEXT,
+    exemptions TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (report_key, email_key)
+)""")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
@@ -342,4 +360,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0300_schedule", schedule),
     ("0400_suppression_scopes", suppression_scopes),
     ("0410_member_lists", member_lists),
+    ("0420_refusal_changes", refusal_changes),
 ]
