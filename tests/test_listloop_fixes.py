@@ -282,3 +282,27 @@ def test_a_complaint_that_came_in_before_the_withdrawal_stays(store_location: st
                             now=time.time())
         store.withdraw_refusals([row])
         assert {s.email: s.reason for s in store.suppressions()} == {"dee@example.com": "complained"}
+
+
+@pytest.mark.parametrize("given", ["weekly", "subscribers/weekly.csv", "./subscribers/weekly.csv"])
+def test_unsubscribe_from_a_list_names_it_as_send_does(any_workspace: Path, runner, recorder, given):
+    workspace = any_workspace
+    server, handler = recorder
+    point_smtp_at(workspace, server.port)
+    _two_lists(workspace)
+    left = runner.invoke(main, ["subscribers", "unsubscribe", "--list", given, "w@example.com"])
+    assert left.exit_code == 0 and "w@example.com: suppressed (manual, list weekly)" in left.output, left.output
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    assert runner.invoke(main, ["send", "--list", "subscribers/weekly.csv"]).exit_code == 0
+    assert [r.rcpt_tos for r in handler.received] == [["both@example.com"]]
+
+
+@pytest.mark.parametrize("given", ["Weekly", "nosuchlist", "subscribers/nosuch.csv", "weekly.txt"])
+def test_unsubscribe_from_an_unknown_list_is_an_error_naming_the_lists(workspace: Path, runner, given):
+    _two_lists(workspace)
+    result = runner.invoke(main, ["subscribers", "unsubscribe", "--list", given, "w@example.com"])
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert given in line and "monthly, weekly" in line and "Traceback" not in result.output
+    with Context(workspace) as ctx:
+        assert list(ctx.store.suppressions()) == []
