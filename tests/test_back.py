@@ -48,7 +48,7 @@ LEFT_ALONE = [("human_reply.eml", 9), ("forged_dsn.eml", 10)]
     (550, "5.1.8 <bounces+m1.2.x@news.example.com>: Sender address rejected: Domain not found", "refused"),
     (550, "5.4.5 Daily user sending quota exceeded.", "refused"),
     (451, "4.7.1 Greylisted", ""),
-    (554, "delivery error: dd This user doesn't have a yahoo.com account (x@yahoo.com) [0] - mta1042.mail.ne1.yahoo.com",
+    (554, "delivery error: dd This user doesn't have a yahoo.com account (x@yahoo.com) [0] - mta1042.mail.yahoo.com",
      "hard"),
     (554, "delivery error: dd Requested mailbox is not valid - mta4012.mail.bf1.yahoo.com", "hard"),
     (550, "5.5.0 Requested action not taken: mailbox unavailable", "soft"),  # Outlook: counted, not proof

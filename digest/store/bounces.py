@@ -85,7 +85,7 @@ def _suppression_state(tx: Tx, key: str) -> tuple[_State, list[str]]:
     row = tx.execute("SELECT reason, issue, created_at FROM suppressions WHERE email_key = ?", (key,)).fetchone()
     lists = sorted(str(r[0]) for r in tx.execute(
         "SELECT list FROM suppression_exemptions WHERE email_key = ?", (key,)).fetchall())
-    return (tuple(row) if row else (None, None, None)), lists  # type: ignore[return-value]
+    return (tuple(row) if row else (None, None, None)), lists
 
 
 def _restore(tx: Tx, key: str, had: _State, made: _State, exemptions: list[str]) -> None:

@@ -34,8 +34,8 @@ _COUNTED = "(d.status = 'sent' OR m.generation = (SELECT c.generation FROM campa
 # A member row counts for its campaign while it belongs to the latest reading of the lists and the
 # campaign is open; a row sent stays counted (it went out for this campaign).
 _CURRENT = "EXISTS (SELECT 1 FROM campaigns c WHERE c.id = m.campaign AND c.closed = 0 AND c.generation = m.generation)"
-# The lists of the claimed row `deliveries` in campaign ? that still reach the reader.
-_OPEN_LIST = ("member_lists ml WHERE ml.campaign = ? AND ml.delivery = deliveries.id "
+# The lists of the claimed row `deliveries` in campaign ? that still reach the reader (fixed SQL only).
+_OPEN_LIST = ("member_lists ml WHERE ml.campaign = ? AND ml.delivery = deliveries.id "  # nosec B608
               "AND ml.generation = (SELECT c.generation FROM campaigns c WHERE c.id = ml.campaign) "
               f"AND NOT {suppressed_on('ml.list', 'deliveries.email_key')}")
 _DUE = ("(d.status = 'pending' OR (d.status = 'deferred' AND d.retry_at <= ?) "
@@ -211,9 +211,9 @@ class CampaignQueries(SQLBase):
                 break
             upper, seen = int(window[0]), int(window[1])
             with self.transaction() as tx:
-                rows = tx.execute(sql, (owner, lease_until, campaign_id, campaign_id, campaign_id, run, run, campaign_id, cursor, upper, now,
-                                        now, now, MAX_UNKNOWN_ATTEMPTS, run, max_attempts,
-                                        limit - len(claimed))).fetchall()
+                rows = tx.execute(sql, (owner, lease_until, campaign_id, campaign_id, campaign_id, run, run,
+                                        campaign_id, cursor, upper, now, now, now, MAX_UNKNOWN_ATTEMPTS, run,
+                                        max_attempts, limit - len(claimed))).fetchall()
             claimed += [ClaimedRow(int(rid), Subscriber(email, name, attrs=json.loads(attrs)), list_name,
                                    int(attempts), int(unknown))
                         for rid, email, name, attrs, list_name, attempts, unknown in rows]

@@ -28,14 +28,16 @@ from digest.store.base import SQLBase, Tx, now_iso
 from digest.store.issues import email_key
 from digest.store.records import SUPPRESSION_REASONS, Suppression
 
-__all__ = ["SuppressionQueries", "SUPPRESSED_ROW", "suppressed_on", "suppress_everywhere", "unsubscribe_from", "lift_for_list"]
+__all__ = ["SuppressionQueries", "SUPPRESSED_ROW", "REASON_RANK", "suppressed_on", "suppress_everywhere",
+           "unsubscribe_from", "lift_for_list"]
 
 _IN_CHUNK = 500
 
 def suppressed_on(list_sql: str, key_sql: str) -> str:
     """SQL true when the address `key_sql` may not be sent list `list_sql` (both SQL expressions):
     suppressed everywhere and that list not exempted, or suppressed on that list."""
-    return (f"(EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = {key_sql} AND NOT EXISTS ("
+    # Called with fixed column names only, never with values: those are bound parameters.
+    return (f"(EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = {key_sql} AND NOT EXISTS ("  # nosec B608
             f"SELECT 1 FROM suppression_exemptions x WHERE x.list = {list_sql} AND x.email_key = {key_sql})) "
             f"OR EXISTS (SELECT 1 FROM list_suppressions l WHERE l.list = {list_sql} AND l.email_key = {key_sql}))")
 
@@ -44,7 +46,7 @@ def suppressed_on(list_sql: str, key_sql: str) -> str:
 #: every list through which the campaign's latest reading reaches them (migration 0410_member_lists).
 #: A reader who left `weekly` still gets the issue through `monthly`, in the same campaign or another.
 SUPPRESSED_ROW = (
-    "(NOT EXISTS (SELECT 1 FROM member_lists ml WHERE ml.campaign = m.campaign AND ml.delivery = m.delivery "
+    "(NOT EXISTS (SELECT 1 FROM member_lists ml WHERE ml.campaign = m.campaign AND ml.delivery = m.delivery "  # nosec B608
     f"AND ml.generation = m.generation AND NOT {suppressed_on('ml.list', 'd.email_key')}))")
 
 
