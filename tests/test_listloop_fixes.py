@@ -4,6 +4,7 @@ suppressions across lists, what a signup lifts, the receiver under a burst, with
 from __future__ import annotations
 
 import random
+import re
 import time
 from pathlib import Path
 
@@ -101,6 +102,8 @@ def test_leaving_one_list_still_gets_the_issue_through_the_other_once(any_worksp
     left = runner.invoke(main, ["subscribers", "unsubscribe", "--list", "weekly", "both@example.com"])
     assert left.exit_code == 0, left.output
     assert runner.invoke(main, ["build"]).exit_code == 0
+    dry = [runner.invoke(main, ["send", *args, "--dry-run"]).output for args in sends]
+    assert sum(int(re.search(r"(\d+) message\(s\) would be sent", out).group(1)) for out in dry) == 3, dry  # type: ignore[union-attr]
     for args in sends:
         result = runner.invoke(main, ["send", *args])
         assert result.exit_code == 0, result.output
