@@ -309,3 +309,19 @@ def test_unsubscribe_from_an_unknown_list_is_an_error_naming_the_lists(workspace
     assert given in line and "monthly, weekly" in line and "Traceback" not in result.output
     with Context(workspace) as ctx:
         assert list(ctx.store.suppressions()) == []
+
+
+def test_bounces_that_came_in_before_the_withdrawal_still_count(store_location: str):
+    with open_store(store_location) as store:
+        now = time.time()
+        for n in (1, 2):
+            store.record_bounce(BounceEvent("full@example.com", "soft", "dsn", f"d{n}", issue=n, status="4.2.2"),
+                                now=now)
+        row = _refuse(store, 3, "full@example.com", "soft", "552 5.2.2 Mailbox full")
+        # issue 4's DSN comes in while the send of issue 3 still runs: three soft bounces without issue 3's
+        store.record_bounce(BounceEvent("full@example.com", "soft", "dsn", "d4", issue=4, status="4.2.2"), now=now)
+        dead = _refuse(store, 5, "dead@example.com", "soft", "550 5.2.0 Mailbox unavailable")
+        store.record_bounce(BounceEvent("dead@example.com", "hard", "dsn", "d5", issue=4, status="5.1.1"), now=now)
+        store.withdraw_refusals([row, dead], now=now)
+        assert {s.email: s.reason for s in store.suppressions()} == {"full@example.com": "bounced",
+                                                                     "dead@example.com": "bounced"}

@@ -9,6 +9,7 @@ never count a bounce twice.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -260,18 +261,27 @@ class BounceQueries(SQLBase):
                     "ON CONFLICT (report_key, email_key) DO NOTHING",
                     (event.report_key, key, *had[0], *now_set[0], json.dumps(had[1])))
 
-    def withdraw_refusals(self, row_ids: Sequence[int]) -> int:
+    def withdraw_refusals(self, row_ids: Sequence[int], *, now: float | None = None, soft_limit: int = 3,
+                          soft_window: float = 30 * 86400.0) -> int:
         """Forget what these rows' refusals recorded (the relay refused everyone: not the readers' fault).
 
         Each address's suppression, and the lists a signup had exempted, are put back as they were
         before the refusal (a soft limit reached by the withdrawn event, a hard bounce) — unless
         something else has changed the suppression since (a complaint that came in meanwhile stays).
+        Then the events that remain decide again: a bounce or a complaint that came in after the
+        refusal, or soft bounces that reach the limit without it, suppress as they would have.
         Returns the events removed."""
         removed = 0
+        now = time.time() if now is None else now
         with self.transaction() as tx:
+            self.lock_table(tx, "bounce_events")
             for start in range(0, len(row_ids), 500):
                 keys = [f"rcpt:{r}" for r in row_ids[start:start + 500]]
                 marks = ",".join("?" * len(keys))
+                # Per address: the first withdrawn event (what came after it is judged again below).
+                after = {str(k): int(i) for k, i in tx.execute(
+                    f"SELECT email_key, MIN(id) FROM bounce_events WHERE source = 'rcpt' "  # nosec B608
+                    f"AND report_key IN ({marks}) GROUP BY email_key", keys).fetchall()}
                 # Only "?" placeholders are formatted in; the values are bound parameters.
                 changes = tx.execute(
                     "SELECT email_key, had_reason, had_issue, had_created, set_reason, set_issue, set_created, "  # nosec B608
@@ -284,7 +294,21 @@ class BounceQueries(SQLBase):
                 removed += int(tx.execute(
                     f"DELETE FROM bounce_events WHERE source = 'rcpt' AND report_key IN ({marks})",  # nosec B608
                     keys).rowcount)
+                for key, first in after.items():
+                    self._judge_again(tx, key, after=first, now=now, soft_limit=soft_limit, soft_window=soft_window)
         return removed
+
+    def _judge_again(self, tx: Tx, key: str, *, after: int, now: float, soft_limit: int, soft_window: float) -> None:
+        """After a withdrawal: the events of an address recorded since `after` suppress it as they would have."""
+        later = tx.execute("SELECT kind, email, issue FROM bounce_events WHERE email_key = ? AND id > ? "
+                           "AND cleared = 0 AND kind IN ('hard', 'complaint', 'soft') ORDER BY id",
+                           (key, after)).fetchall()
+        for kind, email, issue in later:
+            if kind in _SUPPRESS_FOR:
+                suppress_everywhere(tx, str(email), _SUPPRESS_FOR[str(kind)], issue)
+        soft = [(email, issue) for kind, email, issue in later if kind == "soft"]
+        if soft and self._soft_count(tx, key, since=now - soft_window) >= soft_limit:
+            suppress_everywhere(tx, str(soft[-1][0]), "bounced", soft[-1][1])
 
     def resubscribe(self, email: str) -> bool:
         """Undo a mistake: off the suppression list (every list's too), and past bounces no longer count;
