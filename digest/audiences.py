@@ -18,7 +18,8 @@ from digest.deliver.audience import SignedUpMembers
 from digest.errors import ConfigError
 from digest.store import Audience, Campaign
 
-__all__ = ["list_paths", "resolve_lists", "audience_for", "signed_up_members", "find_campaign"]
+__all__ = ["list_paths", "resolve_lists", "known_lists", "list_name_of", "audience_for", "signed_up_members",
+           "find_campaign"]
 
 
 def signed_up_members(ctx: Context) -> SignedUpMembers:
@@ -57,6 +58,27 @@ def resolve_lists(ctx: Context, lists: Sequence[Path]) -> list[Path]:
                 raise ConfigError(what, path=str(given))
         resolved.append(path)
     return resolved
+
+
+def known_lists(ctx: Context) -> list[str]:
+    """The list names of the workspace: `subscribers/NAME.csv` files and lists with confirmed signups."""
+    folder = ctx.workspace.subscribers
+    files = {p.stem for p in folder.glob("*.csv") if p.is_file()} if folder.is_dir() else set()
+    return sorted(files | set(ctx.store.member_lists()))
+
+
+def list_name_of(ctx: Context, given: str) -> str:
+    """The list name a send gives the rows of `given` (a NAME or a path, as `digest send --list` takes it).
+
+    What leaving a list names must be what a send checks: `subscribers/weekly.csv`,
+    `weekly` and `./subscribers/weekly.csv` are all `weekly`; a list that is not there is an error.
+    """
+    try:
+        [path] = resolve_lists(ctx, [Path(given)])
+    except ConfigError:
+        known = ", ".join(known_lists(ctx)) or "none"
+        raise ConfigError(f"no list {given!r} in this workspace; its lists: {known}") from None
+    return path.stem
 
 
 def audience_for(ctx: Context, lists: Sequence[Path], *, tags: Sequence[str] = (),

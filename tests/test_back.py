@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.back.parse import parse_report
-from digest.back.policy import classify_status, rcpt_refusal_kind
+from digest.back.policy import classify_reply, classify_status, rcpt_refusal_kind
 from digest.back.verp import find_token, message_token, verp_address
 from digest.cli import main
 from digest.context import Context
@@ -48,15 +48,32 @@ LEFT_ALONE = [("human_reply.eml", 9), ("forged_dsn.eml", 10)]
     (550, "5.1.8 <bounces+m1.2.x@news.example.com>: Sender address rejected: Domain not found", "refused"),
     (550, "5.4.5 Daily user sending quota exceeded.", "refused"),
     (451, "4.7.1 Greylisted", ""),
+    (554, "delivery error: dd This user doesn't have a yahoo.com account (x@yahoo.com) [0] - mta1042.mail.yahoo.com",
+     "hard"),
+    (554, "delivery error: dd Requested mailbox is not valid - mta4012.mail.bf1.yahoo.com", "hard"),
+    (550, "5.5.0 Requested action not taken: mailbox unavailable", "soft"),  # Outlook: counted, not proof
+    (550, "5.5.0 Requested action not taken: message rejected as spam", "refused"),
+    (552, "5.3.4 Message size exceeds fixed maximum message size", "refused"),  # the message, never the reader
+    (552, "5.2.3 Message exceeds maximum size", "refused"),
 ])
 def test_which_refusals_mean_a_dead_address(code: int, reply: str, kind: str):
     assert rcpt_refusal_kind(code, reply) == kind
 
 
+@pytest.mark.parametrize(("status", "diagnostic", "kind"), [
+    ("5.0.0", "smtp; 554 delivery error: dd This user doesn't have a yahoo.com account (x@yahoo.com) [0]", "hard"),
+    ("5.0.0", "smtp; 554 delivery error: dd Requested mailbox is not valid - mta4012.mail.bf1.yahoo.com", "hard"),
+    ("5.5.0", "smtp; 550 5.5.0 Requested action not taken: mailbox unavailable", "soft"),
+    ("5.3.4", "smtp; 552 5.3.4 Message size exceeds fixed maximum message size", "refused"),
+])
+def test_what_a_failed_dsn_means_by_its_status_and_words(status: str, diagnostic: str, kind: str):
+    assert classify_reply(status, diagnostic)[0] == kind
+
+
 def test_status_classes():
     assert [classify_status(s) for s in ("5.1.1", "5.1.10", "5.2.1", "5.4.4")] == ["hard"] * 4
     assert [classify_status(s) for s in ("4.2.2", "5.2.2", "4.4.7", "5.4.6", "5.0.0")] == ["soft"] * 5
-    assert [classify_status(s) for s in ("5.7.1", "5.6.0", "5.5.2", "5.1.8")] == ["refused"] * 4
+    assert [classify_status(s) for s in ("5.7.1", "5.6.0", "5.5.2", "5.1.8", "5.2.3", "5.3.4")] == ["refused"] * 6
 
 
 def test_verp_tokens_are_short_case_insensitive_and_bound_to_the_address():

@@ -147,7 +147,8 @@ def test_a_relay_refusing_everyone_stops_the_send_and_records_nothing_against_th
                 return "550 5.1.1 <" + address + ">: Recipient address rejected: User unknown in local table"
             return await super().handle_RCPT(server, session, envelope, address, options)
 
-    emails = [f"reader{i}@example.com" for i in range(40)]
+    # Readers at several domains, as any real list has them: one dead domain alone never trips the breaker.
+    emails = [f"reader{i}@example{i % 5}.com" for i in range(40)]
     (workspace / "subscribers" / "list.csv").write_text("email\n" + "\n".join(emails) + "\n")
     handler = LocalOnlyRelay(FaultPlan())
     with ThreadedFaultySMTP(handler) as server:

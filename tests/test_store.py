@@ -30,11 +30,16 @@ def test_issue_numbers_are_stable_and_gapless(store_location: str):
 def test_suppressions(store_location: str):
     with open_store(store_location) as store:
         assert store.suppress("Ada@Example.com", reason="bounced", issue=3)
-        assert not store.suppress("ada@example.com", reason="manual")
+        assert not store.suppress("ada@example.com", reason="bounced", issue=4)  # already: the first stays
         assert store.is_suppressed("ADA@example.com")
         assert store.suppressed_among(["ada@example.com", "bob@example.com"]) == {"ada@example.com"}
         [entry] = list(store.suppressions())
         assert (entry.email, entry.reason, entry.issue) == ("Ada@Example.com", "bounced", 3)
+        # a stronger reason replaces a weaker one, never the reverse
+        assert store.suppress("ada@example.com", reason="complained", issue=5)
+        assert not store.suppress("ada@example.com", reason="manual")
+        [entry] = list(store.suppressions())
+        assert (entry.email, entry.reason, entry.issue) == ("Ada@Example.com", "complained", 5)
         assert store.unsuppress("ada@example.com") and not store.is_suppressed("ada@example.com")
 
 

@@ -90,9 +90,13 @@ def test_unusable_files_are_one_line(workspace: Path, runner, content):
 def test_suppression_commands(workspace: Path, runner):
     assert "suppressed (bounced)" in runner.invoke(
         main, ["subscribers", "unsubscribe", "ada@example.com", "--reason", "bounced"]).output
+    # what the operator writes outranks a bounce (see README: the strongest reason shows); once is enough
+    assert "suppressed (manual)" in runner.invoke(main, ["subscribers", "unsubscribe", "ADA@example.com"]).output
     assert "already suppressed" in runner.invoke(main, ["subscribers", "unsubscribe", "ADA@example.com"]).output
+    assert "already suppressed" in runner.invoke(
+        main, ["subscribers", "unsubscribe", "ada@example.com", "--reason", "bounced"]).output
     exported = runner.invoke(main, ["subscribers", "export-suppressed"]).output.splitlines()
-    assert exported[0] == "email,reason,issue,created_at,list" and exported[1].startswith("ada@example.com,bounced,")
+    assert exported[0] == "email,reason,issue,created_at,list" and exported[1].startswith("ada@example.com,manual,")
     stats = runner.invoke(main, ["subscribers", "stats"]).output
     assert "active 2, suppressed 1, duplicate 0, invalid 0" in stats
     assert "resubscribed" in runner.invoke(main, ["subscribers", "resubscribe", "ada@example.com"]).output

@@ -41,7 +41,10 @@ _UNKNOWN_USER = re.compile(
     r"|\b(?:user|mailbox|recipient|account|address)\s+(?:does\s+not|doesn'?t)\s+exist"
     r"|\b(?:user|mailbox|recipient|account)\s+(?:not\s+found|unknown|disabled|deactivated|inactive)"
     r"|\bthe\s+email\s+account\s+that\s+you\s+tried\s+to\s+reach\s+does\s+not\s+exist"
-    r"|\binvalid\s+(?:recipient|mailbox)\b|\baddress\s+rejected:\s+user\s+unknown",
+    r"|\binvalid\s+(?:recipient|mailbox)\b|\baddress\s+rejected:\s+user\s+unknown"
+    # Yahoo: "554 delivery error: dd This user doesn't have a yahoo.com account", "… Requested mailbox is not valid"
+    r"|\b(?:user|recipient)\s+(?:does\s+not|doesn'?t)\s+have\s+an?\s+[\w.-]+\s+account"
+    r"|\bmailbox\s+is\s+(?:not\s+valid|invalid)\b",
     re.IGNORECASE)
 _MAILBOX_FULL = re.compile(
     r"\bmailbox\s+(?:is\s+)?full|\bover\s*quota|\bquota\s+exceeded|\bexceeded\s+(?:storage|(?:the\s+)?quota)"
@@ -64,7 +67,8 @@ def enhanced_status(text: str) -> str | None:
 def _is_generic(status: str) -> bool:
     # X.0.0 says only "permanent" or "transient"; 5.1.0 ("other address status") and 5.2.0 ("other
     # mailbox status") say no more about what: Postfix uses 5.1.0 for "Sender address rejected" too.
-    return status.endswith(".0.0") or status[2:] in ("1.0", "2.0")
+    # 5.5.0 ("other protocol status") is Outlook's "Requested action not taken: mailbox unavailable".
+    return status.endswith(".0.0") or status[2:] in ("1.0", "2.0", "5.0")
 
 
 def classify_status(status: str) -> str:
@@ -73,10 +77,12 @@ def classify_status(status: str) -> str:
     * 5.1.1, 5.1.2, 5.1.3, 5.1.6 (no such mailbox or domain, bad syntax, moved), 5.1.10 (null MX,
       RFC 7505), 5.2.1 (mailbox disabled), 5.4.4 (no route to the domain): the address is dead → HARD.
     * every 4.x.x, 5.0.0 (nothing more said), 5.1.0, 5.1.4, 5.1.9, 5.2.0, 5.2.2 (mailbox full),
-      5.2.4, 5.3.x (their system), the rest of 5.4.x (network): may pass later, or may be the
-      address → SOFT (counted; suppressed after the soft limit).
-    * 5.1.7 / 5.1.8 (our sender's address), 5.2.3 (message too big), 5.5.x (protocol), 5.6.x
-      (content), 5.7.x (policy, spam, authentication): the message was refused → REFUSED.
+      5.2.4, the rest of 5.3.x (their system), the rest of 5.4.x (network): may pass later, or may
+      be the address → SOFT (counted; suppressed after the soft limit).
+    * 5.1.7 / 5.1.8 (our sender's address), 5.2.3 and 5.3.4 (message too big, for the mailbox or for
+      the system), 5.5.x (protocol), 5.6.x (content), 5.7.x (policy, spam, authentication): the
+      message was refused, never the reader's doing → REFUSED. (A generic 5.5.0 gives way to the
+      server's words first, in `classify_reply`.)
     """
     parts = status.split(".")
     if len(parts) != 3 or not all(p.isdigit() for p in parts):
@@ -88,7 +94,7 @@ def classify_status(status: str) -> str:
         return REFUSED  # 2.x.x is a success, not a bounce
     if (subject == 1 and detail in (1, 2, 3, 6, 10)) or (subject == 2 and detail == 1) or (subject, detail) == (4, 4):
         return HARD
-    if (subject == 1 and detail in (7, 8)) or (subject == 2 and detail == 3) or subject >= 5:
+    if (subject == 1 and detail in (7, 8)) or (subject, detail) in ((2, 3), (3, 4)) or subject >= 5:
         return REFUSED
     return SOFT
 

@@ -10,6 +10,14 @@ a human and for `digest inbox process`. A slow or hostile message never
 holds a client past its 250; a database error never loses a bounce: the
 message waits in the Maildir, as does anything still queued when the
 receiver stops.
+
+A burst (a mail server flushing its queue of DSNs) meets backpressure: a
+session waits up to BACKPRESSURE seconds for a place in the queue before
+its 250 (an MTA waits minutes for that answer, RFC 5321 4.5.3.2.6). Past
+that it is answered all the same (the message is kept) and remembered, and
+the worker applies every remembered message as the queue empties: nothing
+answered 250 stays unapplied while the receiver runs, and a log line says
+when it falls behind and when it has caught up.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import os
 import socket
 import sys
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -34,15 +43,22 @@ from digest.store import Store
 
 __all__ = ["BounceReceiver", "serve_receiver"]
 
-_QUEUE = 100  # messages waiting to be applied; past it they wait in the Maildir for `inbox process`
+_QUEUE = 100  # messages waiting to be applied in memory; past it they wait in the Maildir, remembered by name
+BACKPRESSURE = 5.0  # seconds a session waits for a place in the queue before it is answered anyway
 
 
 class BounceReceiver:
     """aiosmtpd handler: the bounce mailbox only; keep, then apply."""
 
     def __init__(self, maildir: Path, *, store: Store, policy: Policy,
-                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
+                 on_outcome: Callable[[Outcome], None] | None = None, queue_size: int = _QUEUE,
+                 backpressure: float = BACKPRESSURE) -> None:
         self.maildir = maildir
+        self.queue_size = queue_size
+        self.backpressure = backpressure
+        # Kept and answered but not queued (a burst): applied by the worker as the queue empties.
+        self._behind: deque[tuple[Path, list[str]]] = deque()
+        self._behind_total = 0
         self.store = store
         self.policy = policy
         self.on_outcome = on_outcome
@@ -79,15 +95,26 @@ class BounceReceiver:
             path = await asyncio.to_thread(self._keep, name, raw)
         except OSError as exc:
             return f"451 4.3.0 Cannot store the message now: {exc.strerror or 'I/O error'}"
-        queue = self._queue
-        if queue is not None and not queue.full():
-            queue.put_nowait((path, raw, list(envelope.rcpt_tos)))
-        # Otherwise (not started, or a flood): it waits in new/ for `digest inbox process`.
+        queue, rcpt_tos = self._queue, list(envelope.rcpt_tos)
+        if queue is None:
+            return "250 2.0.0 Kept"  # not started: it waits in new/ for `digest inbox process`
+        if not self._behind:
+            try:
+                # Backpressure: a burst waits for the worker a while rather than pile up.
+                await asyncio.wait_for(queue.put((path, raw, rcpt_tos)), timeout=self.backpressure)
+                return "250 2.0.0 Kept"
+            except TimeoutError:
+                pass
+        if not self._behind:
+            print(f"digest: warning: the SMTP receiver is falling behind: messages wait in {self.maildir}/new "
+                  "and are applied as the queue empties", file=sys.stderr)
+        self._behind.append((path, rcpt_tos))
+        self._behind_total += 1
         return "250 2.0.0 Kept"
 
     async def apply_queued(self) -> None:
         """Apply kept messages one at a time, for as long as the receiver runs."""
-        queue = self._queue = asyncio.Queue(maxsize=_QUEUE)
+        queue = self._queue = asyncio.Queue(maxsize=self.queue_size)
         while True:
             path, raw, rcpt_tos = await queue.get()
             try:
@@ -96,7 +123,23 @@ class BounceReceiver:
                 print(f"digest: warning: {path.name} kept in {self.maildir}/new for later: "
                       f"{type(exc).__name__}: {str(exc)[:200]!r}", file=sys.stderr)
             finally:
+                # Refilled before this one is done: `drain` never sees an empty queue with messages behind.
+                await self._catch_up(queue)
                 queue.task_done()
+
+    async def _catch_up(self, queue: asyncio.Queue[tuple[Path, bytes, list[str]]]) -> None:
+        """Move messages answered while the queue was full into it, oldest first, as places free up."""
+        while self._behind and not queue.full():
+            path, rcpt_tos = self._behind.popleft()
+            try:
+                raw = await asyncio.to_thread(path.read_bytes)
+            except OSError:
+                continue  # `digest inbox process` took it meanwhile: applied there
+            queue.put_nowait((path, raw, rcpt_tos))
+            if not self._behind:
+                print(f"digest: the SMTP receiver has caught up: {self._behind_total} message(s) from "
+                      f"{self.maildir}/new queued again", file=sys.stderr)
+                self._behind_total = 0
 
     async def drain(self) -> None:
         """Wait until every queued message is applied (tests, shutdown)."""

@@ -88,12 +88,17 @@ def _addresses(emails: tuple[str, ...]) -> list[str]:
 @click.option("--reason", type=click.Choice(SUPPRESSION_REASONS), default="manual", show_default=True)
 @click.option("--issue", type=int, help="The issue that led to it, if any.")
 @click.option("--list", "list_name", metavar="NAME",
-              help="Only for this list (the stem of subscribers/NAME.csv); their other lists still reach them.")
+              help="Only for this list: a NAME or a list file, as `digest send --list` takes it; their other lists "
+                   "still reach them.")
 @click.pass_obj
 def unsubscribe(ctx: Context, emails: tuple[str, ...], reason: str, issue: int | None, list_name: str | None) -> None:
     """Add addresses to the suppression list: no send (or none of one list) will reach them again."""
-    if list_name is not None and not list_name.strip():
-        raise SubscriberError("--list needs a list name")
+    if list_name is not None:
+        from digest.audiences import list_name_of
+
+        if not list_name.strip():
+            raise SubscriberError("--list needs a list name")
+        list_name = list_name_of(ctx, list_name)  # the name a send checks, whether a NAME or a path
     where = f", list {printable(list_name)}" if list_name else ""
     for email in _addresses(emails):
         added = ctx.store.suppress(email, reason=reason, issue=issue, list_name=list_name)

@@ -80,6 +80,8 @@ def dry_run(
     """
     report = DryRunReport()
     batch: list[tuple[Subscriber, str]] = []
+    # Suppressed on the list they came through: counted at the end, unless another list reaches them.
+    blocked_keys: set[str] = set()
 
     def flush() -> None:
         keys = [s.key for s, _ in batch]
@@ -90,7 +92,11 @@ def dry_run(
         for subscriber, list_name in batch:
             state, unknown = states.get(subscriber.key, ("pending", 0))
             if (list_name, subscriber.key) in blocked:
-                report.suppressed += 1
+                if subscriber.key in blocked_keys:
+                    report.duplicates += 1
+                blocked_keys.add(subscriber.key)
+            elif seen.add(subscriber.key, subscriber.line) is not None:
+                report.duplicates += 1
             elif state == "sent":
                 report.already_sent += 1
             elif state == "failed" and not retry_failed:
@@ -114,11 +120,13 @@ def dry_run(
     with SeenAddresses() as seen:
         for subscriber, list_name in stream_subscribers(lists, on_problem=on_problem, tags=tags, where=where,
                                                              members=members):
-            if seen.add(subscriber.key, subscriber.line) is not None:
-                report.duplicates += 1
-                continue
             batch.append((subscriber, list_name))
             if len(batch) >= _BATCH:
                 flush()
         flush()
+        for key in blocked_keys:  # reached through another list: a duplicate there; else suppressed
+            if seen.add(key, 0) is not None:
+                report.duplicates += 1
+            else:
+                report.suppressed += 1
     return report

@@ -263,7 +263,7 @@ async def send_campaign(
                         await connection.close()
                         connection = None
                     result = _result(row, outcome, options, clock())
-                    if not breaker.observe(row.id, outcome):
+                    if not breaker.observe(row.id, outcome, recipient=row.subscriber.email):
                         stop.set()  # the relay refuses everyone: no more sending, no more records against readers
                         result = replace(result, refusal="")
                     await writer.record(result)
@@ -336,7 +336,8 @@ async def send_campaign(
             # Rows we claimed but did not send go back at once, not when the lease ends.
             store.release(owner=owner)
             if breaker.withdraw:
-                store.withdraw_refusals(breaker.withdraw)
+                store.withdraw_refusals(breaker.withdraw, now=clock(), soft_limit=options.soft_limit,
+                                        soft_window=options.soft_window)
             report.stopped = breaker.tripped
             store.finish_run(run, seconds=report.seconds)
             if reading is not None:

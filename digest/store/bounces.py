@@ -8,8 +8,11 @@ never count a bounce twice.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from digest.back.policy import enhanced_status
 from digest.store.base import SQLBase, Tx, now_iso
@@ -73,6 +76,32 @@ class Delivery:
     email_key: str
     issue: int
     message_id: str
+
+
+_State = tuple[Any, Any, Any]  # a global suppression's (reason, issue, created_at), all None when there is none
+
+
+def _suppression_state(tx: Tx, key: str) -> tuple[_State, list[str]]:
+    """An address's global suppression and the lists exempted from it, as they are now."""
+    row = tx.execute("SELECT reason, issue, created_at FROM suppressions WHERE email_key = ?", (key,)).fetchone()
+    lists = sorted(str(r[0]) for r in tx.execute(
+        "SELECT list FROM suppression_exemptions WHERE email_key = ?", (key,)).fetchall())
+    return (tuple(row) if row else (None, None, None)), lists
+
+
+def _restore(tx: Tx, key: str, had: _State, made: _State, exemptions: list[str]) -> None:
+    """Put an address's suppression back as it was before a refusal, if the refusal's change still stands."""
+    now, _ = _suppression_state(tx, key)
+    if tuple(now) != tuple(made):
+        return  # changed since (a complaint, an unsubscribe, `resubscribe`): that is the newer word
+    if had[0] is None:
+        tx.execute("DELETE FROM suppressions WHERE email_key = ?", (key,))
+    else:
+        tx.execute("UPDATE suppressions SET reason = ?, issue = ?, created_at = ? WHERE email_key = ?",
+                   (*had, key))
+        for list_name in exemptions:
+            tx.execute("INSERT INTO suppression_exemptions (list, email_key, created_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT (list, email_key) DO NOTHING", (list_name, key, now_iso()))
 
 
 def _clip(text: str) -> str:
@@ -221,24 +250,65 @@ class BounceQueries(SQLBase):
             reply = f"{result.code} {result.reply}"
             event = BounceEvent(str(row[0]), result.refusal, "rcpt", f"rcpt:{result.row_id}", issue=int(row[1]),
                                 status=enhanced_status(result.reply) or str(result.code), diagnostic=reply)
-            self._apply(tx, event, now=now, soft_limit=soft_limit, soft_window=soft_window)
+            key = email_key(event.email)
+            had = _suppression_state(tx, key)
+            if self._apply(tx, event, now=now, soft_limit=soft_limit, soft_window=soft_window).suppressed:
+                # Kept so `withdraw_refusals` can put back what was there (the relay may turn out at fault).
+                now_set = _suppression_state(tx, key)
+                tx.execute(
+                    "INSERT INTO refusal_changes (report_key, email_key, had_reason, had_issue, had_created, "
+                    "set_reason, set_issue, set_created, exemptions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (report_key, email_key) DO NOTHING",
+                    (event.report_key, key, *had[0], *now_set[0], json.dumps(had[1])))
 
-    def withdraw_refusals(self, row_ids: Sequence[int]) -> int:
-        """Forget what these rows' refusals recorded (the relay refused everyone: not the readers' fault);
-        the suppressions they made are lifted. Returns the events removed."""
+    def withdraw_refusals(self, row_ids: Sequence[int], *, now: float | None = None, soft_limit: int = 3,
+                          soft_window: float = 30 * 86400.0) -> int:
+        """Forget what these rows' refusals recorded (the relay refused everyone: not the readers' fault).
+
+        Each address's suppression, and the lists a signup had exempted, are put back as they were
+        before the refusal (a soft limit reached by the withdrawn event, a hard bounce) — unless
+        something else has changed the suppression since (a complaint that came in meanwhile stays).
+        Then the events that remain decide again: a bounce or a complaint that came in after the
+        refusal, or soft bounces that reach the limit without it, suppress as they would have.
+        Returns the events removed."""
         removed = 0
+        now = time.time() if now is None else now
         with self.transaction() as tx:
+            self.lock_table(tx, "bounce_events")
             for start in range(0, len(row_ids), 500):
                 keys = [f"rcpt:{r}" for r in row_ids[start:start + 500]]
                 marks = ",".join("?" * len(keys))
+                # Per address: the first withdrawn event (what came after it is judged again below).
+                after = {str(k): int(i) for k, i in tx.execute(
+                    f"SELECT email_key, MIN(id) FROM bounce_events WHERE source = 'rcpt' "  # nosec B608
+                    f"AND report_key IN ({marks}) GROUP BY email_key", keys).fetchall()}
                 # Only "?" placeholders are formatted in; the values are bound parameters.
-                tx.execute(
-                    "DELETE FROM suppressions WHERE reason = 'bounced' AND email_key IN (SELECT email_key "  # nosec B608
-                    f"FROM bounce_events WHERE source = 'rcpt' AND kind = 'hard' AND report_key IN ({marks}))", keys)
+                changes = tx.execute(
+                    "SELECT email_key, had_reason, had_issue, had_created, set_reason, set_issue, set_created, "  # nosec B608
+                    f"exemptions FROM refusal_changes WHERE report_key IN ({marks}) ORDER BY report_key DESC",
+                    keys).fetchall()
+                for key, *states, exemptions in changes:
+                    _restore(tx, str(key), (states[0], states[1], states[2]), (states[3], states[4], states[5]),
+                             json.loads(exemptions))
+                tx.execute(f"DELETE FROM refusal_changes WHERE report_key IN ({marks})", keys)  # nosec B608
                 removed += int(tx.execute(
                     f"DELETE FROM bounce_events WHERE source = 'rcpt' AND report_key IN ({marks})",  # nosec B608
                     keys).rowcount)
+                for key, first in after.items():
+                    self._judge_again(tx, key, after=first, now=now, soft_limit=soft_limit, soft_window=soft_window)
         return removed
+
+    def _judge_again(self, tx: Tx, key: str, *, after: int, now: float, soft_limit: int, soft_window: float) -> None:
+        """After a withdrawal: the events of an address recorded since `after` suppress it as they would have."""
+        later = tx.execute("SELECT kind, email, issue FROM bounce_events WHERE email_key = ? AND id > ? "
+                           "AND cleared = 0 AND kind IN ('hard', 'complaint', 'soft') ORDER BY id",
+                           (key, after)).fetchall()
+        for kind, email, issue in later:
+            if kind in _SUPPRESS_FOR:
+                suppress_everywhere(tx, str(email), _SUPPRESS_FOR[str(kind)], issue)
+        soft = [(email, issue) for kind, email, issue in later if kind == "soft"]
+        if soft and self._soft_count(tx, key, since=now - soft_window) >= soft_limit:
+            suppress_everywhere(tx, str(soft[-1][0]), "bounced", soft[-1][1])
 
     def resubscribe(self, email: str) -> bool:
         """Undo a mistake: off the suppression list (every list's too), and past bounces no longer count;

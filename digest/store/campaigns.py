@@ -16,7 +16,7 @@ from typing import Any
 from digest.model import Subscriber
 from digest.store.base import SQLBase, now_iso
 from digest.store.records import Campaign, CampaignStatus, Claim, ClaimedRow, Failure, Result
-from digest.store.suppressions import SUPPRESSED_ROW
+from digest.store.suppressions import SUPPRESSED_ROW, suppressed_on
 
 __all__ = ["CampaignQueries", "MAX_UNKNOWN_ATTEMPTS", "WORKER_SILENCE"]
 
@@ -34,6 +34,10 @@ _COUNTED = "(d.status = 'sent' OR m.generation = (SELECT c.generation FROM campa
 # A member row counts for its campaign while it belongs to the latest reading of the lists and the
 # campaign is open; a row sent stays counted (it went out for this campaign).
 _CURRENT = "EXISTS (SELECT 1 FROM campaigns c WHERE c.id = m.campaign AND c.closed = 0 AND c.generation = m.generation)"
+# The lists of the claimed row `deliveries` in campaign ? that still reach the reader (fixed SQL only).
+_OPEN_LIST = ("member_lists ml WHERE ml.campaign = ? AND ml.delivery = deliveries.id "  # nosec B608
+              "AND ml.generation = (SELECT c.generation FROM campaigns c WHERE c.id = ml.campaign) "
+              f"AND NOT {suppressed_on('ml.list', 'deliveries.email_key')}")
 _DUE = ("(d.status = 'pending' OR (d.status = 'deferred' AND d.retry_at <= ?) "
         "OR (d.status = 'unknown' AND d.retry_at <= ? AND d.unknown_attempts < ?))")
 
@@ -119,11 +123,14 @@ class CampaignQueries(SQLBase):
                               "WHERE id = ? AND reader = ?", (fingerprint, campaign_id, owner)).rowcount
             if not done:
                 return 0  # another reader took over: its reading decides
-            return int(tx.execute(
+            left = int(tx.execute(
                 "DELETE FROM campaign_members WHERE campaign = ? "
                 "AND generation <> (SELECT generation FROM campaigns WHERE id = ?) "
                 "AND delivery IN (SELECT id FROM deliveries WHERE status <> 'sent')",
                 (campaign_id, campaign_id)).rowcount)
+            tx.execute("DELETE FROM member_lists WHERE campaign = ? "
+                       "AND generation <> (SELECT generation FROM campaigns WHERE id = ?)", (campaign_id, campaign_id))
+            return left
 
     def reading_state(self, campaign_id: int, *, now: float) -> tuple[bool, bool]:
         """(read whole, someone is reading it now)."""
@@ -144,11 +151,13 @@ class CampaignQueries(SQLBase):
             return 0, 0
         # One order for every writer: concurrent enqueuers lock rows alike and never deadlock.
         ordered = sorted({s.key: (s, name) for s, name in reversed(batch)}.values(), key=lambda item: item[0].key)
-        # Suppressed for the list each row comes from: a reader who left one list still gets the others.
-        blocked = 0
-        for list_name in sorted({name for _, name in ordered}):
-            keys = [s.key for s, name in ordered if name == list_name]
-            blocked += len(self.suppressed_among(keys, list_name=list_name))  # type: ignore[attr-defined]
+        # Every list a reader comes through: one who left a list still gets the others (SUPPRESSED_ROW).
+        through = sorted({(s.key, name) for s, name in batch})
+        allowed: set[str] = set()
+        for list_name in sorted({name for _, name in through}):
+            keys = [key for key, name in through if name == list_name]
+            allowed.update(set(keys) - self.suppressed_among(keys, list_name=list_name))  # type: ignore[attr-defined]
+        blocked = sum(1 for s, _ in ordered if s.key not in allowed)
         now = now_iso()
         rows = [(campaign.issue, s.email, s.key, s.name, json.dumps(dict(s.attrs), ensure_ascii=False),
                  name, message_id(s.key), now, now) for s, name in ordered]
@@ -162,6 +171,11 @@ class CampaignQueries(SQLBase):
                 "WHERE issue = ? AND email_key = ? "
                 "ON CONFLICT (campaign, delivery) DO UPDATE SET generation = excluded.generation",
                 [(campaign.id, reading, campaign.issue, row[2]) for row in rows])
+            tx.executemany(
+                "INSERT INTO member_lists (campaign, delivery, list, generation) SELECT ?, id, ?, ? FROM deliveries "
+                "WHERE issue = ? AND email_key = ? "
+                "ON CONFLICT (campaign, delivery, list) DO UPDATE SET generation = excluded.generation",
+                [(campaign.id, name, reading, campaign.issue, key) for key, name in through])
         return len(rows), blocked
 
     # -- claims ----------------------------------------------------------------
@@ -175,7 +189,10 @@ class CampaignQueries(SQLBase):
         the tables. `Claim.scanned_to` is where the next claim of this pass starts.
         """
         sql = (
-            "UPDATE deliveries SET owner = ?, lease_until = ?, sent_by = ?, "  # nosec B608 - only _DUE and the lock clause are formatted in
+            "UPDATE deliveries SET owner = ?, lease_until = ?, sent_by = ?, "  # nosec B608 - only fixed SQL is formatted in
+            # The message goes out for a list that still reaches the reader (their row's own list first).
+            f"list = CASE WHEN EXISTS (SELECT 1 FROM {_OPEN_LIST} AND ml.list = deliveries.list) THEN list "
+            f"ELSE COALESCE((SELECT MIN(ml.list) FROM {_OPEN_LIST}), list) END, "
             "attempts_run = CASE WHEN run_id = ? THEN attempts_run ELSE 0 END, run_id = ? "
             "WHERE id IN (SELECT d.id FROM campaign_members m JOIN deliveries d ON d.id = m.delivery "
             f"WHERE m.campaign = ? AND m.delivery > ? AND m.delivery <= ? AND {_CURRENT} "
@@ -194,9 +211,9 @@ class CampaignQueries(SQLBase):
                 break
             upper, seen = int(window[0]), int(window[1])
             with self.transaction() as tx:
-                rows = tx.execute(sql, (owner, lease_until, campaign_id, run, run, campaign_id, cursor, upper, now,
-                                        now, now, MAX_UNKNOWN_ATTEMPTS, run, max_attempts,
-                                        limit - len(claimed))).fetchall()
+                rows = tx.execute(sql, (owner, lease_until, campaign_id, campaign_id, campaign_id, run, run,
+                                        campaign_id, cursor, upper, now, now, now, MAX_UNKNOWN_ATTEMPTS, run,
+                                        max_attempts, limit - len(claimed))).fetchall()
             claimed += [ClaimedRow(int(rid), Subscriber(email, name, attrs=json.loads(attrs)), list_name,
                                    int(attempts), int(unknown))
                         for rid, email, name, attrs, list_name, attempts, unknown in rows]

@@ -316,6 +316,41 @@ ALTER TABLE signups ADD COLUMN network TEXT NOT NULL DEFAULT '';
 CREATE INDEX signups_by_network ON signups (network, state, expires_at)""")
 
 
+def member_lists(store: SQLBase, tx: Tx) -> None:
+    """Every list through which a campaign reaches a reader (a journal row names one list; a reader who
+    left that one may still be on another that gets the same issue)."""
+    _run(store, tx, """
+CREATE TABLE member_lists (
+    campaign {bigint} NOT NULL,
+    delivery {bigint} NOT NULL,
+    list TEXT NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (campaign, delivery, list)
+)""")
+    # Members journaled before: the one list their row names.
+    tx.execute("INSERT INTO member_lists (campaign, delivery, list, generation) "
+               "SELECT m.campaign, m.delivery, d.list, m.generation FROM campaign_members m "
+               "JOIN deliveries d ON d.id = m.delivery")
+
+
+def refusal_changes(store: SQLBase, tx: Tx) -> None:
+    """What a refusal at send time changed in an address's suppression (and the list exemptions it ended),
+    so a send that finds the relay at fault can put back exactly what was there."""
+    _run(store, tx, """
+CREATE TABLE refusal_changes (
+    report_key TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    had_reason TEXT,
+    had_issue INTEGER,
+    had_created TEXT,
+    set_reason TEXT,
+    set_issue INTEGER,
+    set_created TEXT,
+    exemptions TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (report_key, email_key)
+)""")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
@@ -324,4 +359,6 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0200_list_loop", list_loop),
     ("0300_schedule", schedule),
     ("0400_suppression_scopes", suppression_scopes),
+    ("0410_member_lists", member_lists),
+    ("0420_refusal_changes", refusal_changes),
 ]

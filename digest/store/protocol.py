@@ -350,8 +350,10 @@ class Store(Protocol):
         """Record the refusals of recipients under the bounce policy, inside the send's transaction."""
         ...
 
-    def withdraw_refusals(self, row_ids: Sequence[int]) -> int:
-        """Forget these rows' refusals and lift the suppressions they made (the relay refused everyone)."""
+    def withdraw_refusals(self, row_ids: Sequence[int], *, now: float | None = None, soft_limit: int = 3,
+                          soft_window: float = 30 * 86400.0) -> int:
+        """Forget these rows' refusals and put each address back as it was (the relay refused everyone);
+        what came in since (a bounce, a complaint) still counts."""
         ...
 
     def resubscribe(self, email: str) -> bool:

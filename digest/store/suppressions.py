@@ -10,12 +10,13 @@ Two scopes (migration 0400_suppression_scopes):
   lists still reach them.
 
 A confirmed signup to list X is the reader asking again, for X only: it
-lifts X's own suppression, a global `bounced` (the confirmation reached
-them: the address works), and exempts X from a global complaint or
-unsubscribe (`suppression_exemptions`) — the other lists stay suppressed. A
-new global suppression (another complaint, a bounce) ends every exemption.
+lifts X's own suppression and exempts X from a global one, whatever its
+reason (`suppression_exemptions`) — the other lists stay suppressed. A new
+global suppression (another complaint, a bounce) ends every exemption, and
+a stronger reason replaces a weaker one (`REASON_RANK`).
 A journal row is suppressed by `SUPPRESSED_ROW`, the one condition every
-query of the send uses.
+query of the send uses: only when every list that reaches the reader in
+that campaign is suppressed for them.
 """
 
 from __future__ import annotations
@@ -27,29 +28,53 @@ from digest.store.base import SQLBase, Tx, now_iso
 from digest.store.issues import email_key
 from digest.store.records import SUPPRESSION_REASONS, Suppression
 
-__all__ = ["SuppressionQueries", "SUPPRESSED_ROW", "suppress_everywhere", "unsubscribe_from", "lift_for_list"]
+__all__ = ["SuppressionQueries", "SUPPRESSED_ROW", "REASON_RANK", "suppressed_on", "suppress_everywhere",
+           "unsubscribe_from", "lift_for_list"]
 
 _IN_CHUNK = 500
 
-#: True when journal row `d` may not be sent: suppressed everywhere (and its list not exempted), or on its list.
+def suppressed_on(list_sql: str, key_sql: str) -> str:
+    """SQL true when the address `key_sql` may not be sent list `list_sql` (both SQL expressions):
+    suppressed everywhere and that list not exempted, or suppressed on that list."""
+    # Called with fixed column names only, never with values: those are bound parameters.
+    return (f"(EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = {key_sql} AND NOT EXISTS ("  # nosec B608
+            f"SELECT 1 FROM suppression_exemptions x WHERE x.list = {list_sql} AND x.email_key = {key_sql})) "
+            f"OR EXISTS (SELECT 1 FROM list_suppressions l WHERE l.list = {list_sql} AND l.email_key = {key_sql}))")
+
+
+#: True when journal row `d`, member `m` of a campaign, may not be sent for that campaign: suppressed on
+#: every list through which the campaign's latest reading reaches them (migration 0410_member_lists).
+#: A reader who left `weekly` still gets the issue through `monthly`, in the same campaign or another.
 SUPPRESSED_ROW = (
-    "(EXISTS (SELECT 1 FROM suppressions s WHERE s.email_key = d.email_key AND NOT EXISTS ("
-    "SELECT 1 FROM suppression_exemptions x WHERE x.list = d.list AND x.email_key = d.email_key)) "
-    "OR EXISTS (SELECT 1 FROM list_suppressions l WHERE l.list = d.list AND l.email_key = d.email_key))")
+    "(NOT EXISTS (SELECT 1 FROM member_lists ml WHERE ml.campaign = m.campaign AND ml.delivery = m.delivery "  # nosec B608
+    f"AND ml.generation = m.generation AND NOT {suppressed_on('ml.list', 'd.email_key')}))")
+
+
+#: How strong a global suppression's reason is: a stronger one replaces a weaker, never the reverse.
+#: A complaint is the reader's loudest word (mailbox providers count it against the sender); an
+#: unsubscribe, or what the operator wrote, is the reader's or the operator's decision; a bounce only
+#: says the address failed once, and a later complaint or unsubscribe must not hide behind it.
+REASON_RANK = {"bounced": 1, "unsubscribed": 2, "manual": 2, "complained": 3}
+_RANK_SQL = "CASE {col} " + " ".join(f"WHEN '{r}' THEN {n}" for r, n in REASON_RANK.items()) + " ELSE 0 END"
 
 
 def suppress_everywhere(tx: Tx, email: str, reason: str, issue: int | None) -> bool:
     """In a transaction: suppress an address for every list; True when that changed anything.
 
-    An address already suppressed keeps its first reason; lists a signup had exempted are
-    suppressed again (a complaint or a bounce after the signup counts).
+    An address already suppressed keeps its reason unless the new one is stronger
+    (`REASON_RANK`: a complaint after a bounce is a complaint); lists a signup had exempted
+    are suppressed again (a complaint or a bounce after the signup counts).
     """
     key = email_key(email)
-    added = int(tx.execute(
-        "INSERT INTO suppressions (email_key, email, reason, issue, created_at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT (email_key) DO NOTHING", (key, email.strip(), reason, issue, now_iso())).rowcount) == 1
+    # Only the fixed rank CASE is formatted in; the values are bound parameters.
+    changed = int(tx.execute(
+        "INSERT INTO suppressions (email_key, email, reason, issue, created_at) VALUES (?, ?, ?, ?, ?) "  # nosec B608
+        "ON CONFLICT (email_key) DO UPDATE SET reason = excluded.reason, issue = excluded.issue, "
+        f"created_at = excluded.created_at WHERE {_RANK_SQL.format(col='excluded.reason')} > "
+        f"{_RANK_SQL.format(col='suppressions.reason')}",
+        (key, email.strip(), reason, issue, now_iso())).rowcount) == 1
     lifted = int(tx.execute("DELETE FROM suppression_exemptions WHERE email_key = ?", (key,)).rowcount) > 0
-    return added or lifted
+    return changed or lifted
 
 
 def unsubscribe_from(tx: Tx, email: str, list_name: str, issue: int | None) -> bool:
@@ -71,11 +96,12 @@ def unsubscribe_from(tx: Tx, email: str, list_name: str, issue: int | None) -> b
 
 
 def lift_for_list(tx: Tx, key: str, list_name: str) -> None:
-    """In a confirmation's transaction: what the reader's new opt-in to this list lifts, and no more."""
+    """In a confirmation's transaction: what the reader's new opt-in to this list lifts, and no more.
+
+    Their unsubscribe from this list goes; a global suppression (a bounce, a complaint, an
+    unsubscribe from everything) stays for every other list and only this one is exempted,
+    until the next bounce or complaint (`suppress_everywhere` ends every exemption)."""
     tx.execute("DELETE FROM list_suppressions WHERE list = ? AND email_key = ?", (list_name, key))
-    # The confirmation mail reached them: a bounce said the address was dead, it is not.
-    tx.execute("DELETE FROM suppressions WHERE email_key = ? AND reason = 'bounced'", (key,))
-    # A complaint or an unsubscribe from everything stays, for every other list.
     tx.execute("INSERT INTO suppression_exemptions (list, email_key, created_at) SELECT ?, ?, ? "
                "WHERE EXISTS (SELECT 1 FROM suppressions WHERE email_key = ?) "
                "ON CONFLICT (list, email_key) DO NOTHING", (list_name, key, now_iso(), key))
