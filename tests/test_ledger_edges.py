@@ -128,6 +128,32 @@ def test_a_paused_sender_leaves_rows_another_took(workspace: Path, runner):
     assert sum(c - 1 for c in delivered.values()) <= concurrency, (at_pause, sum(c - 1 for c in delivered.values()))
 
 
+def test_a_paused_sender_waiting_on_its_rate_sends_nothing_another_took(workspace: Path, runner, recorder):
+    # Found by an attack pass: rows checked before the --rate wait were sent after SIGCONT without a
+    # second look, 8 duplicates when one sender was paused while another finished the campaign.
+    server, handler = recorder
+    emails = write_list(workspace / "subscribers" / "r.csv", 40)
+    command = [*SEND, "--list", "subscribers/r.csv", "--lease", "5", "--concurrency", "8"]
+    point_smtp_at(workspace, server.port)
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    paused = subprocess.Popen([*command, "--rate", "2"], cwd=workspace, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(handler.received) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    paused.send_signal(signal.SIGSTOP)  # every worker holds a row and waits for its turn under --rate
+    time.sleep(6)  # longer than the lease
+    other = subprocess.run(command, cwd=workspace, capture_output=True, text=True, timeout=120)
+    paused.send_signal(signal.SIGCONT)
+    _, err = paused.communicate(timeout=60)
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert paused.returncode in (0, 3), err
+    delivered = Counter(r.rcpt_tos[0] for r in handler.received)
+    assert set(delivered) == set(emails)
+    # At most the one message on the wire when it was paused; none of those waiting for the rate.
+    assert sum(c - 1 for c in delivered.values()) <= 1, delivered.most_common(10)
+
+
 @pytest.mark.parametrize("closing", [">&-", "2>&-", "<&-"])
 def test_a_send_with_a_closed_standard_stream_still_sends(workspace: Path, runner, recorder, closing: str):
     server, handler = recorder

@@ -249,15 +249,19 @@ async def send_campaign(
                 try:
                     if stop.is_set():
                         continue  # left claimed, released below: the next run (or another sender) sends it
+                    # Wait for our turn and our connection first, then check the row is still ours: a
+                    # process paused during either wait (Ctrl-Z, a laptop asleep) may have lost it.
+                    if bucket:
+                        await bucket.take()
+                    if connection is None:
+                        connection = await connect()
+                    if stop.is_set():
+                        continue
                     stale = claimed_at.pop(row.id, 0.0) <= held["lapse"]
                     if (stale or clock() > held["until"] - min(5.0, options.lease / 4)) and not await in_store(
                             store.reconfirm, row.id, owner=owner, lease_until=clock() + options.lease):
                         continue  # our lease ran out while we were paused and another sender took the row
-                    if connection is None:
-                        connection = await connect()
                     message = skeleton.compose(row.subscriber, list_name=row.list_name, row=row.id)
-                    if bucket:
-                        await bucket.take()
                     outcome = await connection.send(message, sender=message.sender or sender)
                     if outcome.connection_lost:
                         await connection.close()
