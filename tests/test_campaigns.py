@@ -58,7 +58,7 @@ def test_sends_started_together_reach_everyone_exactly_once(workspace: Path, run
     for process, (out, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, out + err
     delivered = Counter(r.rcpt_tos[0] for r in handler.received)
-    assert set(delivered) == set(emails)
+    assert set(delivered) == set(emails), [out + err for out, err in outputs]
     assert max(delivered.values()) == 1  # nobody twice
     shares = [_sent_this_run(out) for out, _ in outputs]
     assert sum(shares) == n and sum(1 for s in shares if s) >= 2  # they shared the work

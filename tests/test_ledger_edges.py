@@ -102,6 +102,27 @@ def test_a_database_url_that_is_no_url_is_refused_not_made_a_file(workspace: Pat
     assert sorted(p.name for p in workspace.iterdir()) == ["digest.toml", "pages", "subscribers"]
 
 
+def pause_outside_a_write(process: subprocess.Popen[bytes], database: Path) -> None:
+    """SIGSTOP the process at a moment it holds no SQLite write lock (Ctrl-Z lands anywhere; one that
+    lands inside a write transaction blocks every other writer of the file until the process goes on,
+    which is SQLite's, not the lease's, behaviour; the lease is what these tests are about)."""
+    import sqlite3
+
+    for _ in range(200):
+        process.send_signal(signal.SIGSTOP)
+        probe = sqlite3.connect(database, timeout=0.2, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:
+            process.send_signal(signal.SIGCONT)
+            time.sleep(0.01)
+        finally:
+            probe.close()
+    raise AssertionError("the sender always held the write lock")
+
+
 def test_a_paused_sender_leaves_rows_another_took(workspace: Path, runner):
     n, concurrency = 400, 4
     emails = write_list(workspace / "subscribers" / "k.csv", n)
@@ -114,7 +135,7 @@ def test_a_paused_sender_leaves_rows_another_took(workspace: Path, runner):
         deadline = time.monotonic() + 60
         while len(handler.received) < 40 and time.monotonic() < deadline:
             time.sleep(0.01)
-        paused.send_signal(signal.SIGSTOP)  # Ctrl-Z, a laptop asleep
+        pause_outside_a_write(paused, workspace / ".digest" / "state.sqlite3")  # Ctrl-Z, a laptop asleep
         at_pause = len(handler.received)
         time.sleep(6)  # longer than the lease
         other = subprocess.run(command, cwd=workspace, capture_output=True, text=True, timeout=120)
@@ -141,7 +162,8 @@ def test_a_paused_sender_waiting_on_its_rate_sends_nothing_another_took(workspac
     deadline = time.monotonic() + 60
     while len(handler.received) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
-    paused.send_signal(signal.SIGSTOP)  # every worker holds a row and waits for its turn under --rate
+    # Every worker holds a row and waits for its turn under --rate.
+    pause_outside_a_write(paused, workspace / ".digest" / "state.sqlite3")
     time.sleep(6)  # longer than the lease
     other = subprocess.run(command, cwd=workspace, capture_output=True, text=True, timeout=120)
     paused.send_signal(signal.SIGCONT)

@@ -184,3 +184,34 @@ def test_processes_opening_a_fresh_workspace_at_once_all_succeed(tmp_path: Path)
         for run in runs:
             _, err = run.communicate(timeout=60)
             assert run.returncode == 0, err.decode()
+
+
+def test_senders_starting_together_take_the_reading_once(store_location: str):
+    # Found by the suite on PostgreSQL: two start_reading calls both read the old row (READ COMMITTED),
+    # both took the lease, and the one that finished last took all 1500 members out of the campaign.
+    with open_store(store_location) as store:
+        for trial in range(20):
+            campaign = store.open_campaign(trial + 1, f"k{trial}", "list.csv")
+            answers = _start_readings_together(store, campaign.id, 6)
+            readers = [generation for state, generation in answers if state == "read"]
+            [now] = store.one("SELECT generation FROM campaigns WHERE id = ?", (campaign.id,))  # type: ignore[misc]
+            assert readers == [now], (trial, answers, now)
+
+
+def _start_readings_together(store, campaign_id: int, count: int) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    import threading
+
+    start = threading.Barrier(count)
+    answers: list[tuple[str, int]] = []
+
+    def take(owner: str) -> None:
+        start.wait()
+        answers.append(store.start_reading(campaign_id, owner=owner, until=time.time() + 60, now=time.time(),
+                                           fingerprint="f"))
+
+    threads = [threading.Thread(target=take, args=(f"o{i}",)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers

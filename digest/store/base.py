@@ -58,6 +58,10 @@ class SQLBase:
     backend = "sql"
     #: Appended to the claim's inner SELECT: PostgreSQL's row locks; nothing for SQLite.
     claim_lock = ""
+    #: Appended to a SELECT whose row the same transaction then updates from what it read: PostgreSQL
+    #: (READ COMMITTED) would let two transactions read the same old row; SQLite's BEGIN IMMEDIATE
+    #: already serialises writers.
+    row_lock = ""
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

@@ -92,9 +92,12 @@ class CampaignQueries(SQLBase):
         """Take the reader's lease: ("read", the new generation), ("done", …) when read whole and unchanged, or
         ("busy", …) while another process reads. Each reading is a new generation of the campaign's members."""
         with self.transaction() as tx:
+            # Locked: two processes starting together must not both take the lease from one old row
+            # (each enqueuing under a generation the other's UPDATE made stale, and the last reader's
+            # finish_reading then taking every member out of the campaign).
             complete, seen, reader, reader_until, generation = tx.execute(
-                "SELECT complete, fingerprint, reader, reader_until, generation FROM campaigns WHERE id = ?",
-                (campaign_id,)).fetchone()
+                f"SELECT complete, fingerprint, reader, reader_until, generation FROM campaigns WHERE id = ? "
+                f"{self.row_lock}", (campaign_id,)).fetchone()  # nosec B608 - a fixed lock clause
             if complete and seen == fingerprint:
                 return "done", int(generation)
             if reader and reader != owner and reader_until >= now:

@@ -90,6 +90,7 @@ class PostgresStore(Queries, SQLBase):
 
     backend = "postgresql"
     claim_lock = "FOR UPDATE OF d SKIP LOCKED"
+    row_lock = "FOR UPDATE"
 
     def __init__(self, url: str, *, pool_size: int = 8, timeout: float = 30.0) -> None:
         import logging
