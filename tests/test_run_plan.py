@@ -66,6 +66,36 @@ def test_a_proof_send_and_a_late_article_do_not_let_run_replace_the_plan(desk: P
     assert len(handler.received) == 7
 
 
+def test_build_and_preview_keep_the_open_issue_after_a_proof_until_it_goes_to_readers(desk: Path, runner,
+                                                                                     recorder):
+    """Build, edit, proof, a late article, build, run: the editor's issue 1 goes out, the article is listed."""
+    server, handler = recorder
+    point_smtp_at(desk, server.port)
+    build(runner)
+    _edit_intro(desk, 1, "Edited by hand for this week.")
+    build(runner)
+    (desk / "subscribers" / "proof.csv").write_text("email,name\neditor@example.net,Editor\n")
+    proof = runner.invoke(main, ["send", "--list", "proof"])
+    assert proof.exit_code == 0, proof.output + proof.stderr
+    (desk / "pages" / "d-late.txt").write_text(LATE)
+    rebuilt = build(runner)
+    assert "Issue 1:" in rebuilt.output and "new since the plan: 1 article(s)" in rebuilt.output
+    assert ("issue 1 is still the open issue: not sent to readers yet, only proofs (subscribers/proof.csv)"
+            in rebuilt.output)
+    assert not (desk / "issues" / "2").exists()
+    from digest.planning import open_issue
+
+    ctx = Context(desk)
+    assert open_issue(ctx) == desk / "issues" / "1"  # what `digest preview` shows
+    ctx.close()
+    result = runner.invoke(main, ["run", "--list", LIST])
+    assert result.exit_code == 0 and "Issue 1:" in result.output, result.output + result.stderr
+    [text] = _texts(handler, "ada@example.com")
+    assert "Edited by hand for this week." in text and "Late Story About Bridges" not in text
+    # Gone to readers now: the next build is issue 2, by the rules.
+    assert "Issue 2:" in build(runner).output
+
+
 def test_a_cancelled_schedule_is_not_sent_by_run(desk: Path, runner, recorder):
     server, handler = recorder
     point_smtp_at(desk, server.port)
