@@ -258,3 +258,29 @@ def test_a_send_stops_when_its_run_loses_the_lock(desk: Path, runner, recorder):
                 at=parse_send_time(_at(30), "UTC"), halt=halt)
     assert stopped.value.code == 3 and handler.received == []
     ctx.close()
+
+
+def test_one_mailbox_that_stays_full_does_not_stall_the_newsletter(desk: Path, runner):
+    """weekly = a, full, b; full@ answers 452 every time: the next run sends the next issue, and says who is left."""
+    from tests.servers import FaultPlan, FaultyHandler, ThreadedFaultySMTP
+
+    handler = FaultyHandler(FaultPlan(defer_always={"full@example.com"}))
+    with ThreadedFaultySMTP(handler) as server:
+        point_smtp_at(desk, server.port)
+        (desk / "subscribers" / "weekly.csv").write_text(
+            "email,name\na@example.com,A\nfull@example.com,Full\nb@example.com,B\n")
+        first = runner.invoke(main, ["run", "--list", "weekly", "--max-attempts", "2"])
+        assert first.exit_code == 3, first.output + first.stderr  # incomplete: full@ deferred
+        assert sorted(r.rcpt_tos[0] for r in handler.received) == ["a@example.com", "b@example.com"]
+        (desk / "pages" / "d-late.txt").write_text(LATE)
+        second = runner.invoke(main, ["run", "--list", "weekly", "--max-attempts", "2"])
+        assert "Issue 2:" in second.output, second.output + second.stderr
+        assert ("issue 1: 1 recipient(s) of subscribers/weekly.csv still deferred or unknown after its send; "
+                "this run goes on to the next issue") in second.stderr
+        assert "Late Story About Bridges" in _texts(handler, "a@example.com")[1]
+        assert second.exit_code == 3  # full@ is deferred for issue 2 too
+        # The straggler is still reachable: a send of issue 1 tries it again.
+        handler.plan.defer_always.clear()
+        retry = runner.invoke(main, ["send", "issues/1", "--list", "weekly"])
+        assert retry.exit_code == 0, retry.output + retry.stderr
+        assert [r.rcpt_tos[0] for r in handler.received].count("full@example.com") == 1

@@ -12,8 +12,9 @@ from digest.cli.output import printable, say, warn
 from digest.cli.send import _where, deliver
 from digest.context import Context
 from digest.deliver.sender import SendOptions
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, IssueError
 from digest.runner import RunLease
+from digest.store import Audience
 from digest.scheduling import SendTime, describe_wait, duration, parse_send_time, waiter_alive
 
 __all__ = ["run"]
@@ -110,6 +111,8 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
         _resume(ctx, lease, paths, tags, pairs, options)
         return
     planned = issue_to_render(ctx, audience)
+    if planned is None:
+        _report_stragglers(ctx, audience)
     web_paths, web = split_sources(ctx, sources)
     if web:
         lease.doing("fetching")
@@ -129,6 +132,24 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
         return
     lease.doing(f"waiting to send issue {number} at {when.describe()}" if when else f"sending issue {number}")
     deliver(ctx, result.folder, paths, options=options, tags=tags, where=pairs, at=when, halt=lease.lost)
+
+
+def _report_stragglers(ctx: Context, audience: Audience) -> None:
+    """Say that the latest issue left recipients deferred or unknown (the run goes on to the next issue)."""
+    from digest.issue_folder import latest_issue
+    from digest.runner import stragglers
+
+    try:
+        folder = latest_issue(ctx.workspace.issues)
+    except IssueError:
+        return
+    left = stragglers(ctx, int(folder.name), audience)
+    if left:
+        lists = " ".join(f"--list {name}" for name in audience.lists)
+        warn(f"issue {folder.name}: {left} recipient(s) of {printable(audience.describe())} still deferred or "
+             f"unknown after its send; this run goes on to the next issue (digest status {folder.name} lists them; "
+             f"digest send {printable(folder)} {printable(lists)} tries the deferred again, with --retry-unknown "
+             "the unknown too)")
 
 
 def _resume(ctx: Context, lease: RunLease, paths: list[Path], tags: tuple[str, ...], pairs: list[tuple[str, str]],
