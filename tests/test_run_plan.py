@@ -160,11 +160,40 @@ def test_a_schedule_missed_by_more_than_half_a_day_waits_for_a_human(desk: Path,
     assert result.exit_code == 3 and handler.received == []
     assert ("issue 1 was to go to subscribers/example.csv at 2026-11-27 07:00 UTC and never went (no sender was "
             "waiting then: a reboot?); it is 7 d late") in result.stderr
-    assert "(digest send issues/1 --list subscribers/example.csv --cancel)" in result.stderr
+    assert "(digest send issues/1 --list subscribers/example.csv --abandon); then digest run goes on" in result.stderr
     assert not (desk / "issues" / "2").exists()
+    # --cancel alone leaves an unsent issue that a run does not send by itself: still a human's call.
     cancel = runner.invoke(main, ["send", "issues/1", "--list", LIST, "--cancel"])
     assert cancel.exit_code == 0 and "is no longer scheduled" in cancel.output, cancel.output + cancel.stderr
-    assert runner.invoke(main, ["run", "--list", LIST]).exit_code == 3  # cancelled: still a human's call
+    assert runner.invoke(main, ["run", "--list", LIST]).exit_code == 3
+
+
+def test_the_advice_for_a_missed_schedule_lets_run_go_on_in_one_step(desk: Path, runner, recorder):
+    """Follow the message of a schedule missed by a week, as written: the next run sends the next issue."""
+    import re
+    import shlex
+
+    server, handler = recorder
+    point_smtp_at(desk, server.port)
+    build(runner)
+    ctx = Context(desk)
+    from digest.audiences import audience_for, resolve_lists
+
+    audience = audience_for(ctx, resolve_lists(ctx, [Path(LIST)]))
+    campaign = ctx.store.open_campaign(1, audience.key, audience.describe())
+    ctx.store.schedule_campaign(campaign.id, send_at=time.time() - 7 * 86400, timezone="UTC",
+                                local_time="2026-11-27 07:00")
+    ctx.close()
+    (desk / "pages" / "d-late.txt").write_text(LATE)
+    missed = runner.invoke(main, ["run", "--list", LIST])
+    assert missed.exit_code == 3
+    skip = re.search(r"or (?:drop|skip) it \(digest (send [^)]*)\); then digest run goes on", missed.stderr)
+    assert skip, missed.stderr
+    followed = runner.invoke(main, shlex.split(skip.group(1)))
+    assert followed.exit_code == 0, followed.output + followed.stderr
+    nxt = runner.invoke(main, ["run", "--list", LIST])
+    assert nxt.exit_code == 0 and "Issue 2:" in nxt.output, nxt.output + nxt.stderr
+    assert "Late Story About Bridges" in _texts(handler, "ada@example.com")[0]
 
 
 def test_run_and_send_take_list_names_and_read_paths_in_the_workspace(desk: Path, runner, recorder, tmp_path):

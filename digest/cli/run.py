@@ -98,7 +98,7 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
                 f"issue {pending.issue} was to go to {audience.describe()} at {pending.local_time} "
                 f"{pending.timezone} and never went (no sender was waiting then: a reboot?); it is "
                 f"{duration(now - pending.send_at)} late, so digest run does not send it by itself: send it now "
-                f"(digest send {folder} {lists}) or drop it (digest send {folder} {lists} --cancel); "
+                f"(digest send {folder} {lists}) or skip it (digest send {folder} {lists} --abandon); "
                 "then digest run goes on")
         say(f"Issue {pending.issue} to {who} was scheduled for {describe_wait(pending, now=now)} by an earlier "
             "run or send that nobody waits for now: this run takes it over.")
