@@ -51,7 +51,8 @@ if TYPE_CHECKING:
     from digest.sources.fetch import FetchReport
 
 __all__ = ["RUN_LEASE", "MAX_LATE", "AnotherRunAtWork", "RunLockLost", "RunLease", "run_lock", "run_lock_name",
-           "fetch_configured_sources", "already_sent", "stragglers", "campaign_done", "pending_schedule", "issue_to_render"]
+           "fetch_configured_sources", "already_sent", "stragglers", "campaign_done", "pending_schedule",
+           "issue_to_render"]
 
 RUN_LEASE = 60.0  # seconds a run's lock outlives its last renewal
 MAX_LATE = 12 * 3600.0  # a schedule missed by more than this is not sent by a run on its own

@@ -14,8 +14,8 @@ from digest.context import Context
 from digest.deliver.sender import SendOptions
 from digest.errors import DeliveryError, IssueError
 from digest.runner import RunLease
-from digest.store import Audience
 from digest.scheduling import SendTime, describe_wait, duration, parse_send_time, waiter_alive
+from digest.store import Audience
 
 __all__ = ["run"]
 
