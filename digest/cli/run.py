@@ -9,7 +9,7 @@ import click
 
 from digest.cli.build import report_build, report_fetch, split_sources
 from digest.cli.output import printable, say, warn
-from digest.cli.send import _where, deliver
+from digest.cli.send import _where, deliver, warn_stale_plan
 from digest.context import Context
 from digest.deliver.sender import SendOptions
 from digest.errors import DeliveryError, IssueError
@@ -105,6 +105,7 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
         if when is not None and abs(when.at - pending.send_at) > 60:
             warn(f"--at {when.describe()} ignored: the recorded time holds (digest send {folder} --at … moves it)")
         lease.doing(f"waiting to send issue {pending.issue} at {pending.local_time} {pending.timezone}")
+        warn_stale_plan(folder)
         deliver(ctx, folder, paths, options=options, tags=tags, where=pairs, halt=lease.lost)
         return
     if resume:

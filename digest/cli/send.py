@@ -19,13 +19,13 @@ from digest.cli.output import print_rich, printable, say, stdout_closed, warn
 from digest.context import Context
 from digest.deliver.sender import SendOptions, SendReport
 from digest.errors import ConfigError, DeliveryError
-from digest.issue_folder import latest_issue, load_issue
+from digest.issue_folder import latest_issue, load_issue, plan_edited_since_build
 from digest.scheduling import ScheduledSend, SendTime, describe_wait, parse_send_time
 from digest.store import CampaignStatus
 from digest.store.schedules import Schedule
 from digest.subscribers import RowProblem
 
-__all__ = ["send", "deliver"]
+__all__ = ["send", "deliver", "warn_stale_plan"]
 
 
 def _where(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -137,6 +137,7 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
         _close(ctx, folder, lists, tags, _where(where), abandon=abandon, cancel=cancel)
         return
     load_issue(folder)  # a clear error before anything else
+    warn_stale_plan(folder)
     if at and (test_to or dry_run):
         raise ConfigError("--at schedules a send; it cannot be combined with --test-to or --dry-run")
     if test_to:
@@ -168,6 +169,13 @@ async def _halted(halt: threading.Event, terminate: Callable[[], None]) -> None:
         await asyncio.sleep(0.25)
     say("\nAnother digest run took this one's lock over: stopping.", err=True)
     terminate()
+
+
+def warn_stale_plan(folder: Path) -> None:
+    """One line when plan.toml was edited after the last build: the send uses the build, not the edit."""
+    if plan_edited_since_build(folder):
+        warn(f"{printable(folder / 'plan.toml')} was edited after the last build: this sends the issue as built, "
+             "without the edit (digest build first to send it)")
 
 
 def _close(ctx: Context, folder: Path, lists: tuple[Path, ...], tags: tuple[str, ...], where: list[tuple[str, str]],
