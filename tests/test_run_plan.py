@@ -282,11 +282,36 @@ def test_a_send_stops_when_its_run_loses_the_lock(desk: Path, runner, recorder):
     halt = threading.Event()
     threading.Timer(1.0, halt.set).start()
     ctx = Context(desk)
-    with pytest.raises(SystemExit) as stopped:
-        deliver(ctx, desk / "issues" / "1", [desk / LIST], options=SendOptions(),
-                at=parse_send_time(_at(30), "UTC"), halt=halt)
-    assert stopped.value.code == 3 and handler.received == []
+    # It returns (the run then says another run took over); the schedule stays for that run.
+    deliver(ctx, desk / "issues" / "1", [desk / LIST], options=SendOptions(), at=parse_send_time(_at(30), "UTC"),
+            halt=halt)
+    assert handler.received == []
+    assert [s.state for s in ctx.store.scheduled_campaigns()] == ["scheduled"]
     ctx.close()
+
+
+def test_a_waiting_run_whose_lock_another_run_took_stops_with_exit_0(desk: Path, recorder):
+    """`run --at` waiting, paused past its lease while another run took the lock: it says so and exits 0."""
+    from digest.audiences import audience_for, resolve_lists
+    from digest.runner import run_lock_name
+
+    server, handler = recorder
+    point_smtp_at(desk, server.port)
+    waiting = _digest(desk, "run", "--list", LIST, "--at", _at(120))
+    _wait_for_line(waiting, "Waiting; Ctrl-C cancels the schedule")
+    ctx = Context(desk)
+    name = run_lock_name(audience_for(ctx, resolve_lists(ctx, [Path(LIST)])))
+    holder = ctx.store.lock_holder(name, now=time.time())
+    assert holder is not None
+    # As if it was stopped (SIGSTOP) past its lease and a run on another host took the lock meanwhile.
+    ctx.store.expire_lock(name, owner=holder.owner)
+    now = time.time()
+    assert ctx.store.take_lock(name, owner="run:otherhost:1:x", until=now + 600, now=now) is None
+    out, err = waiting.communicate(timeout=60)
+    ctx.close()
+    assert waiting.returncode == 0, out + err
+    assert "paused longer than its lease and another run took over (host otherhost, pid 1" in err
+    assert "Stopped waiting" not in out + err and handler.received == []
 
 
 def test_one_mailbox_that_stays_full_does_not_stall_the_newsletter(desk: Path, runner):

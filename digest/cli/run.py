@@ -107,6 +107,7 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
         lease.doing(f"waiting to send issue {pending.issue} at {pending.local_time} {pending.timezone}")
         warn_stale_plan(folder)
         deliver(ctx, folder, paths, options=options, tags=tags, where=pairs, halt=lease.lost)
+        lease.check()  # stopped because another run took over: it says so and exits 0
         return
     if resume:
         _resume(ctx, lease, paths, tags, pairs, options)
@@ -133,6 +134,7 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
         return
     lease.doing(f"waiting to send issue {number} at {when.describe()}" if when else f"sending issue {number}")
     deliver(ctx, result.folder, paths, options=options, tags=tags, where=pairs, at=when, halt=lease.lost)
+    lease.check()  # stopped because another run took over: it says so and exits 0
 
 
 def _report_stragglers(ctx: Context, audience: Audience) -> None:
@@ -170,3 +172,4 @@ def _resume(ctx: Context, lease: RunLease, paths: list[Path], tags: tuple[str, .
         return
     lease.doing(f"finishing the send of issue {campaign.issue}")
     deliver(ctx, folder, paths, options=options, tags=tags, where=pairs, halt=lease.lost)
+    lease.check()  # stopped because another run took over: it says so and exits 0

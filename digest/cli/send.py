@@ -280,6 +280,8 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
         sys.exit(3)
     schedule, report = outcome.schedule, outcome.report
     if report is None:  # cancelled or stopped while waiting: nothing was sent
+        if halt is not None and halt.is_set() and outcome.state != "cancelled":
+            return  # a run that lost its lock: another run waits for the schedule now, and this one says so
         if schedule is not None and outcome.state == "cancelled":
             say(f"Cancelled: issue {schedule.issue} to {printable(schedule.audience)} is no longer scheduled; "
                 "nothing was sent.")
