@@ -39,6 +39,7 @@ class DigestGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; our errors become `digest: error: …` on stderr, no traceback."""
+        _usual_interrupt()
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
@@ -77,6 +78,14 @@ def main(ctx: click.Context, root: Path, env_file: Path | None) -> None:
     context = Context(Workspace(root))
     ctx.obj = context
     ctx.call_on_close(context.close)
+
+
+def _usual_interrupt() -> None:
+    """Put Python's SIGINT handler back in place of digest_entry's start-up one (commands handle Ctrl-C)."""
+    import signal
+
+    if getattr(signal.getsignal(signal.SIGINT), "_digest_starting", False):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _standard_streams_open() -> None:
