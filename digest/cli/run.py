@@ -27,8 +27,9 @@ __all__ = ["run"]
                    "repeat for several.")
 @click.option("--tag", "tags", multiple=True, help="Only subscribers with this tag (repeatable: any of them).")
 @click.option("--where", "where", multiple=True, help="Only subscribers whose attribute KEY equals VALUE.")
-@click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM" | HH:MM',
-              help="Send at this local time of [newsletter] timezone (HH:MM: today); build now, wait until then.")
+@click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM" | HH:MM | "Fri HH:MM"',
+              help="Send at this local time of [newsletter] timezone (HH:MM: today; \"Fri HH:MM\": today, which "
+                   "must be a Friday); build now, wait until then.")
 @click.option("--resume", is_flag=True,
               help="Only pick up a send already scheduled or begun for the lists (at boot, after a reboot); "
                    "build nothing new.")
