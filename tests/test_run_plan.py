@@ -326,11 +326,15 @@ def test_one_mailbox_that_stays_full_does_not_stall_the_newsletter(desk: Path, r
         first = runner.invoke(main, ["run", "--list", "weekly", "--max-attempts", "2"])
         assert first.exit_code == 3, first.output + first.stderr  # incomplete: full@ deferred
         assert sorted(r.rcpt_tos[0] for r in handler.received) == ["a@example.com", "b@example.com"]
+        # Nothing new yet: running again finishes the send (tries full@ again), as exit 3 promises.
+        again = runner.invoke(main, ["run", "--list", "weekly", "--max-attempts", "1"])
+        assert again.exit_code == 3 and "trying the deferred again" in again.output, again.output + again.stderr
+        assert len(handler.received) == 2 and not (desk / "issues" / "2").exists()
         (desk / "pages" / "d-late.txt").write_text(LATE)
         second = runner.invoke(main, ["run", "--list", "weekly", "--max-attempts", "2"])
         assert "Issue 2:" in second.output, second.output + second.stderr
         assert ("issue 1: 1 recipient(s) of subscribers/weekly.csv still deferred or unknown after its send; "
-                "this run goes on to the next issue") in second.stderr
+                "this run goes on to issue 2") in second.stderr
         assert "Late Story About Bridges" in _texts(handler, "a@example.com")[1]
         assert second.exit_code == 3  # full@ is deferred for issue 2 too
         # The straggler is still reachable: a send of issue 1 tries it again.

@@ -114,8 +114,7 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
         _resume(ctx, lease, paths, tags, pairs, options)
         return
     planned = issue_to_render(ctx, audience)
-    if planned is None:
-        _report_stragglers(ctx, audience)
+    behind = _stragglers_of_latest(ctx, audience) if planned is None else None
     web_paths, web = split_sources(ctx, sources)
     if web:
         lease.doing("fetching")
@@ -127,6 +126,20 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
     report_build(result)
     number = result.issue.number
     done = campaign_done(ctx, number, audience)
+    if done == "sent" and behind is not None and behind[0] == number:
+        # No new issue: "run again to finish" holds, the deferred are tried again (at once, --at or not).
+        say(f"Issue {number} went to {who}; {behind[1]} recipient(s) still deferred or unknown: trying the "
+            "deferred again.")
+        lease.doing(f"finishing the send of issue {number}")
+        deliver(ctx, result.folder, paths, options=options, tags=tags, where=pairs, halt=lease.lost)
+        lease.check()
+        return
+    if behind is not None:
+        lists = " ".join(f"--list {name}" for name in audience.lists)
+        warn(f"issue {behind[0]}: {behind[1]} recipient(s) of {printable(audience.describe())} still deferred or "
+             f"unknown after its send; this run goes on to issue {number} (digest status {behind[0]} lists them; "
+             f"digest send issues/{behind[0]} {printable(lists)} tries the deferred again, with --retry-unknown "
+             "the unknown too)")
     if done == "sent":
         say(f"Issue {number} was already sent to {who}; nothing to do.")
         return
@@ -138,22 +151,18 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
     lease.check()  # stopped because another run took over: it says so and exits 0
 
 
-def _report_stragglers(ctx: Context, audience: Audience) -> None:
-    """Say that the latest issue left recipients deferred or unknown (the run goes on to the next issue)."""
+def _stragglers_of_latest(ctx: Context, audience: Audience) -> tuple[int, int] | None:
+    """(issue, how many) when the latest issue went to the audience but left recipients deferred or unknown."""
     from digest.issue_folder import latest_issue
     from digest.runner import stragglers
 
     try:
         folder = latest_issue(ctx.workspace.issues)
     except IssueError:
-        return
-    left = stragglers(ctx, int(folder.name), audience)
-    if left:
-        lists = " ".join(f"--list {name}" for name in audience.lists)
-        warn(f"issue {folder.name}: {left} recipient(s) of {printable(audience.describe())} still deferred or "
-             f"unknown after its send; this run goes on to the next issue (digest status {folder.name} lists them; "
-             f"digest send {printable(folder)} {printable(lists)} tries the deferred again, with --retry-unknown "
-             "the unknown too)")
+        return None
+    number = int(folder.name)
+    left = stragglers(ctx, number, audience)
+    return (number, left) if left else None
 
 
 def _resume(ctx: Context, lease: RunLease, paths: list[Path], tags: tuple[str, ...], pairs: list[tuple[str, str]],
