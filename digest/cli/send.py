@@ -298,6 +298,8 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
         raise audience.error
     if report.stopped:
         raise DeliveryError(report.stopped, retryable=False)
+    if report.interrupted and halt is not None and halt.is_set():
+        return  # a run that lost its lock mid-send: the run that took over sends the rest, and this one says so
     if report.interrupted:
         say("Stopped. Nothing is lost: run the same command again to send the rest.")
     if report.status is not None and (report.status.remaining or report.counts.get("failed")
