@@ -12,10 +12,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from types import FrameType
 
 
-def _interrupted_while_starting(signum: int, frame: FrameType | None) -> None:
+def _interrupted_while_starting(signum: int, frame: object) -> None:  # nothing imported for a type: it costs time
     os.write(2, b"\nStopped.\n")
     raise SystemExit(130)  # 128 + SIGINT, as a shell reports it
 
