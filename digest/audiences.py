@@ -31,6 +31,16 @@ def _is_name(given: Path) -> bool:
     return len(given.parts) == 1 and not given.suffix
 
 
+def _did_you_mean(ctx: Context, given: Path) -> str:
+    """`; did you mean subscribers/weekly.csv (or just weekly)?` when the file is there under subscribers/."""
+    candidate = ctx.workspace.subscribers / given.name
+    if given.is_absolute() or not candidate.is_file() or not given.name.endswith(".csv"):
+        return ""
+    shown = candidate.relative_to(ctx.workspace.root).as_posix() if candidate.is_relative_to(ctx.workspace.root) \
+        else str(candidate)
+    return f"; did you mean {shown} (or just {given.name[:-4]})?"
+
+
 def list_paths(ctx: Context, lists: Sequence[Path]) -> list[Path]:
     """Where each `--list` points, whether it exists or not (see the module's docstring)."""
     paths = []
@@ -55,7 +65,7 @@ def resolve_lists(ctx: Context, lists: Sequence[Path]) -> list[Path]:
             if path.exists() or name is None or name not in ctx.store.member_lists():
                 what = "no such list file, and no signups for a list of that name" if _is_name(given) or \
                     name is not None else "no such list file"
-                raise ConfigError(what, path=str(given))
+                raise ConfigError(what + _did_you_mean(ctx, given), path=str(given))
         resolved.append(path)
     return resolved
 

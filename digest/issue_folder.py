@@ -21,13 +21,15 @@ from digest.errors import IssueError
 from digest.files import folder_lock, update_folder
 from digest.model import Issue, Rendered
 
-__all__ = ["ISSUE_FILES", "EDITOR_FILES", "BUILT", "write_issue_folder", "load_issue", "latest_issue"]
+__all__ = ["ISSUE_FILES", "EDITOR_FILES", "BUILT", "write_issue_folder", "load_issue", "latest_issue",
+           "plan_edited_since_build"]
 
 # Everything a complete issue folder holds; `send` refuses a folder missing any of them.
 ISSUE_FILES = ("rendered.json", "issue.json", "issue.html", "issue.txt", "preview.eml")
 # The editor's files: written once by `build` when absent, never replaced.
 EDITOR_FILES = ("plan.toml",)
 BUILT = ".built"
+PLAN = "plan.toml"
 
 
 def write_issue_folder(folder: Path, files: dict[str, bytes]) -> set[str]:
@@ -39,9 +41,32 @@ def write_issue_folder(folder: Path, files: dict[str, bytes]) -> set[str]:
     if missing:
         raise ValueError(f"an issue folder needs {', '.join(missing)}")
     digests = {name: hashlib.sha256(files[name]).hexdigest() for name in ISSUE_FILES}
-    manifest = (json.dumps({"files": digests}, indent=2, sort_keys=True) + "\n").encode("ascii")
+    record: dict[str, object] = {"files": digests}
+    plan = _plan_bytes(folder)
+    if plan is None:
+        plan = files.get(PLAN)
+    if plan is not None:
+        record["plan"] = hashlib.sha256(plan).hexdigest()  # the plan this build rendered (see plan_edited_since_build)
+    manifest = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("ascii")
     ordered = {BUILT: manifest, **{name: data for name, data in files.items() if name != BUILT}}
     return update_folder(folder, ordered, create_only=EDITOR_FILES)
+
+
+def _plan_bytes(folder: Path) -> bytes | None:
+    try:
+        return (folder / PLAN).read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def plan_edited_since_build(folder: Path) -> bool:
+    """True when the folder's plan.toml is not the plan its last build rendered (edited, not built again)."""
+    try:
+        recorded = json.loads((folder / BUILT).read_text(encoding="ascii")).get("plan")
+        plan = _plan_bytes(folder)
+    except (OSError, ValueError, AttributeError):
+        return False  # load_issue says what is wrong with the folder
+    return isinstance(recorded, str) and plan is not None and hashlib.sha256(plan).hexdigest() != recorded
 
 
 def _check_built(folder: Path) -> None:
@@ -49,6 +74,11 @@ def _check_built(folder: Path) -> None:
     try:
         recorded = json.loads((folder / BUILT).read_text(encoding="ascii"))["files"]
     except FileNotFoundError:
+        if (folder / PLAN).exists():
+            # Folders with a plan were built by a version that writes .built: without it, nothing
+            # vouches for the outputs (deleted to get past this check?).
+            raise IssueError(f"incomplete issue folder: {BUILT} missing, so nothing says the outputs are the "
+                             "last build's; run digest build again", path=str(folder)) from None
         return  # built by an earlier version, whole by the folder swap it used
     except (OSError, ValueError, KeyError, TypeError):
         raise IssueError(f"damaged issue folder: {BUILT} unreadable; run digest build again",

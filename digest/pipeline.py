@@ -82,6 +82,7 @@ class PlanState:
     created: bool = False  # this build wrote it (it did not exist)
     written: bool = True  # it lives beside the outputs (not so for the preview's)
     new: list[TopNewsItem] = field(default_factory=list)  # articles found since it was made
+    why: str = ""  # why the build rendered this issue from its plan (the open issue: not sent to readers yet)
 
 
 @dataclass
@@ -225,7 +226,7 @@ def build_issue(
         warnings.append(f"{ctx.workspace.templates}: the workspace templates do not show the intro; "
                         "add {{ intro_text }} (text) and the intro partial (HTML), see digest templates init")
     plan = PlanState(target.plan_path, created=target.new_text is not None and PLAN_NAME not in kept,
-                     written=target.plan_path.parent == folder, new=planned.new)
+                     written=target.plan_path.parent == folder, new=planned.new, why=target.why)
     return BuildResult(issue, rendered, folder, size, warnings, found.errors, found.skipped, fetched=fetched,
                        merged=merged, plan=plan)
 

@@ -1,20 +1,26 @@
 """Which issue a build makes, and from which plan: the open issue's plan, a folder's plan, or a new one.
 
 `digest build` renders the *open issue* from its plan when there is one: the
-latest issue folder holding a `plan.toml` whose sending has not begun. So an
-editor can build on Monday, edit the plan all week, see new articles listed
-(not added), and the issue keeps its number. Once sending has begun, the next
-build curates a new issue by the rules (new content gets the next number) and
-writes its plan. A plan file is written only when none exists, never over one.
+latest issue folder holding a `plan.toml` that has not gone to readers yet. So
+an editor can build on Monday, edit the plan all week, send a proof, see new
+articles listed (not added), and the issue keeps its number. Once sending to
+readers has begun, the next build curates a new issue by the rules (new content
+gets the next number) and writes its plan. A plan file is written only when
+none exists, never over one.
+
+A *proof* does not end the open issue: a campaign whose lists are all proof
+lists, named `proof…` or `test…` (subscribers/proof.csv, proofs, test-team).
+Any other campaign that has journaled a recipient has begun sending to readers.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from digest.context import Context
 from digest.curate import CurateOptions, curate, in_period
@@ -23,8 +29,11 @@ from digest.curate.planfile import PLAN_NAME, parse_plan, plan_text, read_plan
 from digest.errors import IssueError
 from digest.issue_folder import latest_issue
 from digest.model import Article
+from digest.store.records import Campaign
 
-__all__ = ["PlanTarget", "plan_target", "open_issue", "sending_began"]
+__all__ = ["PlanTarget", "plan_target", "open_issue", "sending_began", "is_proof_list", "proof_sends"]
+
+PROOF_PREFIXES = ("proof", "test")  # list names whose sends are proofs: they leave the issue open
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,21 +45,40 @@ class PlanTarget:
     plan: IssuePlan
     plan_path: Path  # where the plan is (or will be) kept
     new_text: str | None = None  # the plan file to write: only when none exists yet
+    why: str = ""  # why this issue is rendered from its plan (the open issue), for the build's output
+
+
+def is_proof_list(name: str) -> bool:
+    """True for a proof list: its file name starts with `proof` or `test` (any case)."""
+    return PurePosixPath(name.replace("\\", "/")).name.lower().startswith(PROOF_PREFIXES)
+
+
+def _proof_only(campaign: Campaign) -> bool:
+    """True when every list of the campaign is a proof list (read from its description, see Audience.describe)."""
+    lists = re.split(r", (?:tag|where) ", campaign.audience, maxsplit=1)[0].split(" + ")
+    return all(is_proof_list(name) for name in lists)
+
+
+def _begun(ctx: Context, campaign: Campaign) -> bool:
+    return campaign.complete or bool(ctx.store.campaign_status(campaign, now=time.time()).total)
 
 
 def sending_began(ctx: Context, number: int) -> bool:
-    """True once any campaign of the issue has journaled a recipient (or read its lists whole)."""
+    """True once a campaign of the issue to readers (not a proof) journaled a recipient or read its lists whole."""
     if not ctx.has_store():
         return False
-    store = ctx.store
-    for campaign in store.campaigns_of(number):
-        if campaign.complete or store.campaign_status(campaign, now=time.time()).total:
-            return True
-    return False
+    return any(not _proof_only(c) and _begun(ctx, c) for c in ctx.store.campaigns_of(number))
+
+
+def proof_sends(ctx: Context, number: int) -> list[str]:
+    """The audiences of the proofs of the issue that have begun (to say why the issue is still open)."""
+    if not ctx.has_store():
+        return []
+    return [c.audience for c in ctx.store.campaigns_of(number) if _proof_only(c) and _begun(ctx, c)]
 
 
 def open_issue(ctx: Context) -> Path | None:
-    """The latest issue folder with a plan whose sending has not begun, if there is one."""
+    """The latest issue folder with a plan that has not gone to readers (proofs aside), if there is one."""
     try:
         folder = latest_issue(ctx.workspace.issues)
     except IssueError:
@@ -58,6 +86,13 @@ def open_issue(ctx: Context) -> Path | None:
     if not (folder / PLAN_NAME).is_file() or sending_began(ctx, int(folder.name)):
         return None
     return folder
+
+
+def _why_open(ctx: Context, number: int) -> str:
+    proofs = proof_sends(ctx, number)
+    if proofs:
+        return f"not sent to readers yet, only proofs ({', '.join(proofs)})"
+    return "not sent yet"
 
 
 def plan_target(ctx: Context, articles: Sequence[Article], options: CurateOptions, *, out: Path | None = None,
@@ -77,7 +112,8 @@ def plan_target(ctx: Context, articles: Sequence[Article], options: CurateOption
         folder = None if new_issue else open_issue(ctx)
         if folder is not None:
             path = folder / PLAN_NAME
-            return PlanTarget(int(folder.name), out or folder, read_plan(path), path)
+            number = int(folder.name)
+            return PlanTarget(number, out or folder, read_plan(path), path, why=_why_open(ctx, number))
     curated = curate(articles, options)
     key = curated.issue.content_key
     number = ctx.store.number_for(key, curated.issue.subject) if reserve_number else ctx.store.peek_number(key)

@@ -12,7 +12,9 @@ Which issue a run sends, for its audience (its lists and segment):
    audience was cancelled is not sent by a run: it exits 3 and says how to
    send or skip it.
 3. Only when the latest issue has gone to this audience (or was abandoned for
-   it) does a run build a new issue by the rules.
+   it) does a run build a new issue by the rules. "Gone" means every recipient
+   was tried: ones still deferred (a full mailbox) or unknown after the
+   send's attempts are reported, not waited for (`digest send` reaches them).
 
 Idempotent: a run that finds the issue already sent to the audience sends
 nothing. One at a time: a run holds a lease row in the store (`run_locks`)
@@ -49,7 +51,8 @@ if TYPE_CHECKING:
     from digest.sources.fetch import FetchReport
 
 __all__ = ["RUN_LEASE", "MAX_LATE", "AnotherRunAtWork", "RunLockLost", "RunLease", "run_lock", "run_lock_name",
-           "fetch_configured_sources", "already_sent", "campaign_done", "pending_schedule", "issue_to_render"]
+           "fetch_configured_sources", "already_sent", "stragglers", "campaign_done", "pending_schedule",
+           "issue_to_render"]
 
 RUN_LEASE = 60.0  # seconds a run's lock outlives its last renewal
 MAX_LATE = 12 * 3600.0  # a schedule missed by more than this is not sent by a run on its own
@@ -173,12 +176,25 @@ def fetch_configured_sources(ctx: Context, specs: Sequence[SourceSpec]) -> Fetch
 
 
 def already_sent(ctx: Context, number: int, audience: Audience) -> bool:
-    """True when the issue's campaign for this audience read its lists whole and has nothing left to send."""
+    """True when the issue's campaign for this audience read its lists whole and tried every recipient.
+
+    Rows still deferred or unknown after a send's attempts are stragglers (`stragglers`):
+    they do not hold the newsletter back, or one full mailbox would stall every later issue.
+    """
     store = ctx.store
     campaign = store.find_campaign(number, audience.key)
     if campaign is None or not campaign.complete:
         return False
-    return store.campaign_status(campaign, now=time.time()).remaining == 0
+    status = store.campaign_status(campaign, now=time.time())
+    return status.remaining == 0 or (status.counts.get("pending", 0) == 0 and status.in_flight == 0)
+
+
+def stragglers(ctx: Context, number: int, audience: Audience) -> int:
+    """How many recipients of the issue's campaign for this audience are still deferred or unknown (not suppressed)."""
+    campaign = ctx.store.find_campaign(number, audience.key)
+    if campaign is None:
+        return 0
+    return ctx.store.campaign_status(campaign, now=time.time()).remaining
 
 
 def campaign_done(ctx: Context, number: int, audience: Audience) -> str | None:

@@ -63,6 +63,19 @@ class ScheduledSend:
     report: SendReport | None = None
 
 
+_DAYS = ("mon", "tues", "wednes", "thurs", "fri", "satur", "sun")
+
+
+def _weekday(value: str) -> tuple[int | None, str]:
+    """`Fri 07:00` (or `friday 07:00`): (4, "07:00"); anything else: (None, value)."""
+    first, _, rest = value.partition(" ")
+    word = first.lower().removesuffix("day")
+    for number, name in enumerate(_DAYS):
+        if rest and len(word) >= 3 and name.startswith(word):
+            return number, rest
+    return None, value
+
+
 def _read(value: str, today: datetime) -> tuple[datetime, bool] | None:
     """The wall-clock time written, and whether it had a date."""
     for pattern in _FORMATS:
@@ -92,17 +105,32 @@ def parse_send_time(text: str, zone_name: str, *, now: float | None = None, shif
     """Read `2026-12-04 07:00` (or `07:00`, today) as local time of `zone_name`.
 
     A time that has passed is refused, unless it passed less than GRACE ago (a
-    timer that fired a little late: it is sent at once). A time the clocks skip
+    timer that fired a little late: it is sent at once), across midnight too:
+    `HH:MM` is yesterday's when that passed less than GRACE ago. `Fri 07:00`
+    is `07:00` that must fall on a Friday: a timer catching up days later (a
+    machine that was off) is refused instead of sending days late. A time the clocks skip
     is refused, or with `shift_gap` (`digest run`, which a timer starts every
     week) moved to the first minute after the jump, with a note. A time that
     happens twice (the clocks go back) is the first of the two, with a note.
     """
     zone = ZoneInfo(zone_name)
     current = datetime.fromtimestamp(time.time() if now is None else now, zone)
-    read = _read(" ".join(text.split()), current)
-    if read is None:
-        raise ConfigError(f"--at {text!r}: expected a local time like \"2026-12-04 07:00\" (or \"07:00\" for today)")
+    weekday, clock = _weekday(" ".join(text.split()))
+    read = _read(clock, current)
+    if read is None or (weekday is not None and read[1]):
+        raise ConfigError(f"--at {text!r}: expected a local time like \"2026-12-04 07:00\" (or \"07:00\" for today, "
+                          "\"Fri 07:00\" for today if it is Friday)")
     wall, dated = read
+    if not dated:
+        # `--at 23:58` from a timer that fired at 00:03: yesterday's 23:58, 5 minutes late, not tomorrow's.
+        earlier = wall - timedelta(days=1)
+        if 0 <= current.timestamp() - earlier.replace(tzinfo=zone).timestamp() <= GRACE:
+            wall = earlier
+    if weekday is not None and wall.weekday() != weekday:
+        name = _DAYS[weekday].capitalize()
+        raise ConfigError(f"--at {text!r}: it is {current:%A %Y-%m-%d %H:%M} in {zone_name}, not {name}day: a run "
+                          "started on another day (a timer catching up after the machine was off) does not send "
+                          f"days late; send now without --at, or let next {name}day's run send it")
     note = ""
     day = wall.strftime("%Y-%m-%d")
     if not _exists(wall, zone):

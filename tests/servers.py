@@ -80,6 +80,7 @@ class FaultPlan:
 
     refuse_connections: int = 0  # greet the first N connections with 421 and hang up
     defer_once: set[str] = field(default_factory=set)  # 450 at RCPT the first time
+    defer_always: set[str] = field(default_factory=set)  # 452 at RCPT, every time (a mailbox that stays full)
     reject: set[str] = field(default_factory=set)  # 550 at RCPT, always
     drop_in_data_once: set[str] = field(default_factory=set)  # hang up after the payload, before the reply
     slow: set[str] = field(default_factory=set)  # answer RCPT after a pause
@@ -100,6 +101,8 @@ class FaultyHandler(RecordingHandler):
             await asyncio.sleep(0.05)
         if address in self.plan.reject:
             return "550 5.1.1 No such user here"
+        if address in self.plan.defer_always:
+            return "452 4.2.2 Mailbox full"
         if address in self.plan.defer_once:
             self.plan.defer_once.discard(address)
             return "450 4.2.1 Mailbox busy, try later"

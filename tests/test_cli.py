@@ -139,3 +139,29 @@ def test_status_exits_0_when_it_printed_and_check_exits_3_when_incomplete(worksp
     assert runner.invoke(main, ["status", "--check"]).exit_code == 3
     assert runner.invoke(main, ["send", "--list", "subscribers/example.csv"]).exit_code == 0
     assert runner.invoke(main, ["status", "--check"]).exit_code == 0
+
+
+def test_ctrl_c_while_digest_starts_exits_130_without_a_traceback(workspace: Path):
+    """SIGINT in the first tenths of a second (imports still under way): a quiet exit 130, at every moment tried."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    digest = Path(sys.executable).parent / "digest"
+    interrupted = 0
+    for delay in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3):
+        process = subprocess.Popen([str(digest), "status"], cwd=workspace, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        if "Traceback" in err:
+            # Python itself was still starting (site, the script's import of digest_entry, its first
+            # lines): no handler can be in place before that. Nothing of the digest package had run.
+            assert "/digest/" not in err, (delay, err)
+            continue
+        if process.returncode != 0:  # it had not finished: the signal stopped it
+            assert process.returncode == 130, (delay, process.returncode, err)
+            interrupted += 1
+    assert interrupted, "every run finished before the signal: try shorter delays"

@@ -156,3 +156,38 @@ def test_a_build_stopped_half_way_is_refused_until_built_again(workspace: Path, 
     assert cli(workspace, "build").returncode == 0
     assert load_issue(folder)[1].number == 1
     assert {name: (folder / name).read_bytes() for name in ISSUE_FILES} == old
+
+
+def test_a_plan_edited_but_not_built_again_is_sent_with_a_warning(workspace: Path, runner, recorder):
+    from digest.cli import main
+    from tests.conftest import point_smtp_at
+
+    server, handler = recorder
+    point_smtp_at(workspace, server.port)
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    dry = runner.invoke(main, ["send", "--dry-run", "--list", "example"])
+    assert "plan.toml" not in dry.stderr  # built from this plan: nothing to say
+    plan = workspace / "issues" / "1" / "plan.toml"
+    plan.write_text(plan.read_text().replace('intro = """\n"""', 'intro = """\nA note written too late.\n"""'))
+    sent = runner.invoke(main, ["send", "--list", "example"])
+    assert sent.exit_code == 0, sent.output + sent.stderr
+    assert ("issues/1/plan.toml was edited after the last build: this sends the issue as built, without the edit "
+            "(digest build first to send it)") in sent.stderr
+    assert handler.received and all(b"A note written too late." not in r.data for r in handler.received)
+
+
+def test_a_deleted_built_record_does_not_let_a_hand_edited_output_go_out(workspace: Path, runner):
+    from digest.cli import main
+
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    folder = workspace / "issues" / "1"
+    html = folder / "issue.html"
+    html.write_text(html.read_text().replace("</body>", "<p>edited by hand</p></body>"))
+    (folder / ".built").unlink()
+    refused = runner.invoke(main, ["send", "--list", "example"])
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith("digest: error: ") and "issues/1" in refused.stderr
+    assert ".built missing" in refused.stderr and "run digest build again" in refused.stderr
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    assert "edited by hand" not in html.read_text()
+    assert runner.invoke(main, ["send", "--dry-run", "--list", "example"]).exit_code == 0

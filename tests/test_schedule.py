@@ -56,6 +56,33 @@ def test_a_past_time_is_refused_unless_a_timer_fired_a_few_minutes_late():
     assert parse_send_time("09:30", "Europe/Oslo", now=now).at == now + 18 * 60
 
 
+def test_a_timer_a_few_minutes_late_across_midnight_sends_at_once_not_tomorrow():
+    # 00:03 in Oslo on Saturday 29 November 2025: `--at 23:58` was due 5 minutes ago, yesterday.
+    now = datetime(2025, 11, 28, 23, 3, tzinfo=UTC).timestamp()
+    late = parse_send_time("23:58", "Europe/Oslo", now=now)
+    assert late.at == now - 5 * 60 and late.local == "2025-11-28 23:58"
+    # Longer ago than the grace: it is today's time, as before (a day ahead would be refused by a dated --at).
+    assert parse_send_time("23:40", "Europe/Oslo", now=now).local == "2025-11-29 23:40"
+
+
+def test_a_weekday_in_at_refuses_a_timer_catching_up_days_later():
+    """systemd's Persistent=true starts a missed Friday run at the next boot: on Tuesday it must not send."""
+    friday = datetime(2025, 11, 28, 5, 0, tzinfo=UTC).timestamp()  # Friday 06:00 in Oslo
+    assert parse_send_time("Fri 07:00", "Europe/Oslo", now=friday).local == "2025-11-28 07:00"
+    assert parse_send_time("friday 07:00", "Europe/Oslo", now=friday).local == "2025-11-28 07:00"
+    tuesday = datetime(2025, 12, 2, 5, 30, tzinfo=UTC).timestamp()  # Tuesday 06:30 in Oslo, before 07:00
+    with pytest.raises(ConfigError) as refused:
+        parse_send_time("Fri 07:00", "Europe/Oslo", now=tuesday)
+    assert str(refused.value) == (
+        "--at 'Fri 07:00': it is Tuesday 2025-12-02 06:30 in Europe/Oslo, not Friday: a run started on another day "
+        "(a timer catching up after the machine was off) does not send days late; send now without --at, or let "
+        "next Friday's run send it")
+    just_after_midnight = datetime(2025, 11, 28, 23, 3, tzinfo=UTC).timestamp()  # Saturday 00:03 in Oslo
+    assert parse_send_time("Fri 23:58", "Europe/Oslo", now=just_after_midnight).local == "2025-11-28 23:58"
+    with pytest.raises(ConfigError, match="expected a local time"):
+        parse_send_time("Fri 2025-11-28 07:00", "Europe/Oslo", now=friday)
+
+
 def test_daylight_saving_gaps_move_for_run_and_doubled_times_are_named():
     now = datetime(2027, 3, 27, 12, 0, tzinfo=UTC).timestamp()  # the Saturday before the clocks go forward
     with pytest.raises(ConfigError, match="no such time in Europe/Oslo"):
@@ -191,3 +218,13 @@ def test_at_cannot_be_combined_with_a_test_send(workspace: Path, runner):
     assert runner.invoke(main, ["build"]).exit_code == 0
     result = runner.invoke(main, ["send", "--test-to", "a@example.com", "--at", "07:00"])
     assert result.exit_code == 2 and "--at schedules a send" in result.stderr
+
+
+def test_run_with_another_days_weekday_fails_visibly_and_builds_nothing(workspace: Path, runner):
+    from digest.cli import main
+
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%a")  # the workspace's zone is UTC
+    result = runner.invoke(main, ["run", "--list", "example", "--at", f"{tomorrow} 07:00"])
+    assert result.exit_code == 2
+    assert "does not send days late; send now without --at" in result.stderr
+    assert not (workspace / "issues" / "1").exists()

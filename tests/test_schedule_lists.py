@@ -33,6 +33,15 @@ def test_a_list_name_schedules_the_campaign_the_send_uses(workspace: Path, runne
     assert again.stderr == ("digest: error: no scheduled send of issue 1 to subscribers/example.csv to cancel\n")
 
 
+def test_a_list_file_named_without_its_folder_gets_a_hint(workspace: Path, runner):
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    for command in (["send", "--list", "example.csv"], ["run", "--list", "example.csv"]):
+        result = runner.invoke(main, command)
+        assert result.exit_code == 2
+        assert result.stderr == ("digest: error: example.csv: no such list file; did you mean "
+                                 "subscribers/example.csv (or just example)?\n")
+
+
 def test_a_mistyped_list_is_refused_before_anything_is_scheduled(workspace: Path, runner):
     assert runner.invoke(main, ["build"]).exit_code == 0
     result = runner.invoke(main, ["send", "--list", "subscribers/typo.csv", "--at", _at(3600)])

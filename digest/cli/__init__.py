@@ -39,6 +39,7 @@ class DigestGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; our errors become `digest: error: …` on stderr, no traceback."""
+        _usual_interrupt()
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
@@ -60,14 +61,31 @@ class DigestGroup(click.Group):
     "-C", "--workspace", "root", type=click.Path(file_okay=False, path_type=Path), default=".",
     show_default=True, help="The newsletter workspace folder (digest.toml, pages/, subscribers/ …).",
 )
+@click.option(
+    "--env-file", type=click.Path(dir_okay=False, path_type=Path), envvar="DIGEST_ENV_FILE",
+    help="Read secrets (DIGEST_SMTP_PASSWORD=…) from this KEY=value file, literally, as systemd's "
+         "EnvironmentFile= does (for cron).",
+)
 @click.version_option(package_name="digest")
 @click.pass_context
-def main(ctx: click.Context, root: Path) -> None:
+def main(ctx: click.Context, root: Path, env_file: Path | None) -> None:
     """Build a newsletter digest from the week's news pages and send it to your lists."""
     _standard_streams_open()
+    if env_file is not None:
+        from digest.envfile import load_env_file
+
+        load_env_file(env_file)
     context = Context(Workspace(root))
     ctx.obj = context
     ctx.call_on_close(context.close)
+
+
+def _usual_interrupt() -> None:
+    """Put Python's SIGINT handler back in place of digest_entry's start-up one (commands handle Ctrl-C)."""
+    import signal
+
+    if getattr(signal.getsignal(signal.SIGINT), "_digest_starting", False):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _standard_streams_open() -> None:

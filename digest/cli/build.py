@@ -170,6 +170,9 @@ def report_build(result: BuildResult, *, ignored: Sequence[str] = ()) -> None:
         say(f"  plan      {printable(plan.path)} (new: edit it and build again)")
     else:
         say(f"  plan      {printable(plan.path)} (rendered from it)")
+    if plan.why:
+        say(f"  open      issue {issue.number} is still the open issue: {printable(plan.why)} "
+            "(digest build --new-issue starts the next)")
     if plan.new:
         say(f"  new since the plan: {len(plan.new)} article(s), not in the issue (add a [[top]] entry to include one)")
         for item in plan.new:

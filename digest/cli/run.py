@@ -9,12 +9,13 @@ import click
 
 from digest.cli.build import report_build, report_fetch, split_sources
 from digest.cli.output import printable, say, warn
-from digest.cli.send import _where, deliver
+from digest.cli.send import _where, deliver, warn_stale_plan
 from digest.context import Context
 from digest.deliver.sender import SendOptions
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, IssueError
 from digest.runner import RunLease
 from digest.scheduling import SendTime, describe_wait, duration, parse_send_time, waiter_alive
+from digest.store import Audience
 
 __all__ = ["run"]
 
@@ -26,8 +27,9 @@ __all__ = ["run"]
                    "repeat for several.")
 @click.option("--tag", "tags", multiple=True, help="Only subscribers with this tag (repeatable: any of them).")
 @click.option("--where", "where", multiple=True, help="Only subscribers whose attribute KEY equals VALUE.")
-@click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM" | HH:MM',
-              help="Send at this local time of [newsletter] timezone (HH:MM: today); build now, wait until then.")
+@click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM" | HH:MM | "Fri HH:MM"',
+              help="Send at this local time of [newsletter] timezone (HH:MM: today; \"Fri HH:MM\": today, which "
+                   "must be a Friday); build now, wait until then.")
 @click.option("--resume", is_flag=True,
               help="Only pick up a send already scheduled or begun for the lists (at boot, after a reboot); "
                    "build nothing new.")
@@ -97,19 +99,22 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
                 f"issue {pending.issue} was to go to {audience.describe()} at {pending.local_time} "
                 f"{pending.timezone} and never went (no sender was waiting then: a reboot?); it is "
                 f"{duration(now - pending.send_at)} late, so digest run does not send it by itself: send it now "
-                f"(digest send {folder} {lists}) or drop it (digest send {folder} {lists} --cancel); "
+                f"(digest send {folder} {lists}) or skip it (digest send {folder} {lists} --abandon); "
                 "then digest run goes on")
         say(f"Issue {pending.issue} to {who} was scheduled for {describe_wait(pending, now=now)} by an earlier "
             "run or send that nobody waits for now: this run takes it over.")
         if when is not None and abs(when.at - pending.send_at) > 60:
             warn(f"--at {when.describe()} ignored: the recorded time holds (digest send {folder} --at … moves it)")
         lease.doing(f"waiting to send issue {pending.issue} at {pending.local_time} {pending.timezone}")
+        warn_stale_plan(folder)
         deliver(ctx, folder, paths, options=options, tags=tags, where=pairs, halt=lease.lost)
+        lease.check()  # stopped because another run took over: it says so and exits 0
         return
     if resume:
         _resume(ctx, lease, paths, tags, pairs, options)
         return
     planned = issue_to_render(ctx, audience)
+    behind = _stragglers_of_latest(ctx, audience) if planned is None else None
     web_paths, web = split_sources(ctx, sources)
     if web:
         lease.doing("fetching")
@@ -121,6 +126,20 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
     report_build(result)
     number = result.issue.number
     done = campaign_done(ctx, number, audience)
+    if done == "sent" and behind is not None and behind[0] == number:
+        # No new issue: "run again to finish" holds, the deferred are tried again (at once, --at or not).
+        say(f"Issue {number} went to {who}; {behind[1]} recipient(s) still deferred or unknown: trying the "
+            "deferred again.")
+        lease.doing(f"finishing the send of issue {number}")
+        deliver(ctx, result.folder, paths, options=options, tags=tags, where=pairs, halt=lease.lost)
+        lease.check()
+        return
+    if behind is not None:
+        lists = " ".join(f"--list {name}" for name in audience.lists)
+        warn(f"issue {behind[0]}: {behind[1]} recipient(s) of {printable(audience.describe())} still deferred or "
+             f"unknown after its send; this run goes on to issue {number} (digest status {behind[0]} lists them; "
+             f"digest send issues/{behind[0]} {printable(lists)} tries the deferred again, with --retry-unknown "
+             "the unknown too)")
     if done == "sent":
         say(f"Issue {number} was already sent to {who}; nothing to do.")
         return
@@ -129,6 +148,21 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
         return
     lease.doing(f"waiting to send issue {number} at {when.describe()}" if when else f"sending issue {number}")
     deliver(ctx, result.folder, paths, options=options, tags=tags, where=pairs, at=when, halt=lease.lost)
+    lease.check()  # stopped because another run took over: it says so and exits 0
+
+
+def _stragglers_of_latest(ctx: Context, audience: Audience) -> tuple[int, int] | None:
+    """(issue, how many) when the latest issue went to the audience but left recipients deferred or unknown."""
+    from digest.issue_folder import latest_issue
+    from digest.runner import stragglers
+
+    try:
+        folder = latest_issue(ctx.workspace.issues)
+    except IssueError:
+        return None
+    number = int(folder.name)
+    left = stragglers(ctx, number, audience)
+    return (number, left) if left else None
 
 
 def _resume(ctx: Context, lease: RunLease, paths: list[Path], tags: tuple[str, ...], pairs: list[tuple[str, str]],
@@ -148,3 +182,4 @@ def _resume(ctx: Context, lease: RunLease, paths: list[Path], tags: tuple[str, .
         return
     lease.doing(f"finishing the send of issue {campaign.issue}")
     deliver(ctx, folder, paths, options=options, tags=tags, where=pairs, halt=lease.lost)
+    lease.check()  # stopped because another run took over: it says so and exits 0

@@ -19,13 +19,13 @@ from digest.cli.output import print_rich, printable, say, stdout_closed, warn
 from digest.context import Context
 from digest.deliver.sender import SendOptions, SendReport
 from digest.errors import ConfigError, DeliveryError
-from digest.issue_folder import latest_issue, load_issue
+from digest.issue_folder import latest_issue, load_issue, plan_edited_since_build
 from digest.scheduling import ScheduledSend, SendTime, describe_wait, parse_send_time
 from digest.store import CampaignStatus
 from digest.store.schedules import Schedule
 from digest.subscribers import RowProblem
 
-__all__ = ["send", "deliver"]
+__all__ = ["send", "deliver", "warn_stale_plan"]
 
 
 def _where(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -137,6 +137,7 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
         _close(ctx, folder, lists, tags, _where(where), abandon=abandon, cancel=cancel)
         return
     load_issue(folder)  # a clear error before anything else
+    warn_stale_plan(folder)
     if at and (test_to or dry_run):
         raise ConfigError("--at schedules a send; it cannot be combined with --test-to or --dry-run")
     if test_to:
@@ -168,6 +169,13 @@ async def _halted(halt: threading.Event, terminate: Callable[[], None]) -> None:
         await asyncio.sleep(0.25)
     say("\nAnother digest run took this one's lock over: stopping.", err=True)
     terminate()
+
+
+def warn_stale_plan(folder: Path) -> None:
+    """One line when plan.toml was edited after the last build: the send uses the build, not the edit."""
+    if plan_edited_since_build(folder):
+        warn(f"{printable(folder / 'plan.toml')} was edited after the last build: this sends the issue as built, "
+             "without the edit (digest build first to send it)")
 
 
 def _close(ctx: Context, folder: Path, lists: tuple[Path, ...], tags: tuple[str, ...], where: list[tuple[str, str]],
@@ -272,6 +280,8 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
         sys.exit(3)
     schedule, report = outcome.schedule, outcome.report
     if report is None:  # cancelled or stopped while waiting: nothing was sent
+        if halt is not None and halt.is_set() and outcome.state != "cancelled":
+            return  # a run that lost its lock: another run waits for the schedule now, and this one says so
         if schedule is not None and outcome.state == "cancelled":
             say(f"Cancelled: issue {schedule.issue} to {printable(schedule.audience)} is no longer scheduled; "
                 "nothing was sent.")
@@ -288,6 +298,8 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
         raise audience.error
     if report.stopped:
         raise DeliveryError(report.stopped, retryable=False)
+    if report.interrupted and halt is not None and halt.is_set():
+        return  # a run that lost its lock mid-send: the run that took over sends the rest, and this one says so
     if report.interrupted:
         say("Stopped. Nothing is lost: run the same command again to send the rest.")
     if report.status is not None and (report.status.remaining or report.counts.get("failed")
