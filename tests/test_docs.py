@@ -30,21 +30,29 @@ def test_every_command_is_in_the_readme():
     assert missing == []
 
 
-def test_the_readme_crontab_works_in_a_fresh_workspace_with_nothing_but_what_cron_gives(tmp_path):
-    """The exact crontab lines, run as cron runs them: /bin/sh, an empty environment, a new `digest init`."""
+def _crontab_and_a_new_workspace(tmp_path: Path) -> tuple[list[str], Path, Path]:
+    """The README's crontab lines, the venv's digest, and a new `digest init` workspace with a page and a list."""
     import shutil
     import subprocess
     import sys
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("```cron\n", 1)[1].split("```", 1)[0]
-    weekly, boot = [line for line in block.splitlines() if line and not line.startswith("#")]
+    lines = [line for line in block.splitlines() if line and not line.startswith("#")]
     digest = Path(sys.executable).parent / "digest"
     workspace = tmp_path / "harbour-weekly"
     subprocess.run([str(digest), "init", str(workspace), "--name", "Harbour Weekly"], check=True,
                    capture_output=True)
     shutil.copy(ROOT / "pages" / "stdaily-china-central-asia.txt", workspace / "pages")
     (workspace / "subscribers" / "weekly.csv").write_text("email,name\nada@example.com,Ada\n")
+    return lines, digest, workspace
+
+
+def test_the_readme_crontab_works_in_a_fresh_workspace_with_nothing_but_what_cron_gives(tmp_path):
+    """The exact crontab lines, run as cron runs them: /bin/sh, an empty environment, a new `digest init`."""
+    import subprocess
+
+    (weekly, boot), digest, workspace = _crontab_and_a_new_workspace(tmp_path)
     secrets = tmp_path / "harbour-weekly.env"
     secrets.write_text("DIGEST_SMTP_PASSWORD=not-needed-by-the-local-mailbox\n")
     secrets.chmod(0o600)
@@ -71,9 +79,7 @@ def test_the_readme_crontab_works_in_a_fresh_workspace_with_nothing_but_what_cro
 
 def test_the_readme_crontab_hands_a_password_to_digest_exactly_as_systemd_would(tmp_path):
     """A password with $, !, backticks, & and spaces, in the env file both cron and systemd read: it logs in."""
-    import shutil
     import subprocess
-    import sys
 
     from aiosmtpd.smtp import AuthResult
 
@@ -87,15 +93,7 @@ def test_the_readme_crontab_hands_a_password_to_digest_exactly_as_systemd_would(
         seen.append(auth_data.password)
         return AuthResult(success=auth_data.password == password.encode())
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = readme.split("```cron\n", 1)[1].split("```", 1)[0]
-    weekly = [line for line in block.splitlines() if line and not line.startswith("#")][0]
-    digest = Path(sys.executable).parent / "digest"
-    workspace = tmp_path / "harbour-weekly"
-    subprocess.run([str(digest), "init", str(workspace), "--name", "Harbour Weekly"], check=True,
-                   capture_output=True)
-    shutil.copy(ROOT / "pages" / "stdaily-china-central-asia.txt", workspace / "pages")
-    (workspace / "subscribers" / "weekly.csv").write_text("email,name\nada@example.com,Ada\n")
+    (weekly, _), digest, workspace = _crontab_and_a_new_workspace(tmp_path)
     secrets = tmp_path / "harbour-weekly.env"
     secrets.write_text(f"# secrets\nDIGEST_SMTP_PASSWORD={password}\n")
     handler = RecordingHandler()

@@ -123,6 +123,22 @@ def pause_outside_a_write(process: subprocess.Popen[bytes], database: Path) -> N
     raise AssertionError("the sender always held the write lock")
 
 
+def _another_finishes_then_the_paused_goes_on(workspace: Path, command: list[str],
+                                              paused: subprocess.Popen[bytes], handler,  # type: ignore[no-untyped-def]
+                                              emails: list[str]) -> Counter[str]:
+    """Past the lease, another sender runs the campaign to its end; then the paused one goes on.
+    Returns how many copies each address got (everyone got at least one)."""
+    time.sleep(6)  # longer than the lease
+    other = subprocess.run(command, cwd=workspace, capture_output=True, text=True, timeout=120)
+    paused.send_signal(signal.SIGCONT)
+    _, err = paused.communicate(timeout=60)
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert paused.returncode in (0, 3), err
+    delivered = Counter(r.rcpt_tos[0] for r in handler.received)
+    assert set(delivered) == set(emails)
+    return delivered
+
+
 def test_a_paused_sender_leaves_rows_another_took(workspace: Path, runner):
     n, concurrency = 400, 4
     emails = write_list(workspace / "subscribers" / "k.csv", n)
@@ -137,14 +153,7 @@ def test_a_paused_sender_leaves_rows_another_took(workspace: Path, runner):
             time.sleep(0.01)
         pause_outside_a_write(paused, workspace / ".digest" / "state.sqlite3")  # Ctrl-Z, a laptop asleep
         at_pause = len(handler.received)
-        time.sleep(6)  # longer than the lease
-        other = subprocess.run(command, cwd=workspace, capture_output=True, text=True, timeout=120)
-        paused.send_signal(signal.SIGCONT)
-        _, err = paused.communicate(timeout=60)
-    assert other.returncode == 0, other.stdout + other.stderr
-    assert paused.returncode in (0, 3), err
-    delivered = Counter(r.rcpt_tos[0] for r in handler.received)
-    assert set(delivered) == set(emails)
+        delivered = _another_finishes_then_the_paused_goes_on(workspace, command, paused, handler, emails)
     # Only what was on the wire at the pause can go twice, not the queued batch.
     assert sum(c - 1 for c in delivered.values()) <= concurrency, (at_pause, sum(c - 1 for c in delivered.values()))
 
@@ -164,14 +173,7 @@ def test_a_paused_sender_waiting_on_its_rate_sends_nothing_another_took(workspac
         time.sleep(0.01)
     # Every worker holds a row and waits for its turn under --rate.
     pause_outside_a_write(paused, workspace / ".digest" / "state.sqlite3")
-    time.sleep(6)  # longer than the lease
-    other = subprocess.run(command, cwd=workspace, capture_output=True, text=True, timeout=120)
-    paused.send_signal(signal.SIGCONT)
-    _, err = paused.communicate(timeout=60)
-    assert other.returncode == 0, other.stdout + other.stderr
-    assert paused.returncode in (0, 3), err
-    delivered = Counter(r.rcpt_tos[0] for r in handler.received)
-    assert set(delivered) == set(emails)
+    delivered = _another_finishes_then_the_paused_goes_on(workspace, command, paused, handler, emails)
     # At most the one message on the wire when it was paused; none of those waiting for the rate.
     assert sum(c - 1 for c in delivered.values()) <= 1, delivered.most_common(10)
 

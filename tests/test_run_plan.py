@@ -40,16 +40,21 @@ def _edit_intro(desk: Path, number: int, intro: str) -> None:
     path.write_text(path.read_text().replace('intro = """\n"""', f'intro = """\n{intro}\n"""'))
 
 
-def test_a_proof_send_and_a_late_article_do_not_let_run_replace_the_plan(desk: Path, runner, recorder):
-    server, handler = recorder
-    point_smtp_at(desk, server.port)
+def _edit_proof_then_a_late_article(desk: Path, runner, port: int, proof_list: str) -> None:  # type: ignore[no-untyped-def]
+    """Build, write an intro, build, send a proof to the editor, then a late article arrives."""
+    point_smtp_at(desk, port)
     build(runner)
     _edit_intro(desk, 1, "Edited by hand for this week.")
     build(runner)
     (desk / "subscribers" / "proof.csv").write_text("email,name\neditor@example.net,Editor\n")
-    proof = runner.invoke(main, ["send", "--list", "subscribers/proof.csv"])
+    proof = runner.invoke(main, ["send", "--list", proof_list])
     assert proof.exit_code == 0, proof.output + proof.stderr
     (desk / "pages" / "d-late.txt").write_text(LATE)
+
+
+def test_a_proof_send_and_a_late_article_do_not_let_run_replace_the_plan(desk: Path, runner, recorder):
+    server, handler = recorder
+    _edit_proof_then_a_late_article(desk, runner, server.port, "subscribers/proof.csv")
     result = runner.invoke(main, ["run", "--list", LIST])
     assert result.exit_code == 0, result.output + result.stderr
     assert "Issue 1:" in result.output and "new since the plan: 1 article(s)" in result.output
@@ -70,14 +75,7 @@ def test_build_and_preview_keep_the_open_issue_after_a_proof_until_it_goes_to_re
                                                                                      recorder):
     """Build, edit, proof, a late article, build, run: the editor's issue 1 goes out, the article is listed."""
     server, handler = recorder
-    point_smtp_at(desk, server.port)
-    build(runner)
-    _edit_intro(desk, 1, "Edited by hand for this week.")
-    build(runner)
-    (desk / "subscribers" / "proof.csv").write_text("email,name\neditor@example.net,Editor\n")
-    proof = runner.invoke(main, ["send", "--list", "proof"])
-    assert proof.exit_code == 0, proof.output + proof.stderr
-    (desk / "pages" / "d-late.txt").write_text(LATE)
+    _edit_proof_then_a_late_article(desk, runner, server.port, "proof")
     rebuilt = build(runner)
     assert "Issue 1:" in rebuilt.output and "new since the plan: 1 article(s)" in rebuilt.output
     assert ("issue 1 is still the open issue: not sent to readers yet, only proofs (subscribers/proof.csv)"
