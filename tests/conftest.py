@@ -115,6 +115,13 @@ def pg_workspace(workspace: Path, postgres: PostgresServer | str, monkeypatch: p
     return workspace
 
 
+def write_list(path: Path, n: int, *, prefix: str = "reader", domain: str = "example.com") -> list[str]:
+    """A subscriber CSV of n readers (prefix00000@domain, …); their addresses in order."""
+    emails = [f"{prefix}{i:05d}@{domain}" for i in range(n)]
+    path.write_text("email,name\n" + "".join(f"{e},Reader {i}\n" for i, e in enumerate(emails)))
+    return emails
+
+
 def point_smtp_at(root: Path, port: int) -> None:
     """Add an [smtp] section for a local test server to the workspace's digest.toml."""
     with (root / "digest.toml").open("a", encoding="utf-8") as f:

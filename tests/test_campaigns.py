@@ -15,16 +15,10 @@ import pytest
 
 from digest.cli import main
 from digest.context import Context
-from tests.conftest import point_smtp_at
+from tests.conftest import point_smtp_at, write_list
 from tests.servers import SilentAfterDataHandler, SlowHandler, ThreadedSMTP
 
 SEND = [sys.executable, "-m", "digest", "send"]
-
-
-def write_list(path: Path, n: int, prefix: str = "reader") -> list[str]:
-    emails = [f"{prefix}{i:05d}@example.com" for i in range(n)]
-    path.write_text("email,name\n" + "".join(f"{e},Reader {i}\n" for i, e in enumerate(emails)))
-    return emails
 
 
 def _sent_this_run(output: str) -> int:

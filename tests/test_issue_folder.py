@@ -10,14 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_state_faults import CAN_MOUNT, state_on
+from tests.test_state_faults import needs_mount, state_on
 
 ISSUE_FILES = ("rendered.json", "issue.json", "issue.html", "issue.txt", "preview.eml")
 PAGE = 4096
-
-needs_mount = pytest.mark.skipif(
-    not CAN_MOUNT and not os.environ.get("CI"),
-    reason="mounting a tmpfs needs root (run the suite as root, as CI does, to include these)")
 
 
 def cli(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -20,14 +20,8 @@ from digest.context import Context
 from digest.deliver.sender import SendOptions, TokenBucket
 from digest.deliver.transport import MemoryTransport, Outcome
 from digest.pipeline import send_to_lists
-from tests.conftest import point_smtp_at
+from tests.conftest import point_smtp_at, write_list
 from tests.servers import FaultPlan, FaultyHandler, ThreadedFaultySMTP
-
-
-def write_list(path: Path, n: int, *, domain: str = "example.com") -> list[str]:
-    emails = [f"reader{i:05d}@{domain}" for i in range(n)]
-    path.write_text("email,name\n" + "".join(f"{e},Reader {i}\n" for i, e in enumerate(emails)))
-    return emails
 
 
 def test_each_recipient_gets_their_own_headers(workspace: Path, runner, recorder):

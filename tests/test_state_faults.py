@@ -31,9 +31,10 @@ def _can_mount() -> bool:
 
 CAN_MOUNT = shutil.which("mount") is not None and os.geteuid() == 0 and _can_mount()
 # Mounting needs root. CI runs as root: there a failed mount fails these tests instead of skipping them.
-pytestmark = pytest.mark.skipif(
+needs_mount = pytest.mark.skipif(
     not CAN_MOUNT and not os.environ.get("CI"),
     reason="mounting a tmpfs needs root (run the suite as root, as CI does, to include these)")
+pytestmark = needs_mount
 
 
 @contextmanager
