@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digest.collect import collect  # noqa: E402
-from digest.config import Settings  # noqa: E402
+from digest.core.model import Issue, Rendered  # noqa: E402
+from digest.core.settings import Settings  # noqa: E402
 from digest.curate import CurateOptions, curate  # noqa: E402
-from digest.model import Issue, Rendered  # noqa: E402
 from digest.render import render_issue  # noqa: E402
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from _sample import ROOT, Row, run_script
 
 from digest.collect import collect
-from digest.config import Settings
+from digest.core.settings import Settings
 from digest.curate import curate
 from digest.curate.plan import apply_plan, plan_from_curated
 from digest.curate.planfile import parse_plan, plan_text

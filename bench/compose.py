@@ -10,8 +10,8 @@ from email.utils import formataddr, formatdate
 from _sample import Row, rendered_sample, run_script
 
 from digest.compose import MessageSkeleton
-from digest.config import Newsletter
-from digest.model import Subscriber
+from digest.core.model import Subscriber
+from digest.core.settings import Newsletter
 from digest.render import fill_markers
 
 N = 3000
@@ -68,7 +68,7 @@ def dkim_rates(rendered, subscribers) -> tuple[float, float] | None:
     from pathlib import Path
 
     from digest.compose.dkim import DKIMSigner
-    from digest.config import DKIMSettings
+    from digest.core.settings import DKIMSettings
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     with tempfile.TemporaryDirectory() as tmp:

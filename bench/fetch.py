@@ -66,7 +66,7 @@ asyncio.run(main())
 OURS = r'''
 import json, resource, sys, time
 from pathlib import Path
-from digest.context import Context
+from digest.app.context import Context
 from digest.sources import fetch_sources
 from digest.sources.config import SourceSpec
 root, urls = Path(sys.argv[1]), json.loads(sys.argv[2])

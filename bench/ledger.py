@@ -25,9 +25,9 @@ from typing import Any
 
 from _sample import ROOT, Row, issue_sample, run_script
 
-from digest import aio
+from digest.app.build import send_to_lists
+from digest.core import aio
 from digest.deliver.sender import SendOptions
-from digest.pipeline import send_to_lists
 
 sys.path.insert(0, str(ROOT))
 from send import N, free_port, make_workspace, start_server  # noqa: E402

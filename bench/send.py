@@ -21,13 +21,13 @@ from pathlib import Path
 
 from _sample import Row, issue_sample, run_script
 
-from digest import aio
+from digest.app.build import send_to_lists
+from digest.app.context import Context
 from digest.compose import MessageSkeleton
-from digest.config import Newsletter
-from digest.context import Context
+from digest.core import aio
+from digest.core.model import Subscriber
+from digest.core.settings import Newsletter
 from digest.deliver.sender import SendOptions
-from digest.model import Subscriber
-from digest.pipeline import send_to_lists
 
 N = int(os.environ.get("BENCH_N", "10000"))
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"

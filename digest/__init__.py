@@ -11,14 +11,12 @@ from digest.collect import collect
 from digest.curate import curate
 
 if TYPE_CHECKING:
+    from digest.app.build import build_issue, send_to_lists
+    from digest.app.context import Context
+    from digest.app.issue_folder import load_issue
     from digest.collect import Collection
     from digest.compose import ComposedMessage, MessageSkeleton, sign_token, verify_token
-    from digest.config import Settings, Workspace, load_settings
-    from digest.context import Context
-    from digest.curate import CurateOptions
-    from digest.deliver.sender import SendOptions, SendReport, send_campaign
-    from digest.deliver.transport import MemoryTransport, Outcome, SMTPTransport, Transport
-    from digest.errors import (
+    from digest.core.errors import (
         ConfigError,
         DeliveryError,
         DigestError,
@@ -28,9 +26,11 @@ if TYPE_CHECKING:
         SubscriberError,
         TemplateError,
     )
-    from digest.issue_folder import load_issue
-    from digest.model import Article, Image, Issue, Rendered, Subscriber, TopNewsItem
-    from digest.pipeline import build_issue, send_to_lists
+    from digest.core.model import Article, Image, Issue, Rendered, Subscriber, TopNewsItem
+    from digest.core.settings import Settings, Workspace, load_settings
+    from digest.curate import CurateOptions
+    from digest.deliver.sender import SendOptions, SendReport, send_campaign
+    from digest.deliver.transport import MemoryTransport, Outcome, SMTPTransport, Transport
     from digest.render import render_issue
     from digest.store import Audience, Store, open_store
     from digest.subscribers import read_list
@@ -91,21 +91,21 @@ _HOME = {
     "Collection": "digest.collect",
     "ComposedMessage": "digest.compose", "MessageSkeleton": "digest.compose",
     "sign_token": "digest.compose", "verify_token": "digest.compose",  # nosec B105
-    "Settings": "digest.config", "Workspace": "digest.config", "load_settings": "digest.config",
+    "Settings": "digest.core.settings", "Workspace": "digest.core.settings", "load_settings": "digest.core.settings",
     "CurateOptions": "digest.curate",
     "SendOptions": "digest.deliver.sender", "SendReport": "digest.deliver.sender",
-    "send_campaign": "digest.deliver.sender", "Context": "digest.context",
+    "send_campaign": "digest.deliver.sender", "Context": "digest.app.context",
     "Store": "digest.store", "open_store": "digest.store", "Audience": "digest.store",
     "MemoryTransport": "digest.deliver.transport", "Outcome": "digest.deliver.transport",
     "SMTPTransport": "digest.deliver.transport", "Transport": "digest.deliver.transport",
-    "build_issue": "digest.pipeline", "load_issue": "digest.issue_folder", "send_to_lists": "digest.pipeline",
+    "build_issue": "digest.app.build", "load_issue": "digest.app.issue_folder", "send_to_lists": "digest.app.build",
     "render_issue": "digest.render", "read_list": "digest.subscribers",
 }
 _HOME.update(dict.fromkeys(
     ("ConfigError", "DeliveryError", "DigestError", "IssueError", "SourceError", "StateError", "SubscriberError",
      "TemplateError"),
-    "digest.errors"))
-_HOME.update(dict.fromkeys(("Article", "Image", "Issue", "Rendered", "Subscriber", "TopNewsItem"), "digest.model"))
+    "digest.core.errors"))
+_HOME.update(dict.fromkeys(("Article", "Image", "Issue", "Rendered", "Subscriber", "TopNewsItem"), "digest.core.model"))
 
 
 def __getattr__(name: str) -> Any:

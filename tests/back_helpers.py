@@ -7,11 +7,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from digest.app.build import send_to_lists
+from digest.app.context import Context
 from digest.cli import main
-from digest.context import Context
 from digest.deliver.sender import SendOptions
 from digest.deliver.transport import MemoryTransport
-from digest.pipeline import send_to_lists
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "back"
 

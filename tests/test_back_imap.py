@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from digest.app.context import Context
 from digest.cli import main
-from digest.context import Context
 from tests.back_helpers import fill, send_issue
 from tests.dovecot import PrivateDovecot, dovecot_available
 

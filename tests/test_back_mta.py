@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from digest.app.context import Context
 from digest.cli import main
-from digest.context import Context
 from tests.conftest import point_smtp_at
 from tests.postfix import PrivatePostfix, postfix_available
 from tests.servers import FaultPlan, FaultyHandler, ThreadedFaultySMTP

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from digest.app.context import Context
 from digest.back.parse import parse_report
 from digest.cli import main
-from digest.context import Context
 from tests.back_helpers import drop, fill, send_issue
 
 READERS = [f"r{i}@example.com" for i in range(8)]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from digest.app.context import Context
 from digest.cli import main
-from digest.context import Context
 from tests.conftest import point_smtp_at, write_list
 from tests.servers import SilentAfterDataHandler, SlowHandler, ThreadedSMTP
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from digest.cli import main
 from digest.collect import collect, read_source
 from digest.collect.pagedump import parse_page
-from digest.errors import SourceError
+from digest.core.errors import SourceError
 from tests.conftest import FIXTURES, SAMPLE
 
 

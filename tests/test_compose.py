@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from digest.compose import MessageSkeleton, TokenError, sign_token, verify_token
 from digest.compose.qp import qp_encode, qp_value
-from digest.config import Newsletter
-from digest.model import Rendered, Subscriber
+from digest.core.model import Rendered, Subscriber
+from digest.core.settings import Newsletter
 
 MARK = "dgsttest0000"
 
@@ -109,7 +109,7 @@ def _dkim_setup(tmp_path, curve: bool = False):
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     from digest.compose.dkim import DKIMSigner
-    from digest.config import DKIMSettings
+    from digest.core.settings import DKIMSettings
 
     key = ec.generate_private_key(ec.SECP256R1()) if curve else rsa.generate_private_key(65537, 2048)
     (tmp_path / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -135,8 +135,8 @@ def test_dkim_signs_smtputf8_headers_and_trailing_blank_lines(tmp_path):
 
 def test_dkim_key_problems_are_one_line_config_errors(tmp_path):
     from digest.compose.dkim import DKIMSigner
-    from digest.config import DKIMSettings
-    from digest.errors import ConfigError
+    from digest.core.errors import ConfigError
+    from digest.core.settings import DKIMSettings
 
     with pytest.raises(ConfigError, match="cannot read"):
         DKIMSigner(DKIMSettings("mail", "x.example", "missing.pem"), root=tmp_path)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from digest.cli import main
-from digest.config import load_settings
-from digest.errors import ConfigError
+from digest.core.errors import ConfigError
+from digest.core.settings import load_settings
 from tests.conftest import point_smtp_at
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.errors import SubscriberError
+from digest.core.errors import SubscriberError
 from digest.subscribers import RowProblem, read_list
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from digest.cli import main
+from digest.core.errors import ConfigError
+from digest.core.model import Article, TopNewsItem
 from digest.curate import CurateOptions, curate, excerpt, title_key, url_key
-from digest.errors import ConfigError
-from digest.model import Article, TopNewsItem
 
 
 def page(title: str, when: datetime | None, *, paragraphs=("Body text here.",), top=(), kind="page", url=""):

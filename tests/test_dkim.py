@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from digest.compose import MessageSkeleton
 from digest.compose.dkim import DKIMSigner
-from digest.config import DKIMSettings, Newsletter, load_settings
-from digest.errors import ConfigError
-from digest.model import Rendered, Subscriber
+from digest.core.errors import ConfigError
+from digest.core.model import Rendered, Subscriber
+from digest.core.settings import DKIMSettings, Newsletter, load_settings
 
 CLOCK = 1_790_000_000.0
 

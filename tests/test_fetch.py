@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from digest.context import Context
+from digest.app.context import Context
 from digest.sources import articles_from, cache_of, fetch_sources
 from digest.sources.config import SourceSpec
 from tests.http_sites import Handler, Site, article_page, drip, endless, http_date, rss, static
@@ -265,7 +265,7 @@ def test_offline_without_a_cache_says_so(workspace: Path):
 
 @pytest.mark.parametrize("url", ["ftp://example.org/feed", "file:///etc/passwd", "http://", "https://exa mple.org/"])
 def test_only_http_and_https_urls_are_sources(workspace: Path, url: str):
-    from digest.errors import ConfigError
+    from digest.core.errors import ConfigError
     from digest.sources import check_url
 
     with pytest.raises(ConfigError):

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from digest.cli import main
+from digest.core.model import Article
 from digest.curate.dedupe import merge_duplicates
-from digest.model import Article
 from tests.http_sites import Site, article_page, rss, static
 from tests.test_fetch import configure
 

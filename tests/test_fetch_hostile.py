@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from digest.app.context import Context
 from digest.cli import main
-from digest.context import Context
 from digest.sources import articles_from, cache_of, fetch_sources
 from digest.sources.config import SourceSpec
 from digest.sources.guard import RefusedAddress

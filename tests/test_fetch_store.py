@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import load_settings
-from digest.errors import ConfigError
+from digest.core.errors import ConfigError
+from digest.core.settings import load_settings
 from digest.sources.cache import BodyCache
 from digest.sources.config import FetchSettings, SourceSpec
 from digest.store import open_store

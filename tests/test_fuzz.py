@@ -15,8 +15,8 @@ from digest.collect import read_source
 from digest.collect.feed import parse_feed
 from digest.collect.htmlpage import parse_html
 from digest.compose import TokenError, verify_token
-from digest.config import load_settings
-from digest.errors import ConfigError, DigestError, SourceError, SubscriberError
+from digest.core.errors import ConfigError, DigestError, SourceError, SubscriberError
+from digest.core.settings import load_settings
 from digest.subscribers import read_list
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -194,8 +194,8 @@ def _toml(value: object) -> str:
 @given(st.data())
 def test_every_digest_toml_key_with_hostile_values(data):
     from digest.compose import MessageSkeleton
+    from digest.core.model import Article, Rendered, Subscriber
     from digest.curate import CurateOptions, curate
-    from digest.model import Article, Rendered, Subscriber
 
     sections = data.draw(st.lists(st.sampled_from(sorted(_SECTIONS)), unique=True, max_size=5))
     text = ""

@@ -13,9 +13,9 @@ from digest.collect import read_source
 from digest.collect.boilerplate import drop_trailers, split_caption
 from digest.collect.fetched import parse_fetched
 from digest.collect.pagedump import parse_page
+from digest.core.model import Article
 from digest.curate import url_key
 from digest.curate.dedupe import merge_duplicates
-from digest.model import Article
 
 ITEM = ("<item><title>{title}</title><link>{link}</link><pubDate>{date}</pubDate>"
         "<description>{text}</description></item>")

@@ -121,8 +121,8 @@ def test_a_rebuild_updates_the_folder_in_place_and_keeps_what_else_is_there(work
 
 def test_a_build_stopped_half_way_is_refused_until_built_again(workspace: Path, monkeypatch):
     """Outputs of two builds never go out mixed: `.built` is written first and names each output's digest."""
-    from digest import files
-    from digest.issue_folder import load_issue, write_issue_folder
+    from digest.app.issue_folder import load_issue, write_issue_folder
+    from digest.core import files
 
     assert cli(workspace, "build").returncode == 0
     folder = workspace / "issues" / "1"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from digest.cli import main
-from digest.errors import StateError
+from digest.core.errors import StateError
 from digest.store import open_store
 from tests.conftest import point_smtp_at, write_list
 from tests.servers import SilentAfterDataHandler, SlowHandler, ThreadedSMTP

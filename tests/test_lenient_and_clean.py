@@ -14,7 +14,7 @@ import pytest
 from digest.cli import main
 from digest.collect import read_source
 from digest.collect.boilerplate import clean_title, drop_trailers, drop_trailing_byline, split_caption
-from digest.errors import SourceError
+from digest.core.errors import SourceError
 from tests.conftest import FIXTURES
 
 CASES = FIXTURES / "cases"

@@ -12,8 +12,8 @@ import pytest
 
 from digest.cli import main
 from digest.compose import MessageSkeleton
-from digest.config import Newsletter
-from digest.model import Rendered, Subscriber
+from digest.core.model import Rendered, Subscriber
+from digest.core.settings import Newsletter
 from tests.conftest import point_smtp_at
 from tests.test_config_validation import set_value
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from digest.app.context import Context
 from digest.cli import main
-from digest.context import Context
+from digest.core.model import Subscriber
 from digest.deliver.breaker import RefusalBreaker
 from digest.deliver.transport import Outcome
-from digest.model import Subscriber
 from digest.store import Audience, Result, open_store
 from digest.store.bounces import BounceEvent
 from digest.store.signups import SignupLimits, SignupRequest

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from digest.model import Subscriber
+from digest.core.model import Subscriber
 from digest.store import Audience, Result, open_store
 from digest.store.bounces import BounceEvent
 from digest.store.signups import SignupLimits, SignupRequest

@@ -7,12 +7,12 @@ import html
 import re
 from pathlib import Path
 
+from digest.app.build import build_issue
+from digest.app.context import Context
 from digest.cli import main
 from digest.compose import MessageSkeleton
-from digest.config import Newsletter, Settings
-from digest.context import Context
-from digest.model import Subscriber
-from digest.pipeline import build_issue
+from digest.core.model import Subscriber
+from digest.core.settings import Newsletter, Settings
 from digest.render import render_issue
 from tests.conftest import point_smtp_at
 
@@ -26,7 +26,7 @@ def test_test_sends_get_their_own_message_id(workspace: Path, runner, recorder):
     assert runner.invoke(main, ["send", "--list", "subscribers/example.csv"]).exit_code == 0
     ids = [r.message["Message-ID"] for r in handler.received if r.rcpt_tos == ["ada@example.com"]]
     assert len(ids) == 3 and len(set(ids)) == 3, ids  # two tests and the real one, all different
-    from digest.issue_folder import load_issue
+    from digest.app.issue_folder import load_issue
 
     with Context(workspace) as ctx:  # the real one is the deterministic Message-ID of (issue, address)
         _, rendered = load_issue(workspace / "issues" / "1")

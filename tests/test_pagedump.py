@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from digest.collect.pagedump import parse_page
-from digest.errors import SourceError
+from digest.core.errors import SourceError
 from tests.conftest import SAMPLE
 
 

@@ -70,7 +70,7 @@ def test_state_is_private_while_a_send_runs(workspace: Path):
 
 
 def test_an_old_world_readable_database_becomes_private(workspace: Path):
-    from digest.context import Context
+    from digest.app.context import Context
 
     state = workspace / ".digest"
     state.mkdir(mode=0o755)
@@ -89,10 +89,10 @@ def test_published_output_follows_the_umask(workspace: Path, umask: int, file_mo
     assert mode(issue) == folder_mode
     assert {p.name: oct(mode(p)) for p in issue.iterdir()} == {p.name: oct(file_mode) for p in issue.iterdir()}
 
-    from digest.context import Context
+    from digest.app.build import send_to_lists
+    from digest.app.context import Context
     from digest.deliver.sender import SendOptions
     from digest.deliver.transport import MemoryTransport
-    from digest.pipeline import send_to_lists
 
     with Context(workspace) as ctx:  # sent, so that the archive has an issue
         asyncio.run(send_to_lists(ctx, issue, [workspace / "subscribers" / "example.csv"], options=SendOptions(),

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from digest.app.context import Context
 from digest.cli import main
-from digest.context import Context
 from digest.web.archive import web_version
 
 HARBOUR = """position: News > Local > Article

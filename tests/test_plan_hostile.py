@@ -45,8 +45,8 @@ def test_a_feed_of_long_links_makes_a_plan_the_next_build_reads(workspace: Path,
 def test_a_plan_too_large_to_read_is_never_written(tmp_path: Path):
     import pytest
 
+    from digest.core.errors import PlanError
     from digest.curate.planfile import parse_plan
-    from digest.errors import PlanError
 
     text = 'subject = "S"\n[lead]\ntitle = "T"\n' + "# filler\n" * (MAX_PLAN_BYTES // 9 + 1)
     # parse_plan checks the text a build is about to write, as read_plan checks a file: same limit.

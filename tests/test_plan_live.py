@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.context import Context
+from digest.app.context import Context
 from tests.test_plan import build, make_desk
 
 
@@ -99,8 +99,8 @@ _plan_pieces = st.lists(st.sampled_from([
 @settings(max_examples=150, deadline=None)
 @given(_plan_pieces)
 def test_any_plan_text_is_a_plan_or_a_one_line_plan_error(text):
+    from digest.core.errors import PlanError
     from digest.curate.planfile import parse_plan
-    from digest.errors import PlanError
 
     try:
         plan = parse_plan(text, path="plan.toml")

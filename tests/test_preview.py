@@ -12,8 +12,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
+from digest.app.context import Context
 from digest.cli import main
-from digest.context import Context
 from digest.web.preview import create_preview_app
 from tests.conftest import needs_tool, point_smtp_at
 from tests.web_helpers import ThreadedUvicorn

@@ -79,10 +79,10 @@ def web_version_html(workspace: Path, runner) -> str:
     import asyncio
     import threading
 
-    from digest.context import Context
+    from digest.app.build import send_to_lists
+    from digest.app.context import Context
     from digest.deliver.sender import SendOptions
     from digest.deliver.transport import MemoryTransport
-    from digest.pipeline import send_to_lists
 
     second = SAMPLE.read_text(encoding="utf-8")
     (workspace / "pages" / "second.txt").write_text(

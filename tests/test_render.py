@@ -13,7 +13,7 @@ import pytest
 
 from digest.cli import main
 from digest.collect import collect
-from digest.config import Settings
+from digest.core.settings import Settings
 from digest.curate import curate
 from digest.render import compile_mjml, inline_css, render_issue
 from digest.render.environment import make_environment

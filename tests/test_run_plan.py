@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from digest.app.context import Context
 from digest.cli import main
-from digest.context import Context
 from tests.conftest import point_smtp_at
 from tests.test_plan import build, make_desk
 from tests.test_schedule import LIST, _at, _digest, _wait_for_line
@@ -81,7 +81,7 @@ def test_build_and_preview_keep_the_open_issue_after_a_proof_until_it_goes_to_re
     assert ("issue 1 is still the open issue: not sent to readers yet, only proofs (subscribers/proof.csv)"
             in rebuilt.output)
     assert not (desk / "issues" / "2").exists()
-    from digest.planning import open_issue
+    from digest.app.planning import open_issue
 
     ctx = Context(desk)
     assert open_issue(ctx) == desk / "issues" / "1"  # what `digest preview` shows
@@ -143,7 +143,7 @@ def test_a_run_stopped_by_a_reboot_is_picked_up_and_next_week_is_not_confused(de
 
 def _a_schedule_missed_a_week_ago(desk: Path, runner, port: int) -> None:  # type: ignore[no-untyped-def]
     """Issue 1 built and scheduled for a week ago with nobody waiting (a reboot); a late article since."""
-    from digest.audiences import audience_for, resolve_lists
+    from digest.app.audiences import audience_for, resolve_lists
 
     point_smtp_at(desk, port)
     build(runner)
@@ -230,7 +230,7 @@ def test_a_run_whose_lease_another_run_took_stops(workspace: Path):
     """Paused longer than its lease (Ctrl-Z, a laptop asleep): the renewal sees the lock is another's."""
     import pytest as _pytest
 
-    from digest.runner import RunLockLost, run_lock
+    from digest.app.run import RunLockLost, run_lock
 
     ctx = Context(workspace)
     with _pytest.raises(RunLockLost) as lost, run_lock(ctx, "run:test", lease=0.6) as lease:
@@ -250,7 +250,7 @@ def test_a_run_whose_lease_another_run_took_stops(workspace: Path):
 
 
 def test_a_lease_that_ran_out_unnoticed_is_taken_again(workspace: Path):
-    from digest.runner import run_lock
+    from digest.app.run import run_lock
 
     ctx = Context(workspace)
     with run_lock(ctx, "run:test", lease=0.6) as lease:
@@ -265,9 +265,9 @@ def test_a_lease_that_ran_out_unnoticed_is_taken_again(workspace: Path):
 def test_a_send_stops_when_its_run_loses_the_lock(desk: Path, runner, recorder):
     import threading
 
+    from digest.app.schedule import parse_send_time
     from digest.cli.send import deliver
     from digest.deliver.sender import SendOptions
-    from digest.scheduling import parse_send_time
 
     server, handler = recorder
     point_smtp_at(desk, server.port)
@@ -285,8 +285,8 @@ def test_a_send_stops_when_its_run_loses_the_lock(desk: Path, runner, recorder):
 
 def test_a_waiting_run_whose_lock_another_run_took_stops_with_exit_0(desk: Path, recorder):
     """`run --at` waiting, paused past its lease while another run took the lock: it says so and exits 0."""
-    from digest.audiences import audience_for, resolve_lists
-    from digest.runner import run_lock_name
+    from digest.app.audiences import audience_for, resolve_lists
+    from digest.app.run import run_lock_name
 
     server, handler = recorder
     point_smtp_at(desk, server.port)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from digest.app.context import Context
+from digest.app.schedule import SendTime, parse_send_time, send_when_due
 from digest.cli import main
-from digest.context import Context
+from digest.core.errors import ConfigError
 from digest.deliver.sender import SendOptions
-from digest.errors import ConfigError
-from digest.scheduling import SendTime, parse_send_time, send_when_due
 from tests.conftest import point_smtp_at
 
 LIST = "subscribers/example.csv"

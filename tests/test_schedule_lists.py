@@ -6,8 +6,8 @@ import os
 import signal
 from pathlib import Path
 
+from digest.app.context import Context
 from digest.cli import main
-from digest.context import Context
 from digest.store import Audience
 from tests.conftest import point_smtp_at
 from tests.test_schedule import _at, _digest, _wait_for_line

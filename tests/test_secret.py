@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from digest.app.context import Context
 from digest.compose import sign_token
-from digest.context import Context
 from tests.web_helpers import free_port
 
 RACERS = 4

@@ -13,10 +13,10 @@ from typing import Any
 from aiosmtpd.smtp import AuthResult
 
 from digest.collect import collect
-from digest.config import Settings
+from digest.core.model import Image, TopNewsItem
+from digest.core.settings import Settings
 from digest.curate import curate
 from digest.deliver.mailbox import MaildirHandler, serve_smtp
-from digest.model import Image, TopNewsItem
 from digest.render import render_issue
 from tests.conftest import ROOT, point_smtp_at
 from tests.servers import RecordingHandler, ThreadedSMTP
@@ -103,7 +103,7 @@ def test_feed_content_that_looks_like_a_url_or_path_is_never_fetched_or_opened(t
     import pytest
 
     from digest.collect.feed import parse_feed
-    from digest.errors import SourceError
+    from digest.core.errors import SourceError
 
     secret_feed = tmp_path / "private.xml"
     secret_feed.write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>Private</title>'

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from digest.app.build import send_to_lists
+from digest.app.context import Context
 from digest.cli import main
 from digest.compose import verify_token
-from digest.context import Context
 from digest.deliver.sender import SendOptions, TokenBucket
 from digest.deliver.transport import MemoryTransport, Outcome
-from digest.pipeline import send_to_lists
 from tests.conftest import point_smtp_at, write_list
 from tests.servers import FaultPlan, FaultyHandler, ThreadedFaultySMTP
 
@@ -221,9 +221,9 @@ def test_dkim_signature_verifies_and_covers_list_unsubscribe(workspace: Path, ru
 
 
 def test_password_never_goes_unencrypted_to_a_remote_host(monkeypatch):
-    from digest.config import SMTPSettings
+    from digest.core.errors import DeliveryError
+    from digest.core.settings import SMTPSettings
     from digest.deliver.transport import SMTPTransport
-    from digest.errors import DeliveryError
 
     monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "hunter2-secret")
     with pytest.raises(DeliveryError) as info:

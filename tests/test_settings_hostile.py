@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from digest.cli import main
-from digest.config import load_settings
-from digest.errors import ConfigError
+from digest.core.errors import ConfigError
+from digest.core.settings import load_settings
 from tests.conftest import point_smtp_at
 from tests.test_config_validation import set_value
 

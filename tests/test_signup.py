@@ -12,9 +12,9 @@ from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
+from digest.app.context import Context
 from digest.back.signup import make_link_token
 from digest.cli import main
-from digest.context import Context
 from digest.store.signups import SignupLimits, SignupRequest
 from digest.web.server import create_app
 from tests.conftest import point_smtp_at

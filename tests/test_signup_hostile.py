@@ -13,11 +13,11 @@ from urllib.parse import quote
 
 import pytest
 
+from digest.app.context import Context
 from digest.back.signup import make_link_token
 from digest.cli import main
-from digest.config import load_settings
-from digest.context import Context
-from digest.errors import ConfigError
+from digest.core.errors import ConfigError
+from digest.core.settings import load_settings
 from digest.store.signups import SignupLimits, SignupRequest
 from digest.web.server import create_app
 from tests.conftest import point_smtp_at

@@ -14,7 +14,7 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtplib.protocol import SMTPProtocol
 
 from digest.compose import ComposedMessage
-from digest.config import SMTPSettings
+from digest.core.settings import SMTPSettings
 from digest.deliver.transport import SMTPConnection, SMTPTransport
 from tests.servers import FaultPlan, FaultyHandler, RecordingHandler, ThreadedFaultySMTP, ThreadedSMTP
 

@@ -109,7 +109,7 @@ def test_read_only_state_folder_is_a_clear_error(workspace: Path, runner, record
 def test_disk_filling_mid_send_stops_cleanly_and_resume_finishes(workspace: Path, runner, recorder):
     from collections import Counter
 
-    from digest.context import Context
+    from digest.app.context import Context
 
     server, handler = recorder
     emails = _setup(workspace, runner, server.port)

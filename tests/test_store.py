@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.model import Subscriber
+from digest.core.model import Subscriber
 from digest.store import Audience, Result, open_store
 from digest.store.migrations import MIGRATIONS
 
@@ -144,7 +144,7 @@ def test_two_stores_migrating_a_fresh_postgres_at_once_agree(postgres):
 
 
 def test_a_bad_url_is_one_line_without_the_password(tmp_path: Path):
-    from digest.errors import StateError
+    from digest.core.errors import StateError
 
     with pytest.raises(StateError) as caught:
         open_store("postgresql://digest:hunter2-secret@127.0.0.1:1/nowhere?connect_timeout=1")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from digest.app.context import Context
 from digest.compose import TokenError, sign_token, verify_token
-from digest.context import Context
 from digest.web.server import create_app
 from tests.web_helpers import ThreadedUvicorn
 

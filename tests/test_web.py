@@ -10,12 +10,12 @@ import feedparser
 import pytest
 from starlette.testclient import TestClient
 
+from digest.app.build import send_to_lists
+from digest.app.context import Context
 from digest.cli import main
 from digest.compose import sign_token
-from digest.context import Context
 from digest.deliver.sender import SendOptions
 from digest.deliver.transport import MemoryTransport
-from digest.pipeline import send_to_lists
 from digest.web.server import create_app
 from tests.conftest import point_smtp_at
 from tests.web_helpers import ThreadedUvicorn

@@ -100,8 +100,8 @@ def serve(workspace: Path) -> Iterator[CommandServer]:
 
 def test_idle_connections_from_one_client_do_not_shut_out_one_click_unsubscribes(workspace: Path,
                                                                                   serve: CommandServer):
+    from digest.app.context import Context
     from digest.compose import sign_token
-    from digest.context import Context
 
     token = sign_token(Context(workspace).secret, email="ann@example.com", list_name="example", issue=1)
     # 300 idle connections from one address: more than the whole server held before.
@@ -117,7 +117,7 @@ def test_idle_connections_from_one_client_do_not_shut_out_one_click_unsubscribes
 
 
 def test_a_flood_from_many_addresses_cannot_keep_a_request_out(workspace: Path):
-    from digest.context import Context
+    from digest.app.context import Context
     from digest.web.listen import MAX_CONNECTIONS, PER_CLIENT
     from digest.web.server import create_app
 

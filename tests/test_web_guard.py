@@ -195,8 +195,8 @@ def test_preview_refuses_a_huge_body_before_reading_it(preview: CommandServer, r
 
 
 def test_serve_refuses_a_huge_body_before_reading_it(workspace: Path, serve: CommandServer):
+    from digest.app.context import Context
     from digest.compose import sign_token
-    from digest.context import Context
 
     token = sign_token(Context(workspace).secret, email="ann@example.com", list_name="example", issue=1)
     before = serve.peak_rss_kib()

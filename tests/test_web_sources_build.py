@@ -13,8 +13,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from digest.app.context import Context
 from digest.cli import main
-from digest.context import Context
 from digest.sources import articles_from, cache_of, fetch_sources
 from digest.sources.config import SourceSpec
 from tests.http_sites import Handler, Site, rss, static

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
+from digest.app.build import send_to_lists
+from digest.app.context import Context
 from digest.cli import main
-from digest.context import Context
 from digest.deliver.sender import SendOptions
 from digest.deliver.transport import MemoryTransport
-from digest.pipeline import send_to_lists
 from digest.web.server import create_app
 from tests.conftest import FIXTURES, SAMPLE
 

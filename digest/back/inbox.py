@@ -20,9 +20,9 @@ from pathlib import Path
 
 from digest.back.parse import MAX_MESSAGE
 from digest.back.process import Outcome, Policy, process_batch
-from digest.config import InboxSettings
+from digest.core.errors import ConfigError, DeliveryError, StateError
+from digest.core.settings import InboxSettings
 from digest.deliver.transport import is_loopback
-from digest.errors import ConfigError, DeliveryError, StateError
 from digest.store import Store
 
 __all__ = ["InboxReport", "process_maildir", "process_imap", "PROCESSED_FOLDER", "PROCESSED_KEYWORD"]

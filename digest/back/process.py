@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from digest.back.parse import MAX_ADDRESSES, Finding, Report, parse_report, worst
 from digest.back.policy import HARD, REFUSED, SOFT
 from digest.compose.tokens import TokenError, verify_token
-from digest.config import Settings
+from digest.core.settings import Settings
 from digest.store import Store
 from digest.store.bounces import BounceEvent, BounceVerdict, Delivery
 from digest.store.issues import email_key

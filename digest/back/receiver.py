@@ -37,8 +37,8 @@ from typing import Any
 from digest.back.inbox import PROCESSED_FOLDER
 from digest.back.parse import MAX_MESSAGE
 from digest.back.process import Outcome, Policy, process_message
+from digest.core.errors import DigestError, StateError
 from digest.deliver.mailbox import serve_smtp
-from digest.errors import DigestError, StateError
 from digest.store import Store
 
 __all__ = ["BounceReceiver", "serve_receiver"]

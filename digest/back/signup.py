@@ -29,11 +29,11 @@ from email.utils import formatdate
 
 from markupsafe import Markup
 
+from digest.app.context import Context
 from digest.back.verp import confirm_token as verp_confirm_token
 from digest.back.verp import verp_address
 from digest.compose import ComposedMessage
-from digest.context import Context
-from digest.errors import DeliveryError
+from digest.core.errors import DeliveryError
 from digest.render import compile_mjml, fill_markers, inline_css, template_dirs
 from digest.render.environment import make_environment
 from digest.store.issues import email_key

@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
+from digest.app.context import Context
 from digest.cli.output import printable, say
 from digest.cli.output import warn as warn
-from digest.config import Workspace
-from digest.context import Context
-from digest.errors import DigestError
+from digest.core.errors import DigestError
+from digest.core.settings import Workspace
 
 __all__ = ["main", "DigestGroup", "warn"]
 
@@ -72,7 +72,7 @@ def main(ctx: click.Context, root: Path, env_file: Path | None) -> None:
     """Build a newsletter digest from the week's news pages and send it to your lists."""
     _standard_streams_open()
     if env_file is not None:
-        from digest.envfile import load_env_file
+        from digest.core.envfile import load_env_file
 
         load_env_file(env_file)
     context = Context(Workspace(root))

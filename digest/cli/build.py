@@ -10,11 +10,11 @@ from pathlib import Path
 
 import click
 
+from digest.app.build import WARN_BYTES, BuildResult, build_issue, gather_articles
+from digest.app.context import Context
 from digest.cli.output import print_rich, printable, say, warn
-from digest.context import Context
+from digest.core.errors import ConfigError, SourceError
 from digest.curate import LEAD_RULE, CurateOptions
-from digest.errors import ConfigError, SourceError
-from digest.pipeline import WARN_BYTES, BuildResult, build_issue, gather_articles
 from digest.sources import check_url, is_url
 from digest.sources.config import SourceSpec
 

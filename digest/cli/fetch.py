@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
+from digest.app.context import Context
 from digest.cli.output import printable, say, warn
-from digest.context import Context
-from digest.errors import SourceError
+from digest.core.errors import SourceError
 from digest.sources import cache_of, check_url
 from digest.sources.config import SourceSpec
 from digest.sources.fetch import FetchResult, fetch_sources

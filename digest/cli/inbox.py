@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from digest.app.context import Context
 from digest.cli.output import printable, say
-from digest.context import Context
 
 __all__ = ["inbox"]
 

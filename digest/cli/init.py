@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from digest.cli.output import printable, say
-from digest.errors import ConfigError, StateError
-from digest.files import write_atomically
+from digest.core.errors import ConfigError, StateError
+from digest.core.files import write_atomically
 
 __all__ = ["init"]
 

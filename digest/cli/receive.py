@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from digest.app.context import Context
 from digest.cli.output import printable, say, warn
-from digest.context import Context
 from digest.deliver.transport import is_loopback
 
 __all__ = ["serve_with_receiver"]

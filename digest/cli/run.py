@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
+from digest.app.context import Context
+from digest.app.run import RunLease
+from digest.app.schedule import SendTime, describe_wait, duration, parse_send_time, waiter_alive
 from digest.cli.build import report_build, report_fetch, split_sources
 from digest.cli.output import printable, say, warn
 from digest.cli.send import _where, deliver, warn_stale_plan
-from digest.context import Context
+from digest.core.errors import DeliveryError, IssueError
 from digest.deliver.sender import SendOptions
-from digest.errors import DeliveryError, IssueError
-from digest.runner import RunLease
-from digest.scheduling import SendTime, describe_wait, duration, parse_send_time, waiter_alive
 from digest.store import Audience
 
 __all__ = ["run"]
@@ -54,8 +54,8 @@ def run(ctx: Context, sources: tuple[str, ...], lists: tuple[Path, ...], tags: t
     Exit status: 0 when sent, nothing to do, or another run is at work; 3 when the
     send is incomplete or needs you (a missed or cancelled schedule); 2 for bad input.
     """
-    from digest.audiences import audience_for, resolve_lists
-    from digest.runner import AnotherRunAtWork, RunLockLost, run_lock, run_lock_name
+    from digest.app.audiences import audience_for, resolve_lists
+    from digest.app.run import AnotherRunAtWork, RunLockLost, run_lock, run_lock_name
 
     pairs = _where(where)
     paths = resolve_lists(ctx, lists)  # names and paths as `digest send` reads them
@@ -77,10 +77,10 @@ def run(ctx: Context, sources: tuple[str, ...], lists: tuple[Path, ...], tags: t
 
 def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[Path], tags: tuple[str, ...],
           pairs: list[tuple[str, str]], *, when: SendTime | None, resume: bool, options: SendOptions) -> None:
-    """What a run does once it holds the lock (see digest.runner for which issue it sends)."""
-    from digest.audiences import audience_for
-    from digest.pipeline import build_issue
-    from digest.runner import MAX_LATE, campaign_done, fetch_configured_sources, issue_to_render, pending_schedule
+    """What a run does once it holds the lock (see digest.app.run for which issue it sends)."""
+    from digest.app.audiences import audience_for
+    from digest.app.build import build_issue
+    from digest.app.run import MAX_LATE, campaign_done, fetch_configured_sources, issue_to_render, pending_schedule
 
     audience = audience_for(ctx, paths, tags=tags, where=pairs)
     who = printable(audience.describe())
@@ -153,8 +153,8 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
 
 def _stragglers_of_latest(ctx: Context, audience: Audience) -> tuple[int, int] | None:
     """(issue, how many) when the latest issue went to the audience but left recipients deferred or unknown."""
-    from digest.issue_folder import latest_issue
-    from digest.runner import stragglers
+    from digest.app.issue_folder import latest_issue
+    from digest.app.run import stragglers
 
     try:
         folder = latest_issue(ctx.workspace.issues)
@@ -168,8 +168,8 @@ def _stragglers_of_latest(ctx: Context, audience: Audience) -> tuple[int, int] |
 def _resume(ctx: Context, lease: RunLease, paths: list[Path], tags: tuple[str, ...], pairs: list[tuple[str, str]],
             options: SendOptions) -> None:
     """--resume: finish the latest issue's send to the audience when it has begun; never build."""
-    from digest.audiences import audience_for
-    from digest.runner import campaign_done
+    from digest.app.audiences import audience_for
+    from digest.app.run import campaign_done
 
     audience = audience_for(ctx, paths, tags=tags, where=pairs)
     numbered = [p for p in ctx.workspace.issues.glob("*") if p.is_dir() and p.name.isdigit()]

@@ -1,4 +1,4 @@
-"""`digest send` and `digest status`: thin shells over `digest.pipeline` and the store."""
+"""`digest send` and `digest status`: thin shells over `digest.app.build` and the store."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from typing import Any
 
 import click
 
-from digest import aio
+from digest.app.context import Context
+from digest.app.issue_folder import latest_issue, load_issue, plan_edited_since_build
+from digest.app.schedule import ScheduledSend, SendTime, describe_wait, parse_send_time
 from digest.cli.output import print_rich, printable, say, stdout_closed, warn
-from digest.context import Context
+from digest.core import aio
+from digest.core.errors import ConfigError, DeliveryError
 from digest.deliver.sender import SendOptions, SendReport
-from digest.errors import ConfigError, DeliveryError
-from digest.issue_folder import latest_issue, load_issue, plan_edited_since_build
-from digest.scheduling import ScheduledSend, SendTime, describe_wait, parse_send_time
 from digest.store import CampaignStatus
 from digest.store.schedules import Schedule
 from digest.subscribers import RowProblem
@@ -147,7 +147,7 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
         return
     if not lists:
         raise ConfigError("give at least one --list FILE (or --test-to ADDRESS)")
-    from digest.audiences import resolve_lists
+    from digest.app.audiences import resolve_lists
 
     paths = resolve_lists(ctx, lists)  # names and paths, checked before anything is recorded
     if dry_run:
@@ -181,8 +181,8 @@ def warn_stale_plan(folder: Path) -> None:
 def _close(ctx: Context, folder: Path, lists: tuple[Path, ...], tags: tuple[str, ...], where: list[tuple[str, str]],
            *, abandon: bool, cancel: bool) -> None:
     """--abandon and --cancel: on the campaign of these lists, whether their files still exist or not."""
-    from digest.pipeline import abandon_campaign, issue_number
-    from digest.scheduling import cancel_scheduled
+    from digest.app.build import abandon_campaign, issue_number
+    from digest.app.schedule import cancel_scheduled
 
     if abandon and cancel:
         raise ConfigError("--abandon already cancels any schedule; give one of --abandon and --cancel")
@@ -209,7 +209,7 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
     and a second one stops at once. `halt` (set from another thread: a run that
     lost its lock) stops like SIGTERM.
     """
-    from digest.scheduling import send_when_due
+    from digest.app.schedule import send_when_due
 
     def problem(p: RowProblem) -> None:
         """Report a left-out row as it is read."""
@@ -309,7 +309,7 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
 
 def _dry_run(ctx: Context, folder: Path, paths: list[Path], tags: tuple[str, ...],
              where: list[tuple[str, str]], *, limit: int | None, retry_failed: bool, retry_unknown: bool) -> None:
-    from digest.audiences import signed_up_members
+    from digest.app.audiences import signed_up_members
     from digest.deliver.dryrun import dry_run
 
     _, rendered = load_issue(folder)

@@ -7,11 +7,11 @@ import time
 
 import click
 
+from digest.app.context import Context
+from digest.app.issue_folder import latest_issue
+from digest.app.schedule import describe_wait, waiter_alive
 from digest.cli.output import printable, say
-from digest.context import Context
-from digest.errors import StateError
-from digest.issue_folder import latest_issue
-from digest.scheduling import describe_wait, waiter_alive
+from digest.core.errors import StateError
 from digest.store import CampaignStatus
 from digest.store.schedules import Schedule
 

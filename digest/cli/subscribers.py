@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from digest.app.context import Context
 from digest.cli.output import printable, say, warn
-from digest.context import Context
-from digest.errors import ConfigError, SubscriberError
+from digest.core.errors import ConfigError, SubscriberError
 from digest.store import SUPPRESSION_REASONS
 from digest.subscribers import check_address
 from digest.subscribers.checking import check_list, import_list, list_stats, write_suppressions
@@ -94,7 +94,7 @@ def _addresses(emails: tuple[str, ...]) -> list[str]:
 def unsubscribe(ctx: Context, emails: tuple[str, ...], reason: str, issue: int | None, list_name: str | None) -> None:
     """Add addresses to the suppression list: no send (or none of one list) will reach them again."""
     if list_name is not None:
-        from digest.audiences import list_name_of
+        from digest.app.audiences import list_name_of
 
         if not list_name.strip():
             raise SubscriberError("--list needs a list name")

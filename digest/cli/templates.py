@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from digest.app.context import Context
 from digest.cli.output import printable, say
-from digest.context import Context
 from digest.render.environment import BUILTIN_TEMPLATES, copy_default_templates
 
 __all__ = ["templates"]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
+from digest.app.context import Context
 from digest.cli.build import split_sources
 from digest.cli.output import printable, say, warn
-from digest.context import Context
+from digest.core.errors import ConfigError
 from digest.deliver.transport import is_loopback
-from digest.errors import ConfigError
 
 __all__ = ["serve", "preview", "archive"]
 
@@ -57,8 +57,8 @@ def serve(ctx: Context, host: str, port: int, allowed: tuple[str, ...], smtp_por
     if smtp_port is None:
         _run(app, host, port, "Serving signups, unsubscribe links and the archive")
         return
-    from digest import aio
     from digest.cli.receive import serve_with_receiver
+    from digest.core import aio
 
     aio.run(serve_with_receiver(ctx, app, host=host, port=port, smtp_host=smtp_host, smtp_port=smtp_port))
 

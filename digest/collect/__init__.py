@@ -10,8 +10,8 @@ from digest.collect.feed import looks_like_feed, parse_feed
 from digest.collect.htmlpage import looks_like_html, parse_html
 from digest.collect.pagedump import looks_like_page, parse_page
 from digest.collect.textio import decode, read_bytes
-from digest.errors import SourceError
-from digest.model import Article
+from digest.core.errors import SourceError
+from digest.core.model import Article
 
 __all__ = ["Collection", "collect", "read_source", "expand_sources"]
 

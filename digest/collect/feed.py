@@ -18,9 +18,9 @@ from datetime import datetime
 from digest.collect.boilerplate import drop_read_more, drop_trailing_byline
 from digest.collect.feedlimit import MAX_FEED_ENTRIES, first_entries
 from digest.collect.textio import clean_line
-from digest.errors import SourceError
-from digest.model import Article
-from digest.weburl import absolute_url
+from digest.core.errors import SourceError
+from digest.core.model import Article
+from digest.core.urls import absolute_url
 
 __all__ = ["parse_feed", "looks_like_feed", "html_to_text"]
 

@@ -11,9 +11,9 @@ from email.message import Message
 from digest.collect.feed import looks_like_feed, parse_feed
 from digest.collect.htmlpage import looks_like_html, parse_html
 from digest.collect.textio import decode
-from digest.errors import SourceError
-from digest.model import Article
-from digest.weburl import same_site
+from digest.core.errors import SourceError
+from digest.core.model import Article
+from digest.core.urls import same_site
 
 __all__ = ["parse_fetched", "sniff_kind", "charset_of"]
 

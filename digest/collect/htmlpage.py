@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from digest.collect.boilerplate import clean_title, drop_trailers, split_caption
 from digest.collect.textio import clean_line
-from digest.errors import SourceError
-from digest.model import Article, Image
-from digest.weburl import absolute_url
+from digest.core.errors import SourceError
+from digest.core.model import Article, Image
+from digest.core.urls import absolute_url
 
 __all__ = ["parse_html", "looks_like_html", "MIN_BODY_WORDS"]
 

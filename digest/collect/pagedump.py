@@ -61,8 +61,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from digest.collect.textio import clean_line
-from digest.errors import SourceError
-from digest.model import Article, TopNewsItem
+from digest.core.errors import SourceError
+from digest.core.model import Article, TopNewsItem
 
 __all__ = ["parse_page", "looks_like_page"]
 

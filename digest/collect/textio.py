@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from digest.encoding import guess_encoding
-from digest.errors import SourceError, describe_os_error
+from digest.core.encoding import guess_encoding
+from digest.core.errors import SourceError, describe_os_error
 
 __all__ = ["DecodedText", "read_bytes", "decode", "clean_line", "looks_binary"]
 

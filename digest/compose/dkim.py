@@ -15,9 +15,9 @@ import stat
 import time
 from pathlib import Path
 
-from digest.config import DKIMSettings
-from digest.errors import ConfigError
-from digest.names import ascii_domain, check_selector
+from digest.core.errors import ConfigError
+from digest.core.names import ascii_domain, check_selector
+from digest.core.settings import DKIMSettings
 
 __all__ = ["DKIMSigner", "SIGNED_HEADERS", "MIN_KEY_BITS", "canonical_header", "canonical_body"]
 

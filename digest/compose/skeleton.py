@@ -27,9 +27,9 @@ from digest.compose.dkim import DKIMSigner
 from digest.compose.qp import qp_encode, qp_value
 from digest.compose.subject import fold_subject, list_id_field
 from digest.compose.tokens import sign_token
-from digest.config import Newsletter
-from digest.model import Rendered, Subscriber
-from digest.names import derive_list_id
+from digest.core.model import Rendered, Subscriber
+from digest.core.names import derive_list_id
+from digest.core.settings import Newsletter
 
 __all__ = ["ComposedMessage", "MessageSkeleton", "unsubscribe_url"]
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from urllib.parse import urlsplit, urlunsplit
 
-from digest.config import check_subject
-from digest.errors import ConfigError
-from digest.model import Article, Issue, TopNewsItem
+from digest.core.errors import ConfigError
+from digest.core.model import Article, Issue, TopNewsItem
+from digest.core.settings import check_subject
 
 __all__ = [
     "CurateOptions",

@@ -18,8 +18,8 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from digest.core.model import Article
 from digest.curate import DISTINCTIVE_WORDS, distinctive, title_key, url_key
-from digest.model import Article
 
 __all__ = ["Merge", "merge_duplicates", "DISTINCTIVE_WORDS", "distinctive"]
 

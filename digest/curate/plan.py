@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date as Date
 from pathlib import Path
 
+from digest.core.errors import PlanError
+from digest.core.model import Article, Issue, TopNewsItem
+from digest.core.urls import is_url, redact
 from digest.curate import Curated, excerpt, one_line, says_more, title_key, url_key
-from digest.errors import PlanError
-from digest.model import Article, Issue, TopNewsItem
-from digest.weburl import is_url, redact
 
 __all__ = ["PlanLead", "PlanEntry", "IssuePlan", "Planned", "plan_from_curated", "apply_plan", "source_name",
            "candidates", "named_in_workspace"]

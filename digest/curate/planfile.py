@@ -13,8 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from digest.core.errors import PlanError
 from digest.curate.plan import IssuePlan, PlanEntry, PlanLead
-from digest.errors import PlanError
 
 __all__ = ["PLAN_NAME", "MAX_PLAN_BYTES", "KeyLines", "read_plan", "parse_plan", "plan_text"]
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from digest.core.errors import DigestError, SubscriberError
+from digest.core.model import Subscriber
 from digest.deliver.leases import reap_dead_local_owners
-from digest.errors import DigestError, SubscriberError
-from digest.model import Subscriber
 from digest.store import Campaign, Store
 from digest.subscribers import RowProblem, read_list
 

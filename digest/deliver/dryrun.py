@@ -14,8 +14,8 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 from digest.compose import MessageSkeleton
+from digest.core.model import Subscriber
 from digest.deliver.audience import SignedUpMembers, stream_subscribers
-from digest.model import Subscriber
 from digest.store import Store
 from digest.store.campaigns import MAX_UNKNOWN_ATTEMPTS
 from digest.store.seen import SeenAddresses

@@ -11,8 +11,8 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP as SMTPServer
 
-from digest.config import SMTPSettings
-from digest.errors import DeliveryError
+from digest.core.errors import DeliveryError
+from digest.core.settings import SMTPSettings
 
 __all__ = ["MaildirHandler", "serve_smtp", "embedded_mailbox"]
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from digest.errors import StateError
+from digest.core.errors import StateError
 from digest.store import Result, Store
 
 T = TypeVar("T")

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field, replace
 
 from digest.back.policy import rcpt_refusal_kind
 from digest.compose import MessageSkeleton
+from digest.core.errors import DeliveryError, StateError
 from digest.deliver.audience import AudienceRead
 from digest.deliver.breaker import RefusalBreaker
 from digest.deliver.leases import reap_dead_local_owners
 from digest.deliver.results import ResultWriter, in_store
 from digest.deliver.transport import Connection, Outcome, Transport
-from digest.errors import DeliveryError, StateError
 from digest.store import Campaign, CampaignStatus, ClaimedRow, Result, Store
 from digest.store.base import host_id, owner_id
 

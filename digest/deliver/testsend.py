@@ -5,12 +5,12 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from digest.context import Context
+from digest.app.context import Context
+from digest.app.issue_folder import load_issue
+from digest.core.errors import DeliveryError, SubscriberError
+from digest.core.model import Subscriber
 from digest.deliver.mailbox import embedded_mailbox
 from digest.deliver.transport import SMTPTransport
-from digest.errors import DeliveryError, SubscriberError
-from digest.issue_folder import load_issue
-from digest.model import Subscriber
 from digest.subscribers import check_address
 
 __all__ = ["send_one"]

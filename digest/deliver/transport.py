@@ -12,8 +12,8 @@ import aiosmtplib
 from aiosmtplib import SMTPResponse
 
 from digest.compose import ComposedMessage
-from digest.config import SMTPSettings
-from digest.errors import DeliveryError
+from digest.core.errors import DeliveryError
+from digest.core.settings import SMTPSettings
 
 __all__ = [
     "Outcome",

@@ -15,9 +15,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from digest.config import Settings
-from digest.errors import TemplateError
-from digest.model import Issue, Rendered
+from digest.core.errors import TemplateError
+from digest.core.model import Issue, Rendered
+from digest.core.settings import Settings
 from digest.render.environment import make_environment, safe_url
 from digest.render.mjml_check import check_tags, locate_parse_error
 from digest.render.reading import format_date, meta_line, reading_context

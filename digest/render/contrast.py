@@ -8,7 +8,7 @@ and in dark mode. Each pair under WCAG 2.x AA's 4.5:1 for normal-size text
 
 from __future__ import annotations
 
-from digest.config import Theme
+from digest.core.settings import Theme
 
 __all__ = ["contrast_ratio", "theme_contrast_warnings", "AA_NORMAL"]
 

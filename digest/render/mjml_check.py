@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from digest.errors import TemplateError
+from digest.core.errors import TemplateError
 
 __all__ = ["KNOWN_TAGS", "check_tags", "locate_parse_error"]
 

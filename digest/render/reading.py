@@ -14,8 +14,8 @@ from datetime import date
 from typing import Any
 
 from digest.collect.boilerplate import same_name
+from digest.core.model import Article, Issue, TopNewsItem
 from digest.curate import title_key
-from digest.model import Article, Issue, TopNewsItem
 
 __all__ = ["format_date", "meta_line", "continue_at", "reading_context", "CONTINUE_ANCHOR"]
 

@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from digest.errors import ConfigError
+from digest.core.errors import ConfigError
 
 __all__ = ["BrowserCheck", "find_chromium", "check_in_browser", "CHROMIUM_ARGS"]
 

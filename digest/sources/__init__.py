@@ -14,10 +14,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from digest.weburl import is_url
+from digest.core.urls import is_url
 
 if TYPE_CHECKING:
-    from digest.context import Context
+    from digest.app.context import Context
     from digest.sources.articles import articles_from
     from digest.sources.cache import BodyCache
     from digest.sources.config import FetchSettings, SourceSpec, check_url

@@ -13,11 +13,11 @@ from datetime import datetime
 
 from digest.collect import Collection
 from digest.collect.fetched import parse_fetched
-from digest.errors import SourceError
-from digest.model import Article
+from digest.core.errors import SourceError
+from digest.core.model import Article
+from digest.core.urls import redact
 from digest.sources.cache import BodyCache
 from digest.sources.fetch import FetchReport, FetchResult, PageResult
-from digest.weburl import redact
 
 __all__ = ["articles_from", "entry_links", "newest", "parse_body", "ParsedBody"]
 

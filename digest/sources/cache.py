@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from digest.files import write_atomically
+from digest.core.files import write_atomically
 
 __all__ = ["BodyCache"]
 

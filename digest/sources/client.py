@@ -26,10 +26,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
+from digest.core.urls import redact_in
 from digest.sources.config import FetchSettings
 from digest.sources.guard import GuardedBackend, RefusedAddress
 from digest.sources.transport import GuardedTransport, proxy_mounts, tls_context
-from digest.weburl import redact_in
 
 __all__ = ["Fetched", "FetchFailure", "HTTPClient", "retry_after_seconds", "header_value", "tls_context",
            "FEED_ACCEPT", "PAGE_ACCEPT"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from digest.errors import ConfigError
+from digest.core.errors import ConfigError
 
 __all__ = ["SourceSpec", "FetchSettings", "parse_sources", "parse_fetch", "check_url", "SOURCE_KINDS"]
 

@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING
 
-from digest.errors import SourceError
+from digest.core.errors import SourceError
+from digest.core.urls import redact, redact_in
 from digest.sources.cache import BodyCache
 from digest.sources.client import FEED_ACCEPT, PAGE_ACCEPT, Fetched, FetchFailure, HTTPClient
 from digest.sources.config import SourceSpec
 from digest.sources.robots import RobotsCache
 from digest.store.base import now_iso
 from digest.store.fetchcache import FetchRecord
-from digest.weburl import redact, redact_in
 
 if TYPE_CHECKING:
-    from digest.context import Context
+    from digest.app.context import Context
     from digest.sources.articles import ParsedBody
 
 __all__ = ["FetchResult", "FetchReport", "PageResult", "fetch_sources", "fetch_sources_async", "user_agent",
@@ -112,7 +112,7 @@ def user_agent(base_url: str) -> str:
 def fetch_sources(ctx: Context, specs: Sequence[SourceSpec] | None = None, *, offline: bool = False,
                   on_result: Callable[[FetchResult], None] | None = None) -> FetchReport:
     """Fetch `specs` (default: the workspace's [[sources]]) into the cache; see the module docstring."""
-    from digest.aio import run
+    from digest.core.aio import run
 
     return run(fetch_sources_async(ctx, specs, offline=offline, on_result=on_result))
 

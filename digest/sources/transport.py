@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx2
 
-from digest.errors import ConfigError
+from digest.core.errors import ConfigError
 from digest.sources.guard import GuardedBackend, check_resolved
 
 __all__ = ["GuardedTransport", "proxy_mounts", "tls_context"]

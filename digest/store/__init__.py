@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from digest.errors import ConfigError
+from digest.core.errors import ConfigError
 from digest.store.protocol import Store
 from digest.store.records import (
     DELIVERY_STATUSES,

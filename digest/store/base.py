@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from digest.errors import StateError
+from digest.core.errors import StateError
 
 __all__ = ["Tx", "SQLBase", "now_iso", "host_id", "owner_id"]
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from digest.model import Subscriber
+from digest.core.model import Subscriber
 from digest.store.base import SQLBase, now_iso
 from digest.store.records import Campaign, CampaignStatus, Claim, ClaimedRow, Failure, Result
 from digest.store.suppressions import SUPPRESSED_ROW, suppressed_on

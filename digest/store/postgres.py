@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from digest.errors import StateError
+from digest.core.errors import StateError
 from digest.store.base import SQLBase, Tx
 from digest.store.queries import Queries
 

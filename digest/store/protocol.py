@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
-from digest.model import Subscriber
+from digest.core.model import Subscriber
 from digest.store.base import Tx
 from digest.store.bounces import BounceEvent, BounceSummary, BounceVerdict, Delivery
 from digest.store.fetchcache import FetchRecord

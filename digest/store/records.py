@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from digest.model import Subscriber
+from digest.core.model import Subscriber
 
 __all__ = [
     "SUPPRESSION_REASONS",

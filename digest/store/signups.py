@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from digest.model import Subscriber
+from digest.core.model import Subscriber
 from digest.store.base import SQLBase, now_iso
 from digest.store.issues import email_key
 from digest.store.suppressions import lift_for_list

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from digest.errors import StateError
+from digest.core.errors import StateError
 from digest.store.base import SQLBase, Tx, now_iso
 from digest.store.issues import email_key
 from digest.store.records import SUPPRESSION_REASONS, Suppression

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from digest.errors import SubscriberError
-from digest.files import write_atomically
+from digest.core.errors import SubscriberError
+from digest.core.files import write_atomically
 from digest.store import ListCheck, Store, Suppression
 from digest.store.seen import SeenAddresses
 from digest.store.signups import Member

@@ -17,7 +17,7 @@ import io
 import re
 from typing import IO
 
-from digest.errors import SubscriberError
+from digest.core.errors import SubscriberError
 
 __all__ = ["Lines", "RecordTooLong", "Unterminated", "looks_binary", "MAX_LINE", "MAX_RECORD_LINES",
            "MAX_RECORD_BYTES"]

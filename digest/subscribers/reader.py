@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from digest.encoding import guess_encoding
-from digest.errors import SubscriberError, describe_os_error
-from digest.model import Subscriber
+from digest.core.encoding import guess_encoding
+from digest.core.errors import SubscriberError, describe_os_error
+from digest.core.model import Subscriber
 from digest.subscribers.address import MAX_EMAIL, check_address
 from digest.subscribers.lines import Lines, RecordTooLong, Unterminated, looks_binary
 

@@ -9,11 +9,11 @@ from pathlib import Path
 # escape() writes the Atom feed; nothing here parses XML.
 from xml.sax.saxutils import escape as xml_escape  # nosec B406
 
-from digest.config import Settings
-from digest.context import Context
-from digest.errors import IssueError
-from digest.files import write_atomically
-from digest.issue_folder import load_issue
+from digest.app.context import Context
+from digest.app.issue_folder import load_issue
+from digest.core.errors import IssueError
+from digest.core.files import write_atomically
+from digest.core.settings import Settings
 from digest.render import fill_markers, render_web_version
 
 __all__ = [

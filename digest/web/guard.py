@@ -68,7 +68,7 @@ def allowed_host(value: str) -> str:
     A host name (an IDN in its A-labels), an IP address, `*.example.com` (any name under
     example.com) or `.example.com` (example.com and any name under it).
     """
-    from digest.names import ascii_domain, check_host
+    from digest.core.names import ascii_domain, check_host
 
     text = value.strip().lower()
     for prefix in ("*.", "."):

@@ -31,7 +31,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from digest.errors import ConfigError
+from digest.core.errors import ConfigError
 from digest.web.guard import MAX_HEADER_BYTES
 
 __all__ = ["HEADER_TIMEOUT", "PER_CLIENT", "MAX_CONNECTIONS", "server_config",

@@ -21,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from digest.config import Workspace
-from digest.context import Context
-from digest.errors import DigestError
-from digest.pipeline import GMAIL_CLIP_BYTES, build_issue
+from digest.app.build import GMAIL_CLIP_BYTES, build_issue
+from digest.app.context import Context
+from digest.core.errors import DigestError
+from digest.core.settings import Workspace
 from digest.sources.config import SourceSpec
 from digest.web.guard import BodyRefused, HostGuard, RateLimit, SameOrigin, read_body, served_names
 

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from digest.app.context import Context
 from digest.compose import TokenError, verify_token
-from digest.context import Context
-from digest.errors import IssueError, TemplateError
+from digest.core.errors import IssueError, TemplateError
 from digest.web.archive import atom_feed, email_version, index_page, sent_issues, web_version
 from digest.web.guard import BodyRefused, HostGuard, read_body, served_names
 from digest.web.signup import signup_routes

@@ -28,10 +28,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from digest.app.context import Context
 from digest.back.signup import ConfirmationMail, limits_for, make_link_token, offered_lists, read_link_token
 from digest.cli.output import printable
-from digest.context import Context
-from digest.errors import DigestError
+from digest.core.errors import DigestError
 from digest.store.signups import Signup, SignupRequest
 from digest.subscribers import check_address
 

@@ -10,10 +10,10 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from digest.app.build import send_to_lists
+from digest.app.context import Context
 from digest.cli import main
-from digest.context import Context
 from digest.deliver.sender import SendOptions
-from digest.pipeline import send_to_lists
 from tests.conftest import point_smtp_at
 from tests.servers import RandomFaultHandler, ThreadedSMTP
 

@@ -17,9 +17,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from digest.errors import IssueError
-from digest.files import folder_lock, update_folder
-from digest.model import Issue, Rendered
+from digest.core.errors import IssueError
+from digest.core.files import folder_lock, update_folder
+from digest.core.model import Issue, Rendered
 
 __all__ = ["ISSUE_FILES", "EDITOR_FILES", "BUILT", "write_issue_folder", "load_issue", "latest_issue",
            "plan_edited_since_build"]

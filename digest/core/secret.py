@@ -14,7 +14,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from digest.errors import StateError
+from digest.core.errors import StateError
 
 __all__ = ["load_secret", "MIN_SECRET_BYTES"]
 

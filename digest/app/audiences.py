@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from digest.context import Context
+from digest.app.context import Context
+from digest.core.errors import ConfigError
 from digest.deliver.audience import SignedUpMembers
-from digest.errors import ConfigError
 from digest.store import Audience, Campaign
 
 __all__ = ["list_paths", "resolve_lists", "known_lists", "list_name_of", "audience_for", "signed_up_members",

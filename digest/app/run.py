@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digest.context import Context
+from digest.app.context import Context
+from digest.app.issue_folder import latest_issue
+from digest.core.errors import DeliveryError, IssueError, StateError
 from digest.curate.planfile import PLAN_NAME
 from digest.deliver.leases import local_owner_is_dead
-from digest.errors import DeliveryError, IssueError, StateError
-from digest.issue_folder import latest_issue
 from digest.store import Audience
 from digest.store.base import owner_id
 from digest.store.runlocks import RunLock

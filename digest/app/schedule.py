@@ -18,14 +18,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from digest.audiences import audience_for, find_campaign, resolve_lists
-from digest.context import Context
+from digest.app.audiences import audience_for, find_campaign, resolve_lists
+from digest.app.build import send_to_lists
+from digest.app.context import Context
+from digest.app.issue_folder import load_issue
+from digest.core.errors import ConfigError
 from digest.deliver.leases import local_owner_is_dead
 from digest.deliver.sender import SendOptions, SendReport
 from digest.deliver.transport import Transport
-from digest.errors import ConfigError
-from digest.issue_folder import load_issue
-from digest.pipeline import send_to_lists
 from digest.store import CampaignStatus
 from digest.store.base import owner_id
 from digest.store.schedules import Schedule

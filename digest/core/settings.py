@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from digest.errors import ConfigError
+from digest.core.errors import ConfigError
 from digest.sources.config import FetchSettings, SourceSpec, parse_fetch, parse_sources
 
 __all__ = [
@@ -64,7 +64,7 @@ class Newsletter:
         domain = self.sender_address.rpartition("@")[2]
         if domain.isascii():
             return domain or "localhost"
-        from digest.names import ascii_domain
+        from digest.core.names import ascii_domain
 
         try:
             return ascii_domain(domain)
@@ -250,7 +250,7 @@ def _normalised(settings: Settings, path: str) -> Settings:
     """Addresses, URLs and hosts checked and in their ASCII form; list ids and names checked."""
     from dataclasses import replace
 
-    from digest.names import check_host, check_list_id, check_selector, mail_address, web_url
+    from digest.core.names import check_host, check_list_id, check_selector, mail_address, web_url
 
     def check(section: str, key: str, value: str, fix: Any) -> Any:
         try:
@@ -281,7 +281,7 @@ def _normalised(settings: Settings, path: str) -> Settings:
                        local_hostname=check("smtp", "local_hostname", smtp.local_hostname, check_host))
     dkim = settings.dkim
     if dkim is not None:
-        from digest.names import ascii_domain
+        from digest.core.names import ascii_domain
 
         dkim = replace(dkim, selector=check("dkim", "selector", dkim.selector, check_selector),
                        domain=check("dkim", "domain", dkim.domain, ascii_domain))
@@ -342,7 +342,7 @@ def _check_list_loop(settings: Settings, path: str) -> Settings:
     """[bounces], [signup] and [inbox]; the bounce address with its domain in ASCII."""
     from dataclasses import replace
 
-    from digest.names import ascii_domain
+    from digest.core.names import ascii_domain
 
     bounces = settings.bounces
     local, at, domain = bounces.address.rpartition("@")
@@ -378,7 +378,7 @@ def _check_list_loop(settings: Settings, path: str) -> Settings:
         # Checked like [smtp]: a host name or an address (an IDN in its A-labels), seconds that are a number.
         if not math.isfinite(inbox.timeout) or not 0 < inbox.timeout <= 3600:
             raise ConfigError("[inbox] timeout must be a number of seconds between 0 and 3600", path=path)
-        from digest.names import check_host
+        from digest.core.names import check_host
 
         try:
             inbox = replace(inbox, host=check_host(inbox.host))

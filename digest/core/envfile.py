@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-from digest.errors import ConfigError, describe_os_error
+from digest.core.errors import ConfigError, describe_os_error
 
 __all__ = ["read_env_file", "load_env_file"]
 

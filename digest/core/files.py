@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from digest.errors import StateError
+from digest.core.errors import StateError
 
 __all__ = ["write_atomically", "update_folder", "folder_lock", "umask"]
 

@@ -19,10 +19,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digest.audiences import audience_for, find_campaign, resolve_lists, signed_up_members
+from digest.app.audiences import audience_for, find_campaign, resolve_lists, signed_up_members
+from digest.app.context import Context
+from digest.app.issue_folder import load_issue, write_issue_folder
+from digest.app.planning import plan_target, sending_began
 from digest.collect import Collection, collect
 from digest.compose import sign_token, unsubscribe_url
-from digest.context import Context
+from digest.core.errors import ConfigError, DeliveryError, SourceError
+from digest.core.model import Article, Issue, Rendered, Subscriber, TopNewsItem
+from digest.core.urls import redact
 from digest.curate import CurateOptions, in_period
 from digest.curate.dedupe import Merge, merge_duplicates
 from digest.curate.plan import apply_plan, named_in_workspace
@@ -31,10 +36,6 @@ from digest.deliver.audience import AudienceRead, read_audience
 from digest.deliver.mailbox import embedded_mailbox
 from digest.deliver.sender import UNKNOWN_DELAY, SendOptions, SendReport, send_campaign
 from digest.deliver.transport import SMTPTransport, Transport
-from digest.errors import ConfigError, DeliveryError, SourceError
-from digest.issue_folder import load_issue, write_issue_folder
-from digest.model import Article, Issue, Rendered, Subscriber, TopNewsItem
-from digest.planning import plan_target, sending_began
 from digest.render import PREVIEW_VALUES, render_issue
 from digest.render.contrast import theme_contrast_warnings
 from digest.render.intro import intro_text
@@ -42,7 +43,6 @@ from digest.sources.config import SourceSpec
 from digest.store import Audience, Campaign, CampaignStatus
 from digest.store.base import owner_id
 from digest.subscribers import RowProblem
-from digest.weburl import redact
 
 if TYPE_CHECKING:
     from digest.sources.fetch import FetchReport
@@ -153,7 +153,7 @@ def build_issue(
 
     `web` sources are fetched first (or read from the cache with `offline`);
     pass `fetched` instead to build from a fetch already made. The plan is the
-    open issue's (see `digest.planning`), the folder's, or a new one made by
+    open issue's (see `digest.app.planning`), the folder's, or a new one made by
     the curation rules and written beside the outputs. `plan_folder` names the
     issue folder whose plan to render (`digest run`: the latest issue until it
     has gone to the run's lists, whoever else it went to).

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-from digest.context import Context
+from digest.app.context import Context
+from digest.app.issue_folder import latest_issue
+from digest.core.errors import IssueError
+from digest.core.model import Article
 from digest.curate import CurateOptions, curate, in_period
 from digest.curate.plan import IssuePlan, plan_from_curated
 from digest.curate.planfile import PLAN_NAME, parse_plan, plan_text, read_plan
-from digest.errors import IssueError
-from digest.issue_folder import latest_issue
-from digest.model import Article
 from digest.store.records import Campaign
 
 __all__ = ["PlanTarget", "plan_target", "open_issue", "sending_began", "is_proof_list", "proof_sends"]

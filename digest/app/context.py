@@ -8,8 +8,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digest.config import Settings, Workspace, load_settings
-from digest.model import Rendered
+from digest.core.model import Rendered
+from digest.core.settings import Settings, Workspace, load_settings
 from digest.store import Store, open_store
 
 if TYPE_CHECKING:
@@ -47,14 +47,14 @@ class Context:
     @cached_property
     def secret(self) -> bytes:
         """The key of every signed token (DIGEST_SECRET, or made once in .digest/secret)."""
-        from digest.secret import load_secret
+        from digest.core.secret import load_secret
 
         return load_secret(self.workspace.state_dir)
 
     @property
     def database_location(self) -> str:
         """DIGEST_DATABASE_URL, else [state] url, else the workspace's SQLite file."""
-        from digest.errors import ConfigError
+        from digest.core.errors import ConfigError
 
         env = os.environ.get(DATABASE_URL_ENV)
         if env is not None and env.strip():
@@ -81,7 +81,7 @@ class Context:
         import hashlib
         import hmac
 
-        from digest.errors import StateError
+        from digest.core.errors import StateError
 
         mine = hmac.new(self.secret, b"digest: which key signs this workspace's tokens", hashlib.sha256).hexdigest()
         if self.store.agree_on("secret-fingerprint", mine[:32]) != mine[:32]:
