@@ -16,6 +16,7 @@ from tests.servers import RecordingHandler, ThreadedSMTP
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "pages" / "stdaily-china-central-asia.txt"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+LIST = "subscribers/example.csv"  # the sample workspace's list of three readers
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +44,14 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("DIGEST_SMTP_PASSWORD", raising=False)
     monkeypatch.delenv("DIGEST_DATABASE_URL", raising=False)
     return root
+
+
+@pytest.fixture
+def desk(workspace: Path) -> Path:
+    """The workspace with a week of local news: two pages (one with a Top News block) and a feed."""
+    from tests.helpers.desk import make_desk
+
+    return make_desk(workspace)
 
 
 @pytest.fixture
