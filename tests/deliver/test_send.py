@@ -80,7 +80,8 @@ def test_misbehaving_server_nobody_lost(workspace: Path, runner):
         problems: list = []
         report = asyncio.run(send_to_lists(
             Context(workspace), workspace / "issues" / "1", [workspace / "subscribers" / "list.csv"],
-            options=SendOptions(concurrency=4, backoff_base=0.02, backoff_max=0.1), on_problem=problems.append))
+            options=SendOptions(concurrency=4, backoff_base=0.02, backoff_max=0.1, unknown_delay=0.5),
+            on_problem=problems.append))
     assert report.counts == {"pending": 0, "sent": 37, "deferred": 0, "failed": 3, "unknown": 0}
     delivered = Counter(r.rcpt_tos[0] for r in handler.received)
     assert set(delivered) == set(emails) - set(emails[5:8])
