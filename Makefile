@@ -32,8 +32,9 @@ demo: $(STAMP)
 	echo "Send journal:        $(BIN)/digest status"
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist; 0 runs it in this one). On a 2-core
-# machine 3 is the fastest: many tests wait on real servers and subprocesses, not on the CPU.
-TEST_WORKERS ?= 3
+# machine 4 is the fastest (bench/suite_time.py): many tests wait on real servers and
+# subprocesses, not on the CPU.
+TEST_WORKERS ?= 4
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
