@@ -15,22 +15,23 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.app.audiences import audience_for, find_campaign, resolve_lists, signed_up_members
 from digest.app.context import Context
 from digest.app.issue_folder import load_issue, write_issue_folder
-from digest.app.planning import plan_target, sending_began
+from digest.app.planning import PlanTarget, plan_target, sending_began
+from digest.app.weekly import Window, already_sent, fresh_articles, record_carried, stamp_cutoff, window_for
 from digest.collect import Collection, collect
 from digest.compose import sign_token, unsubscribe_url
-from digest.core.errors import ConfigError, DeliveryError, SourceError
+from digest.core.errors import ConfigError, DeliveryError, IssueError, NothingNewError, SourceError
 from digest.core.model import Article, Issue, Rendered, Subscriber, TopNewsItem
 from digest.core.urls import redact
-from digest.curate import CurateOptions, in_period
+from digest.curate import AlreadySent, CurateOptions, in_period, subject_line
 from digest.curate.dedupe import Merge, merge_duplicates
-from digest.curate.plan import apply_plan, named_in_workspace
+from digest.curate.plan import Following, Planned, apply_plan, named_in_workspace
 from digest.curate.planfile import PLAN_NAME
 from digest.deliver.audience import AudienceRead, read_audience
 from digest.deliver.mailbox import embedded_mailbox
@@ -99,6 +100,23 @@ class BuildResult:
     fetched: FetchReport | None = None  # the web sources' report, when there were any
     merged: list[Merge] = field(default_factory=list)  # copies of one story merged into one article
     plan: PlanState | None = None
+    news: NewsReport | None = None  # what the weekly cycle left out
+
+
+@dataclass
+class NewsReport:
+    """What the weekly cycle decided: the window and what it left out."""
+
+    window: Window | None = None  # None: no issue went to readers yet, or --since/--until chose by hand
+    older: list[str] = field(default_factory=list)  # titles seen before the window
+    already_sent: list[tuple[str, int]] = field(default_factory=list)  # (title, issue that sent it)
+
+
+@dataclass
+class _Chosen:
+    target: PlanTarget
+    planned: Planned
+    news: NewsReport
 
 
 def gather_articles(ctx: Context, sources: Sequence[Path], *, web: Sequence[SourceSpec] = (),
@@ -147,6 +165,7 @@ def build_issue(
     reserve_number: bool = True,
     new_issue: bool = False,
     plan_folder: Path | None = None,
+    issue_day: date | None = None,
 ) -> BuildResult:
     """Collect (files, and web sources fetched or cached), then render the issue from its plan and write
     issues/<number>/ (each output whole, in place; nothing written on error).
@@ -156,7 +175,9 @@ def build_issue(
     open issue's (see `digest.app.planning`), the folder's, or a new one made by
     the curation rules and written beside the outputs. `plan_folder` names the
     issue folder whose plan to render (`digest run`: the latest issue until it
-    has gone to the run's lists, whoever else it went to).
+    has gone to the run's lists, whoever else it went to). A new issue holds only
+    what is new since the last issue sent (see `digest.app.weekly`); NothingNewError
+    when nothing is. `issue_day` dates the issue (default: the day it is made).
     """
     settings = ctx.settings
     found, fetched = gather_articles(ctx, sources, web=web, fetched=fetched, offline=offline, encoding=encoding,
@@ -170,9 +191,9 @@ def build_issue(
     articles, merged = merge_duplicates(named_in_workspace(found.articles, ctx.root))
     options = options or CurateOptions()
     options = replace(options, newsletter=settings.newsletter.name, subject_template=settings.newsletter.subject)
-    target = plan_target(ctx, articles, options, out=out, reserve_number=reserve_number, new_issue=new_issue,
-                         plan_folder=plan_folder)
-    planned = apply_plan(target.plan, articles, period=in_period(articles, options), root=ctx.root)
+    chosen = _choose_issue(ctx, articles, options, out=out, reserve_number=reserve_number, new_issue=new_issue,
+                           plan_folder=plan_folder, issue_day=issue_day)
+    target, planned = chosen.target, chosen.planned
     issue = replace(planned.issue, number=target.number)
     # The marker is an HMAC of the issue: the same content and plan render the same bytes, and
     # content cannot forge it without the workspace secret.
@@ -208,6 +229,10 @@ def build_issue(
     changed_after_sending = reserve_number and _differs(folder / "issue.html", files["issue.html"]) and \
         sending_began(ctx, issue.number)
     kept = write_issue_folder(folder, files)
+    if reserve_number:
+        original = target.plan.lead.title
+        record_carried(ctx, issue, titles=[original] if original and original != issue.lead.title else [])
+        stamp_cutoff(ctx, issue.number)  # the first build of an issue ends its window
     warnings = list(found.warnings)
     if skeleton.signer is not None and skeleton.signer.warning:
         warnings.append(skeleton.signer.warning)
@@ -228,7 +253,53 @@ def build_issue(
     plan = PlanState(target.plan_path, created=target.new_text is not None and PLAN_NAME not in kept,
                      written=target.plan_path.parent == folder, new=planned.new, why=target.why)
     return BuildResult(issue, rendered, folder, size, warnings, found.errors, found.skipped, fetched=fetched,
-                       merged=merged, plan=plan)
+                       merged=merged, plan=plan, news=chosen.news)
+
+
+def _choose_issue(ctx: Context, articles: Sequence[Article], options: CurateOptions, *, out: Path | None,
+                  reserve_number: bool, new_issue: bool, plan_folder: Path | None, issue_day: date | None) -> _Chosen:
+    """The issue to render and its plan, applied: only what is new since the last issue sent, nothing twice."""
+    by_hand = options.since is not None or options.until is not None
+    window = None if by_hand else window_for(ctx)
+    fresh = fresh_articles(ctx, articles, window)
+    sent = already_sent(ctx)
+    news = NewsReport(window, fresh.older)
+    try:
+        target = plan_target(ctx, fresh.articles, options, out=out, reserve_number=reserve_number,
+                             new_issue=new_issue, plan_folder=plan_folder, sent=sent)
+    except NothingNewError:
+        raise NothingNewError(_nothing_new(ctx, news, len(articles), sent, fresh.articles)) from None
+    news.already_sent = list(target.already_sent)
+    day = issue_day or _issue_day(ctx, target)
+    following = Following(subject=lambda title: subject_line(options, title), day=day)
+    planned = apply_plan(target.plan, articles, period=in_period(fresh.articles, options), root=ctx.root,
+                         following=following)
+    planned.new = [item for item in planned.new if sent.issue_of(item.title, item.url, item.origin) is None]
+    return _Chosen(target, planned, news)
+
+
+def _nothing_new(ctx: Context, news: NewsReport, total: int, sent: AlreadySent, fresh: Sequence[Article]) -> str:
+    """Why nothing is new, in one line."""
+    since = f" since {news.window.describe(ctx.settings.newsletter.zone)}" if news.window else ""
+    repeated = sum(1 for a in fresh if sent.issue_of(a.title, a.url, a.origin) is not None)
+    parts = [f"{len(news.older)} seen before it"] if news.window else []
+    if repeated:
+        parts.append(f"{repeated} already sent")
+    detail = f" ({total} article(s): {', '.join(parts)})" if parts else ""
+    return (f"nothing new{since}{detail}; nothing built (--since/--until/--week choose by hand; "
+            "a story named in a plan is kept on purpose)")
+
+
+def _issue_day(ctx: Context, target: PlanTarget) -> date:
+    """The issue's date: the day it is made, kept once it has gone out (a later render for another list)."""
+    if target.plan.date is None and sending_began(ctx, target.number):
+        try:
+            built, _ = load_issue(target.folder)
+        except IssueError:
+            built = None
+        if built is not None and built.date is not None:
+            return built.date
+    return datetime.now(ctx.settings.newsletter.zone).date()
 
 
 def _differs(path: Path, data: bytes) -> bool:

@@ -74,7 +74,7 @@ def report_fetch(result: object) -> None:
     say(f"Web sources: {total - len(fetched.failed)} of {total} {what} in {fetched.seconds:.1f} s", err=True)
 
 
-_date = click.DateTime(formats=["%Y-%m-%d"])
+date_option = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @click.command(epilog=LEAD_RULE)
@@ -82,8 +82,8 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write (default issues/<number>/).")
 @click.option("--week", help="Only articles of this ISO week, e.g. 2026-W48.")
-@click.option("--since", type=_date, help="Only articles published on or after this date.")
-@click.option("--until", type=_date, help="Only articles published on or before this date.")
+@click.option("--since", type=date_option, help="Only articles published on or after this date.")
+@click.option("--until", type=date_option, help="Only articles published on or before this date.")
 @click.option("--lead", "lead_text", help="Pick the lead by a piece of its title.")
 @click.option("--top", default=6, show_default=True, type=click.IntRange(0, 50), help="How many Top News items.")
 @click.option("--excerpt-words", default=120, show_default=True, type=click.IntRange(20, 2000),
@@ -107,9 +107,13 @@ def build(click_ctx: click.Context, sources: tuple[str, ...], out: Path | None, 
     or with --offline read from the cache, so an issue can be rebuilt exactly.
     The first build of an issue writes its plan (issues/<n>/plan.toml); edit it
     and build again: the issue is rendered from the plan until its sending begins.
+
+    A new issue holds only what is new since the last issue sent to readers (feed
+    entries published after it, files first seen after it) and nothing an earlier
+    issue sent. Exit status: 0 built; 4 nothing new (nothing built); 2 bad input.
     """
     ctx: Context = click_ctx.obj
-    start, end = period_from(week, _as_date(since), _as_date(until))
+    start, end = period_from(week, as_date(since), as_date(until))
     options = CurateOptions(lead=lead_text, top=top, excerpt_words=excerpt_words, since=start, until=end)
     paths, web = split_sources(ctx, sources)
     result = build_issue(ctx, paths, web=web, offline=offline, options=options, out=out, encoding=encoding,
@@ -156,6 +160,7 @@ def report_build(result: BuildResult, *, ignored: Sequence[str] = ()) -> None:
         warn(f"{', '.join(ignored)} ignored: the plan decides ({plan.path}); edit it, or delete it to start "
              "again from the rules")
     issue, folder = result.issue, result.folder
+    report_news(result)
     say(f"Issue {issue.number}: {printable(issue.subject)}")
     say(f"  lead      {printable(issue.lead.title)} ({printable(issue.lead.origin)})")
     say(f"  top news  {len(issue.top_news)} item(s)")
@@ -179,7 +184,23 @@ def report_build(result: BuildResult, *, ignored: Sequence[str] = ()) -> None:
             say(f"            {printable(item.title)} ({printable(item.origin)})")
 
 
-def _as_date(value: object) -> date | None:
+def report_news(result: BuildResult) -> None:
+    """Say what the weekly cycle left out and why (seen before the window, already sent)."""
+    news = result.news
+    if news is None:
+        return
+    if news.window is not None and news.older:
+        say(f"New since issue {news.window.after_issue}: left out {len(news.older)} article(s) seen before it "
+            "(--since/--week choose by hand)")
+    by_issue: dict[int, list[str]] = {}
+    for title, number in news.already_sent:
+        by_issue.setdefault(number, []).append(title)
+    for number, titles in sorted(by_issue.items()):
+        say(f"Skipped {len(titles)} already sent in issue {number}: "
+            f"{printable('; '.join(titles[:4]))}{' …' if len(titles) > 4 else ''}")
+
+
+def as_date(value: object) -> date | None:
     return value.date() if hasattr(value, "date") else None  # click gives datetimes
 
 

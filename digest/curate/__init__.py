@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from urllib.parse import urlsplit, urlunsplit
 
-from digest.core.errors import ConfigError
+from digest.core.errors import ConfigError, NothingNewError
 from digest.core.model import Article, Issue, TopNewsItem
 from digest.core.settings import check_subject
 
@@ -30,6 +30,8 @@ __all__ = [
     "one_line",
     "distinctive",
     "DISTINCTIVE_WORDS",
+    "AlreadySent",
+    "subject_line",
 ]
 
 LEAD_RULE = (
@@ -70,6 +72,34 @@ class Curated:
     issue: Issue
     undated: list[str] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
+    already_sent: list[tuple[str, int]] = field(default_factory=list)  # (title, the issue that sent it)
+
+
+@dataclass
+class AlreadySent:
+    """The stories earlier issues sent, keyed as the cross-page dedupe keys them (canonical URL, title)."""
+
+    urls: dict[str, int] = field(default_factory=dict)
+    titles: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+    def add(self, issue: int, *, url: str, title: str, origin: str) -> None:
+        """Remember a story (its URL key and title key) as sent in `issue`."""
+        if url:
+            self.urls.setdefault(url, issue)
+        if title:
+            self.titles.setdefault(title, []).append((origin, issue))
+
+    def issue_of(self, title: str, url: str, origin: str) -> int | None:
+        """The issue that already sent this story, if any: the same canonical URL, or the same title (a
+        distinctive one from any source; a short generic one, "Letters", only from the same source)."""
+        ukey = url_key(url)
+        if ukey and ukey in self.urls:
+            return self.urls[ukey]
+        tkey = title_key(title)
+        for seen_origin, issue in self.titles.get(tkey, ()):
+            if distinctive(tkey) or seen_origin == origin:
+                return issue
+        return None
 
 
 def title_key(title: str) -> str:
@@ -220,8 +250,9 @@ def _choose_lead(articles: Sequence[Article], wanted: str | None) -> Article:
     return max(full, key=lambda a: (a.published or datetime.min, a.word_count))
 
 
-def _subject(options: CurateOptions, lead: Article) -> str:
-    fields = {"newsletter": options.newsletter, "lead_title": lead.title}
+def subject_line(options: CurateOptions, lead_title: str) -> str:
+    """The subject for a lead title: [newsletter] subject with {newsletter} and {lead_title} filled in."""
+    fields = {"newsletter": options.newsletter, "lead_title": lead_title}
     try:
         # Plain {field} references only: a format spec like {lead_title:>999999999} is refused.
         check_subject(options.subject_template)
@@ -231,13 +262,23 @@ def _subject(options: CurateOptions, lead: Article) -> str:
     return one_line(options.subject_template.format_map(fields))[:250]
 
 
-def curate(articles: Sequence[Article], options: CurateOptions | None = None) -> Curated:
-    """Pick the lead, gather the deduplicated Top News, and write subject and preheader."""
+def curate(articles: Sequence[Article], options: CurateOptions | None = None, *,
+           sent: AlreadySent | None = None) -> Curated:
+    """Pick the lead, gather the deduplicated Top News, and write subject and preheader.
+
+    With `sent`, stories earlier issues carried are left out (an explicit --lead may still name one).
+    """
     options = options or CurateOptions()
     chosen = in_period(articles, options)
     if not chosen:
         raise ConfigError("no article in the chosen period")
-    lead = _choose_lead(chosen, options.lead)
+    already: list[tuple[str, int]] = []
+    unsent = chosen
+    if sent is not None:
+        unsent = [a for a in chosen if sent.issue_of(a.title, a.url, a.origin) is None]
+        if not unsent and not options.lead:
+            raise NothingNewError(f"every article of the period was already sent ({len(chosen)} article(s))")
+    lead = _choose_lead(chosen if options.lead else unsent, options.lead)
 
     # A title seen, with where it came from: a short generic one ("Letters") repeats only within its source.
     seen_titles: dict[str, list[tuple[str, str]]] = {title_key(lead.title): [(lead.origin, lead.url)]}
@@ -257,6 +298,10 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
     left_out: list[str] = []
     for item in candidates:
         tkey, ukey = title_key(item.title), url_key(item.url)
+        number = sent.issue_of(item.title, item.url, item.origin) if sent is not None else None
+        if number is not None:
+            already.append((item.title, number))
+            continue
         if _seen_title(seen_titles.get(tkey), tkey, item) or (ukey and ukey in seen_urls):
             left_out.append(item.title)
             continue
@@ -275,7 +320,7 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
 
     issue = Issue(
         number=0,
-        subject=_subject(options, lead),
+        subject=subject_line(options, lead.title),
         preheader=preheader_for(lead),
         lead=lead,
         excerpt=excerpt(lead.paragraphs, words=options.excerpt_words),
@@ -287,4 +332,5 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
         issue=replace(issue, content_key=key, articles=full),
         undated=[a.origin for a in chosen if a.published is None],
         left_out=left_out,
+        already_sent=already,
     )
