@@ -13,8 +13,9 @@ import click
 from digest.app.build import WARN_BYTES, BuildResult, build_issue, gather_articles
 from digest.app.context import Context
 from digest.cli.output import print_rich, printable, say, warn
-from digest.core.errors import ConfigError, SourceError
+from digest.core.errors import ConfigError, IssueError, SourceError
 from digest.curate import LEAD_RULE, CurateOptions
+from digest.curate.planfile import PLAN_NAME
 from digest.sources import check_url, is_url
 from digest.sources.config import SourceSpec
 
@@ -94,13 +95,16 @@ date_option = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--allow-large", is_flag=True,
               help="Build even when the HTML is over Gmail's 102 KB clip or the message over 10 MB.")
 @click.option("--screenshots", is_flag=True, help="Also open the email in headless Chromium and save screenshots.")
+@click.option("--issue", "issue_number", type=click.IntRange(1, None),
+              help="Render issue N again from its plan (a correction after it went out: the archive and later "
+                   "sends get it).")
 @click.option("--new-issue", is_flag=True,
               help="Start a new issue by the rules even when the latest one is unsent (its plan is kept).")
 @click.pass_context
 def build(click_ctx: click.Context, sources: tuple[str, ...], out: Path | None, week: str | None,
           since: object, until: object, lead_text: str | None, top: int, excerpt_words: int,
           encoding: str | None, strict: bool, offline: bool, allow_large: bool, screenshots: bool,
-          new_issue: bool) -> None:
+          issue_number: int | None, new_issue: bool) -> None:
     """Build the issue from SOURCES: files, folders and URLs (default: pages/ and the [[sources]] of digest.toml).
 
     Web sources are fetched first (conditionally: unchanged ones cost a 304),
@@ -116,8 +120,9 @@ def build(click_ctx: click.Context, sources: tuple[str, ...], out: Path | None, 
     start, end = period_from(week, as_date(since), as_date(until))
     options = CurateOptions(lead=lead_text, top=top, excerpt_words=excerpt_words, since=start, until=end)
     paths, web = split_sources(ctx, sources)
+    plan_folder = _issue_with_plan(ctx, issue_number) if issue_number is not None else None
     result = build_issue(ctx, paths, web=web, offline=offline, options=options, out=out, encoding=encoding,
-                         strict=strict, allow_large=allow_large, new_issue=new_issue)
+                         strict=strict, allow_large=allow_large, new_issue=new_issue, plan_folder=plan_folder)
     report_fetch(result)
     given = [f"--{name.replace('_text', '').replace('_', '-')}" for name in ("lead_text", "top", "excerpt_words")
              if click_ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
@@ -134,6 +139,14 @@ def build(click_ctx: click.Context, sources: tuple[str, ...], out: Path | None, 
 
 
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _issue_with_plan(ctx: Context, number: int) -> Path:
+    """issues/N, which must hold a plan (`build --issue N`)."""
+    folder = ctx.workspace.issues / str(number)
+    if not (folder / PLAN_NAME).is_file():
+        raise IssueError(f"issue {number} has no plan to render: no {PLAN_NAME} there", path=str(folder))
+    return folder
 
 
 def json_for_terminal(value: object) -> str:

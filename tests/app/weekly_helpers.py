@@ -22,7 +22,7 @@ def page_dump(title: str, top: list[str], *, when: datetime) -> str:
     """A page dump in the sample's dialect: breadcrumb, title, Source line, body, editor, Top News."""
     lines = ["position: Harbour > News > Article", "", title, "",
              f"Source: Harbour Daily | {when:%Y-%m-%d %H:%M:%S} | Author: Harbour Daily", "",
-             f"By Kari Nordmann", "", f"{title}. {LOREM}", "", LOREM, "", "Editor: Ola Nordmann", "", "Top News", ""]
+             "By Kari Nordmann", "", f"{title}. {LOREM}", "", LOREM, "", "Editor: Ola Nordmann", "", "Top News", ""]
     for item in top:
         lines += [item, "", f"Reported this week. {LOREM}", ""]
     return "\n".join(lines)
