@@ -68,3 +68,25 @@ def test_a_subject_set_by_hand_stays_through_lead_swaps_and_rebuilds(tmp_path: P
         assert issue["date"] == fixed_day
         assert issue["preheader"].startswith("Ferry Operator Adds Night Sailings.")  # not set: it follows
     assert 'subject = "Our pick of the week"' in plan.read_text()  # the plan is never rewritten
+
+
+def test_the_archive_index_the_issue_page_the_feed_and_the_email_agree_on_the_date(tmp_path: Path) -> None:
+    from digest.app.context import Context
+    from digest.render.reading import format_date
+    from digest.web.archive import atom_feed, index_page, sent_issues, web_version
+
+    root = new_workspace(tmp_path)
+    _two_pages(root)
+    digest(root, "run", "--list", "list")
+    issue, _ = _built(root)
+    day = issue["date"]
+    shown = format_date(datetime.fromisoformat(day))
+    with Context(root) as ctx:
+        archived = sent_issues(ctx)
+        assert [a.day for a in archived] == [day]
+        assert day in index_page(ctx.settings, archived)
+        assert f"<published>{day}T00:00:00" in atom_feed(ctx.settings, archived)
+        assert shown in web_version(ctx, 1)
+    assert shown in (root / "issues" / "1" / "issue.html").read_text()
+    sent = next((root / "outbox" / "new").iterdir()).read_bytes().decode("utf-8", "replace")
+    assert shown in sent.replace("=\n", "")
