@@ -302,6 +302,26 @@ def _issue_day(ctx: Context, target: PlanTarget) -> date:
     return datetime.now(ctx.settings.newsletter.zone).date()
 
 
+def date_for_send(ctx: Context, folder: Path, day: date) -> str | None:
+    """Date the issue the day it goes out (`send --at`), rendering it again from its plan and the cached
+    sources, when its plan sets no date and its sending has not begun; a warning when it cannot be."""
+    from digest.curate.planfile import read_plan
+
+    number = int(folder.name) if folder.name.isdigit() else 0
+    plan = folder / PLAN_NAME
+    if not number or not plan.is_file() or read_plan(plan).date is not None or sending_began(ctx, number):
+        return None
+    issue, _ = load_issue(folder)
+    if issue.date == day:
+        return None
+    pages = [ctx.workspace.pages] if ctx.workspace.pages.exists() else []
+    try:
+        build_issue(ctx, pages, web=list(ctx.settings.sources), offline=True, plan_folder=folder, issue_day=day)
+    except (SourceError, ConfigError, IssueError) as exc:
+        return f"issue {number} stays dated {issue.date} (it could not be rendered again for {day}: {exc})"
+    return None
+
+
 def _differs(path: Path, data: bytes) -> bool:
     try:
         return path.read_bytes() != data

@@ -90,3 +90,33 @@ def test_the_archive_index_the_issue_page_the_feed_and_the_email_agree_on_the_da
     assert shown in (root / "issues" / "1" / "issue.html").read_text()
     sent = next((root / "outbox" / "new").iterdir()).read_bytes().decode("utf-8", "replace")
     assert shown in sent.replace("=\n", "")
+
+
+def test_send_at_dates_the_issue_the_day_it_goes_out(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+    from datetime import timedelta
+
+    from tests.app.weekly_helpers import DIGEST
+
+    root = new_workspace(tmp_path)
+    _two_pages(root)
+    digest(root, "build")
+    settings = tomllib.loads((root / "digest.toml").read_text())
+    zone = ZoneInfo(settings["newsletter"].get("timezone", "UTC"))
+    day = datetime.now(zone).date() + timedelta(days=2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    waiting = subprocess.Popen([*DIGEST, "send", "--list", "list", "--at", f"{day} 07:00"], cwd=root, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while _built(root)[0]["date"] != day.isoformat():
+            assert waiting.poll() is None, waiting.communicate()
+            assert time.monotonic() < deadline, "the issue was not dated the day it goes out"
+            time.sleep(0.2)
+    finally:
+        waiting.send_signal(signal.SIGINT)
+        waiting.communicate(timeout=60)
+    assert not (root / "outbox" / "new").exists() or not list((root / "outbox" / "new").iterdir())
