@@ -108,8 +108,11 @@ class NewsReport:
     """What the weekly cycle decided: the window and what it left out."""
 
     window: Window | None = None  # None: no issue went to readers yet, or --since/--until chose by hand
-    older: list[str] = field(default_factory=list)  # titles seen before the window
+    older: list[str] = field(default_factory=list)  # titles first seen before the window
+    dated_before: list[str] = field(default_factory=list)  # feed entries new to digest but dated before it
     already_sent: list[tuple[str, int]] = field(default_factory=list)  # (title, issue that sent it)
+    overflow: list[str] = field(default_factory=list)  # new stories past --top, left for no issue
+    pinned: list[tuple[str, int]] = field(default_factory=list)  # sent before, kept because the plan names them
 
 
 @dataclass
@@ -186,6 +189,8 @@ def build_issue(
         if found.errors:
             raise found.errors[0]
         names = [*map(str, sources), *(redact(s.url) for s in web)]
+        if plan_folder is None:  # an emptied pages/: nothing new this week, not a broken source
+            raise NothingNewError("nothing new: no article in the sources", path=", ".join(names))
         raise SourceError("no articles found in the sources", path=", ".join(names))
     # Origins named from the workspace: the same issue whatever folder the command runs in.
     articles, merged = merge_duplicates(named_in_workspace(found.articles, ctx.root))
@@ -231,7 +236,7 @@ def build_issue(
     kept = write_issue_folder(folder, files)
     if reserve_number:
         original = target.plan.lead.title
-        record_carried(ctx, issue, titles=[original] if original and original != issue.lead.title else [])
+        record_carried(ctx, issue, also=[(original, "")] if original and original != issue.lead.title else [])
         stamp_cutoff(ctx, issue.number)  # the first build of an issue ends its window
     warnings = list(found.warnings)
     if skeleton.signer is not None and skeleton.signer.warning:
@@ -263,19 +268,41 @@ def _choose_issue(ctx: Context, articles: Sequence[Article], options: CurateOpti
     window = None if by_hand else window_for(ctx)
     fresh = fresh_articles(ctx, articles, window)
     sent = already_sent(ctx)
-    news = NewsReport(window, fresh.older)
+    news = NewsReport(window, fresh.older, fresh.dated_before)
+    if plan_folder is not None:
+        articles = [*articles, *_built_lead(plan_folder, articles)]
     try:
         target = plan_target(ctx, fresh.articles, options, out=out, reserve_number=reserve_number,
                              new_issue=new_issue, plan_folder=plan_folder, sent=sent)
     except NothingNewError:
         raise NothingNewError(_nothing_new(ctx, news, len(articles), sent, fresh.articles)) from None
-    news.already_sent = list(target.already_sent)
+    news.already_sent, news.overflow = list(target.already_sent), list(target.overflow)
     day = issue_day or _issue_day(ctx, target)
     following = Following(subject=lambda title: subject_line(options, title), day=day)
     planned = apply_plan(target.plan, articles, period=in_period(fresh.articles, options), root=ctx.root,
                          following=following)
     planned.new = [item for item in planned.new if sent.issue_of(item.title, item.url, item.origin) is None]
+    if target.new_text is None:  # the editor's plan: what it names is kept, even if it went out before
+        issue = planned.issue
+        shown = [(issue.lead.title, issue.lead.url, issue.lead.origin, ""),
+                 *((i.title, i.url, i.origin, i.summary) for i in issue.top_news)]
+        earlier = already_sent(ctx, before=target.number)
+        news.pinned = [(title, n) for title, url, origin, summary in shown
+                       if (n := earlier.issue_of(title, url, origin, summary)) is not None]
     return _Chosen(target, planned, news)
+
+
+def _built_lead(folder: Path, articles: Sequence[Article]) -> list[Article]:
+    """The lead of an issue as built, when the sources no longer hold it (`build --issue N` of an old issue:
+    the feed rolled over, the file was renamed)."""
+    try:
+        built, _ = load_issue(folder)
+    except IssueError:
+        return []
+    lead = built.lead
+    if any(a.origin == lead.origin and a.title == lead.title for a in articles):
+        return []
+    return [lead]
 
 
 def _nothing_new(ctx: Context, news: NewsReport, total: int, sent: AlreadySent, fresh: Sequence[Article]) -> str:
@@ -283,6 +310,8 @@ def _nothing_new(ctx: Context, news: NewsReport, total: int, sent: AlreadySent, 
     since = f" since {news.window.describe(ctx.settings.newsletter.zone)}" if news.window else ""
     repeated = sum(1 for a in fresh if sent.issue_of(a.title, a.url, a.origin) is not None)
     parts = [f"{len(news.older)} seen before it"] if news.window else []
+    if news.dated_before:
+        parts.append(f"{len(news.dated_before)} dated before it")
     if repeated:
         parts.append(f"{repeated} already sent")
     detail = f" ({total} article(s): {', '.join(parts)})" if parts else ""

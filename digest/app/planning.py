@@ -9,7 +9,8 @@ gets the next number) and writes its plan. A plan file is written only when
 none exists, never over one.
 
 A *proof* does not end the open issue: a campaign whose lists are all proof
-lists, named `proof…` or `test…` (subscribers/proof.csv, proofs, test-team).
+lists, named `proof` or `test` (subscribers/proof.csv, proofs, tests, test-team,
+proof_desk; not testers or proofreaders).
 Any other campaign that has journaled a recipient has begun sending to readers.
 """
 
@@ -33,7 +34,9 @@ from digest.store.records import Campaign
 
 __all__ = ["PlanTarget", "plan_target", "open_issue", "sending_began", "is_proof_list", "proof_sends"]
 
-PROOF_PREFIXES = ("proof", "test")  # list names whose sends are proofs: they leave the issue open
+# List names whose sends are proofs (they leave the issue open): proof, proofs, test, tests, and those words
+# followed by a separator (test-team, proof_desk). "testers" or "proofreaders" are readers' lists.
+_PROOF_NAME = re.compile(r"(proof|test)s?([-_. ].*)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +50,14 @@ class PlanTarget:
     new_text: str | None = None  # the plan file to write: only when none exists yet
     why: str = ""  # why this issue is rendered from its plan (the open issue), for the build's output
     already_sent: tuple[tuple[str, int], ...] = ()  # stories the rules left out: (title, issue that sent it)
+    overflow: tuple[str, ...] = ()  # new stories past --top, not in the issue
 
 
 def is_proof_list(name: str) -> bool:
-    """True for a proof list: its file name starts with `proof` or `test` (any case)."""
-    return PurePosixPath(name.replace("\\", "/")).name.lower().startswith(PROOF_PREFIXES)
+    """True for a proof list: its name (without .csv) is proof(s) or test(s), alone or before a separator."""
+    stem = PurePosixPath(name.replace("\\", "/")).name
+    stem = stem[:-4] if stem.lower().endswith(".csv") else stem
+    return _PROOF_NAME.fullmatch(stem) is not None
 
 
 def _proof_only(campaign: Campaign) -> bool:
@@ -125,13 +131,13 @@ def plan_target(ctx: Context, articles: Sequence[Article], options: CurateOption
     number = ctx.store.number_for(key, curated.issue.subject) if reserve_number else ctx.store.peek_number(key)
     home = ctx.workspace.issues / str(number)
     path = (out if out is not None and reserve_number else home) / PLAN_NAME
-    already = tuple(curated.already_sent)
+    already, overflow = tuple(curated.already_sent), tuple(curated.overflow)
     if path.is_file():
-        return PlanTarget(number, out or home, read_plan(path), path, already_sent=already)
+        return PlanTarget(number, out or home, read_plan(path), path, already_sent=already, overflow=overflow)
     today = datetime.now(ctx.settings.newsletter.zone).date()
     made = plan_from_curated(curated, in_period(articles, options), root=root, words=options.excerpt_words)
     shown = replace(made, subject=curated.issue.subject, preheader=curated.issue.preheader, date=today)
     text = plan_text(made, number=number, newsletter=ctx.settings.newsletter.name, shown=shown)
     # Rendered from the text as written, so the first build and every rebuild from the file agree.
     return PlanTarget(number, out or home, parse_plan(text, path=str(path)), path,
-                      text if reserve_number else None, already_sent=already)
+                      text if reserve_number else None, already_sent=already, overflow=overflow)

@@ -30,7 +30,7 @@ from digest.app.context import Context
 from digest.app.planning import sending_began
 from digest.core.model import Article, Issue
 from digest.core.urls import is_url
-from digest.curate import AlreadySent, title_key, url_key
+from digest.curate import AlreadySent, SentStory, summary_key, title_key, url_key
 from digest.store.carried import CarriedItem
 
 __all__ = ["Window", "window_for", "fresh_articles", "already_sent", "record_carried", "stamp_cutoff"]
@@ -54,7 +54,8 @@ class Fresh:
     """The articles of the window, and how many were left out as seen before it."""
 
     articles: list[Article]
-    older: list[str] = field(default_factory=list)  # titles seen before the window
+    older: list[str] = field(default_factory=list)  # titles first seen before the window
+    dated_before: list[str] = field(default_factory=list)  # feed entries first seen now, dated before it
 
 
 def _sent_numbers(ctx: Context, *, before: int | None = None) -> list[int]:
@@ -90,11 +91,16 @@ def _item_key(article: Article) -> str:
     return "item:" + (url_key(article.url) or title_key(article.title))
 
 
-def _sighting_key(article: Article, root: Path) -> str | None:
-    """What first-seen time an article goes by: None when its own date decides (a dated feed entry)."""
+def _sighting_key(article: Article, root: Path) -> str:
+    """What first sighting an article goes by: a feed entry or web page its own, a file's article its file's."""
     if article.kind == "feed" or is_url(article.origin):
-        return None if article.published is not None else _item_key(article)
+        return _item_key(article)
     return _file_key(article.origin, root) or _item_key(article)
+
+
+def _dated(article: Article) -> bool:
+    """True when the article's own date decides (a dated feed entry or web page), not its first sighting."""
+    return article.published is not None and (article.kind == "feed" or is_url(article.origin))
 
 
 def _utc(moment: datetime) -> float:
@@ -112,17 +118,16 @@ def fresh_articles(ctx: Context, articles: Sequence[Article], window: Window | N
         return Fresh(list(articles))
     fresh = Fresh([])
     for article in articles:
-        key = keys[id(article)]
-        if key:
-            new = seen.get(key, window.cutoff) > window.cutoff
-        else:
-            # Feed dates have whole seconds (or minutes): an entry of the cut-off's own second is new; if
-            # it went out already, "nothing twice" still leaves it out.
-            new = int(_utc(article.published)) >= int(window.cutoff)  # type: ignore[arg-type]
-        if new:
-            fresh.articles.append(article)
-        else:
+        first_seen_after = seen.get(keys[id(article)], window.cutoff) > window.cutoff
+        if not first_seen_after:
+            # In an earlier window already (a future-dated entry too, or one an editor deleted from a plan).
             fresh.older.append(article.title)
+        elif _dated(article) and int(_utc(article.published)) < int(window.cutoff):  # type: ignore[arg-type]
+            # Published before the cut-off: a feed added later must not flood the issue with its back
+            # catalogue. (Feed dates have whole seconds: an entry of the cut-off's own second is new.)
+            fresh.dated_before.append(article.title)
+        else:
+            fresh.articles.append(article)
     return fresh
 
 
@@ -131,23 +136,31 @@ def already_sent(ctx: Context, *, before: int | None = None) -> AlreadySent:
     sent = AlreadySent()
     numbers = _sent_numbers(ctx, before=before)
     for item in ctx.store.carried_items(numbers) if numbers else []:
-        sent.add(item.issue, url=item.url_key, title=item.title_key, origin=item.origin)
+        sent.add(SentStory(item.issue, item.url_key, item.title_key, item.summary_key, item.origin))
     return sent
 
 
-def carried_items(issue: Issue) -> list[CarriedItem]:
-    """The stories an issue carries, as the store keeps them."""
-    stories = [(issue.lead.title, issue.lead.url, issue.lead.origin)]
-    stories += [(item.title, item.url, item.origin) for item in issue.top_news]
-    return [CarriedItem(issue.number, position, url_key(url), title_key(title), origin, title)
-            for position, (title, url, origin) in enumerate(stories)]
+def carried_items(issue: Issue, *, also: Iterable[tuple[str, str]] = ()) -> list[CarriedItem]:
+    """The stories an issue carries, as the store keeps them; `also`: (title, summary) of original titles."""
+    lead = issue.lead
+    stories = [(lead.title, lead.url, lead.origin, lead.paragraphs[0] if lead.paragraphs else "")]
+    stories += [(item.title, item.url, item.origin, item.summary) for item in issue.top_news]
+    stories += [(title, "", "", summary) for title, summary in also]
+    return [CarriedItem(issue.number, position, url_key(url), title_key(title), origin, title, summary_key(summary))
+            for position, (title, url, origin, summary) in enumerate(stories)]
 
 
-def record_carried(ctx: Context, issue: Issue, *, titles: Iterable[str] = ()) -> None:
-    """Remember what the issue carries (replacing what an earlier build of it carried)."""
-    items = carried_items(issue)
-    extra = [CarriedItem(issue.number, len(items) + i, "", title_key(t), "", t) for i, t in enumerate(titles)]
-    ctx.store.record_carried(issue.number, items + extra)
+def record_carried(ctx: Context, issue: Issue, *, also: Iterable[tuple[str, str]] = ()) -> None:
+    """Remember what the issue carries. Before it went out a rebuild replaces the record; once it went out,
+    a correction only adds: what readers received stays sent."""
+    items = carried_items(issue, also=also)
+    if sending_began(ctx, issue.number):
+        kept = ctx.store.carried_items([issue.number])
+        have = {(i.url_key, i.title_key, i.summary_key) for i in kept}
+        added = [i for i in items if (i.url_key, i.title_key, i.summary_key) not in have]
+        items = kept + [CarriedItem(issue.number, len(kept) + n, i.url_key, i.title_key, i.origin, i.title,
+                                    i.summary_key) for n, i in enumerate(added)]
+    ctx.store.record_carried(issue.number, items)
 
 
 def stamp_cutoff(ctx: Context, number: int, *, at: float | None = None) -> float:

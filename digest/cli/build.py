@@ -13,7 +13,7 @@ import click
 from digest.app.build import WARN_BYTES, BuildResult, build_issue, gather_articles
 from digest.app.context import Context
 from digest.cli.output import print_rich, printable, say, warn
-from digest.core.errors import ConfigError, IssueError, SourceError
+from digest.core.errors import ConfigError, IssueError, NothingNewError, SourceError
 from digest.curate import LEAD_RULE, CurateOptions
 from digest.curate.planfile import PLAN_NAME
 from digest.sources import check_url, is_url
@@ -33,6 +33,8 @@ def period_from(week: str | None, since: date | None, until: date | None) -> tup
             return start, date.fromisocalendar(int(year), int(number), 7)
         except ValueError:
             raise ConfigError(f"--week {week!r}: expected an ISO week like 2026-W48") from None
+    if since and until and since > until:
+        raise ConfigError(f"--since {since} is after --until {until}: no day is in that period")
     return since, until
 
 
@@ -121,10 +123,16 @@ def build(click_ctx: click.Context, sources: tuple[str, ...], out: Path | None, 
     options = CurateOptions(lead=lead_text, top=top, excerpt_words=excerpt_words, since=start, until=end)
     paths, web = split_sources(ctx, sources)
     plan_folder = _issue_with_plan(ctx, issue_number) if issue_number is not None else None
-    result = build_issue(ctx, paths, web=web, offline=offline, options=options, out=out, encoding=encoding,
-                         strict=strict, allow_large=allow_large, new_issue=new_issue, plan_folder=plan_folder)
+    try:
+        result = build_issue(ctx, paths, web=web, offline=offline, options=options, out=out, encoding=encoding,
+                             strict=strict, allow_large=allow_large, new_issue=new_issue, plan_folder=plan_folder)
+    except NothingNewError as nothing:
+        # Not a failure: said plainly, with its own exit status (4) for scripts.
+        say(printable(str(nothing)).capitalize(), err=True)
+        raise SystemExit(NothingNewError.exit_code) from None
     report_fetch(result)
-    given = [f"--{name.replace('_text', '').replace('_', '-')}" for name in ("lead_text", "top", "excerpt_words")
+    given = [f"--{name.replace('_text', '').replace('_', '-')}"
+             for name in ("lead_text", "top", "excerpt_words", "week", "since", "until")
              if click_ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
     report_build(result, ignored=given)
     folder = result.folder
@@ -202,8 +210,13 @@ def report_news(result: BuildResult) -> None:
     news = result.news
     if news is None:
         return
-    if news.window is not None and news.older:
-        say(f"New since issue {news.window.after_issue}: left out {len(news.older)} article(s) seen before it "
+    if news.window is not None and (news.older or news.dated_before):
+        parts = [f"{len(news.older)} article(s) seen before it"] if news.older else []
+        if news.dated_before:
+            parts.append(f"{len(news.dated_before)} feed entr{'y' if len(news.dated_before) == 1 else 'ies'} "
+                         f"dated before it ({printable('; '.join(news.dated_before[:3]))}"
+                         f"{' …' if len(news.dated_before) > 3 else ''})")
+        say(f"New since issue {news.window.after_issue}: left out {' and '.join(parts)} "
             "(--since/--week choose by hand)")
     by_issue: dict[int, list[str]] = {}
     for title, number in news.already_sent:
@@ -211,6 +224,11 @@ def report_news(result: BuildResult) -> None:
     for number, titles in sorted(by_issue.items()):
         say(f"Skipped {len(titles)} already sent in issue {number}: "
             f"{printable('; '.join(titles[:4]))}{' …' if len(titles) > 4 else ''}")
+    if news.overflow:
+        warn(f"{len(news.overflow)} new article(s) did not fit the Top News (--top) and go in no issue unless the "
+             f"plan names them: {printable('; '.join(news.overflow[:5]))}{' …' if len(news.overflow) > 5 else ''}")
+    for title, number in news.pinned:
+        say(f"Kept on purpose (the plan names it): {printable(title)}, sent before in issue {number}")
 
 
 def as_date(value: object) -> date | None:

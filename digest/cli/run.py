@@ -124,6 +124,9 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
         _resume(ctx, lease, paths, tags, pairs, options)
         return
     planned = issue_to_render(ctx, audience)
+    if planned is not None and (period.since or period.until):
+        warn(f"--since/--until/--week ignored: issue {planned.name} has not gone to {who} yet and is sent from its "
+             f"plan ({printable(planned / 'plan.toml')})")
     behind = _stragglers_of_latest(ctx, audience) if planned is None else None
     web_paths, web = split_sources(ctx, sources)
     if web:

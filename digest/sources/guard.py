@@ -28,38 +28,49 @@ import httpcore2
 
 __all__ = ["RefusedAddress", "is_public", "is_metadata", "GuardedBackend", "check_resolved"]
 
-#: Cloud instance metadata services (AWS, GCP, Azure, OpenStack …; AWS's IPv6 endpoint): credentials live there.
-METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+#: Cloud instance metadata services, where credentials live: AWS, GCP, Azure, OpenStack … (169.254.169.254),
+#: AWS's IPv6 endpoint, AWS ECS task credentials (169.254.170.2), Alibaba Cloud (100.100.100.200).
+METADATA = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "169.254.170.2",
+                                                        "100.100.100.200"))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215 local-use prefix
+_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # IPv4-translated ::ffff:0:a.b.c.d (RFC 2765)
 _IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+# RFC 6052 §2.2: where the 32 IPv4 bits sit for each prefix length (octet 8, the "u" octet, is skipped).
+_RFC6052 = {48: (6, 7, 9, 10), 56: (7, 9, 10, 11), 64: (9, 10, 11, 12), 96: (12, 13, 14, 15)}
 
 
-def judged(address: str) -> _IP:
-    """The address a connection really reaches: the IPv4 address inside an IPv6 one that carries it.
-
-    ValueError when `address` is not an IP address.
+def reached(address: str) -> list[_IP]:
+    """Every address a connection may really reach: the address, or the IPv4 address(es) inside an IPv6
+    address that carries one. The local-use NAT64 prefix may be used at any RFC 6052 length, so each
+    reading counts. ValueError when `address` is not an IP address.
     """
     ip = ipaddress.ip_address(address.split("%")[0])
     if not isinstance(ip, ipaddress.IPv6Address):
-        return ip
+        return [ip]
     if ip.ipv4_mapped:
-        return ip.ipv4_mapped
+        return [ip.ipv4_mapped]
     packed = ip.packed
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(packed[12:])
+    if ip in _NAT64 or ip in _TRANSLATED:
+        return [ipaddress.IPv4Address(packed[12:])]
     if ip in _NAT64_LOCAL:
-        # RFC 6052 §2.2, /48 prefix: the IPv4 bits are octets 6-7 and 9-10 (octet 8 is the zero "u" octet).
-        return ipaddress.IPv4Address(packed[6:8] + packed[9:11])
+        return [ipaddress.IPv4Address(bytes(packed[i] for i in octets)) for octets in _RFC6052.values()]
     if packed[:12] == bytes(12) and int(ip) > 1:
-        return ipaddress.IPv4Address(packed[12:])  # IPv4-compatible ::a.b.c.d (RFC 4291 §2.5.5.1, deprecated)
-    return ip
+        return [ipaddress.IPv4Address(packed[12:])]  # IPv4-compatible ::a.b.c.d (RFC 4291 §2.5.5.1, deprecated)
+    return [ip]
+
+
+def judged(address: str) -> _IP:
+    """The address judged for a connection: the one reading of `reached` that is not public, else the first."""
+    readings = reached(address)
+    return next((ip for ip in readings if ip in METADATA), None) or \
+        next((ip for ip in readings if not _public(ip)), readings[0])
 
 
 def is_metadata(address: str) -> bool:
     """True for a cloud metadata address, however it is written."""
     try:
-        return judged(address) in METADATA
+        return any(ip in METADATA for ip in reached(address))
     except ValueError:
         return False
 
@@ -71,7 +82,8 @@ class RefusedAddress(Exception):
         self.host = host
         self.address = address
         try:
-            what = f"a {kind_of(address)} address"
+            kind = kind_of(address)
+            what = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
         except ValueError:
             what = "not an internet address"
         said = f"{host} is {what}" if host == address or not address else f"{host} is {address}, {what}"
@@ -98,14 +110,17 @@ def kind_of(address: str) -> str:
 def is_public(address: str) -> bool:
     """True for a globally routable unicast address (IPv4-mapped IPv6 judged as its IPv4)."""
     try:
-        ip = judged(address)
+        return all(_public(ip) for ip in reached(address))
     except ValueError:
         return False
+
+
+def _public(ip: _IP) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and (ip.sixtofour or ip.teredo):
         return False  # tunnels that embed an IPv4 address we would have to judge too
     # is_global is False for RFC 1918, loopback, link-local, CGNAT (100.64/10), documentation,
     # benchmarking and the other IANA special-purpose ranges; multicast is global but not unicast.
-    return ip.is_global and not ip.is_multicast
+    return ip.is_global and not ip.is_multicast and ip not in METADATA
 
 
 class _CheckedStream(httpcore2.AsyncNetworkStream):

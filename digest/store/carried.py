@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from digest.core.errors import StateError
 from digest.store.base import SQLBase
 
 __all__ = ["CarriedItem", "CarriedQueries"]
@@ -34,6 +35,7 @@ class CarriedItem:
     title_key: str
     origin: str
     title: str
+    summary_key: str = ""
 
 
 class CarriedQueries(SQLBase):
@@ -45,9 +47,9 @@ class CarriedQueries(SQLBase):
             tx.execute("DELETE FROM issue_items WHERE issue = ?", (issue,))
             if items:
                 tx.executemany(
-                    "INSERT INTO issue_items (issue, position, url_key, title_key, origin, title) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(issue, i.position, i.url_key, i.title_key, i.origin, i.title) for i in items])
+                    "INSERT INTO issue_items (issue, position, url_key, title_key, origin, title, summary_key) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(issue, i.position, i.url_key, i.title_key, i.origin, i.title, i.summary_key) for i in items])
 
     def carried_items(self, issues: Iterable[int]) -> list[CarriedItem]:
         """What these issues carried, oldest issue first."""
@@ -57,9 +59,10 @@ class CarriedQueries(SQLBase):
             chunk = wanted[start:start + _IN_CHUNK]
             marks = ",".join("?" * len(chunk))
             # Only "?" placeholders are formatted in; the values are bound parameters.
-            rows = self.query("SELECT issue, position, url_key, title_key, origin, title FROM issue_items "  # nosec B608
-                              f"WHERE issue IN ({marks}) ORDER BY issue, position", chunk)
-            found += [CarriedItem(int(a), int(b), str(c), str(d), str(e), str(f)) for a, b, c, d, e, f in rows]
+            rows = self.query("SELECT issue, position, url_key, title_key, origin, title, summary_key "  # nosec B608
+                              f"FROM issue_items WHERE issue IN ({marks}) ORDER BY issue, position", chunk)
+            found += [CarriedItem(int(a), int(b), str(c), str(d), str(e), str(f), str(g))
+                      for a, b, c, d, e, f, g in rows]
         return found
 
     def issues_carrying(self) -> list[int]:
@@ -75,7 +78,14 @@ class CarriedQueries(SQLBase):
 
     def cutoffs(self) -> dict[int, float]:
         """Each issue's recorded cut-off (unix time)."""
-        return {int(a): float(b) for a, b in self.query("SELECT issue, cutoff FROM issue_windows", ())}
+        found: dict[int, float] = {}
+        for issue, cutoff in self.query("SELECT issue, cutoff FROM issue_windows", ()):
+            try:
+                found[int(issue)] = float(cutoff)
+            except (TypeError, ValueError):
+                raise StateError(f"the store's cut-off of issue {issue} is not a time ({str(cutoff)[:40]!r}); "
+                                 "delete that row of issue_windows to let the next build record it again") from None
+        return found
 
     def mark_seen(self, keys: Iterable[str], *, now: float) -> dict[str, float]:
         """Record `now` as the first sighting of every key not seen before; return each key's first sighting."""

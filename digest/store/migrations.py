@@ -361,6 +361,7 @@ CREATE TABLE issue_items (
     title_key TEXT NOT NULL,
     origin TEXT NOT NULL,
     title TEXT NOT NULL,
+    summary_key TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (issue, position)
 );
 CREATE TABLE issue_windows (

@@ -58,7 +58,7 @@ def test_the_second_issue_carries_only_what_is_new_and_a_third_run_sends_nothing
 
     built = digest(root, "build", check=False)
     assert built.returncode == 4, built.stderr
-    assert "nothing new since issue 2" in built.stderr
+    assert "Nothing new since issue 2" in built.stderr and "error" not in built.stderr
     assert not (root / "issues" / "3").exists()
 
 

@@ -24,7 +24,7 @@ def page_dump(title: str, top: list[str], *, when: datetime) -> str:
              f"Source: Harbour Daily | {when:%Y-%m-%d %H:%M:%S} | Author: Harbour Daily", "",
              "By Kari Nordmann", "", f"{title}. {LOREM}", "", LOREM, "", "Editor: Ola Nordmann", "", "Top News", ""]
     for item in top:
-        lines += [item, "", f"Reported this week. {LOREM}", ""]
+        lines += [item, "", f"Reported this week: {item.lower()}, as residents and traders heard on Tuesday.", ""]
     return "\n".join(lines)
 
 
