@@ -274,7 +274,10 @@ def _choose_issue(ctx: Context, articles: Sequence[Article], options: CurateOpti
     try:
         target = plan_target(ctx, fresh.articles, options, out=out, reserve_number=reserve_number,
                              new_issue=new_issue, plan_folder=plan_folder, sent=sent)
-    except NothingNewError:
+    except NothingNewError as nothing:
+        if by_hand:
+            period = f"{options.since or '…'} to {options.until or '…'}"
+            raise NothingNewError(f"{nothing.message} ({period}); nothing built") from None
         raise NothingNewError(_nothing_new(ctx, news, len(articles), sent, fresh.articles)) from None
     news.already_sent, news.overflow = list(target.already_sent), list(target.overflow)
     day = issue_day or _issue_day(ctx, target)
