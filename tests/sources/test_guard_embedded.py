@@ -59,3 +59,13 @@ def test_a_fetch_with_allow_private_networks_refuses_the_metadata_address(worksp
     outcomes = [(r.outcome, r.reason) for r in report.results]
     assert all(outcome == "refused" and "cloud metadata" in reason for outcome, reason in outcomes), \
         json.dumps(outcomes)
+
+
+@pytest.mark.parametrize("address", ["::ffff:0:a9fe:a9fe", "64:ff9b:1::a9fe:a9fe", "169.254.170.2",
+                                     "100.100.100.200"])
+def test_translated_forms_local_nat64_readings_and_other_clouds_count_as_metadata(address: str) -> None:
+    assert is_metadata(address) and not is_public(address)
+
+
+def test_the_guard_says_an_before_a_vowel() -> None:
+    assert "is an unspecified address" in str(RefusedAddress("0.0.0.0", "0.0.0.0"))
