@@ -15,22 +15,23 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.app.audiences import audience_for, find_campaign, resolve_lists, signed_up_members
 from digest.app.context import Context
 from digest.app.issue_folder import load_issue, write_issue_folder
-from digest.app.planning import plan_target, sending_began
+from digest.app.planning import PlanTarget, plan_target, sending_began
+from digest.app.weekly import Window, already_sent, fresh_articles, record_carried, stamp_cutoff, window_for
 from digest.collect import Collection, collect
 from digest.compose import sign_token, unsubscribe_url
-from digest.core.errors import ConfigError, DeliveryError, SourceError
+from digest.core.errors import ConfigError, DeliveryError, IssueError, NothingNewError, SourceError
 from digest.core.model import Article, Issue, Rendered, Subscriber, TopNewsItem
 from digest.core.urls import redact
-from digest.curate import CurateOptions, in_period
+from digest.curate import AlreadySent, CurateOptions, in_period, subject_line
 from digest.curate.dedupe import Merge, merge_duplicates
-from digest.curate.plan import apply_plan, named_in_workspace
+from digest.curate.plan import Following, Planned, apply_plan, named_in_workspace
 from digest.curate.planfile import PLAN_NAME
 from digest.deliver.audience import AudienceRead, read_audience
 from digest.deliver.mailbox import embedded_mailbox
@@ -99,6 +100,26 @@ class BuildResult:
     fetched: FetchReport | None = None  # the web sources' report, when there were any
     merged: list[Merge] = field(default_factory=list)  # copies of one story merged into one article
     plan: PlanState | None = None
+    news: NewsReport | None = None  # what the weekly cycle left out
+
+
+@dataclass
+class NewsReport:
+    """What the weekly cycle decided: the window and what it left out."""
+
+    window: Window | None = None  # None: no issue went to readers yet, or --since/--until chose by hand
+    older: list[str] = field(default_factory=list)  # titles first seen before the window
+    dated_before: list[str] = field(default_factory=list)  # feed entries new to digest but dated before it
+    already_sent: list[tuple[str, int]] = field(default_factory=list)  # (title, issue that sent it)
+    overflow: list[str] = field(default_factory=list)  # new stories past --top, left for no issue
+    pinned: list[tuple[str, int]] = field(default_factory=list)  # sent before, kept because the plan names them
+
+
+@dataclass
+class _Chosen:
+    target: PlanTarget
+    planned: Planned
+    news: NewsReport
 
 
 def gather_articles(ctx: Context, sources: Sequence[Path], *, web: Sequence[SourceSpec] = (),
@@ -147,6 +168,7 @@ def build_issue(
     reserve_number: bool = True,
     new_issue: bool = False,
     plan_folder: Path | None = None,
+    issue_day: date | None = None,
 ) -> BuildResult:
     """Collect (files, and web sources fetched or cached), then render the issue from its plan and write
     issues/<number>/ (each output whole, in place; nothing written on error).
@@ -156,7 +178,9 @@ def build_issue(
     open issue's (see `digest.app.planning`), the folder's, or a new one made by
     the curation rules and written beside the outputs. `plan_folder` names the
     issue folder whose plan to render (`digest run`: the latest issue until it
-    has gone to the run's lists, whoever else it went to).
+    has gone to the run's lists, whoever else it went to). A new issue holds only
+    what is new since the last issue sent (see `digest.app.weekly`); NothingNewError
+    when nothing is. `issue_day` dates the issue (default: the day it is made).
     """
     settings = ctx.settings
     found, fetched = gather_articles(ctx, sources, web=web, fetched=fetched, offline=offline, encoding=encoding,
@@ -165,14 +189,16 @@ def build_issue(
         if found.errors:
             raise found.errors[0]
         names = [*map(str, sources), *(redact(s.url) for s in web)]
+        if plan_folder is None:  # an emptied pages/: nothing new this week, not a broken source
+            raise NothingNewError("nothing new: no article in the sources", path=", ".join(names))
         raise SourceError("no articles found in the sources", path=", ".join(names))
     # Origins named from the workspace: the same issue whatever folder the command runs in.
     articles, merged = merge_duplicates(named_in_workspace(found.articles, ctx.root))
     options = options or CurateOptions()
     options = replace(options, newsletter=settings.newsletter.name, subject_template=settings.newsletter.subject)
-    target = plan_target(ctx, articles, options, out=out, reserve_number=reserve_number, new_issue=new_issue,
-                         plan_folder=plan_folder)
-    planned = apply_plan(target.plan, articles, period=in_period(articles, options), root=ctx.root)
+    chosen = _choose_issue(ctx, articles, options, out=out, reserve_number=reserve_number, new_issue=new_issue,
+                           plan_folder=plan_folder, issue_day=issue_day)
+    target, planned = chosen.target, chosen.planned
     issue = replace(planned.issue, number=target.number)
     # The marker is an HMAC of the issue: the same content and plan render the same bytes, and
     # content cannot forge it without the workspace secret.
@@ -208,6 +234,10 @@ def build_issue(
     changed_after_sending = reserve_number and _differs(folder / "issue.html", files["issue.html"]) and \
         sending_began(ctx, issue.number)
     kept = write_issue_folder(folder, files)
+    if reserve_number:
+        original = target.plan.lead.title
+        record_carried(ctx, issue, also=[(original, "")] if original and original != issue.lead.title else [])
+        stamp_cutoff(ctx, issue.number)  # the first build of an issue ends its window
     warnings = list(found.warnings)
     if skeleton.signer is not None and skeleton.signer.warning:
         warnings.append(skeleton.signer.warning)
@@ -228,7 +258,100 @@ def build_issue(
     plan = PlanState(target.plan_path, created=target.new_text is not None and PLAN_NAME not in kept,
                      written=target.plan_path.parent == folder, new=planned.new, why=target.why)
     return BuildResult(issue, rendered, folder, size, warnings, found.errors, found.skipped, fetched=fetched,
-                       merged=merged, plan=plan)
+                       merged=merged, plan=plan, news=chosen.news)
+
+
+def _choose_issue(ctx: Context, articles: Sequence[Article], options: CurateOptions, *, out: Path | None,
+                  reserve_number: bool, new_issue: bool, plan_folder: Path | None, issue_day: date | None) -> _Chosen:
+    """The issue to render and its plan, applied: only what is new since the last issue sent, nothing twice."""
+    by_hand = options.since is not None or options.until is not None
+    window = None if by_hand else window_for(ctx)
+    fresh = fresh_articles(ctx, articles, window)
+    sent = already_sent(ctx)
+    news = NewsReport(window, fresh.older, fresh.dated_before)
+    if plan_folder is not None:
+        articles = [*articles, *_built_lead(plan_folder, articles)]
+    try:
+        target = plan_target(ctx, fresh.articles, options, out=out, reserve_number=reserve_number,
+                             new_issue=new_issue, plan_folder=plan_folder, sent=sent)
+    except NothingNewError as nothing:
+        if by_hand:
+            period = f"{options.since or '…'} to {options.until or '…'}"
+            raise NothingNewError(f"{nothing.message} ({period}); nothing built") from None
+        raise NothingNewError(_nothing_new(ctx, news, len(articles), sent, fresh.articles)) from None
+    news.already_sent, news.overflow = list(target.already_sent), list(target.overflow)
+    day = issue_day or _issue_day(ctx, target)
+    following = Following(subject=lambda title: subject_line(options, title), day=day)
+    planned = apply_plan(target.plan, articles, period=in_period(fresh.articles, options), root=ctx.root,
+                         following=following)
+    planned.new = [item for item in planned.new if sent.issue_of(item.title, item.url, item.origin) is None]
+    if target.new_text is None:  # the editor's plan: what it names is kept, even if it went out before
+        issue = planned.issue
+        shown = [(issue.lead.title, issue.lead.url, issue.lead.origin, ""),
+                 *((i.title, i.url, i.origin, i.summary) for i in issue.top_news)]
+        earlier = already_sent(ctx, before=target.number)
+        news.pinned = [(title, n) for title, url, origin, summary in shown
+                       if (n := earlier.issue_of(title, url, origin, summary)) is not None]
+    return _Chosen(target, planned, news)
+
+
+def _built_lead(folder: Path, articles: Sequence[Article]) -> list[Article]:
+    """The lead of an issue as built, when the sources no longer hold it (`build --issue N` of an old issue:
+    the feed rolled over, the file was renamed)."""
+    try:
+        built, _ = load_issue(folder)
+    except IssueError:
+        return []
+    lead = built.lead
+    if any(a.origin == lead.origin and a.title == lead.title for a in articles):
+        return []
+    return [lead]
+
+
+def _nothing_new(ctx: Context, news: NewsReport, total: int, sent: AlreadySent, fresh: Sequence[Article]) -> str:
+    """Why nothing is new, in one line."""
+    since = f" since {news.window.describe(ctx.settings.newsletter.zone)}" if news.window else ""
+    repeated = sum(1 for a in fresh if sent.issue_of(a.title, a.url, a.origin) is not None)
+    parts = [f"{len(news.older)} seen before it"] if news.window else []
+    if news.dated_before:
+        parts.append(f"{len(news.dated_before)} dated before it")
+    if repeated:
+        parts.append(f"{repeated} already sent")
+    detail = f" ({total} article(s): {', '.join(parts)})" if parts else ""
+    return (f"nothing new{since}{detail}; nothing built (--since/--until/--week choose by hand; "
+            "a story named in a plan is kept on purpose)")
+
+
+def _issue_day(ctx: Context, target: PlanTarget) -> date:
+    """The issue's date: the day it is made, kept once it has gone out (a later render for another list)."""
+    if target.plan.date is None and sending_began(ctx, target.number):
+        try:
+            built, _ = load_issue(target.folder)
+        except IssueError:
+            built = None
+        if built is not None and built.date is not None:
+            return built.date
+    return datetime.now(ctx.settings.newsletter.zone).date()
+
+
+def date_for_send(ctx: Context, folder: Path, day: date) -> str | None:
+    """Date the issue the day it goes out (`send --at`), rendering it again from its plan and the cached
+    sources, when its plan sets no date and its sending has not begun; a warning when it cannot be."""
+    from digest.curate.planfile import read_plan
+
+    number = int(folder.name) if folder.name.isdigit() else 0
+    plan = folder / PLAN_NAME
+    if not number or not plan.is_file() or read_plan(plan).date is not None or sending_began(ctx, number):
+        return None
+    issue, _ = load_issue(folder)
+    if issue.date == day:
+        return None
+    pages = [ctx.workspace.pages] if ctx.workspace.pages.exists() else []
+    try:
+        build_issue(ctx, pages, web=list(ctx.settings.sources), offline=True, plan_folder=folder, issue_day=day)
+    except (SourceError, ConfigError, IssueError) as exc:
+        return f"issue {number} stays dated {issue.date} (it could not be rendered again for {day}: {exc})"
+    return None
 
 
 def _differs(path: Path, data: bytes) -> bool:

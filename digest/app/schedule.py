@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -52,6 +52,11 @@ class SendTime:
     def describe(self) -> str:
         """`2026-12-04 07:00 Europe/Oslo`."""
         return f"{self.local} {self.zone}"
+
+    @property
+    def local_day(self) -> date:
+        """The day it goes out, in the newsletter's zone (the issue's date when sent --at this time)."""
+        return date.fromisoformat(self.local[:10])
 
 
 @dataclass

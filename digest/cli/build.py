@@ -13,8 +13,9 @@ import click
 from digest.app.build import WARN_BYTES, BuildResult, build_issue, gather_articles
 from digest.app.context import Context
 from digest.cli.output import print_rich, printable, say, warn
-from digest.core.errors import ConfigError, SourceError
+from digest.core.errors import ConfigError, IssueError, NothingNewError, SourceError
 from digest.curate import LEAD_RULE, CurateOptions
+from digest.curate.planfile import PLAN_NAME
 from digest.sources import check_url, is_url
 from digest.sources.config import SourceSpec
 
@@ -32,6 +33,8 @@ def period_from(week: str | None, since: date | None, until: date | None) -> tup
             return start, date.fromisocalendar(int(year), int(number), 7)
         except ValueError:
             raise ConfigError(f"--week {week!r}: expected an ISO week like 2026-W48") from None
+    if since and until and since > until:
+        raise ConfigError(f"--since {since} is after --until {until}: no day is in that period")
     return since, until
 
 
@@ -74,7 +77,7 @@ def report_fetch(result: object) -> None:
     say(f"Web sources: {total - len(fetched.failed)} of {total} {what} in {fetched.seconds:.1f} s", err=True)
 
 
-_date = click.DateTime(formats=["%Y-%m-%d"])
+date_option = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @click.command(epilog=LEAD_RULE)
@@ -82,8 +85,8 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write (default issues/<number>/).")
 @click.option("--week", help="Only articles of this ISO week, e.g. 2026-W48.")
-@click.option("--since", type=_date, help="Only articles published on or after this date.")
-@click.option("--until", type=_date, help="Only articles published on or before this date.")
+@click.option("--since", type=date_option, help="Only articles published on or after this date.")
+@click.option("--until", type=date_option, help="Only articles published on or before this date.")
 @click.option("--lead", "lead_text", help="Pick the lead by a piece of its title.")
 @click.option("--top", default=6, show_default=True, type=click.IntRange(0, 50), help="How many Top News items.")
 @click.option("--excerpt-words", default=120, show_default=True, type=click.IntRange(20, 2000),
@@ -94,28 +97,42 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--allow-large", is_flag=True,
               help="Build even when the HTML is over Gmail's 102 KB clip or the message over 10 MB.")
 @click.option("--screenshots", is_flag=True, help="Also open the email in headless Chromium and save screenshots.")
+@click.option("--issue", "issue_number", type=click.IntRange(1, None),
+              help="Render issue N again from its plan (a correction after it went out: the archive and later "
+                   "sends get it).")
 @click.option("--new-issue", is_flag=True,
               help="Start a new issue by the rules even when the latest one is unsent (its plan is kept).")
 @click.pass_context
 def build(click_ctx: click.Context, sources: tuple[str, ...], out: Path | None, week: str | None,
           since: object, until: object, lead_text: str | None, top: int, excerpt_words: int,
           encoding: str | None, strict: bool, offline: bool, allow_large: bool, screenshots: bool,
-          new_issue: bool) -> None:
+          issue_number: int | None, new_issue: bool) -> None:
     """Build the issue from SOURCES: files, folders and URLs (default: pages/ and the [[sources]] of digest.toml).
 
     Web sources are fetched first (conditionally: unchanged ones cost a 304),
     or with --offline read from the cache, so an issue can be rebuilt exactly.
     The first build of an issue writes its plan (issues/<n>/plan.toml); edit it
     and build again: the issue is rendered from the plan until its sending begins.
+
+    A new issue holds only what is new since the last issue sent to readers (feed
+    entries published after it, files first seen after it) and nothing an earlier
+    issue sent. Exit status: 0 built; 4 nothing new (nothing built); 2 bad input.
     """
     ctx: Context = click_ctx.obj
-    start, end = period_from(week, _as_date(since), _as_date(until))
+    start, end = period_from(week, as_date(since), as_date(until))
     options = CurateOptions(lead=lead_text, top=top, excerpt_words=excerpt_words, since=start, until=end)
     paths, web = split_sources(ctx, sources)
-    result = build_issue(ctx, paths, web=web, offline=offline, options=options, out=out, encoding=encoding,
-                         strict=strict, allow_large=allow_large, new_issue=new_issue)
+    plan_folder = _issue_with_plan(ctx, issue_number) if issue_number is not None else None
+    try:
+        result = build_issue(ctx, paths, web=web, offline=offline, options=options, out=out, encoding=encoding,
+                             strict=strict, allow_large=allow_large, new_issue=new_issue, plan_folder=plan_folder)
+    except NothingNewError as nothing:
+        # Not a failure: said plainly, with its own exit status (4) for scripts.
+        say(printable(str(nothing)).capitalize(), err=True)
+        raise SystemExit(NothingNewError.exit_code) from None
     report_fetch(result)
-    given = [f"--{name.replace('_text', '').replace('_', '-')}" for name in ("lead_text", "top", "excerpt_words")
+    given = [f"--{name.replace('_text', '').replace('_', '-')}"
+             for name in ("lead_text", "top", "excerpt_words", "week", "since", "until")
              if click_ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
     report_build(result, ignored=given)
     folder = result.folder
@@ -130,6 +147,14 @@ def build(click_ctx: click.Context, sources: tuple[str, ...], out: Path | None, 
 
 
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _issue_with_plan(ctx: Context, number: int) -> Path:
+    """issues/N, which must hold a plan (`build --issue N`)."""
+    folder = ctx.workspace.issues / str(number)
+    if not (folder / PLAN_NAME).is_file():
+        raise IssueError(f"issue {number} has no plan to render: no {PLAN_NAME} there", path=str(folder))
+    return folder
 
 
 def json_for_terminal(value: object) -> str:
@@ -156,6 +181,7 @@ def report_build(result: BuildResult, *, ignored: Sequence[str] = ()) -> None:
         warn(f"{', '.join(ignored)} ignored: the plan decides ({plan.path}); edit it, or delete it to start "
              "again from the rules")
     issue, folder = result.issue, result.folder
+    report_news(result)
     say(f"Issue {issue.number}: {printable(issue.subject)}")
     say(f"  lead      {printable(issue.lead.title)} ({printable(issue.lead.origin)})")
     say(f"  top news  {len(issue.top_news)} item(s)")
@@ -179,7 +205,33 @@ def report_build(result: BuildResult, *, ignored: Sequence[str] = ()) -> None:
             say(f"            {printable(item.title)} ({printable(item.origin)})")
 
 
-def _as_date(value: object) -> date | None:
+def report_news(result: BuildResult) -> None:
+    """Say what the weekly cycle left out and why (seen before the window, already sent)."""
+    news = result.news
+    if news is None:
+        return
+    if news.window is not None and (news.older or news.dated_before):
+        parts = [f"{len(news.older)} article(s) seen before it"] if news.older else []
+        if news.dated_before:
+            parts.append(f"{len(news.dated_before)} feed entr{'y' if len(news.dated_before) == 1 else 'ies'} "
+                         f"dated before it ({printable('; '.join(news.dated_before[:3]))}"
+                         f"{' …' if len(news.dated_before) > 3 else ''})")
+        say(f"New since issue {news.window.after_issue}: left out {' and '.join(parts)} "
+            "(--since/--week choose by hand)")
+    by_issue: dict[int, list[str]] = {}
+    for title, number in news.already_sent:
+        by_issue.setdefault(number, []).append(title)
+    for number, titles in sorted(by_issue.items()):
+        say(f"Skipped {len(titles)} already sent in issue {number}: "
+            f"{printable('; '.join(titles[:4]))}{' …' if len(titles) > 4 else ''}")
+    if news.overflow:
+        warn(f"{len(news.overflow)} new article(s) did not fit the Top News (--top) and go in no issue unless the "
+             f"plan names them: {printable('; '.join(news.overflow[:5]))}{' …' if len(news.overflow) > 5 else ''}")
+    for title, number in news.pinned:
+        say(f"Kept on purpose (the plan names it): {printable(title)}, sent before in issue {number}")
+
+
+def as_date(value: object) -> date | None:
     return value.date() if hasattr(value, "date") else None  # click gives datetimes
 
 

@@ -10,10 +10,11 @@ import click
 from digest.app.context import Context
 from digest.app.run import RunLease
 from digest.app.schedule import SendTime, describe_wait, duration, parse_send_time, waiter_alive
-from digest.cli.build import report_build, report_fetch, split_sources
+from digest.cli.build import as_date, date_option, period_from, report_build, report_fetch, split_sources
 from digest.cli.output import printable, say, warn
 from digest.cli.send import _where, deliver, warn_stale_plan
-from digest.core.errors import DeliveryError, IssueError
+from digest.core.errors import DeliveryError, IssueError, NothingNewError
+from digest.curate import CurateOptions
 from digest.deliver.sender import SendOptions
 from digest.store import Audience
 
@@ -30,6 +31,10 @@ __all__ = ["run"]
 @click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM" | HH:MM | "Fri HH:MM"',
               help="Send at this local time of [newsletter] timezone (HH:MM: today; \"Fri HH:MM\": today, which "
                    "must be a Friday); build now, wait until then.")
+@click.option("--week", help="A new issue holds only articles of this ISO week, e.g. 2026-W48 (default: what is new "
+                             "since the last issue sent).")
+@click.option("--since", type=date_option, help="A new issue holds only articles published on or after this date.")
+@click.option("--until", type=date_option, help="A new issue holds only articles published on or before this date.")
 @click.option("--resume", is_flag=True,
               help="Only pick up a send already scheduled or begun for the lists (at boot, after a reboot); "
                    "build nothing new.")
@@ -40,8 +45,8 @@ __all__ = ["run"]
               help="Tries per recipient in this run for temporary (4xx) failures.")
 @click.pass_obj
 def run(ctx: Context, sources: tuple[str, ...], lists: tuple[Path, ...], tags: tuple[str, ...],
-        where: tuple[str, ...], at: str | None, resume: bool, concurrency: int, rate: float | None,
-        max_attempts: int) -> None:
+        where: tuple[str, ...], at: str | None, week: str | None, since: object, until: object, resume: bool,
+        concurrency: int, rate: float | None, max_attempts: int) -> None:
     """Fetch, build and send the issue to the lists if it is new: safe to run from cron as often as you like.
 
     SOURCES as for `digest build` (default: pages/ and the [[sources]] of digest.toml, fetched first).
@@ -51,8 +56,10 @@ def run(ctx: Context, sources: tuple[str, ...], lists: tuple[Path, ...], tags: t
     scheduled by an earlier run that was stopped (a reboot) is picked up first.
     Run twice, the second sends nothing; run twice at once (here or on another host
     sharing the database), the second exits at once saying another is at work.
-    Exit status: 0 when sent, nothing to do, or another run is at work; 3 when the
-    send is incomplete or needs you (a missed or cancelled schedule); 2 for bad input.
+    A new issue holds only what is new since the last issue sent (as `digest build`);
+    when nothing is new, a run builds and sends nothing and says so.
+    Exit status: 0 when sent, nothing new, nothing to do, or another run is at work; 3 when
+    the send is incomplete or needs you (a missed or cancelled schedule); 2 for bad input.
     """
     from digest.app.audiences import audience_for, resolve_lists
     from digest.app.run import AnotherRunAtWork, RunLockLost, run_lock, run_lock_name
@@ -64,9 +71,11 @@ def run(ctx: Context, sources: tuple[str, ...], lists: tuple[Path, ...], tags: t
     if when is not None and when.note:
         warn(when.note)
     options = SendOptions(concurrency=concurrency, rate=rate, max_attempts=max_attempts)
+    start, end = period_from(week, as_date(since), as_date(until))
+    period = CurateOptions(since=start, until=end)
     try:
         with run_lock(ctx, run_lock_name(audience)) as lease:
-            _work(ctx, lease, sources, paths, tags, pairs, when=when, resume=resume, options=options)
+            _work(ctx, lease, sources, paths, tags, pairs, when=when, resume=resume, options=options, period=period)
     except AnotherRunAtWork as busy:
         say(f"Another digest run for {printable(audience.describe())} is at work ({printable(busy.describe())}); "
             "this one exits.", err=True)
@@ -76,7 +85,8 @@ def run(ctx: Context, sources: tuple[str, ...], lists: tuple[Path, ...], tags: t
 
 
 def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[Path], tags: tuple[str, ...],
-          pairs: list[tuple[str, str]], *, when: SendTime | None, resume: bool, options: SendOptions) -> None:
+          pairs: list[tuple[str, str]], *, when: SendTime | None, resume: bool, options: SendOptions,
+          period: CurateOptions) -> None:
     """What a run does once it holds the lock (see digest.app.run for which issue it sends)."""
     from digest.app.audiences import audience_for
     from digest.app.build import build_issue
@@ -114,6 +124,9 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
         _resume(ctx, lease, paths, tags, pairs, options)
         return
     planned = issue_to_render(ctx, audience)
+    if planned is not None and (period.since or period.until):
+        warn(f"--since/--until/--week ignored: issue {planned.name} has not gone to {who} yet and is sent from its "
+             f"plan ({printable(planned / 'plan.toml')})")
     behind = _stragglers_of_latest(ctx, audience) if planned is None else None
     web_paths, web = split_sources(ctx, sources)
     if web:
@@ -121,7 +134,20 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
     fetched = fetch_configured_sources(ctx, web)
     lease.doing("building")
     # The latest issue went to these lists (or was abandoned for them): new content is a new issue.
-    result = build_issue(ctx, web_paths, fetched=fetched, plan_folder=planned, new_issue=planned is None)
+    day = when.local_day if when is not None else None
+    try:
+        result = build_issue(ctx, web_paths, fetched=fetched, plan_folder=planned, new_issue=planned is None,
+                             options=period, issue_day=day)
+    except NothingNewError as nothing:
+        if behind is not None:  # "run again to finish" holds: the deferred of the latest are tried again
+            say(f"Nothing new; issue {behind[0]} went to {who}, {behind[1]} recipient(s) still deferred or unknown: "
+                "trying the deferred again.")
+            lease.doing(f"finishing the send of issue {behind[0]}")
+            deliver(ctx, issues / str(behind[0]), paths, options=options, tags=tags, where=pairs, halt=lease.lost)
+            lease.check()
+            return
+        say(f"{printable(nothing.message).capitalize()}; nothing sent to {who}.")
+        return
     report_fetch(result)
     report_build(result)
     number = result.issue.number

@@ -160,6 +160,12 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
     when = parse_send_time(at, ctx.settings.newsletter.timezone) if at else None
     if when is not None and when.note:
         warn(when.note)
+    if when is not None:
+        from digest.app.build import date_for_send
+
+        problem = date_for_send(ctx, folder, when.local_day)  # the issue is dated the day it goes out
+        if problem:
+            warn(problem)
     deliver(ctx, folder, paths, options=options, tags=tags, where=_where(where), at=when)
 
 

@@ -11,6 +11,7 @@ __all__ = [
     "StateError",
     "IssueError",
     "PlanError",
+    "NothingNewError",
     "DeliveryError",
     "describe_os_error",
 ]
@@ -75,6 +76,13 @@ class IssueError(DigestError):
 
 class PlanError(DigestError):
     """An issue plan (plan.toml) has a mistake: an unknown key, a bad value, a lead that is not there."""
+
+
+class NothingNewError(DigestError):
+    """No article is new since the last issue sent: nothing to build (not a failure of the input)."""
+
+    #: `digest build` exits 4 so a script can tell "nothing new" from a bad source (2).
+    exit_code = 4
 
 
 class DeliveryError(DigestError):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from urllib.parse import urlsplit, urlunsplit
 
-from digest.core.errors import ConfigError
+from digest.core.errors import ConfigError, NothingNewError
 from digest.core.model import Article, Issue, TopNewsItem
 from digest.core.settings import check_subject
 
@@ -30,6 +30,10 @@ __all__ = [
     "one_line",
     "distinctive",
     "DISTINCTIVE_WORDS",
+    "AlreadySent",
+    "SentStory",
+    "summary_key",
+    "subject_line",
 ]
 
 LEAD_RULE = (
@@ -45,6 +49,10 @@ MAX_SUMMARY = 60 * CHARS_PER_WORD
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？…])['\"”’)\]]*\s+")
 _PUNCT_OR_SPACE = re.compile(r"[\W_]+", re.UNICODE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+#: Query parameters that track the reader, not name the page (utm_*, and the ESPs' and sites' own).
+_TRACKING = ("utm_", "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "at_medium", "at_campaign",
+             "at_custom", "igshid", "_hsenc", "_hsmi", "mkt_tok", "oly_enc_id", "oly_anon_id", "vero_id", "wt_mc")
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 #: A title of fewer words ("Letters", "Weather", "In brief") does not name one story across sources.
 DISTINCTIVE_WORDS = 4
@@ -70,11 +78,80 @@ class Curated:
     issue: Issue
     undated: list[str] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
+    already_sent: list[tuple[str, int]] = field(default_factory=list)  # (title, the issue that sent it)
+    overflow: list[str] = field(default_factory=list)  # titles past --top: not in this issue
+
+
+@dataclass(frozen=True, slots=True)
+class SentStory:
+    """A story an issue sent, as the nothing-twice rule compares it."""
+
+    issue: int
+    url: str  # url_key
+    title: str  # title_key
+    summary: str  # summary_key
+    origin: str
+
+
+@dataclass
+class AlreadySent:
+    """The stories earlier issues sent, keyed as the cross-page dedupe keys them (canonical URL, title)."""
+
+    urls: dict[str, int] = field(default_factory=dict)
+    titles: dict[str, list[SentStory]] = field(default_factory=dict)
+    summaries: dict[str, int] = field(default_factory=dict)
+
+    def add(self, story: SentStory) -> None:
+        """Remember a story as sent."""
+        if story.url:
+            self.urls.setdefault(story.url, story.issue)
+        if story.title:
+            self.titles.setdefault(story.title, []).append(story)
+        if story.summary and not story.url:
+            self.summaries.setdefault(story.summary, story.issue)
+
+    def issue_of(self, title: str, url: str, origin: str, summary: str = "") -> int | None:
+        """The issue that already sent this story, if any (None: it is new).
+
+        The same canonical URL; or the same title — a distinctive one from any source, a short one
+        ("Letters") from the same source — unless both have URLs of their own on the same site (a
+        recurring column: "Letters to the Editor" of this week is not last week's); or, for stories
+        without a URL (a page dump's Top News), the same summary under a short or edited title.
+        """
+        ukey = url_key(url)
+        if ukey and ukey in self.urls:
+            return self.urls[ukey]
+        tkey = title_key(title)
+        for seen in self.titles.get(tkey, ()):
+            if ukey and seen.url and _site(ukey) == _site(seen.url):
+                continue  # the same site's new page under a title it reuses
+            if distinctive(tkey) or seen.origin == origin:
+                return seen.issue
+        skey = summary_key(summary)
+        if skey and not ukey:
+            return self.summaries.get(skey)
+        return None
+
+
+def _first(article: Article) -> str:
+    return article.paragraphs[0] if article.paragraphs else ""
+
+
+def _site(key: str) -> str:
+    """The host of a url_key ("example.org/a/b" → "example.org")."""
+    return key.lstrip("/").split("/", 1)[0]
+
+
+def summary_key(summary: str) -> str:
+    """A summary's first twenty words, folded as titles are: the same Top News text whatever its title."""
+    words = title_key(summary).split()
+    return " ".join(words[:20]) if len(words) >= 8 else ""
 
 
 def title_key(title: str) -> str:
-    """Compare titles after NFKC, case folding, and folding whitespace and punctuation."""
-    folded = unicodedata.normalize("NFKC", title).casefold()
+    """Compare titles after NFKC, case folding, and folding whitespace and punctuation (soft hyphens and
+    zero-width characters, which NFKC keeps, dropped)."""
+    folded = _INVISIBLE.sub("", unicodedata.normalize("NFKC", title)).casefold()
     return _PUNCT_OR_SPACE.sub(" ", folded).strip()
 
 
@@ -96,7 +173,7 @@ def url_key(url: str) -> str:
     if port is not None and port != {"http": 80, "https": 443}.get(parts.scheme.lower()):
         host = f"{host}:{port}"
     query = "&".join(
-        q for q in sorted(parts.query.split("&")) if q and not q.lower().startswith(("utm_", "fbclid", "gclid"))
+        q for q in sorted(parts.query.split("&")) if q and not q.lower().startswith(_TRACKING)
     )
     return urlunsplit(("", host, parts.path.rstrip("/") or "/", query, ""))
 
@@ -220,8 +297,9 @@ def _choose_lead(articles: Sequence[Article], wanted: str | None) -> Article:
     return max(full, key=lambda a: (a.published or datetime.min, a.word_count))
 
 
-def _subject(options: CurateOptions, lead: Article) -> str:
-    fields = {"newsletter": options.newsletter, "lead_title": lead.title}
+def subject_line(options: CurateOptions, lead_title: str) -> str:
+    """The subject for a lead title: [newsletter] subject with {newsletter} and {lead_title} filled in."""
+    fields = {"newsletter": options.newsletter, "lead_title": lead_title}
     try:
         # Plain {field} references only: a format spec like {lead_title:>999999999} is refused.
         check_subject(options.subject_template)
@@ -231,13 +309,23 @@ def _subject(options: CurateOptions, lead: Article) -> str:
     return one_line(options.subject_template.format_map(fields))[:250]
 
 
-def curate(articles: Sequence[Article], options: CurateOptions | None = None) -> Curated:
-    """Pick the lead, gather the deduplicated Top News, and write subject and preheader."""
+def curate(articles: Sequence[Article], options: CurateOptions | None = None, *,
+           sent: AlreadySent | None = None) -> Curated:
+    """Pick the lead, gather the deduplicated Top News, and write subject and preheader.
+
+    With `sent`, stories earlier issues carried are left out (an explicit --lead may still name one).
+    """
     options = options or CurateOptions()
     chosen = in_period(articles, options)
     if not chosen:
-        raise ConfigError("no article in the chosen period")
-    lead = _choose_lead(chosen, options.lead)
+        raise NothingNewError("no article in the chosen period")
+    already: list[tuple[str, int]] = []
+    unsent = chosen
+    if sent is not None:
+        unsent = [a for a in chosen if sent.issue_of(a.title, a.url, a.origin, _first(a)) is None]
+        if not unsent and not options.lead:
+            raise NothingNewError(f"every article of the period was already sent ({len(chosen)} article(s))")
+    lead = _choose_lead(chosen if options.lead else unsent, options.lead)
 
     # A title seen, with where it came from: a short generic one ("Letters") repeats only within its source.
     seen_titles: dict[str, list[tuple[str, str]]] = {title_key(lead.title): [(lead.origin, lead.url)]}
@@ -257,6 +345,10 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
     left_out: list[str] = []
     for item in candidates:
         tkey, ukey = title_key(item.title), url_key(item.url)
+        number = sent.issue_of(item.title, item.url, item.origin, item.summary) if sent is not None else None
+        if number is not None:
+            already.append((item.title, number))
+            continue
         if _seen_title(seen_titles.get(tkey), tkey, item) or (ukey and ukey in seen_urls):
             left_out.append(item.title)
             continue
@@ -275,7 +367,7 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
 
     issue = Issue(
         number=0,
-        subject=_subject(options, lead),
+        subject=subject_line(options, lead.title),
         preheader=preheader_for(lead),
         lead=lead,
         excerpt=excerpt(lead.paragraphs, words=options.excerpt_words),
@@ -287,4 +379,6 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None) ->
         issue=replace(issue, content_key=key, articles=full),
         undated=[a.origin for a in chosen if a.published is None],
         left_out=left_out,
+        already_sent=already,
+        overflow=[item.title for item in unique[max(options.top, 0):]],
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date as Date
 from pathlib import Path
@@ -20,9 +20,10 @@ from pathlib import Path
 from digest.core.errors import PlanError
 from digest.core.model import Article, Issue, TopNewsItem
 from digest.core.urls import is_url, redact
-from digest.curate import Curated, excerpt, one_line, says_more, title_key, url_key
+from digest.curate import Curated, excerpt, one_line, preheader_for, says_more, title_key, url_key
 
-__all__ = ["PlanLead", "PlanEntry", "IssuePlan", "Planned", "plan_from_curated", "apply_plan", "source_name",
+__all__ = ["PlanLead", "PlanEntry", "IssuePlan", "Planned", "Following", "plan_from_curated", "apply_plan",
+           "source_name",
            "candidates", "named_in_workspace"]
 
 
@@ -134,9 +135,9 @@ def _known_label(item: TopNewsItem) -> str:
     return "t:" + _short(title_key(item.title)) if item.title else ""
 
 
-def plan_from_curated(curated: Curated, period: Sequence[Article], *, root: Path, words: int,
-                      today: Date) -> IssuePlan:
-    """The plan of what the rules chose: lead, Top News in order, subject, preheader, date; no intro."""
+def plan_from_curated(curated: Curated, period: Sequence[Article], *, root: Path, words: int) -> IssuePlan:
+    """The plan of what the rules chose: lead and Top News in order; no intro, and no subject, preheader or
+    date of its own (they follow the lead and the day the issue is made until the editor sets them)."""
     issue = curated.issue
     lead = issue.lead
     known: list[str] = []
@@ -147,9 +148,7 @@ def plan_from_curated(curated: Curated, period: Sequence[Article], *, root: Path
             seen.add(label)
             known.append(label)
     return IssuePlan(
-        subject=issue.subject,
-        preheader=issue.preheader,
-        date=lead.published.date() if lead.published else today,
+        subject="",
         lead=PlanLead(title=lead.title, url=lead.url, source=source_name(lead.origin, root), words=words),
         top=tuple(PlanEntry(item.title, item.summary, item.url, source_name(item.origin, root))
                   for item in issue.top_news),
@@ -194,27 +193,40 @@ def _lead_error(plan: IssuePlan, articles: Sequence[Article], root: Path) -> Pla
                      path=plan.path, line=lead.line)
 
 
-def apply_plan(plan: IssuePlan, articles: Sequence[Article], *, period: Sequence[Article], root: Path) -> Planned:
+@dataclass(frozen=True, slots=True)
+class Following:
+    """What a plan's subject, preheader and date follow when the editor has not set them."""
+
+    subject: Callable[[str], str]  # the subject for a lead title ([newsletter] subject)
+    day: Date  # the day the issue is made (or goes out)
+
+
+def apply_plan(plan: IssuePlan, articles: Sequence[Article], *, period: Sequence[Article], root: Path,
+               following: Following | None = None) -> Planned:
     """Make the issue the plan describes (numbered 0) from the collected articles.
 
     The lead must be among `articles`; Top News entries are shown as written.
     Articles of `period` the plan does not know come back as `new`; entries
-    whose source file was not collected come back as `vanished`.
+    whose source file was not collected come back as `vanished`. Subject,
+    preheader and date not set in the plan follow the lead and `following.day`.
     """
     found = _find_lead(plan.lead, articles, root)
     if found is None:
         raise _lead_error(plan, articles, root)
     lead = replace(found, title=plan.lead.headline or found.title, url=plan.lead.url or found.url,
                    origin=source_name(found.origin, root))
+    shown = plan.lead.excerpt or excerpt(found.paragraphs, words=plan.lead.words)
+    subject = plan.subject or (following.subject(lead.title) if following else lead.title)
+    preheader = plan.preheader or preheader_for(replace(lead, paragraphs=tuple(shown)))
     issue = Issue(
         number=0,
-        subject=one_line(plan.subject),
-        preheader=one_line(plan.preheader),
+        subject=one_line(subject),
+        preheader=one_line(preheader),
         lead=lead,
-        excerpt=plan.lead.excerpt or excerpt(found.paragraphs, words=plan.lead.words),
+        excerpt=shown,
         top_news=tuple(TopNewsItem(e.title, e.summary, e.url, e.source) for e in plan.top),
         intro=plan.intro,
-        date=plan.date,
+        date=plan.date or (following.day if following else None),
     )
     key = hashlib.sha256(json.dumps(issue.to_json(), sort_keys=True).encode()).hexdigest()
     collected = {source_name(a.origin, root) for a in articles}

@@ -207,7 +207,7 @@ class _Checker:
                     raise self.fail("[known] articles must be an array of strings", "known", 0, "articles")
                 known.append(item)
         return IssuePlan(
-            subject=self.text(raw, "subject", "the plan", required=True, limit=MAX_SUBJECT_CHARS),
+            subject=self.text(raw, "subject", "the plan", limit=MAX_SUBJECT_CHARS),
             preheader=self.text(raw, "preheader", "the plan", limit=500),
             intro=self.text(raw, "intro", "the plan", one_line=False, limit=MAX_INTRO_CHARS).strip(),
             date=raw.get("date"),
@@ -235,8 +235,13 @@ def toml_string(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def plan_text(plan: IssuePlan, *, number: int, newsletter: str) -> str:
-    """The plan as the file `digest build` writes once, with the comments an editor needs."""
+def plan_text(plan: IssuePlan, *, number: int, newsletter: str, shown: IssuePlan | None = None) -> str:
+    """The plan as the file `digest build` writes once, with the comments an editor needs.
+
+    `subject`, `preheader` and `date` are overrides: a value in `plan` is written as set; otherwise the
+    value they would have now (from `shown`) is written commented out, and they follow the lead.
+    """
+    shown = shown or plan
     lines = [
         f"# The plan of issue {number} of {' '.join(newsletter.split())}. `digest build` wrote it from the",
         "# curation rules and never overwrites it: edit it, then run `digest build` again.",
@@ -245,14 +250,19 @@ def plan_text(plan: IssuePlan, *, number: int, newsletter: str) -> str:
         "#   * swap the lead: name another article in [lead] (its source and its title or URL);",
         "#     headline = \"…\" shows it under another title, excerpt = \"\"\"…\"\"\" replaces its text",
         "#   * write an intro in Markdown: paragraphs, *emphasis*, **strong**, [links](https://…)",
+        "#   * subject, preheader and date follow the lead and the day the issue is made; to fix one,",
+        "#     remove the # in front of it and edit it",
         "#",
         "# Delete this file to start again from the rules.",
         "",
-        f"subject = {toml_string(plan.subject)}",
-        f"preheader = {toml_string(plan.preheader)}",
     ]
+    for key, value, written in (("subject", plan.subject, shown.subject),
+                                ("preheader", plan.preheader, shown.preheader)):
+        lines.append(f"{key} = {toml_string(value)}" if value else f"# {key} = {toml_string(written)}")
     if plan.date is not None:
         lines.append(f"date = {plan.date.isoformat()}")
+    elif shown.date is not None:
+        lines.append(f"# date = {shown.date.isoformat()}")
     intro = plan.intro.replace("\\", "\\\\").replace('"""', '""\\"')
     lines += ['intro = """', *intro.splitlines(), '"""', "", "[lead]",
               f"source = {toml_string(plan.lead.source)}",

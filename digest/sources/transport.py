@@ -47,10 +47,11 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
         self._proxied = proxied
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        if self._proxied and not self._guard.allow_private:
+        if self._proxied:
             try:
                 await check_resolved(request.url.host,
-                                     request.url.port or (443 if request.url.scheme == "https" else 80))
+                                     request.url.port or (443 if request.url.scheme == "https" else 80),
+                                     allow_private=self._guard.allow_private)
             except OSError as exc:
                 raise httpx2.ConnectError(str(exc), request=request) from exc
         return await super().handle_async_request(request)

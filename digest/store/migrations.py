@@ -351,6 +351,29 @@ CREATE TABLE refusal_changes (
 )""")
 
 
+def weekly_cycle(store: SQLBase, tx: Tx) -> None:
+    """What each issue carried, where its window ended, and when each source was first seen."""
+    _run(store, tx, """
+CREATE TABLE issue_items (
+    issue INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    url_key TEXT NOT NULL,
+    title_key TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    title TEXT NOT NULL,
+    summary_key TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (issue, position)
+);
+CREATE TABLE issue_windows (
+    issue INTEGER PRIMARY KEY,
+    cutoff {real} NOT NULL
+);
+CREATE TABLE first_seen (
+    key TEXT PRIMARY KEY,
+    seen_at {real} NOT NULL
+)""")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
@@ -361,4 +384,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0400_suppression_scopes", suppression_scopes),
     ("0410_member_lists", member_lists),
     ("0420_refusal_changes", refusal_changes),
+    ("0500_weekly_cycle", weekly_cycle),
 ]

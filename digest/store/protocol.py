@@ -14,6 +14,7 @@ from typing import Protocol
 from digest.core.model import Subscriber
 from digest.store.base import Tx
 from digest.store.bounces import BounceEvent, BounceSummary, BounceVerdict, Delivery
+from digest.store.carried import CarriedItem
 from digest.store.fetchcache import FetchRecord
 from digest.store.records import (
     Campaign,
@@ -366,4 +367,29 @@ class Store(Protocol):
 
     def bounce_events(self, email: str) -> list[BounceEvent]:
         """Every event of one address, oldest first."""
+        ...
+
+    # the weekly cycle: what issues carried, their windows, first sightings (digest.store.carried)
+    def record_carried(self, issue: int, items: Sequence[CarriedItem]) -> None:
+        """Replace what `issue` carries."""
+        ...
+
+    def carried_items(self, issues: Iterable[int]) -> list[CarriedItem]:
+        """What these issues carried, oldest issue first."""
+        ...
+
+    def issues_carrying(self) -> list[int]:
+        """Every issue with recorded stories."""
+        ...
+
+    def set_cutoff(self, issue: int, cutoff: float) -> float:
+        """Record where the issue's window ended unless recorded already; return the one recorded."""
+        ...
+
+    def cutoffs(self) -> dict[int, float]:
+        """Each issue's recorded cut-off (unix time)."""
+        ...
+
+    def mark_seen(self, keys: Iterable[str], *, now: float) -> dict[str, float]:
+        """Record `now` as the first sighting of every key not seen before; return each key's first sighting."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 # escape() writes the Atom feed; nothing here parses XML.
@@ -35,6 +36,12 @@ class ArchivedIssue:
     subject: str
     preheader: str
     sent_at: str
+    date: str = ""  # the issue's own date (YYYY-MM-DD), as the email and the issue page show it
+
+    @property
+    def day(self) -> str:
+        """The date the archive shows: the issue's own, else the day it was first sent."""
+        return self.date or self.sent_at[:10]
 
 
 def sent_issues(ctx: Context) -> list[ArchivedIssue]:
@@ -47,7 +54,8 @@ def sent_issues(ctx: Context) -> list[ArchivedIssue]:
             issue, _ = load_issue(ctx.workspace.issues / str(sent.number))
         except IssueError:
             continue  # the folder was removed: nothing to show
-        found.append(ArchivedIssue(sent.number, issue.subject, issue.preheader, sent.first_sent_at))
+        found.append(ArchivedIssue(sent.number, issue.subject, issue.preheader, sent.first_sent_at,
+                                   issue.date.isoformat() if issue.date else ""))
     return found
 
 
@@ -83,7 +91,7 @@ def index_page(settings: Settings, issues: list[ArchivedIssue], *, relative: boo
     name = html.escape(settings.newsletter.name)
     items = "\n".join(
         f'<li><a href="{n.number}{"/" if relative else ""}">Issue {n.number}: {html.escape(n.subject)}</a>'
-        f"<br><small>{html.escape(n.sent_at[:10])} · {html.escape(n.preheader)}</small></li>"
+        f"<br><small>{html.escape(n.day)} · {html.escape(n.preheader)}</small></li>"
         for n in issues
     ) or "<li>No issue has been sent yet.</li>"
     return (
@@ -97,6 +105,15 @@ def index_page(settings: Settings, issues: list[ArchivedIssue], *, relative: boo
     )
 
 
+def _day_start(day: str, settings: Settings) -> str:
+    """An issue's date as an RFC 3339 moment: its first minute in the newsletter's time zone."""
+    try:
+        start = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=settings.newsletter.zone)
+    except ValueError:
+        return day
+    return start.isoformat()
+
+
 def atom_feed(settings: Settings, issues: list[ArchivedIssue]) -> str:
     """An Atom 1.0 feed (RFC 4287) of the sent issues."""
     base = _base(settings)
@@ -106,6 +123,7 @@ def atom_feed(settings: Settings, issues: list[ArchivedIssue]) -> str:
         f"<title>{xml_escape(n.subject)}</title>"
         f'<link rel="alternate" type="text/html" href="{xml_escape(base)}/archive/{n.number}"/>'
         f"<id>{xml_escape(base)}/archive/{n.number}</id>"
+        f"<published>{xml_escape(_day_start(n.day, settings))}</published>"
         f"<updated>{xml_escape(n.sent_at)}</updated>"
         f"<summary>{xml_escape(n.preheader)}</summary>"
         "</entry>"

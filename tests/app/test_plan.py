@@ -33,9 +33,12 @@ def test_first_build_writes_the_plan_of_what_the_rules_chose(desk: Path, runner)
     result = build(runner)
     path = desk / "issues" / "1" / "plan.toml"
     assert "plan      issues/1/plan.toml (new: edit it and build again)" in result.output
-    plan = tomllib.loads(path.read_text(encoding="utf-8"))
-    assert plan["subject"] == "Science & Cooperation Weekly: Harbour Reopens After Storm"
-    assert plan["preheader"] == "The harbour reopened on Thursday after three days of storm damage repairs."
+    text = path.read_text(encoding="utf-8")
+    plan = tomllib.loads(text)
+    # Subject, preheader and date follow the lead until the editor sets them: written commented out.
+    assert "subject" not in plan and "preheader" not in plan and "date" not in plan
+    assert '# subject = "Science & Cooperation Weekly: Harbour Reopens After Storm"' in text
+    assert '# preheader = "The harbour reopened on Thursday after three days of storm damage repairs."' in text
     assert plan["intro"] == ""
     assert plan["lead"] == {"source": "pages/a-harbour.txt", "title": "Harbour Reopens After Storm", "url": "",
                             "words": 120}
@@ -293,9 +296,9 @@ def test_editing_an_issue_that_went_out_says_so(desk: Path, runner, recorder):
     point_smtp_at(desk, server.port)
     build(runner)
     assert runner.invoke(main, ["send", "--list", "subscribers/example.csv"]).exit_code == 0
-    assert build(runner).stderr == ""  # the same plan: the same bytes, nothing to say
+    assert build(runner, "--issue", "1").stderr == ""  # the same plan: the same bytes, nothing to say
     path = desk / "issues" / "1" / "plan.toml"
     path.write_text(path.read_text().replace('intro = """\n"""', 'intro = """\nA late correction.\n"""'))
-    edited = build(runner)
+    edited = build(runner, "--issue", "1")
     assert "issue 1 has already gone out (to some lists at least): readers have the earlier version" in edited.stderr
     assert "A late correction." in (desk / "issues" / "1" / "issue.txt").read_text()

@@ -27,7 +27,7 @@ def test_preview_follows_the_plan_live(desk: Path, runner):
         # Saved the way editors save: a new file renamed over the old one.
         edited = path.with_name(".plan.toml.swp")
         edited.write_text(path.read_text().replace(
-            'subject = "Science & Cooperation Weekly: Harbour Reopens After Storm"', 'subject = "Edited live"'))
+            '# subject = "Science & Cooperation Weekly: Harbour Reopens After Storm"', 'subject = "Edited live"'))
         edited.replace(path)
         deadline = time.monotonic() + 20
         while client.get("/status").json()["subject"] != "Edited live":

@@ -30,7 +30,7 @@ def test_run_twice_in_a_row_sends_once(workspace: Path, runner, recorder):
     assert len(handler.received) == 3
     second = runner.invoke(main, ["run", "--list", LIST])
     assert second.exit_code == 0, second.output + second.stderr
-    assert "Issue 1 was already sent to subscribers/example.csv; nothing to do." in second.output
+    assert "Nothing new since issue 1" in second.output and "nothing sent" in second.output
     assert len(handler.received) == 3
     # New content next week: a new issue, sent once.
     (workspace / "pages" / "next.txt").write_text("Next Week's Story\n\nSource: Desk | 2026-12-01 08:00:00\n\nNews.\n")

@@ -118,7 +118,7 @@ def test_issue_json_fields(workspace: Path, runner):
     assert set(data["top_news"][0]) >= {"title", "summary", "url", "origin"}
 
 
-def test_week_outside_the_articles_is_an_error(workspace: Path, runner):
+def test_week_outside_the_articles_is_nothing_new_and_a_bad_week_an_error(workspace: Path, runner):
     result = runner.invoke(main, ["build", "--week", "2026-W48"])
-    assert result.exit_code == 2 and "no article" in result.stderr
+    assert result.exit_code == 4 and "No article in the chosen period (2026-11-23 to 2026-11-29)" in result.stderr
     assert runner.invoke(main, ["build", "--week", "2026-W99"]).exit_code == 2

@@ -187,7 +187,9 @@ def test_a_proxy_variable_that_is_no_url_is_one_line(workspace: Path, monkeypatc
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("address, word", [("169.254.169.254", "link-local"), ("0.0.0.0", "unspecified"),
+@pytest.mark.parametrize("address, word", [("169.254.169.254", "cloud metadata"), ("169.254.1.1", "link-local"),
+                                           ("0.0.0.0", "unspecified"),
                                            ("10.0.0.5", "private"), ("127.0.0.1", "loopback")])
 def test_the_guard_names_addresses_for_what_they_are(address: str, word: str):
-    assert f"a {word} address" in str(RefusedAddress(address, address))
+    article = "an" if word[0] in "aeiou" else "a"
+    assert f"{article} {word} address" in str(RefusedAddress(address, address))
