@@ -31,6 +31,7 @@ __all__ = [
     "drop_trailing_byline",
     "drop_read_more",
     "same_name",
+    "site_keys",
 ]
 
 # Separators between a title and the site's name: spaced dashes and dots, bars with or without spaces.
@@ -86,7 +87,7 @@ def same_name(a: str, b: str) -> bool:
     return bool(_key(a)) and _key(a) == _key(b)
 
 
-def _site_keys(names: Iterable[str]) -> set[str]:
+def site_keys(names: Iterable[str]) -> set[str]:
     """Comparison keys for a site: each name, and a host name with and without www. and its TLD."""
     keys: set[str] = set()
     for name in names:
@@ -111,7 +112,7 @@ def _is_boilerplate_part(part: str, keys: set[str]) -> bool:
 
 def clean_title(title: str, site_names: Sequence[str]) -> str:
     """Drop site names and dates joined to a title by `|`, `–`, `-`, `·`; never the whole title."""
-    keys = _site_keys(site_names)
+    keys = site_keys(site_names)
     parts = _TITLE_SPLIT.split(title)
     if len(parts) < 2:
         return title

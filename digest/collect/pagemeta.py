@@ -1,0 +1,87 @@
+"""What a page says about itself in its markup: its title and its language.
+
+The title is the one the page declares for sharing and for the browser tab, in the order Mozilla
+Readability reads it (Dublin Core, Open Graph, Twitter, Parse.ly, then `<title>`): a page's only
+`<h1>` is often the site's tagline or a teaser, not the article's headline.
+
+The language is never guessed from the words: it is the `<html lang>` (or `xml:lang`), the
+Content-Language meta, or og:locale. When two of them disagree on the language (an English CMS
+default on a German article), the article gets none — no lang rather than a wrong one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from digest.collect.textio import clean_line
+
+__all__ = ["page_title", "page_lang", "normal_lang"]
+
+_TITLE_METAS = ("dc.title", "dcterm:title", "dcterms.title", "og:title", "twitter:title", "parsely-title")
+# BCP 47 in the shapes pages use: "en", "pt-BR", "zh-Hans-CN", "en_US" (og:locale's underscore).
+_LANG = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z0-9]{2,8}))*$")
+_MAX_TITLE = 500
+
+
+def normal_lang(value: str | None) -> str:
+    """A language tag as written in HTML ("en_US" → "en-US"); "" for anything that is not one."""
+    value = (value or "").strip()
+    if not _LANG.match(value) or value.lower() in {"und", "mul", "zxx", "xx"}:
+        return ""
+    parts = value.replace("_", "-").split("-")
+    # Case as BCP 47 writes it: language lower, script title, region upper.
+    out = [parts[0].lower()]
+    for part in parts[1:]:
+        out.append(part.title() if len(part) == 4 else part.upper() if len(part) == 2 else part.lower())
+    return "-".join(out)
+
+
+def _metas(tree: Any) -> dict[str, str]:
+    """The page's <meta> values by lower-cased name or property (the first of each)."""
+    found: dict[str, str] = {}
+    for meta in tree.iter("meta"):
+        content = meta.get("content")
+        if content is None:
+            continue
+        for attr in ("property", "name", "http-equiv", "itemprop"):
+            for name in (meta.get(attr) or "").lower().split():
+                found.setdefault(name, content)
+    return found
+
+
+def page_title(tree: Any) -> str:
+    """The title the page declares (Dublin Core, og:title, twitter:title, `<title>`), or ""."""
+    metas = _metas(tree)
+    for name in _TITLE_METAS:
+        title = clean_line(metas.get(name, ""))[:_MAX_TITLE]
+        if title:
+            return title
+    element = next(tree.iter("title"), None)
+    if element is not None:
+        return clean_line(element.text_content() if hasattr(element, "text_content") else element.text or "")[
+            :_MAX_TITLE]
+    return ""
+
+
+def page_lang(tree: Any) -> str:
+    """The page's declared language, or "" when it declares none or declares two different ones."""
+    metas = _metas(tree)
+    root = tree.getroottree().getroot() if hasattr(tree, "getroottree") else tree
+    declared = [
+        normal_lang(root.get("lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang")
+                    or root.get("xml:lang")),
+        normal_lang(metas.get("content-language", "").split(",")[0]),
+        normal_lang(metas.get("og:locale")),
+    ]
+    tags = [tag for tag in declared if tag]
+    if not tags or len({tag.split("-")[0] for tag in tags}) > 1:
+        return ""
+    # "en" and "en-GB" say the same, the longer more; "en-US" and "en-GB" agree only on "en".
+    return max(tags, key=len) if _agrees(tags) else tags[0].split("-")[0]
+
+
+def _agrees(tags: list[str]) -> bool:
+    """True when the longer tags only add to the shortest ("en" and "en-GB", not "en-US" and "en-GB")."""
+    longest = max(tags, key=len)
+    return all(longest.lower().startswith(tag.lower()) for tag in tags)
