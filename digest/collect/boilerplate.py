@@ -32,6 +32,7 @@ __all__ = [
     "drop_read_more",
     "same_name",
     "site_keys",
+    "title_parts",
 ]
 
 # Separators between a title and the site's name: spaced dashes and dots, bars with or without spaces.
@@ -103,6 +104,12 @@ def site_keys(names: Iterable[str]) -> set[str]:
             keys.add(_key(labels[-2] if len(labels) >= 2 else labels[0]))
     keys.discard("")
     return keys
+
+
+def title_parts(text: str) -> list[str]:
+    """The parts of a title or site name joined by `|`, `–`, `-`, `·` ("Aktuálně.cz - Víte, …")."""
+    parts = [p.strip() for p in _TITLE_SPLIT.split(text or "")]
+    return [p for p in parts if p] if len(parts) > 1 else []
 
 
 def _is_boilerplate_part(part: str, keys: set[str]) -> bool:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from digest.collect.boilerplate import site_keys
 
-__all__ = ["clean_byline"]
+__all__ = ["clean_byline", "split_authors"]
 
 _SPLIT = re.compile(r"\s*(?:;|\||\n|•|·|/)\s*|\s*,\s*(?=\S+\s+\S)|\s+(?:and|und|et|y|e|&)\s+", re.IGNORECASE)
 _BY = re.compile(r"^(?:(?:written\s+)?by|von|par|por|door)[:\s]+", re.IGNORECASE)
@@ -76,6 +76,11 @@ def _join(names: Sequence[str]) -> str:
     if len(names) <= 2:
         return " and ".join(names)
     return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def split_authors(author: str) -> list[str]:
+    """The parts of an author field, as written ("A; B and C" → ["A", "B", "C"])."""
+    return [name for name in (_name(part) for part in _SPLIT.split(author or "")) if name]
 
 
 def clean_byline(author: str, *, site_names: Sequence[str] = ()) -> str:

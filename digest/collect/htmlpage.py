@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from digest.collect.articlebody import Block, Body, body_blocks, count_words, plain_words
-from digest.collect.boilerplate import clean_title, drop_trailers, same_name, split_caption
-from digest.collect.bylines import clean_byline
+from digest.collect.boilerplate import clean_title, drop_trailers, same_name, split_caption, title_parts
+from digest.collect.bylines import clean_byline, split_authors
 from digest.collect.pagemeta import page_lang, page_title
 from digest.collect.promos import drop_promos, strip_initials
 from digest.collect.textio import clean_line
@@ -35,6 +35,7 @@ from digest.core.urls import absolute_url
 __all__ = ["parse_html", "looks_like_html", "MIN_BODY_WORDS", "LOSS_RATIO"]
 
 MIN_BODY_WORDS = 30  # fewer words than this is not an article but a teaser, a caption or a paywall
+TITLE_WORDS = 12  # a page without a title is named by its first line's first words
 # Keeping fewer words than this share of what trafilatura's own text output has is worth a warning.
 LOSS_RATIO = 0.8
 
@@ -103,6 +104,16 @@ def _body(
     return body, caption, credit
 
 
+def _first_line_title(blocks: list[Block], *, path: str, warn: Callable[[str], None] | None) -> str:
+    """A title for a page that declares none: its first subheading, or its first line's first words."""
+    head = next((b.text for b in blocks if b.kind == "head"), "")
+    words = (head or blocks[0].text).split()
+    title = " ".join(words[:TITLE_WORDS]) + (" …" if len(words) > TITLE_WORDS else "")
+    if warn is not None:
+        warn(f"{path}: the page has no title; using its first {'subheading' if head else 'line'}: {title}")
+    return title
+
+
 def _warn_loss(kept: int, read: int, found: int, *, path: str, warn: Callable[[str], None] | None) -> None:
     """Say so when digest keeps under LOSS_RATIO of the words trafilatura's own text output has.
 
@@ -161,13 +172,14 @@ def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = Non
             break
     url = absolute_url(doc.url, base)
     sitename = clean_line(doc.sitename or "")
-    names = [sitename, doc.hostname or "", urlsplit(url).hostname or ""]
-    title = clean_title(page_title(tree) or clean_line(doc.title or ""), names)
-    if not title:
-        raise SourceError("HTML page has no title", path=path)
+    # A title ends with the site's name ("Aktuálně.cz - Víte, co se právě děje"), or a blog's author.
+    names = [sitename, *title_parts(sitename), doc.hostname or "", urlsplit(url).hostname or ""]
+    title = clean_title(page_title(tree) or clean_line(doc.title or ""), [*names, *split_authors(doc.author or "")])
     blocks = _blocks(body, title)
     if not blocks:
         raise SourceError("no article text found in this HTML page", path=path)
+    if not title:
+        title = _first_line_title(blocks, path=path, warn=warn)
     kept, caption, credit = _body(blocks, clean_line(doc.description or ""), path=path, warn=warn)
     _warn_loss(sum(count_words(b.text) for b in kept) + count_words(caption),
                sum(count_words(b.text) for b in body.blocks), plain_words(doc.body), path=path, warn=warn)

@@ -1,7 +1,7 @@
 """What a page says about itself in its markup: its title and its language.
 
 The title is the one the page declares for sharing and for the browser tab, in the order Mozilla
-Readability reads it (Dublin Core, Open Graph, Twitter, Parse.ly, then `<title>`): a page's only
+Readability reads it (JSON-LD headline, Dublin Core, Open Graph, Twitter, Parse.ly, then `<title>`): a page's only
 `<h1>` is often the site's tagline or a teaser, not the article's headline.
 
 The language is never guessed from the words: it is the `<html lang>` (or `xml:lang`), the
@@ -18,7 +18,8 @@ from digest.collect.textio import clean_line
 
 __all__ = ["page_title", "page_lang", "normal_lang"]
 
-_TITLE_METAS = ("dc.title", "dcterm:title", "dcterms.title", "og:title", "twitter:title", "parsely-title")
+_TITLE_METAS = ("dc:title", "dcterm:title", "dcterms:title", "og:title", "twitter:title", "parsely-title", "title")
+_ARTICLE_TYPES = re.compile(r"(?:Article|BlogPosting|Report|Review|NewsArticle|WebPage)$")
 # BCP 47 in the shapes pages use: "en", "pt-BR", "zh-Hans-CN", "en_US" (og:locale's underscore).
 _LANG = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z0-9]{2,8}))*$")
 _MAX_TITLE = 500
@@ -38,30 +39,73 @@ def normal_lang(value: str | None) -> str:
 
 
 def _metas(tree: Any) -> dict[str, str]:
-    """The page's <meta> values by lower-cased name or property (the first of each)."""
+    """The page's <meta> values by lower-cased name or property ("DC.title" is "dc:title").
+
+    A `property` wins over a `name` (RDFa is the newer, stricter form); otherwise the first wins.
+    """
     found: dict[str, str] = {}
+    by_property: set[str] = set()
     for meta in tree.iter("meta"):
         content = meta.get("content")
-        if content is None:
+        if content is None or not content.strip():
             continue
         for attr in ("property", "name", "http-equiv", "itemprop"):
             for name in (meta.get(attr) or "").lower().split():
-                found.setdefault(name, content)
+                name = name.replace(".", ":") if name.startswith(("dc.", "dcterm")) else name
+                if attr == "property" and name not in by_property:
+                    found[name] = content
+                    by_property.add(name)
+                else:
+                    found.setdefault(name, content)
     return found
+
+
+def _jsonld_headline(tree: Any, tab: str) -> str:
+    """The headline of the page's JSON-LD article object, if it declares one."""
+    import json
+
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json" or not script.text:
+            continue
+        try:
+            data = json.loads(script.text)
+        except ValueError:
+            continue
+        items = data if isinstance(data, list) else data.get("@graph", [data]) if isinstance(data, dict) else []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            kind = item.get("@type")
+            kinds = kind if isinstance(kind, list) else [kind]
+            if not any(isinstance(k, str) and _ARTICLE_TYPES.search(k) for k in kinds):
+                continue
+            # Readability's choice: of a differing name and headline, the one closer to <title>.
+            found = [clean_line(v)[:_MAX_TITLE] for v in (item.get("headline"), item.get("name")) if isinstance(v, str)]
+            found = [v for v in found if v]
+            if found:
+                return max(found, key=lambda v: len(_words(v) & _words(tab)))
+    return ""
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.casefold()))
 
 
 def page_title(tree: Any) -> str:
     """The title the page declares (Dublin Core, og:title, twitter:title, `<title>`), or ""."""
+    element = next(tree.iter("title"), None)
+    tab = ""
+    if element is not None:
+        tab = clean_line(element.text_content() if hasattr(element, "text_content") else element.text or "")
+    headline = _jsonld_headline(tree, tab)
+    if headline:
+        return headline
     metas = _metas(tree)
     for name in _TITLE_METAS:
         title = clean_line(metas.get(name, ""))[:_MAX_TITLE]
         if title:
             return title
-    element = next(tree.iter("title"), None)
-    if element is not None:
-        return clean_line(element.text_content() if hasattr(element, "text_content") else element.text or "")[
-            :_MAX_TITLE]
-    return ""
+    return tab[:_MAX_TITLE]
 
 
 def page_lang(tree: Any) -> str:
