@@ -81,7 +81,7 @@ def _jsonld_headline(tree: Any, tab: str) -> str:
                 continue
             # Readability's choice: of a differing name and headline, the one closer to <title>.
             found = [clean_line(v)[:_MAX_TITLE] for v in (item.get("headline"), item.get("name")) if isinstance(v, str)]
-            found = [v for v in found if v]
+            found = [v for v in found if v and not v.endswith(("...", "…"))]  # cut to fit a search result
             if found:
                 return max(found, key=lambda v: len(_words(v) & _words(tab)))
     return ""

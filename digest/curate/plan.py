@@ -110,7 +110,8 @@ def candidates(articles: Iterable[Article]) -> list[TopNewsItem]:
     """Everything an issue could hold: each article and each item of its Top News block."""
     found = []
     for article in articles:
-        found.append(TopNewsItem(article.title, "", article.url, article.origin, article.published))
+        found.append(TopNewsItem(article.title, "", article.url, article.origin, article.published,
+                                 lang=article.lang))
         found.extend(article.top_news)
     return found
 
