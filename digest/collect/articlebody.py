@@ -6,7 +6,8 @@ trafilatura's `bare_extraction` gives the body as an XML tree of its own vocabul
 extractor kept, a `quote`, an `item`), and loose text may sit directly in a container. Every block
 is kept wherever it is: its own text and its inline children's become one line; a block nested in
 it (a list inside a paragraph) is a block of its own, and the text after it goes on as a new one.
-Two line breaks in a row end a paragraph (pages that write paragraphs as `text<br><br>text`).
+Two line breaks in a row end a paragraph (pages that write paragraphs as `text<br><br>text`), and
+so does one before a line that starts like a list item (`+ Added …<br>+ Fixed …`).
 
 `plain_words` counts the words of trafilatura's own plain-text output of the same tree, so the
 loss check compares like with like without extracting the page twice.
@@ -26,6 +27,7 @@ __all__ = ["Block", "Body", "body_blocks", "count_words", "plain_words"]
 # Elements that start a block of their own; the rest are inline and join their parent's line.
 _BLOCK_KINDS = {"p": "p", "head": "head", "item": "item", "quote": "p", "code": "p", "cell": "p"}
 _IMAGE_MARKDOWN = re.compile(r"!\[[^\]\n]*\]\([^)\s]*\)")
+_MARKER = re.compile(r"\s*(?:[-+*•–—]|\d{1,2}[.)])\s+\S")
 _CONTAINERS = {"body", "div", "list", "table", "row", "article", "main", "section", "span", "doc", "text"}
 
 
@@ -65,15 +67,18 @@ class _Walker:
         if line:
             self.body.blocks.append(Block(kind, line))
 
-    def text(self, value: str | None) -> None:
+    def text(self, value: str | None, kind: str = "p") -> None:
         if value:
+            # After a line break, a line that starts like a list item ("+ Added …") is one.
+            if self.breaks and _MARKER.match(value):
+                self.flush(kind)
             self.pieces.append(value)
             if value.strip():
                 self.breaks = 0
 
     def walk(self, element: Any, kind: str) -> None:
         """Write `element`'s own text into the current block of `kind`, its nested blocks as their own."""
-        self.text(element.text)
+        self.text(element.text, kind)
         for child in element:
             tag = child.tag if isinstance(child.tag, str) else ""
             if tag == "graphic":
@@ -91,7 +96,7 @@ class _Walker:
                 self.flush(inner)
             elif tag:
                 self.walk(child, kind)  # inline (hi, ref, del, …): its text joins this line
-            self.text(child.tail)
+            self.text(child.tail, kind)
 
 
 def body_blocks(root: Any) -> Body:

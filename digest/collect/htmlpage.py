@@ -32,7 +32,7 @@ from digest.core.errors import SourceError
 from digest.core.model import Article, Image
 from digest.core.urls import absolute_url
 
-__all__ = ["parse_html", "looks_like_html", "MIN_BODY_WORDS", "LOSS_RATIO"]
+__all__ = ["parse_html", "looks_like_html", "loss_warning", "MIN_BODY_WORDS", "LOSS_RATIO"]
 
 MIN_BODY_WORDS = 30  # fewer words than this is not an article but a teaser, a caption or a paywall
 TITLE_WORDS = 12  # a page without a title is named by its first line's first words
@@ -114,19 +114,19 @@ def _first_line_title(blocks: list[Block], *, path: str, warn: Callable[[str], N
     return title
 
 
-def _warn_loss(kept: int, read: int, found: int, *, path: str, warn: Callable[[str], None] | None) -> None:
-    """Say so when digest keeps under LOSS_RATIO of the words trafilatura's own text output has.
+def loss_warning(kept: int, read: int, found: int, *, path: str) -> str | None:
+    """The warning when digest keeps under LOSS_RATIO of the words trafilatura's own text output has.
 
     `read` is what digest read from the tree before its rules dropped captions, trailers and
     promos (all short lines, dropped on purpose): those words are not counted as lost.
     """
     dropped = max(0, read - kept)
     expected = found - dropped
-    if warn is None or expected <= 0 or kept >= LOSS_RATIO * expected:
-        return
+    if expected <= 0 or kept >= LOSS_RATIO * expected:
+        return None
     aside = f", not counting {dropped:,} words of captions and boilerplate" if dropped else ""
-    warn(f"{path}: kept {kept:,} of {expected:,} words trafilatura finds ({kept / expected:.0%}){aside}: "
-         "text may be lost")
+    return (f"{path}: kept {kept:,} of {expected:,} words trafilatura finds ({kept / expected:.0%}){aside}: "
+            "text may be lost")
 
 
 def _extract(text: str, *, path: str) -> tuple[Any, Any]:
@@ -181,8 +181,11 @@ def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = Non
     if not title:
         title = _first_line_title(blocks, path=path, warn=warn)
     kept, caption, credit = _body(blocks, clean_line(doc.description or ""), path=path, warn=warn)
-    _warn_loss(sum(count_words(b.text) for b in kept) + count_words(caption),
-               sum(count_words(b.text) for b in body.blocks), plain_words(doc.body), path=path, warn=warn)
+    if warn is not None:
+        message = loss_warning(sum(count_words(b.text) for b in kept) + count_words(caption),
+                               sum(count_words(b.text) for b in body.blocks), plain_words(doc.body), path=path)
+        if message:
+            warn(message)
     if image is None and absolute_url(doc.image, base):
         image = Image(absolute_url(doc.image, base), caption or title)
     elif image is not None and not image.alt:
