@@ -35,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _sample import Row, machine, print_table  # noqa: E402
+from _sample import Row, machine  # noqa: E402
 
 from digest.collect.htmlpage import parse_html  # noqa: E402
 from digest.core.errors import SourceError  # noqa: E402
@@ -195,8 +195,9 @@ def report(totals: Totals) -> None:
           f"trafilatura {statistics.median(theirs):.1%} (goal ≥ {GOAL_RECALL:.0%})")
     print(f"recall of expected words, mean:   digest {statistics.fmean(ours):.1%}, "
           f"trafilatura {statistics.fmean(theirs):.1%}")
+    precision = [p.precision for p in pages]
     print(f"precision (digest's words that are in expected), median: "
-          f"{statistics.median(p.precision for p in pages):.1%}, mean {statistics.fmean(p.precision for p in pages):.1%}")
+          f"{statistics.median(precision):.1%}, mean {statistics.fmean(precision):.1%}")
     print(f"titles right: {_pct(sum(p.title for p in pages), n)}; "
           f"wrong: {', '.join(p.name for p in pages if not p.title) or 'none'}")
     print(f"bylines right: {_pct(sum(p.byline for p in pages), n)}; "

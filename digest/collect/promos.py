@@ -78,7 +78,7 @@ def strip_initials(line: str) -> str:
 
 def drop_promos(lines: Sequence[str]) -> list[int]:
     """The indices of `lines` that are promos (see `is_promo`); the caller keeps at least one line."""
-    return [n for n, line in enumerate(lines) if is_promo(line)]
+    return [n for n, line in enumerate(lines) if is_promo(strip_initials(line))]
 
 
 _IMAGE_URL = re.compile(r"https?://\S+?\.(?:jpe?g|png|gif|webp|avif)(?:[?#]\S*)?(?=\s|$)", re.IGNORECASE)
