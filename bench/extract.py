@@ -17,6 +17,7 @@ own plain-text extraction with the same settings, and prints:
 * byline right: both empty, or every name in digest's byline is in the expected one
   ("By Jane Doe" holds "Jane Doe"); a byline digest adds where none is expected is wrong;
 * lang right: digest's lang is the expected one (its primary subtag), or empty (never a wrong one);
+  a page with no expected lang (Readability reads only `<html lang>`) cannot be wrong;
 * time per page, digest and trafilatura.
 """
 
@@ -94,8 +95,8 @@ def byline_right(ours: str, expected: str | None) -> bool:
 
 
 def lang_right(ours: str, expected: str | None) -> bool:
-    """Ours is empty or the expected language (primary subtag)."""
-    if not ours:
+    """Ours is empty or the expected language (primary subtag); unknown when none is expected."""
+    if not ours or not expected:
         return True
     return bool(expected) and ours.split("-")[0].lower() == str(expected).split("-")[0].lower()
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from copy import deepcopy
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,7 @@ from digest.core.urls import absolute_url
 __all__ = ["parse_html", "looks_like_html", "loss_warning", "MIN_BODY_WORDS", "LOSS_RATIO"]
 
 MIN_BODY_WORDS = 30  # fewer words than this is not an article but a teaser, a caption or a paywall
+RETRY_WORDS = 250  # under this many words, trafilatura's balanced setting is tried as well
 TITLE_WORDS = 12  # a page without a title is named by its first line's first words
 # Keeping fewer words than this share of what trafilatura's own text output has is worth a warning.
 LOSS_RATIO = 0.8
@@ -129,29 +131,48 @@ def loss_warning(kept: int, read: int, found: int, *, path: str) -> str | None:
             "text may be lost")
 
 
-def _extract(text: str, *, path: str) -> tuple[Any, Any]:
-    """The page's HTML tree and trafilatura's document (metadata and body tree)."""
+def _bare(tree: Any, *, precision: bool) -> Any:
     import trafilatura
+
+    return trafilatura.bare_extraction(
+        tree,
+        with_metadata=True,
+        include_images=True,
+        include_comments=False,
+        include_tables=False,
+        favor_precision=precision,
+        date_extraction_params={"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True},
+    )
+
+
+def _usable(doc: Any) -> bool:
+    return doc is not None and not isinstance(doc, dict) and doc.body is not None
+
+
+def _extract(text: str, *, path: str) -> tuple[Any, Any]:
+    """The page's HTML tree and trafilatura's document (metadata and body tree).
+
+    trafilatura is asked for precision first (menus and teasers out). When that finds little
+    (under RETRY_WORDS), its balanced setting is tried too and wins when it finds at least twice
+    as much: on some pages precision throws the article away with the clutter.
+    """
     from trafilatura.utils import load_html
 
     try:
         tree = load_html(text)
         if tree is None:
             raise SourceError("no article text found in this HTML page", path=path)
-        doc = trafilatura.bare_extraction(
-            tree,
-            with_metadata=True,
-            include_images=True,
-            include_comments=False,
-            include_tables=False,
-            favor_precision=True,
-            date_extraction_params={"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True},
-        )
+        doc = _bare(tree, precision=True)
+        words = plain_words(deepcopy(doc.body)) if _usable(doc) else 0
+        if words < RETRY_WORDS:
+            balanced = _bare(tree, precision=False)
+            if _usable(balanced) and plain_words(deepcopy(balanced.body)) >= 2 * max(words, 1):
+                doc = balanced
     except SourceError:
         raise
     except Exception as exc:  # trafilatura raises many kinds on broken markup
         raise SourceError(f"cannot parse HTML: {type(exc).__name__}", path=path) from None
-    if doc is None or isinstance(doc, dict) or doc.body is None:
+    if not _usable(doc):
         raise SourceError("no article text found in this HTML page", path=path)
     return tree, doc
 

@@ -23,6 +23,7 @@ _ARTICLE_TYPES = re.compile(r"(?:Article|BlogPosting|Report|Review|NewsArticle|W
 # BCP 47 in the shapes pages use: "en", "pt-BR", "zh-Hans-CN", "en_US" (og:locale's underscore).
 _LANG = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z0-9]{2,8}))*$")
 _MAX_TITLE = 500
+_CDATA = re.compile(r"^\s*<!\[CDATA\[|\]\]>\s*$")
 
 
 def normal_lang(value: str | None) -> str:
@@ -67,8 +68,8 @@ def _jsonld_headline(tree: Any, tab: str) -> str:
     for script in tree.iter("script"):
         if (script.get("type") or "").strip().lower() != "application/ld+json" or not script.text:
             continue
-        try:
-            data = json.loads(script.text)
+        try:  # some pages wrap it in CDATA, as XHTML once asked
+            data = json.loads(_CDATA.sub("", script.text))
         except ValueError:
             continue
         items = data if isinstance(data, list) else data.get("@graph", [data]) if isinstance(data, dict) else []
