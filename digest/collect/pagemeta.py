@@ -70,9 +70,11 @@ def _jsonld_headline(tree: Any, tab: str) -> str:
             continue
         try:  # some pages wrap it in CDATA, as XHTML once asked
             data = json.loads(_CDATA.sub("", script.text))
-        except ValueError:
+        except (ValueError, RecursionError):  # broken, or nested deep enough to exhaust the stack
             continue
         items = data if isinstance(data, list) else data.get("@graph", [data]) if isinstance(data, dict) else []
+        if not isinstance(items, list):
+            continue
         for item in items:
             if not isinstance(item, dict):
                 continue
