@@ -97,7 +97,9 @@ def clean_byline(author: str, *, site_names: Sequence[str] = ()) -> str:
         if not name:
             continue
         key = _key(name)
-        if key in keys or any(w.casefold() in _NOT_PERSON_WORDS for w in name.split()):
+        # A blog named after its author ("Haki Benita"): the site's name is the person's, first.
+        own_blog = key in keys and not names and _is_person(name)
+        if (key in keys and not own_blog) or any(w.casefold() in _NOT_PERSON_WORDS for w in name.split()):
             break
         if key in seen or not _is_person(name):
             continue

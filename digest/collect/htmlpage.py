@@ -149,8 +149,9 @@ def _usable(doc: Any) -> bool:
     return doc is not None and not isinstance(doc, dict) and doc.body is not None
 
 
-def _extract(text: str, *, path: str) -> tuple[Any, Any]:
-    """The page's HTML tree and trafilatura's document (metadata and body tree).
+def _extract(text: str, *, path: str) -> tuple[Any, Any, int]:
+    """The page's HTML tree, trafilatura's document (metadata and body tree) and the words of
+    trafilatura's own text output of that body.
 
     trafilatura is asked for precision first (menus and teasers out). When that finds little
     (under RETRY_WORDS), its balanced setting is tried too and wins when it finds at least twice
@@ -166,15 +167,16 @@ def _extract(text: str, *, path: str) -> tuple[Any, Any]:
         words = plain_words(deepcopy(doc.body)) if _usable(doc) else 0
         if words < RETRY_WORDS:
             balanced = _bare(tree, precision=False)
-            if _usable(balanced) and plain_words(deepcopy(balanced.body)) >= 2 * max(words, 1):
-                doc = balanced
+            more = plain_words(deepcopy(balanced.body)) if _usable(balanced) else 0
+            if more >= 2 * max(words, 1):
+                doc, words = balanced, more
     except SourceError:
         raise
     except Exception as exc:  # trafilatura raises many kinds on broken markup
         raise SourceError(f"cannot parse HTML: {type(exc).__name__}", path=path) from None
     if not _usable(doc):
         raise SourceError("no article text found in this HTML page", path=path)
-    return tree, doc
+    return tree, doc, words
 
 
 def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = None, base: str = "") -> Article:
@@ -183,7 +185,7 @@ def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = Non
     URLs are absolute http(s) ones: relative ones are resolved against `base` (the page's
     own URL, for a fetched page) and dropped without one, as are malformed ones.
     """
-    tree, doc = _extract(text, path=path)
+    tree, doc, found = _extract(text, path=path)
     body = body_blocks(doc.body)
     image: Image | None = None
     for graphic in body.graphics:
@@ -204,7 +206,7 @@ def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = Non
     kept, caption, credit = _body(blocks, clean_line(doc.description or ""), path=path, warn=warn)
     if warn is not None:
         message = loss_warning(sum(count_words(b.text) for b in kept) + count_words(caption),
-                               sum(count_words(b.text) for b in body.blocks), plain_words(doc.body), path=path)
+                               sum(count_words(b.text) for b in body.blocks), found, path=path)
         if message:
             warn(message)
     if image is None and absolute_url(doc.image, base):

@@ -148,6 +148,11 @@ def test_bylines_are_names(raw, byline):
     assert clean_byline(raw, site_names=["Spiegel Online", "www.spiegel.de"]) == byline
 
 
+def test_a_blog_named_after_its_author_keeps_the_byline():
+    assert clean_byline("Haki Benita", site_names=["Haki Benita"]) == "Haki Benita"  # toc-missing
+    assert clean_byline("Spiegel Online", site_names=["Spiegel Online"]) == ""
+
+
 def test_real_page_title_and_no_loss_on_all_fixtures():
     for folder in sorted(p for p in PAGES.iterdir() if p.is_dir()):
         meta = json.loads((folder / "expected-metadata.json").read_text(encoding="utf-8"))
