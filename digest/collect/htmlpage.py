@@ -186,7 +186,10 @@ def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = Non
     own URL, for a fetched page) and dropped without one, as are malformed ones.
     """
     tree, doc, found = _extract(text, path=path)
-    body = body_blocks(doc.body)
+    try:
+        body = body_blocks(doc.body)
+    except RecursionError:  # libxml2 caps HTML depth well below this; a guard, not a path
+        raise SourceError("HTML page is nested too deep to read", path=path) from None
     image: Image | None = None
     for graphic in body.graphics:
         src = absolute_url(graphic.get("src"), base)

@@ -195,6 +195,19 @@ def _lead_error(plan: IssuePlan, articles: Sequence[Article], root: Path) -> Pla
                      path=plan.path, line=lead.line)
 
 
+def _entry_lang(entry: PlanEntry, articles: Sequence[Article], root: Path) -> str:
+    """The language of the article a Top News entry came from (its source and URL or title)."""
+    if not entry.source:
+        return ""
+    wanted = source_name(entry.source, root, base=root)
+    pool = [a for a in articles if source_name(a.origin, root) == wanted]
+    for article in pool:
+        if (entry.url and article.url and url_key(article.url) == url_key(entry.url)) or len(pool) == 1 \
+                or title_key(article.title) == title_key(entry.title):
+            return article.lang
+    return ""
+
+
 def apply_plan(plan: IssuePlan, articles: Sequence[Article], *, period: Sequence[Article], root: Path) -> Planned:
     """Make the issue the plan describes (numbered 0) from the collected articles.
 
@@ -213,7 +226,8 @@ def apply_plan(plan: IssuePlan, articles: Sequence[Article], *, period: Sequence
         preheader=one_line(plan.preheader),
         lead=lead,
         excerpt=plan.lead.excerpt or excerpt(found.paragraphs, words=plan.lead.words),
-        top_news=tuple(TopNewsItem(e.title, e.summary, e.url, e.source) for e in plan.top),
+        top_news=tuple(TopNewsItem(e.title, e.summary, e.url, e.source, lang=_entry_lang(e, articles, root))
+                       for e in plan.top),
         intro=plan.intro,
         date=plan.date,
     )
