@@ -129,7 +129,7 @@ class Totals:
 def _trafilatura_text(source: str) -> str:
     import trafilatura
 
-    return trafilatura.extract(source, include_comments=False, include_tables=False, favor_precision=True) or ""
+    return trafilatura.extract(source, include_comments=False, include_tables=True, favor_precision=True) or ""
 
 
 def measure_page(folder: Path, totals: Totals) -> Page:

@@ -25,10 +25,10 @@ from digest.collect.textio import clean_line
 __all__ = ["Block", "Body", "body_blocks", "count_words", "plain_words"]
 
 # Elements that start a block of their own; the rest are inline and join their parent's line.
-_BLOCK_KINDS = {"p": "p", "head": "head", "item": "item", "quote": "p", "code": "p", "cell": "p"}
+_BLOCK_KINDS = {"p": "p", "head": "head", "item": "item", "quote": "p", "code": "p", "row": "p"}
 _IMAGE_MARKDOWN = re.compile(r"!\[[^\]\n]*\]\([^)\s]*\)")
 _MARKER = re.compile(r"\s*(?:[-+*•–—]|\d{1,2}[.)])\s+\S")
-_CONTAINERS = {"body", "div", "list", "table", "row", "article", "main", "section", "span", "doc", "text"}
+_CONTAINERS = {"body", "div", "list", "table", "article", "main", "section", "span", "doc", "text"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +94,10 @@ class _Walker:
                 inner = _BLOCK_KINDS.get(tag, "p")
                 self.walk(child, inner)
                 self.flush(inner)
+            elif tag == "cell":
+                if self.pieces:
+                    self.pieces.append(" · ")  # a table row is one line, its cells apart
+                self.walk(child, kind)
             elif tag:
                 self.walk(child, kind)  # inline (hi, ref, del, …): its text joins this line
             self.text(child.tail, kind)

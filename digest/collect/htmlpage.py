@@ -139,7 +139,7 @@ def _bare(tree: Any, *, precision: bool) -> Any:
         with_metadata=True,
         include_images=True,
         include_comments=False,
-        include_tables=False,
+        include_tables=True,
         favor_precision=precision,
         date_extraction_params={"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True},
     )

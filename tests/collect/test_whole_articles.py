@@ -159,3 +159,14 @@ def test_real_page_title_and_no_loss_on_all_fixtures():
         article, warnings = page(folder.name)
         assert warnings == [], folder.name
         assert article.title in meta["title"], folder.name
+
+
+def test_a_table_row_is_one_line():
+    rows = "".join(f"<tr><td>{film}</td><td>{year}</td></tr>" for film, year in
+                   [("Groundhog Day", 1993), ("Edge of Tomorrow", 2014), ("Palm Springs", 2020)])
+    text = "A film that repeats one day again and again is a genre of its own, with many classics. " * 3
+    html = (f"<html><head><title>Time loops</title></head><body><article><p>{text}</p>"
+            f"<table>{rows}</table></article></body></html>")
+    article = parse_html(html, path="loops.html")
+    assert "Groundhog Day · 1993" in article.paragraphs
+    assert "Palm Springs · 2020" in article.paragraphs
