@@ -49,7 +49,8 @@ _CALLS = [
 ]
 _ROWS = r"(?:read\s+more|more\s+from\s+[\w ]+|see\s+also|related|lesen\s+sie\s+(?:auch|mehr)|mehr\s+zum\s+thema)"
 _CALL = re.compile(rf"^(?:{'|'.join(_CALLS)})$", re.IGNORECASE | re.DOTALL)
-_ROW = re.compile(rf"^{_ROWS}(?:\s*(?:[:»›→…-]|\.\.\.)\s*.*|\W*)$", re.IGNORECASE | re.DOTALL)
+# A row's link text follows a colon or an arrow, never a dash: "Related - and unrelated - issues …" is prose.
+_ROW = re.compile(rf"^{_ROWS}(?:\s*(?:[:»›→…]|\.\.\.)\s*.*|[\s.!»›→…]*)$", re.IGNORECASE | re.DOTALL)
 # Editors' initials in brackets, after the last sentence: "(grh)", "(dpa/sm)", "(ak, dpa)".
 _INITIALS = re.compile(r"(?<=[.!?…\"”’])\s*\((?:[a-zäöüß]{2,4}|dpa|afp|apa|kna|epd)(?:\s*[/,]\s*[a-zäöüß]{2,4})*\)\s*$")
 
@@ -84,7 +85,6 @@ def drop_promos(lines: Sequence[str]) -> list[int]:
 _IMAGE_URL = re.compile(r"https?://\S+?\.(?:jpe?g|png|gif|webp|avif)(?:[?#]\S*)?(?=\s|$)", re.IGNORECASE)
 _RESIZE = re.compile(
     r"(?:\?|&amp;|&)(?:resize|fit|w|h|width|height|quality|crop)=[\w%,.:-]+|"
-    r"\b\d{2,4}\s*[x×]\s*\d{2,4}\s*(?:px)?\b(?=\s*(?:$|[|,;]))|"
     r"\b(?:click\s+to\s+enlarge|enlarge\s+(?:this\s+)?image|expand\s+image|toggle\s+caption|"
     r"bild\s+vergrößern|zum\s+vergrößern\s+klicken)\b",
     re.IGNORECASE,
