@@ -69,7 +69,8 @@ def _is_person(name: str) -> bool:
         return False
     if _is_cjk(name):
         return len(name) <= 12
-    return len(words) >= 2 and all(w[0].isupper() or w.islower() and len(w) <= 3 for w in words)
+    bare = [w.strip("()[]'’\".,") for w in words]  # "Bruno (Henrique Zecchin) Rodrigues"
+    return len(words) >= 2 and all(w and (w[0].isupper() or w.islower() and len(w) <= 3) for w in bare)
 
 
 def _join(names: Sequence[str]) -> str:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from digest.collect.articlebody import Block, Body, body_blocks, count_words, plain_words
 from digest.collect.boilerplate import clean_title, drop_trailers, same_name, split_caption, title_parts
 from digest.collect.bylines import clean_byline, split_authors
-from digest.collect.pagemeta import page_lang, page_title
+from digest.collect.pagemeta import page_authors, page_lang, page_title
 from digest.collect.promos import drop_promos, strip_initials
 from digest.collect.textio import clean_line
 from digest.core.errors import SourceError
@@ -223,7 +223,7 @@ def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = Non
         url=url,
         source=sitename,
         published=parse_datetime(doc.date),
-        author=clean_byline(clean_line(doc.author or ""), site_names=names),
+        author=clean_byline(page_authors(tree) or clean_line(doc.author or ""), site_names=names),
         caption=caption,
         caption_credit=credit,
         image=image,

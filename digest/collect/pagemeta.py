@@ -1,8 +1,10 @@
-"""What a page says about itself in its markup: its title and its language.
+"""What a page says about itself in its markup: its title, its authors and its language.
 
 The title is the one the page declares for sharing and for the browser tab, in the order Mozilla
 Readability reads it (JSON-LD headline, Dublin Core, Open Graph, Twitter, Parse.ly, then `<title>`): a page's only
 `<h1>` is often the site's tagline or a teaser, not the article's headline.
+
+The authors are the people its JSON-LD article names (digest.collect.bylines keeps the names).
 
 The language is never guessed from the words: it is the `<html lang>` (or `xml:lang`), the
 Content-Language meta, or og:locale. When two of them disagree on the language (an English CMS
@@ -12,11 +14,12 @@ default on a German article), the article gets none — no lang rather than a wr
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from digest.collect.textio import clean_line
 
-__all__ = ["page_title", "page_lang", "normal_lang"]
+__all__ = ["page_title", "page_lang", "page_authors", "normal_lang"]
 
 _TITLE_METAS = ("dc:title", "dcterm:title", "dcterms:title", "og:title", "twitter:title", "parsely-title", "title")
 _ARTICLE_TYPES = re.compile(r"(?:Article|BlogPosting|Report|Review|NewsArticle|WebPage)$")
@@ -61,8 +64,8 @@ def _metas(tree: Any) -> dict[str, str]:
     return found
 
 
-def _jsonld_headline(tree: Any, tab: str) -> str:
-    """The headline of the page's JSON-LD article object, if it declares one."""
+def _jsonld_articles(tree: Any) -> Iterator[dict[str, Any]]:
+    """The page's JSON-LD objects of an article type (Article, NewsArticle, BlogPosting, …)."""
     import json
 
     for script in tree.iter("script"):
@@ -80,13 +83,34 @@ def _jsonld_headline(tree: Any, tab: str) -> str:
                 continue
             kind = item.get("@type")
             kinds = kind if isinstance(kind, list) else [kind]
-            if not any(isinstance(k, str) and _ARTICLE_TYPES.search(k) for k in kinds):
-                continue
-            # Readability's choice: of a differing name and headline, the one closer to <title>.
-            found = [clean_line(v)[:_MAX_TITLE] for v in (item.get("headline"), item.get("name")) if isinstance(v, str)]
-            found = [v for v in found if v and not v.endswith(("...", "…"))]  # cut to fit a search result
-            if found:
-                return max(found, key=lambda v: len(_words(v) & _words(tab)))
+            if any(isinstance(k, str) and _ARTICLE_TYPES.search(k) for k in kinds):
+                yield item
+
+
+def _jsonld_headline(tree: Any, tab: str) -> str:
+    """The headline of the page's JSON-LD article object, if it declares one."""
+    for item in _jsonld_articles(tree):
+        # Readability's choice: of a differing name and headline, the one closer to <title>.
+        found = [clean_line(v)[:_MAX_TITLE] for v in (item.get("headline"), item.get("name")) if isinstance(v, str)]
+        found = [v for v in found if v and not v.endswith(("...", "…"))]  # cut to fit a search result
+        if found:
+            return max(found, key=lambda v: len(_words(v) & _words(tab)))
+    return ""
+
+
+def page_authors(tree: Any) -> str:
+    """The people the page's JSON-LD article names as its authors, joined by "; " ("" if none)."""
+    for item in _jsonld_articles(tree):
+        authors = item.get("author")
+        authors = authors if isinstance(authors, list) else [authors]
+        names = []
+        for author in authors:
+            if isinstance(author, dict) and author.get("@type") in ("Person", None):
+                author = author.get("name")
+            if isinstance(author, str) and clean_line(author) and "://" not in author:
+                names.append(clean_line(author)[:_MAX_TITLE])
+        if names:
+            return "; ".join(names)
     return ""
 
 

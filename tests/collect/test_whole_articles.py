@@ -170,3 +170,17 @@ def test_a_table_row_is_one_line():
     article = parse_html(html, path="loops.html")
     assert "Groundhog Day · 1993" in article.paragraphs
     assert "Palm Springs · 2020" in article.paragraphs
+
+
+def test_json_ld_names_the_authors_and_the_headline():
+    # As aktualne.cz and folha.uol.com.br write it (the first in CDATA, as XHTML once asked).
+    ld = ('<script type="application/ld+json"><![CDATA[{"@context": "https://schema.org", "@type": "NewsArticle",'
+          ' "headline": "West Ham hrozí gigantům", "author": [{"@type": "Person", "name": "Aleš Vávra"},'
+          ' {"@type": "Person", "name": "Bruno (Henrique Zecchin) Rodrigues "}]}]]></script>')
+    text = "Fotbalisté West Hamu vyhráli další zápas a posunuli se v tabulce výš, než kdo čekal. " * 4
+    html = (f'<html lang="cs"><head><title>West Ham | Aktuálně.cz</title>{ld}</head>'
+            f"<body><article><p>{text}</p></article></body></html>")
+    article = parse_html(html, path="aktualne.html")
+    assert article.title == "West Ham hrozí gigantům"
+    assert article.author == "Aleš Vávra and Bruno (Henrique Zecchin) Rodrigues"
+    assert article.lang == "cs"
