@@ -127,7 +127,7 @@ def loss_warning(kept: int, read: int, found: int, *, path: str) -> str | None:
     if expected <= 0 or kept >= LOSS_RATIO * expected:
         return None
     aside = f", not counting {dropped:,} words of captions and boilerplate" if dropped else ""
-    return (f"{path}: kept {kept:,} of {expected:,} words trafilatura finds ({kept / expected:.0%}){aside}: "
+    return (f"{path}: kept {kept:,} of {expected:,} words trafilatura finds ({100 * kept / expected:.0f} %){aside}: "
             "text may be lost")
 
 

@@ -79,7 +79,7 @@ def test_subheadings_survive_json():
 
 def test_loss_warning_names_the_file_and_both_counts():
     message = loss_warning(31, 31, 2277, path="pages/x.html")
-    assert message == "pages/x.html: kept 31 of 2,277 words trafilatura finds (1%): text may be lost"
+    assert message == "pages/x.html: kept 31 of 2,277 words trafilatura finds (1 %): text may be lost"
     # Captions and boilerplate dropped on purpose are not lost text.
     assert loss_warning(55, 71, 71, path="p.html") is None
     assert loss_warning(900, 1000, 1000, path="p.html") is None
