@@ -83,3 +83,18 @@ Die Bahn fährt wieder. Bild vergrößern</summary></entry>
     for text in ("See the 640x360 screen.", "The display runs at 1920x1080, the same as before.",
                  "Q&A with the mayor: width=wide is not a parameter here"):
         assert strip_image_junk(text) == text
+
+
+def test_rules_on_a_page_dump():
+    from digest.collect.pagedump import parse_page
+    from tests.conftest import SAMPLE
+
+    text = SAMPLE.read_text(encoding="utf-8")
+    before = parse_page(text, path="sample.txt")
+    # A dump whose Top News block ends it: the trailer goes right before that block.
+    marker = "Top News"
+    at = text.find(marker) if marker in text else len(text)
+    changed = text[:at] + f"\n{TRAILER} (grh)\n\nSign up for our weekly newsletter.\n\n" + text[at:]
+    after = parse_page(changed, path="sample.txt")
+    assert after.paragraphs == before.paragraphs
+    assert after.top_news == before.top_news
