@@ -20,7 +20,7 @@ from digest.collect.boilerplate import site_keys
 
 __all__ = ["clean_byline", "split_authors"]
 
-_SPLIT = re.compile(r"\s*(?:;|\||\n|•|·|/)\s*|\s*,\s*(?=\S+\s+\S)|\s+(?:and|und|et|y|e|&)\s+", re.IGNORECASE)
+_SPLIT = re.compile(r"\s*(?:;|\||\n|•|·|/)\s*|\s*,\s*(?=\S+\s+\S)|\s+(?:and|und|et|&)\s+", re.IGNORECASE)
 _BY = re.compile(r"^(?:(?:written\s+)?by|von|par|por|door)[:\s]+", re.IGNORECASE)
 _MONTHS_DAYS = {
     "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",

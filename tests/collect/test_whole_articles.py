@@ -143,6 +143,7 @@ def parse_tree(markup: str):
     ("Anna Berg; Lars Holm; Pia Lund", "Anna Berg, Lars Holm and Pia Lund"),
     ("Ben Silverman Games Editor", "Ben Silverman"),
     ("Mark Di Stefano", "Mark Di Stefano"),
+    ("José Ortega y Gasset; Maria da Silva e Souza", "José Ortega y Gasset and Maria da Silva e Souza"),
 ])
 def test_bylines_are_names(raw, byline):
     assert clean_byline(raw, site_names=["Spiegel Online", "www.spiegel.de"]) == byline
