@@ -32,7 +32,7 @@ _CDATA = re.compile(r"^\s*<!\[CDATA\[|\]\]>\s*$")
 def normal_lang(value: str | None) -> str:
     """A language tag as written in HTML ("en_US" → "en-US"); "" for anything that is not one."""
     value = (value or "").strip()
-    if not _LANG.match(value) or value.lower() in {"und", "mul", "zxx", "xx"}:
+    if len(value) > 35 or not _LANG.match(value) or value.lower() in {"und", "mul", "zxx", "xx"}:
         return ""
     parts = value.replace("_", "-").split("-")
     # Case as BCP 47 writes it: language lower, script title, region upper.

@@ -82,7 +82,9 @@ def drop_promos(lines: Sequence[str]) -> list[int]:
     return [n for n, line in enumerate(lines) if is_promo(strip_initials(line))]
 
 
-_IMAGE_URL = re.compile(r"https?://\S+?\.(?:jpe?g|png|gif|webp|avif)(?:[?#]\S*)?(?=\s|$)", re.IGNORECASE)
+# Bounded: a hostile summary of one long run of "http://http://…" must not take quadratic time.
+_IMAGE_URL = re.compile(r"https?://[^\s/]{1,255}/\S{0,500}?\.(?:jpe?g|png|gif|webp|avif)(?:[?#]\S{0,500})?(?=\s|$)",
+                        re.IGNORECASE)
 _RESIZE = re.compile(
     r"(?:\?|&amp;|&)(?:resize|fit|w|h|width|height|quality|crop)=[\w%,.:-]+|"
     r"\b(?:click\s+to\s+enlarge|enlarge\s+(?:this\s+)?image|expand\s+image|toggle\s+caption|"
