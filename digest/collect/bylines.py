@@ -48,8 +48,13 @@ def _is_cjk(text: str) -> bool:
 
 def _name(part: str) -> str:
     """The part without "By", an e-mail address or a trailing month or weekday trafilatura ran in."""
-    part = _BY.sub("", part.strip(" .,:-–—()[]"))
-    part = re.sub(r"\S+@\S+", "", part).strip(" .,:-–—()[]")
+    part = _BY.sub("", re.sub(r"\S+@\S+", "", part).strip(" .,:-–—[]"))
+    # "Anna Berg (dpa)", "Anna Berg (ab)": an agency or the writer's initials in brackets after the name.
+    tail = re.search(r"\s*\(([^()]{1,30})\)\s*$", part)
+    if tail and all(w.casefold() in _NOT_PERSON_WORDS or (w.islower() and len(w) <= 4)
+                    for w in re.split(r"[\s/,]+", tail.group(1).strip()) if w):
+        part = part[: tail.start()]
+    part = part.strip(" .,:-–—()[]")
     words = part.split()
     while len(words) > 2 and words[-1].strip(".,").casefold() in _MONTHS_DAYS:
         words.pop()

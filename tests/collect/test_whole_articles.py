@@ -144,6 +144,9 @@ def parse_tree(markup: str):
     ("Ben Silverman Games Editor", "Ben Silverman"),
     ("Mark Di Stefano", "Mark Di Stefano"),
     ("José Ortega y Gasset; Maria da Silva e Souza", "José Ortega y Gasset and Maria da Silva e Souza"),
+    ("Anna Berg (dpa)", "Anna Berg"),
+    ("Von Anna Berg, SPIEGEL ONLINE", "Anna Berg"),
+    ("SPIEGEL ONLINE, Hamburg, Germany", ""),
 ])
 def test_bylines_are_names(raw, byline):
     assert clean_byline(raw, site_names=["Spiegel Online", "www.spiegel.de"]) == byline
