@@ -46,7 +46,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@[ -x bench/node_modules/.bin/mjml ] || ! command -v npm >/dev/null || \
 		npm install --silent --no-audit --no-fund --prefix bench mjml >/dev/null 2>&1 || true
-	$(BIN)/python bench/report.py
+	$(BIN)/python bench/report.py $(if $(READABILITY),--readability $(READABILITY))
 
 # Known vulnerabilities in the pinned set. Needs PyPI's JSON API or OSV, which this
 # project's CI machines cannot reach; run it where they are reachable.

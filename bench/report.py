@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import sys
 import time
@@ -24,6 +25,10 @@ def load(name: str):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--readability", type=Path, default=None,
+                        help="a folder of Readability test pages for bench/extract.py (skipped without it)")
+    args = parser.parse_args()
     print(f"machine: {machine()}")
     rows = []
     for name in SCRIPTS:
@@ -31,6 +36,8 @@ def main() -> None:
         print(f"running bench/{name}.py …", flush=True)
         rows.extend(load(name).measure())
         print(f"  ({time.perf_counter() - start:.0f} s)", flush=True)
+    print("running bench/extract.py …", flush=True)
+    rows.extend(load("extract").measure(args.readability))
     print()
     print_table(rows)
     print("ratio: how many times better ours is (faster, or less memory), measured in this same run")

@@ -31,6 +31,8 @@ __all__ = [
     "drop_trailing_byline",
     "drop_read_more",
     "same_name",
+    "site_keys",
+    "title_parts",
 ]
 
 # Separators between a title and the site's name: spaced dashes and dots, bars with or without spaces.
@@ -86,7 +88,7 @@ def same_name(a: str, b: str) -> bool:
     return bool(_key(a)) and _key(a) == _key(b)
 
 
-def _site_keys(names: Iterable[str]) -> set[str]:
+def site_keys(names: Iterable[str]) -> set[str]:
     """Comparison keys for a site: each name, and a host name with and without www. and its TLD."""
     keys: set[str] = set()
     for name in names:
@@ -104,6 +106,12 @@ def _site_keys(names: Iterable[str]) -> set[str]:
     return keys
 
 
+def title_parts(text: str) -> list[str]:
+    """The parts of a title or site name joined by `|`, `–`, `-`, `·` ("Aktuálně.cz - Víte, …")."""
+    parts = [p.strip() for p in _TITLE_SPLIT.split(text or "")]
+    return [p for p in parts if p] if len(parts) > 1 else []
+
+
 def _is_boilerplate_part(part: str, keys: set[str]) -> bool:
     part = part.strip()
     return bool(_DATE.match(part)) or _key(part) in keys
@@ -111,7 +119,7 @@ def _is_boilerplate_part(part: str, keys: set[str]) -> bool:
 
 def clean_title(title: str, site_names: Sequence[str]) -> str:
     """Drop site names and dates joined to a title by `|`, `–`, `-`, `·`; never the whole title."""
-    keys = _site_keys(site_names)
+    keys = site_keys(site_names)
     parts = _TITLE_SPLIT.split(title)
     if len(parts) < 2:
         return title

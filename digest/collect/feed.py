@@ -17,6 +17,8 @@ from datetime import datetime
 
 from digest.collect.boilerplate import drop_read_more, drop_trailing_byline
 from digest.collect.feedlimit import MAX_FEED_ENTRIES, first_entries
+from digest.collect.pagemeta import normal_lang
+from digest.collect.promos import strip_image_junk
 from digest.collect.textio import clean_line
 from digest.core.errors import SourceError
 from digest.core.model import Article
@@ -61,6 +63,15 @@ def _published(entry: dict) -> datetime | None:
         return datetime(*stamp[:6])
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _entry_lang(entry: dict) -> str:
+    """The entry's own xml:lang (on its summary, content or title), as the feed declares it."""
+    for detail in (entry.get("summary_detail"), *(entry.get("content") or ()), entry.get("title_detail")):
+        lang = normal_lang((detail or {}).get("language"))
+        if lang:
+            return lang
+    return ""
 
 
 def _reason(exc: BaseException, text: str, skipped_lines: int) -> tuple[str, int | None]:
@@ -121,6 +132,7 @@ def parse_feed(text: str, *, path: str, warn: WarningSink | None = None, base: s
         if root is not None:
             raise SourceError(f"feed is cut off: no closing </{root}> ({reason})", path=path, line=line)
     source = clean_line(html_to_text(parsed.feed.get("title", "")))
+    feed_lang = normal_lang(parsed.feed.get("language"))  # RSS <language>, or the root's xml:lang
     articles = []
     for entry in parsed.entries:
         title = html_to_text(entry.get("title", ""))
@@ -131,7 +143,7 @@ def parse_feed(text: str, *, path: str, warn: WarningSink | None = None, base: s
         if not summary and entry.get("content"):
             summary = html_to_text(entry.content[0].get("value", ""))
         author = clean_line(entry.get("author", "") or "")
-        summary = drop_trailing_byline(drop_read_more(summary), author)
+        summary = strip_image_junk(drop_trailing_byline(drop_read_more(summary), author))
         articles.append(
             Article(
                 origin=path,
@@ -142,6 +154,7 @@ def parse_feed(text: str, *, path: str, warn: WarningSink | None = None, base: s
                 published=published,
                 author=author,
                 paragraphs=(summary,) if summary else (),
+                lang=_entry_lang(entry) or feed_lang,
             )
         )
     if not articles:

@@ -60,6 +60,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from digest.collect.promos import drop_promos, strip_initials
 from digest.collect.textio import clean_line
 from digest.core.errors import SourceError
 from digest.core.model import Article, TopNewsItem
@@ -244,6 +245,11 @@ def parse_page(text: str, *, path: str, warn: WarningSink | None = None) -> Arti
 
     if pending_title is not None:
         top_news.append(TopNewsItem(pending_title, origin=path))
+    promos = set(drop_promos(body))  # calls to action and print-edition trailers (digest.collect.promos)
+    if len(promos) < len(body):
+        body = [line for n, line in enumerate(body) if n not in promos]
+    if body:
+        body[-1] = strip_initials(body[-1])
     if not title:
         raise SourceError("no title found", path=path)
     if len(title) > 300:

@@ -32,12 +32,15 @@ class TopNewsItem:
     url: str = ""
     origin: str = ""
     published: datetime | None = None
+    lang: str = ""  # the item's own language when its page or feed declares one
 
     def to_json(self, *, with_origin: bool = False) -> dict[str, Any]:
-        """Return the JSON form; issue.json also names the file it came from."""
+        """Return the JSON form; issue.json also names the file it came from ("lang" only when set)."""
         data: dict[str, Any] = {"title": self.title, "summary": self.summary, "url": self.url}
         if with_origin:
             data["origin"] = self.origin
+        if self.lang:
+            data["lang"] = self.lang
         return data
 
 
@@ -59,6 +62,9 @@ class Article:
     image: Image | None = None
     paragraphs: tuple[str, ...] = ()
     top_news: tuple[TopNewsItem, ...] = ()
+    # Indices into `paragraphs` of the lines that are subheadings (shown as such by the web version).
+    subheadings: tuple[int, ...] = ()
+    lang: str = ""  # the language the page or feed declares for it; "" when it declares none
 
     @property
     def word_count(self) -> int:
@@ -82,6 +88,8 @@ class Article:
             "image": self.image.to_json() if self.image else None,
             "paragraphs": list(self.paragraphs),
             "top_news": [item.to_json() for item in self.top_news],
+            **({"subheadings": list(self.subheadings)} if self.subheadings else {}),
+            **({"lang": self.lang} if self.lang else {}),
         }
 
     @classmethod
@@ -104,9 +112,11 @@ class Article:
             image=Image(image["url"], image.get("alt", "")) if image else None,
             paragraphs=tuple(data.get("paragraphs", ())),
             top_news=tuple(
-                TopNewsItem(t["title"], t.get("summary", ""), t.get("url") or "")
+                TopNewsItem(t["title"], t.get("summary", ""), t.get("url") or "", lang=t.get("lang", ""))
                 for t in data.get("top_news", ())
             ),
+            subheadings=tuple(int(n) for n in data.get("subheadings", ())),
+            lang=data.get("lang", ""),
         )
 
 
@@ -160,7 +170,8 @@ class Issue:
             lead=Article.from_json(data["lead"]),
             excerpt=tuple(data.get("excerpt", ())),
             top_news=tuple(
-                TopNewsItem(t["title"], t.get("summary", ""), t.get("url") or "", t.get("origin", ""))
+                TopNewsItem(t["title"], t.get("summary", ""), t.get("url") or "", t.get("origin", ""),
+                            lang=t.get("lang", ""))
                 for t in data.get("top_news", ())
             ),
             content_key=data.get("content_key", ""),

@@ -333,11 +333,12 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None, *,
     candidates: list[TopNewsItem] = []
     for article in chosen:
         if article is not lead:
-            summary = article.paragraphs[0] if article.paragraphs else ""
+            # The first paragraph that is not a subheading.
+            summary = next((p for n, p in enumerate(article.paragraphs) if n not in article.subheadings), "")
             if summary and len(summary.split()) > 60:
                 summary = " ".join(excerpt([summary], words=60))
             candidates.append(
-                TopNewsItem(article.title, summary, article.url, article.origin, article.published)
+                TopNewsItem(article.title, summary, article.url, article.origin, article.published, lang=article.lang)
             )
         for item in article.top_news:
             candidates.append(replace(item, published=item.published or article.published))

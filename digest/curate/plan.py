@@ -111,7 +111,8 @@ def candidates(articles: Iterable[Article]) -> list[TopNewsItem]:
     """Everything an issue could hold: each article and each item of its Top News block."""
     found = []
     for article in articles:
-        found.append(TopNewsItem(article.title, "", article.url, article.origin, article.published))
+        found.append(TopNewsItem(article.title, "", article.url, article.origin, article.published,
+                                 lang=article.lang))
         found.extend(article.top_news)
     return found
 
@@ -201,6 +202,19 @@ class Following:
     day: Date  # the day the issue is made (or goes out)
 
 
+def _entry_lang(entry: PlanEntry, articles: Sequence[Article], root: Path) -> str:
+    """The language of the article a Top News entry came from (its source and URL or title)."""
+    if not entry.source:
+        return ""
+    wanted = source_name(entry.source, root, base=root)
+    pool = [a for a in articles if source_name(a.origin, root) == wanted]
+    for article in pool:
+        if (entry.url and article.url and url_key(article.url) == url_key(entry.url)) or len(pool) == 1 \
+                or title_key(article.title) == title_key(entry.title):
+            return article.lang
+    return ""
+
+
 def apply_plan(plan: IssuePlan, articles: Sequence[Article], *, period: Sequence[Article], root: Path,
                following: Following | None = None) -> Planned:
     """Make the issue the plan describes (numbered 0) from the collected articles.
@@ -224,7 +238,8 @@ def apply_plan(plan: IssuePlan, articles: Sequence[Article], *, period: Sequence
         preheader=one_line(preheader),
         lead=lead,
         excerpt=shown,
-        top_news=tuple(TopNewsItem(e.title, e.summary, e.url, e.source) for e in plan.top),
+        top_news=tuple(TopNewsItem(e.title, e.summary, e.url, e.source, lang=_entry_lang(e, articles, root))
+                       for e in plan.top),
         intro=plan.intro,
         date=plan.date or (following.day if following else None),
     )
