@@ -12,6 +12,7 @@ import click
 from digest.app.context import Context
 from digest.cli.output import printable, say
 from digest.cli.output import warn as warn
+from digest.core.about import DISTRIBUTION
 from digest.core.errors import DigestError
 from digest.core.settings import Workspace
 
@@ -66,7 +67,7 @@ class DigestGroup(click.Group):
     help="Read secrets (DIGEST_SMTP_PASSWORD=…) from this KEY=value file, literally, as systemd's "
          "EnvironmentFile= does (for cron).",
 )
-@click.version_option(package_name="digest")
+@click.version_option(package_name=DISTRIBUTION, prog_name="digest", message="%(prog)s %(version)s (%(package)s)")
 @click.pass_context
 def main(ctx: click.Context, root: Path, env_file: Path | None) -> None:
     """Build a newsletter digest from the week's news pages and send it to your lists."""
