@@ -121,6 +121,7 @@ DigestGroup.lazy = {
     "init": "digest.cli.init:init",
     "run": "digest.cli.run:run",
     "inbox": "digest.cli.inbox:inbox",
+    "check": "digest.cli.check:check",
 }
 
 if __name__ == "__main__":  # pragma: no cover
