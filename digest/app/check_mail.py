@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from digest.app.check import FAIL, OK, CheckOptions, Item, latest_message_size
-from digest.core.settings import Settings, Workspace
+from digest.core.settings import Settings, SMTPSettings, Workspace
 
 if TYPE_CHECKING:
     from digest.app.check import _Found
@@ -32,7 +32,7 @@ def check_smtp(workspace: Workspace, settings: Settings, *, found_relay: _Found,
         return
     from digest.core.aio import run
 
-    item, size, peer = run(_probe(settings, timeout=timeout))
+    item, size, peer = run(_probe(smtp, timeout=timeout))
     found_relay.relay_ip = peer
     found_relay.relay_size = size
     yield item
@@ -58,14 +58,12 @@ def _size_item(workspace: Workspace, size: int | None) -> Item:
     return Item("smtp size", OK, f"issue {number} is {length:,} bytes; the relay takes up to {size:,}")
 
 
-async def _probe(settings: Settings, *, timeout: float) -> tuple[Item, int | None, str]:
+async def _probe(s: SMTPSettings, *, timeout: float) -> tuple[Item, int | None, str]:
     """Connect as a send would and stop before MAIL FROM: (the item, the SIZE limit, the relay's address)."""
     import aiosmtplib
 
     from digest.deliver.transport import is_loopback, reply_text
 
-    s = settings.smtp
-    assert s is not None  # noqa: S101 - check_smtp returns first without [smtp]
     where = f"{s.host}:{s.port}"
     secure = s.security in ("tls", "starttls")
     if s.username and not secure and not is_loopback(s.host):
