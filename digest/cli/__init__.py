@@ -48,13 +48,31 @@ class DigestGroup(click.Group):
             say("\nStopped.", err=True)
             ctx.exit(130)
         except DigestError as exc:
-            say(f"digest: error: {printable(exc)}", err=True)
+            say(f"digest: error: {_in_workspace(ctx, printable(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except OSError as exc:
             # A file system refusal that no stage translated: still one line naming the path.
             where = f"{exc.filename}: " if exc.filename else ""
-            say(f"digest: error: {printable(where)}{printable(exc.strerror or exc)}", err=True)
+            say(f"digest: error: {_in_workspace(ctx, printable(where) + printable(exc.strerror or exc))}", err=True)
             ctx.exit(2)
+
+
+# Commands that work on any file (collect), make a workspace (init) or say this themselves (check).
+_ANYWHERE = frozenset({"init", "collect", "check"})
+
+
+def _in_workspace(ctx: click.Context, message: str) -> str:
+    """The error, led by "FOLDER is not a digest workspace" when the command failed in a folder without digest.toml.
+
+    `digest build` in the wrong folder would otherwise say only `pages: no such file or folder`.
+    """
+    from digest.core.settings import CONFIG_NAME
+
+    root = ctx.params.get("root")
+    if ctx.invoked_subcommand in _ANYWHERE or not isinstance(root, Path) or (root / CONFIG_NAME).exists():
+        return message
+    return (f"{printable(root.resolve())} is not a digest workspace (no {CONFIG_NAME}): run digest init there "
+            f"first, or pass -C FOLDER ({message})")
 
 
 @click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
