@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -70,17 +70,25 @@ def run_checks(workspace: Workspace, *, options: CheckOptions | None = None,
     if settings is None:
         return found.items
     found.settings = settings
-    add(_check_secret(workspace))
-    add(_check_store(workspace, settings))
-    add(_check_base_url(settings))
-    add(_check_links(workspace, settings))
     from digest.app.check_mail import check_dns, check_smtp
 
-    for item in check_smtp(workspace, settings, found_relay=found, timeout=options.timeout):
-        add(item)
+    steps: list[tuple[str, Callable[[], Iterable[Item]]]] = [
+        ("secret", lambda: [_check_secret(workspace)]),
+        ("store", lambda: [_check_store(workspace, settings)]),
+        ("base_url", lambda: [_check_base_url(settings)]),
+        ("links", lambda: [_check_links(workspace, settings)]),
+        ("smtp", lambda: check_smtp(workspace, settings, found_relay=found, timeout=options.timeout)),
+    ]
     if settings.smtp is not None:
-        for item in check_dns(workspace, settings, relay_ip=options.sending_ip or found.relay_ip, options=options):
-            add(item)
+        steps.append(("dns", lambda: check_dns(workspace, settings, relay_ip=options.sending_ip or found.relay_ip,
+                                               options=options)))
+    for name, step in steps:
+        try:
+            for item in step():
+                add(item)
+        except Exception as exc:  # noqa: BLE001 - a check reports what it could not check; never a traceback
+            add(Item(name, FAIL, f"could not be checked: {type(exc).__name__}: {exc}",
+                     "see the message; run digest check again once it is fixed"))
     return found.items
 
 

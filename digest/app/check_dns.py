@@ -136,8 +136,10 @@ class DNSChecks:
                         "fix the SMTP item, or give the sending address with --sending-ip")
         token = _RESOLVER.set(self.resolver)
         try:
-            query = spf.query(i=relay_ip, s=self.bounce_address, h=self.settings.smtp.local_hostname
-                              if self.settings.smtp else "localhost", timeout=self.resolver.lifetime)
+            helo = self.settings.smtp.local_hostname if self.settings.smtp else "localhost"
+            # RFC 7208 4.6.4: at most 10 lookups; 11.1: give up after about 20 seconds in all.
+            query = spf.query(i=relay_ip, s=self.bounce_address, h=helo, timeout=self.resolver.lifetime,
+                              querytime=max(20.0, self.resolver.lifetime))
             result, _code, explanation = query.check()
         finally:
             _RESOLVER.reset(token)
@@ -145,6 +147,9 @@ class DNSChecks:
             return Item("spf", OK, f"{domain}: {records[0]!r} permits {relay_ip}")
         if result == "temperror":
             raise DNSUnanswered(f"{self.where}: SPF lookups for {domain} failed ({explanation})")
+        if result == "permerror":  # the record itself is broken, whatever the address
+            return Item("spf", FAIL, f"{domain}: {records[0]!r} gives permerror for {relay_ip}: {explanation}",
+                        f"correct the SPF record of {domain} (one record, at most 10 DNS lookups, no loops)")
         status = WARN if _is_loopback(relay_ip) else FAIL
         note = (" (the relay is on this machine: its public address is what receivers see; give it with "
                 "--sending-ip)" if status == WARN else "")

@@ -309,3 +309,26 @@ def test_not_a_workspace_and_bad_settings(tmp_path: Path, runner, monkeypatch: p
 def test_a_malformed_dns_option_is_a_usage_error(ws: Path, runner):
     result = runner.invoke(main, ["check", "--dns", "resolver.example:53"])
     assert result.exit_code == 2 and "is not ADDRESS[:PORT]" in result.output
+
+
+def test_hostile_records_are_shown_as_data(ws: Path, relay, dkim_key, runner):
+    configure(ws, relay[0].port)
+    zone = good_zone(dkim_key)
+    zone[(DOMAIN, "TXT")] = ["v=spf1 include:\x1b[2J.loop.digest-check.org -all"]
+    zone[(f"_dmarc.{DOMAIN}", "TXT")] = ["v=DMARC1; p=\x1b]0;owned\x07none"]
+    with dns_server(zone) as resolver:
+        result = runner.invoke(main, ["check", "--dns", resolver, "--timeout", "5"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "\\x1b[2J" in result.output  # shown, not obeyed
+    assert any(line.startswith("✗ spf:") and "permerror" in line for line in result.output.splitlines()), \
+        result.output
+
+
+def test_an_spf_loop_is_a_permerror_not_a_hang(ws: Path, relay, dkim_key):
+    configure(ws, relay[0].port)
+    zone = good_zone(dkim_key)
+    zone[(DOMAIN, "TXT")] = [f"v=spf1 include:{DOMAIN} -all"]
+    with dns_server(zone) as resolver:
+        items = check(ws, resolver)
+    assert items["spf"].status == "fail" and "gives permerror for 127.0.0.1" in items["spf"].found
