@@ -133,7 +133,7 @@ class DNSChecks:
                         "merge them into one TXT record")
         if not relay_ip:
             return Item("spf", WARN, f"{domain}: {records[0]!r}; the relay's address is not known (SMTP failed)",
-                        "fix the SMTP item, or give the sending address with --sending-ip")
+                        "get the smtp item passing, or give the sending address with --sending-ip")
         token = _RESOLVER.set(self.resolver)
         try:
             helo = self.settings.smtp.local_hostname if self.settings.smtp else "localhost"
@@ -228,7 +228,8 @@ class DNSChecks:
         if apart:
             return Item("alignment", FAIL, f"{' and '.join(apart)} not under {org}, the From domain's: DMARC "
                         "fails for them", f"use addresses and a [dkim] domain under {org}")
-        return Item("alignment", OK, f"From, bounce{' and DKIM' if d else ''} domains align under {org}")
+        which = "From, bounce and DKIM" if d else "From and bounce"
+        return Item("alignment", OK, f"{which} domains align under {org}")
 
 
 def _tag(record: str, name: str) -> str:

@@ -69,7 +69,8 @@ def _in_workspace(ctx: click.Context, message: str) -> str:
     from digest.core.settings import CONFIG_NAME
 
     root = ctx.params.get("root")
-    if ctx.invoked_subcommand in _ANYWHERE or not isinstance(root, Path) or (root / CONFIG_NAME).exists():
+    if not ctx.meta.get("digest.command_started") or ctx.invoked_subcommand in _ANYWHERE \
+            or not isinstance(root, Path) or (root / CONFIG_NAME).exists():
         return message
     return (f"{printable(root.resolve())} is not a digest workspace (no {CONFIG_NAME}): run digest init there "
             f"first, or pass -C FOLDER ({message})")
@@ -97,6 +98,7 @@ def main(ctx: click.Context, root: Path, env_file: Path | None) -> None:
     context = Context(Workspace(root))
     ctx.obj = context
     ctx.call_on_close(context.close)
+    ctx.meta["digest.command_started"] = True  # errors from here on may come from a missing workspace
 
 
 def _usual_interrupt() -> None:
