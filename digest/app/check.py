@@ -106,6 +106,10 @@ def _check_settings(workspace: Workspace, add: Callable[[Item], None]) -> Settin
     n = settings.newsletter
     add(Item("settings", OK, f"{CONFIG_NAME} is valid: {n.name!r} from {n.sender_address}, "
                              f"{len(settings.sources)} source(s)"))
+    if _placeholder(n.domain):
+        add(Item("from", FAIL if settings.smtp is not None else WARN,
+                 f"{n.sender_address} is a placeholder address: receivers refuse mail from a domain that is not yours",
+                 f'set [newsletter] from in {CONFIG_NAME} to an address at your own domain'))
     return settings
 
 

@@ -332,3 +332,12 @@ def test_an_spf_loop_is_a_permerror_not_a_hang(ws: Path, relay, dkim_key):
     with dns_server(zone) as resolver:
         items = check(ws, resolver)
     assert items["spf"].status == "fail" and "gives permerror for 127.0.0.1" in items["spf"].found
+
+
+def test_a_placeholder_from_address_fails_once_smtp_is_set(ws: Path, relay):
+    configure(ws, relay[0].port)
+    (ws / "digest.toml").write_text((ws / "digest.toml").read_text().replace(f"weekly@{DOMAIN}",
+                                                                             "newsletter@example.com"))
+    with silent_dns() as resolver:
+        items = check(ws, resolver, timeout=1.0)
+    assert items["from"].status == "fail" and items["from"].found.startswith("newsletter@example.com is a placeholder")
