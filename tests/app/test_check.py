@@ -341,3 +341,30 @@ def test_a_placeholder_from_address_fails_once_smtp_is_set(ws: Path, relay):
     with silent_dns() as resolver:
         items = check(ws, resolver, timeout=1.0)
     assert items["from"].status == "fail" and items["from"].found.startswith("newsletter@example.com is a placeholder")
+
+
+def test_implicit_tls_with_a_trusted_certificate(ws: Path, dkim_key, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    controller = Controller(RecordingHandler(), hostname="127.0.0.1", port=port, ssl_context=context,
+                            authenticator=_accept, auth_require_tls=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    controller.start()
+    try:
+        configure(ws, port, security="tls")
+        with dns_server(good_zone(dkim_key)) as resolver:
+            items = check(ws, resolver)
+            monkeypatch.delenv("SSL_CERT_FILE")
+            untrusted = check(ws, resolver)
+    finally:
+        controller.stop()
+    assert items["smtp"].status == "ok" and "TLS (certificate valid), AUTH as digest" in items["smtp"].found
+    assert untrusted["smtp"].status == "fail" and "the TLS certificate is not valid" in untrusted["smtp"].found
