@@ -26,6 +26,7 @@ class KeyLines:
         self._tables: dict[str, int] = {}
         table = ""
         in_string = ""
+        counts: dict[str, int] = {}
         for number, line in enumerate(text.splitlines(), start=1):
             if in_string:
                 if line.count(in_string) % 2 == 1:
@@ -35,6 +36,10 @@ class KeyLines:
             if header:
                 table = header.group(1).replace('"', "").replace("'", "").strip()
                 self._tables.setdefault(table, number)
+                if line.lstrip().startswith("[["):  # an array of tables: entry n is "name#n"
+                    counts[table] = counts.get(table, 0) + 1
+                    table = f"{table}#{counts[table]}"
+                    self._tables[table] = number
                 continue
             key = _KEY.match(line)
             if key:
@@ -76,8 +81,10 @@ def suggestion(given: str, names: list[str], *, what: str = "keys") -> str:
     return f"{meant} valid {what}: {', '.join(names)}"
 
 
-# "[theme] width must …", "[newsletter] from: …", "unknown key 'x' in [theme]": the table and key a message is about.
-_ABOUT = (re.compile(r"^\[(\w+)\] (\w+)\b"), re.compile(r"^unknown key '([^']+)' in \[(\w+)\]"),
+# "[theme] width must …", "[[sources]] #2 kind must …", "unknown key 'x' in [theme]": the table and key a message is
+# about (an entry of an array of tables is "name#n").
+_ABOUT = (re.compile(r"^\[\[?(\w+)\]\]?(?: #(\d+))? '?(\w+)\b"),
+          re.compile(r"^unknown key '([^']+)' in \[\[?(\w+)\]\]?(?: #(\d+))?"),
           re.compile(r"^unknown section \[(\w+)\]"))
 
 
@@ -88,9 +95,11 @@ def with_line(exc: ConfigError, text: str) -> ConfigError:
     head, unknown, section = (m.match(exc.message) for m in _ABOUT)
     lines = KeyLines(text)
     if head:
-        line = lines.key(head.group(1), head.group(2))
+        table = head.group(1) + (f"#{head.group(2)}" if head.group(2) else "")
+        line = lines.key(table, head.group(3))
     elif unknown:
-        line = lines.key(unknown.group(2), unknown.group(1))
+        table = unknown.group(2) + (f"#{unknown.group(3)}" if unknown.group(3) else "")
+        line = lines.key(table, unknown.group(1))
     else:
         line = lines.key(section.group(1), "") if section else None
     if line is None:

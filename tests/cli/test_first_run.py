@@ -109,3 +109,14 @@ def test_subscribe_on_a_workspace_with_one_list_needs_no_list_field(fresh: Path)
         assert status == 200 and "<select" not in form and ">List<" not in form
         status, body = _request(web.url + "/subscribe", b"email=new.reader%40example.net")
     assert status == 200 and "Check your inbox" in body
+
+
+def test_mistakes_in_sources_and_fetch_name_their_line(fresh: Path, runner):
+    two = '[[sources]]\nurl = "https://a.example.org/feed"\n\n[[sources]]\nurl = "https://b.example.org/feed"\n'
+    assert _config_error(runner, fresh, two + 'kind = "rss"\n') == \
+        'digest: error: digest.toml:6: [[sources]] #2 kind must be "feed", "page" or "auto"'
+    assert _config_error(runner, fresh, two + "max_itmes = 3\n") == (
+        "digest: error: digest.toml:6: unknown key 'max_itmes' in [[sources]] #2; did you mean 'max_items'? "
+        "valid keys: full_text, kind, max_items, url")
+    assert _config_error(runner, fresh, "[fetch]\n\ntimeuot = 3\n").startswith(
+        "digest: error: digest.toml:3: unknown key 'timeuot' in [fetch]; did you mean 'timeout'? valid keys: ")
