@@ -120,3 +120,10 @@ def test_mistakes_in_sources_and_fetch_name_their_line(fresh: Path, runner):
         "valid keys: full_text, kind, max_items, url")
     assert _config_error(runner, fresh, "[fetch]\n\ntimeuot = 3\n").startswith(
         "digest: error: digest.toml:3: unknown key 'timeuot' in [fetch]; did you mean 'timeout'? valid keys: ")
+
+
+def test_init_points_at_digest_check(tmp_path: Path, runner):
+    result = runner.invoke(main, ["init", str(tmp_path / "news")])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1] == ("Before the first real send: set [newsletter] from and base_url and "
+                                              "[smtp] in digest.toml, then run digest check")
