@@ -127,3 +127,11 @@ def test_init_points_at_digest_check(tmp_path: Path, runner):
     assert result.exit_code == 0
     assert result.stdout.splitlines()[-1] == ("Before the first real send: set [newsletter] from and base_url and "
                                               "[smtp] in digest.toml, then run digest check")
+
+
+def test_version_names_the_distribution(runner):
+    from importlib import metadata
+
+    result = runner.invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout == f"digest {metadata.version('digest-newsletter')} (digest-newsletter)\n"
