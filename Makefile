@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "Setting up $(VENV): Python packages for digest and its tests (first run only, a minute or two)..."
 	@$(PYTHON) -m venv $(VENV)
 	@$(PIP_INSTALL) --upgrade pip
+	@# The distribution was called `digest` before it became digest-newsletter: drop that old install.
+	@$(BIN)/python -m pip uninstall -qq -y digest 2>/dev/null || true
 	@PYTHONWARNINGS="ignore:Editable installation" $(PIP_INSTALL) -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 	@echo "Ready: $(BIN)/digest"

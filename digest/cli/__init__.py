@@ -12,6 +12,7 @@ import click
 from digest.app.context import Context
 from digest.cli.output import printable, say
 from digest.cli.output import warn as warn
+from digest.core.about import DISTRIBUTION
 from digest.core.errors import DigestError
 from digest.core.settings import Workspace
 
@@ -47,13 +48,32 @@ class DigestGroup(click.Group):
             say("\nStopped.", err=True)
             ctx.exit(130)
         except DigestError as exc:
-            say(f"digest: error: {printable(exc)}", err=True)
+            say(f"digest: error: {_in_workspace(ctx, printable(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except OSError as exc:
             # A file system refusal that no stage translated: still one line naming the path.
             where = f"{exc.filename}: " if exc.filename else ""
-            say(f"digest: error: {printable(where)}{printable(exc.strerror or exc)}", err=True)
+            say(f"digest: error: {_in_workspace(ctx, printable(where) + printable(exc.strerror or exc))}", err=True)
             ctx.exit(2)
+
+
+# Commands that work on any file (collect), make a workspace (init) or say this themselves (check).
+_ANYWHERE = frozenset({"init", "collect", "check"})
+
+
+def _in_workspace(ctx: click.Context, message: str) -> str:
+    """The error, led by "FOLDER is not a digest workspace" when the command failed in a folder without digest.toml.
+
+    `digest build` in the wrong folder would otherwise say only `pages: no such file or folder`.
+    """
+    from digest.core.settings import CONFIG_NAME
+
+    root = ctx.params.get("root")
+    if not ctx.meta.get("digest.command_started") or ctx.invoked_subcommand in _ANYWHERE \
+            or not isinstance(root, Path) or (root / CONFIG_NAME).exists():
+        return message
+    return (f"{printable(root.resolve())} is not a digest workspace (no {CONFIG_NAME}): run digest init there "
+            f"first, or pass -C FOLDER ({message})")
 
 
 @click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,7 +86,7 @@ class DigestGroup(click.Group):
     help="Read secrets (DIGEST_SMTP_PASSWORD=…) from this KEY=value file, literally, as systemd's "
          "EnvironmentFile= does (for cron).",
 )
-@click.version_option(package_name="digest")
+@click.version_option(package_name=DISTRIBUTION, prog_name="digest", message="%(prog)s %(version)s (%(package)s)")
 @click.pass_context
 def main(ctx: click.Context, root: Path, env_file: Path | None) -> None:
     """Build a newsletter digest from the week's news pages and send it to your lists."""
@@ -78,6 +98,7 @@ def main(ctx: click.Context, root: Path, env_file: Path | None) -> None:
     context = Context(Workspace(root))
     ctx.obj = context
     ctx.call_on_close(context.close)
+    ctx.meta["digest.command_started"] = True  # errors from here on may come from a missing workspace
 
 
 def _usual_interrupt() -> None:
@@ -120,6 +141,7 @@ DigestGroup.lazy = {
     "init": "digest.cli.init:init",
     "run": "digest.cli.run:run",
     "inbox": "digest.cli.inbox:inbox",
+    "check": "digest.cli.check:check",
 }
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from digest.app.build import WARN_BYTES, BuildResult, build_issue, gather_articl
 from digest.app.context import Context
 from digest.cli.output import print_rich, printable, say, warn
 from digest.core.errors import ConfigError, IssueError, NothingNewError, SourceError
+from digest.core.model import Article
 from digest.curate import LEAD_RULE, CurateOptions
 from digest.curate.planfile import PLAN_NAME
 from digest.sources import check_url, is_url
@@ -255,15 +257,37 @@ def collect_command(ctx: Context, sources: tuple[str, ...], as_json: bool,
         say(f"digest: error: {printable(error)}", err=True)
     if as_json:
         say(json_for_terminal([a.to_json() for a in found.articles]))
+    elif found.articles and not sys.stdout.isatty():
+        # To a file or a pipe: one article per line, tab-separated, so grep, sort and cut see whole rows.
+        say("\t".join(_COLUMNS))
+        for a in found.articles:
+            say("\t".join(" ".join(printable(cell).split()) for cell in _row(a)))
     elif found.articles:  # no empty table above an error
         from rich.table import Table
         from rich.text import Text
 
-        table = Table("kind", "published", "title", "source", "paragraphs", "top news")
+        table = Table(*_COLUMNS)
         for a in found.articles:
+            kind, published, title, source, paragraphs, top = _row(a)
             # Text, not str: rich would read "[link=…]" in a page title as markup.
-            table.add_row(a.kind, a.published.isoformat(" ") if a.published else "—", Text(printable(a.title)),
-                          Text(printable(a.source)), str(len(a.paragraphs)), str(len(a.top_news)))
+            table.add_row(kind, published, Text(printable(title)), Text(printable(source)), paragraphs, top)
         print_rich(table, soft_wrap=False)
     if found.errors:
         raise SystemExit(2)
+
+
+_COLUMNS = ("kind", "published", "title", "source", "paragraphs", "top news")
+
+
+def _row(article: Article) -> tuple[str, str, str, str, str, str]:
+    return (article.kind, shown_date(article.published), article.title, article.source,
+            str(len(article.paragraphs)), str(len(article.top_news)))
+
+
+def shown_date(value: datetime | None) -> str:
+    """A publication time as a reader writes it: a date alone when the source gave no time (`2026-05-18`)."""
+    if value is None:
+        return "—"
+    if value.time() == time(0) and not value.utcoffset():  # page dumps and feeds that give a date only
+        return value.date().isoformat()
+    return value.isoformat(" ")

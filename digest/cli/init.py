@@ -95,4 +95,6 @@ def init(folder: Path, name: str) -> None:
     if not (folder / ".gitignore").exists():
         write_atomically(folder / ".gitignore", GITIGNORE)
     say(f"Workspace ready in {printable(folder)}: put the week's pages in pages/, subscribers in "
-               "subscribers/list.csv, then run digest build")
+        "subscribers/list.csv, then run digest build")
+    say("Before the first real send: set [newsletter] from and base_url and [smtp] in digest.toml, then run "
+        "digest check")

@@ -64,7 +64,10 @@ def read_source(
     if suffix == ".xml":
         return parse_feed(text, path=name, warn=warn)
     if warn is not None and not looks_like_page(text):
-        warn(f"{name}: no Position/Source label, read as a page dump anyway")
+        # Say what a page dump looks like: the label names alone meant nothing to a new user.
+        warn(f"{name}: not a feed or HTML, and no 'Position: …' or 'Source: name | date' line as a page dump "
+             "has; read as plain text anyway: first line the title, each other line a paragraph "
+             "(the format: docs/sources.md, Page dumps)")
     return [parse_page(text, path=name, warn=warn)]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.core.errors import ConfigError
+from digest.core.tomllines import suggestion, toml_type, type_words, with_line
 from digest.sources.config import FetchSettings, SourceSpec, parse_fetch, parse_sources
 
 __all__ = [
@@ -195,6 +196,11 @@ SUBJECT_FIELDS = ("newsletter", "lead_title")
 _KEY_ALIASES = {"from": "sender"}
 
 
+def _toml_name(field_name: str) -> str:
+    """A field's name as digest.toml writes it (`sender` is `from`)."""
+    return next((alias for alias, name in _KEY_ALIASES.items() if name == field_name), field_name)
+
+
 def _build(cls: type, table: Any, section: str, path: str) -> Any:
     if not isinstance(table, dict):
         raise ConfigError(f"[{section}] must be a table", path=path)
@@ -203,7 +209,8 @@ def _build(cls: type, table: Any, section: str, path: str) -> Any:
     for raw_key, value in table.items():
         key = _KEY_ALIASES.get(raw_key, raw_key)
         if key not in known:
-            raise ConfigError(f"unknown key {raw_key!r} in [{section}]", path=path)
+            names = sorted(_toml_name(k) for k in known)
+            raise ConfigError(f"unknown key {raw_key!r} in [{section}]{suggestion(raw_key, names)}", path=path)
         expected = known[key].type
         ok = {
             "str": isinstance(value, str),
@@ -212,7 +219,8 @@ def _build(cls: type, table: Any, section: str, path: str) -> Any:
             "tuple[str, ...]": isinstance(value, list) and all(isinstance(v, str) for v in value),
         }.get(str(expected), True)
         if not ok:
-            raise ConfigError(f"[{section}] {raw_key} must be a {expected}", path=path)
+            raise ConfigError(f"[{section}] {raw_key} must be {type_words(str(expected))}, "
+                              f"not {toml_type(value)}", path=path)
         if isinstance(value, str) and _NOT_ONE_LINE.search(value):
             raise ConfigError(f"[{section}] {raw_key} must be one line of text (no control characters)", path=path)
         if isinstance(value, list):
@@ -401,7 +409,8 @@ def load_settings(root: Path) -> Settings:
     config_path = root / CONFIG_NAME
     path = str(config_path)
     try:
-        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        text = config_path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except FileNotFoundError:
         return Settings()
     except UnicodeDecodeError:
@@ -412,10 +421,21 @@ def load_settings(root: Path) -> Settings:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         message = re.sub(r"\s*\(at line.*\)", "", str(exc))
         raise ConfigError(message, path=path, line=int(match.group(1)) if match else None) from None
-    sections = {"newsletter", "theme", "smtp", "dkim", "state", "fetch", "sources", "bounces", "signup", "inbox"}
-    unknown = set(raw) - sections
+    try:
+        return _from_tables(raw, path)
+    except ConfigError as exc:
+        raise with_line(exc, text) from None
+
+
+_SECTIONS = ("newsletter", "theme", "smtp", "dkim", "state", "fetch", "sources", "bounces", "signup", "inbox")
+
+
+def _from_tables(raw: dict[str, Any], path: str) -> Settings:
+    unknown = set(raw) - set(_SECTIONS)
     if unknown:
-        raise ConfigError(f"unknown section [{sorted(unknown)[0]}]", path=path)
+        name = sorted(unknown)[0]
+        raise ConfigError(f"unknown section [{name}]{suggestion(name, sorted(_SECTIONS), what='sections')}",
+                          path=path)
     settings = Settings(
         newsletter=_build(Newsletter, raw.get("newsletter", {}), "newsletter", path),
         theme=_build(Theme, raw.get("theme", {}), "theme", path),

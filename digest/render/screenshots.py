@@ -44,7 +44,7 @@ def check_in_browser(html_path: Path, *, out: Path) -> BrowserCheck:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError:
-        raise ConfigError("--screenshots needs Playwright: pip install 'digest[browser]'") from None
+        raise ConfigError("--screenshots needs Playwright: pip install 'digest-newsletter[browser]'") from None
     executable = find_chromium()
     url = html_path.resolve().as_uri()
     shots: list[Path] = []

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from digest.core.errors import ConfigError
+from digest.core.tomllines import suggestion
 
 __all__ = ["SourceSpec", "FetchSettings", "parse_sources", "parse_fetch", "check_url", "SOURCE_KINDS"]
 
@@ -78,7 +79,9 @@ def parse_fetch(table: Any, path: str) -> FetchSettings:
         raise ConfigError("[fetch] must be a table", path=path)
     unknown = set(table) - set(FetchSettings.__slots__)
     if unknown:
-        raise ConfigError(f"unknown key {sorted(unknown)[0]!r} in [fetch]", path=path)
+        key = sorted(unknown)[0]
+        raise ConfigError(f"unknown key {key!r} in [fetch]{suggestion(key, sorted(FetchSettings.__slots__))}",
+                          path=path)
     d = FetchSettings()
     return FetchSettings(
         connect_timeout=_number(table, "connect_timeout", d.connect_timeout, 0.1, 300, "[fetch]", path),
@@ -104,7 +107,9 @@ def parse_sources(entries: Any, path: str) -> tuple[SourceSpec, ...]:
             raise ConfigError(f"{where} must be a table", path=path)
         unknown = set(table) - set(SourceSpec.__slots__)
         if unknown:
-            raise ConfigError(f"unknown key {sorted(unknown)[0]!r} in {where}", path=path)
+            key = sorted(unknown)[0]
+            raise ConfigError(f"unknown key {key!r} in {where}{suggestion(key, sorted(SourceSpec.__slots__))}",
+                              path=path)
         url = table.get("url")
         if not isinstance(url, str) or not url.strip():
             raise ConfigError(f"{where} needs a url", path=path)

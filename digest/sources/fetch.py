@@ -15,7 +15,6 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import TYPE_CHECKING
 
 from digest.core.errors import SourceError
@@ -102,11 +101,9 @@ class FetchReport:
 
 def user_agent(base_url: str) -> str:
     """`digest/<version> (+<base_url>)`: who is asking and where to read about it."""
-    try:
-        version = metadata.version("digest")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        version = "0"
-    return f"digest/{version} (+{base_url})"
+    from digest.core.about import version
+
+    return f"digest/{version()} (+{base_url})"
 
 
 def fetch_sources(ctx: Context, specs: Sequence[SourceSpec] | None = None, *, offline: bool = False,

@@ -100,8 +100,9 @@ def test_an_unknown_timezone_is_a_one_line_error(workspace: Path, runner):
     config.write_text(config.read_text().replace('language = "en"', 'language = "en"\ntimezone = "Mars/Olympus"'))
     result = runner.invoke(main, ["build"])
     assert result.exit_code == 2
-    assert result.stderr == ("digest: error: digest.toml: [newsletter] timezone 'Mars/Olympus' is not a known IANA "
-                             'time zone (for example "Europe/Oslo", "America/New_York", "UTC")\n')
+    line = config.read_text().splitlines().index('timezone = "Mars/Olympus"') + 1
+    assert result.stderr == (f"digest: error: digest.toml:{line}: [newsletter] timezone 'Mars/Olympus' is not a "
+                             'known IANA time zone (for example "Europe/Oslo", "America/New_York", "UTC")\n')
 
 
 async def _received_soon(handler, count: int, seconds: float = 0.5) -> int:

@@ -75,10 +75,11 @@ def test_build_help_documents_the_lead_rule(runner):
     "toml, expected",
     [
         ('[newsletter]\nname = "x"\nfrom = \n', r"digest\.toml:3: "),
-        ('[newsletter]\nnmae = "x"\n', r"digest\.toml: unknown key 'nmae' in \[newsletter\]"),
-        ('[theme]\nwidth = 900\n', r"digest\.toml: \[theme\] width must be between 320 and 600"),
-        ('[smtp]\nhost = "x"\nsecurity = "ssl"\n', r"digest\.toml: \[smtp\] security must be"),
-        ('[theme]\nbrand_color = "red"\n', r"digest\.toml: \[theme\] brand_color must be a #rgb"),
+        ('[newsletter]\nnmae = "x"\n',
+         r"digest\.toml:2: unknown key 'nmae' in \[newsletter\]; did you mean 'name'\? valid keys: base_url, "),
+        ('[theme]\nwidth = 900\n', r"digest\.toml:2: \[theme\] width must be between 320 and 600"),
+        ('[smtp]\nhost = "x"\nsecurity = "ssl"\n', r"digest\.toml:3: \[smtp\] security must be"),
+        ('[theme]\nbrand_color = "red"\n', r"digest\.toml:2: \[theme\] brand_color must be a #rgb"),
     ],
 )
 def test_bad_config_is_one_line(workspace: Path, runner, toml, expected):

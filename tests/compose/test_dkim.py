@@ -97,7 +97,7 @@ def test_selector_and_domain_cannot_inject_tags(tmp_path: Path, selector: str, d
         _signer(tmp_path, domain=domain, selector=selector)
     (tmp_path / "digest.toml").write_text(f'[dkim]\nselector = "{selector}"\ndomain = "{domain}"\n'
                                           'private_key_path = "k.pem"\n')
-    with pytest.raises(ConfigError, match=r"digest.toml: \[dkim\]"):
+    with pytest.raises(ConfigError, match=r"digest.toml:\d+: \[dkim\]"):
         load_settings(tmp_path)
 
 
