@@ -44,7 +44,9 @@ def _anchors(doc: Path) -> set[str]:
 
 
 def _links(doc: Path) -> list[str]:
-    return re.findall(r"\]\(([^)\s]+)\)", _prose(doc.read_text(encoding="utf-8")))
+    """Markdown links and images, and the src and href of raw HTML."""
+    text = _prose(doc.read_text(encoding="utf-8"))
+    return re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r"<[a-z]+ [^>]*?(?:src|href)=\"([^\"]+)\"", text)
 
 
 def _shell_blocks(text: str, section: str) -> list[str]:
