@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench soak audit clean
+.PHONY: demo test lint docs bench soak audit clean
 
 # constraints.txt pins every dependency to the versions the suite last passed with.
 # Set-up says what it does in two lines. pip prints only errors (-qq: a failed install still
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PIP_INSTALL) --upgrade pip
 	@# The distribution was called `digest` before it became digest-newsletter: drop that old install.
 	@$(BIN)/python -m pip uninstall -qq -y digest 2>/dev/null || true
-	@PYTHONWARNINGS="ignore:Editable installation" $(PIP_INSTALL) -c constraints.txt -e '.[test]'
+	@PYTHONWARNINGS="ignore:Editable installation" $(PIP_INSTALL) -c constraints.txt -e '.[test,docs]'
 	@touch $(STAMP)
 	@echo "Ready: $(BIN)/digest"
 
@@ -45,6 +45,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/bandit -q -r digest digest_entry.py 2>/dev/null  # findings print on stdout; its noisy warnings go to stderr
 
+# The documentation site (mkdocs.yml, docs/) in strict mode: a broken link or anchor, or a page
+# missing from the nav, fails the build. The site goes to site/ (not committed).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+
 bench: $(STAMP)
 	@[ -x bench/node_modules/.bin/mjml ] || ! command -v npm >/dev/null || \
 		npm install --silent --no-audit --no-fund --prefix bench mjml >/dev/null 2>&1 || true
@@ -60,4 +65,4 @@ soak: $(STAMP)
 	SOAK_RECIPIENTS=10000 SOAK_KILL_ROUNDS=20 $(BIN)/python -m pytest -q -s tests/soak
 
 clean:
-	rm -rf $(VENV) issues outbox .digest .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) issues outbox .digest site .pytest_cache .mypy_cache .ruff_cache
