@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.core.errors import ConfigError
+from digest.core.espsettings import ESPSettings, check_esp
 from digest.sources.config import FetchSettings, SourceSpec, parse_fetch, parse_sources
 
 __all__ = [
@@ -183,6 +184,7 @@ class Settings:
     bounces: BounceSettings = field(default_factory=BounceSettings)
     signup: SignupSettings = field(default_factory=SignupSettings)
     inbox: InboxSettings | None = None
+    esp: ESPSettings | None = None
 
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
@@ -412,7 +414,7 @@ def load_settings(root: Path) -> Settings:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         message = re.sub(r"\s*\(at line.*\)", "", str(exc))
         raise ConfigError(message, path=path, line=int(match.group(1)) if match else None) from None
-    sections = {"newsletter", "theme", "smtp", "dkim", "state", "fetch", "sources", "bounces", "signup", "inbox"}
+    sections = {"newsletter", "theme", "smtp", "dkim", "state", "fetch", "sources", "bounces", "signup", "inbox", "esp"}
     unknown = set(raw) - sections
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}]", path=path)
@@ -427,6 +429,7 @@ def load_settings(root: Path) -> Settings:
         bounces=_build(BounceSettings, raw.get("bounces", {}), "bounces", path),
         signup=_build(SignupSettings, raw.get("signup", {}), "signup", path),
         inbox=_build(InboxSettings, raw["inbox"], "inbox", path) if "inbox" in raw else None,
+        esp=check_esp(_build(ESPSettings, raw["esp"], "esp", path), path) if "esp" in raw else None,
     )
     settings = _check(settings, path)
     return _check_list_loop(settings, path)

@@ -351,6 +351,18 @@ CREATE TABLE refusal_changes (
 )""")
 
 
+def esp_calls(store: SQLBase, tx: Tx) -> None:
+    """Signed calls from an ESP already acted on: a replay is refused."""
+    _run(store, tx, """
+CREATE TABLE esp_calls (
+    provider TEXT NOT NULL,
+    name TEXT NOT NULL,
+    seen_at {real} NOT NULL,
+    PRIMARY KEY (provider, name)
+);
+CREATE INDEX esp_calls_by_age ON esp_calls (seen_at)""")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
@@ -361,4 +373,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0400_suppression_scopes", suppression_scopes),
     ("0410_member_lists", member_lists),
     ("0420_refusal_changes", refusal_changes),
+    ("0520_esp_calls", esp_calls),
 ]

@@ -367,3 +367,7 @@ class Store(Protocol):
     def bounce_events(self, email: str) -> list[BounceEvent]:
         """Every event of one address, oldest first."""
         ...
+
+    def first_sight(self, provider: str, name: str, *, now: float, keep: float) -> bool:
+        """Record an ESP's signed call; True the first time, False for a replay (within `keep` seconds)."""
+        ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from digest.store.bounces import BounceQueries
 from digest.store.campaigns import CampaignQueries
+from digest.store.espcalls import ESPCallQueries
 from digest.store.fetchcache import FetchCacheQueries
 from digest.store.issues import FactQueries, IssueQueries
 from digest.store.listchecks import ListCheckQueries
@@ -16,5 +17,6 @@ __all__ = ["Queries"]
 
 
 class Queries(IssueQueries, FactQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries,
-              ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries):
+              ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries,
+              ESPCallQueries):
     """The whole query surface; a backend adds connections and dialect."""
