@@ -75,8 +75,9 @@ class FakeSNS:
         return f"http://127.0.0.1:{self.port}/"
 
     def sign(self, message: dict[str, Any], *, version: str = "2") -> dict[str, Any]:
-        message = {**message, "SignatureVersion": version, "SigningCertURL": self.prefix + "SimpleNotificationService.pem"}
-        algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()  # noqa: S303 - SNS's version 1 is SHA1
+        cert_url = self.prefix + "SimpleNotificationService.pem"
+        message = {**message, "SignatureVersion": version, "SigningCertURL": cert_url}
+        algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()  # SNS's version 1 is SHA1
         signature = self.key.sign(sns_string_to_sign(message), padding.PKCS1v15(), algorithm)
         return {**message, "Signature": base64.b64encode(signature).decode()}
 

@@ -159,7 +159,9 @@ class _Verifier:
             raise Refused(400, "the body is not JSON") from None
         if not isinstance(message, dict):
             raise Refused(400, "not an SNS message")
-        algorithm = {"1": hashes.SHA1(), "2": hashes.SHA256()}.get(str(message.get("SignatureVersion")))
+        # SignatureVersion 1 is SHA1 by SNS's definition (a topic's default); 2 is SHA256.
+        version = str(message.get("SignatureVersion"))
+        algorithm = hashes.SHA1() if version == "1" else hashes.SHA256() if version == "2" else None  # nosec B303
         if algorithm is None or not isinstance(message.get("Signature"), str):
             raise Refused(403, "unsigned, or an unknown SignatureVersion")
         signed = sns_string_to_sign(message)
@@ -168,7 +170,7 @@ class _Verifier:
         key = await self._sns_key(self._sns_url(message.get("SigningCertURL"), "SigningCertURL"))
         try:
             key.verify(base64.b64decode(message["Signature"], validate=True), signed, padding.PKCS1v15(),
-                       algorithm)  # nosec B303 - SignatureVersion 1 is SHA1 by SNS's definition
+                       algorithm)
         except (InvalidSignature, binascii.Error, ValueError):
             raise Refused(403, "bad signature") from None
         try:

@@ -16,8 +16,17 @@ import pytest
 from digest.core.errors import ConfigError
 from digest.core.settings import load_settings
 from digest.web.server import create_app
-from tests.esp_helpers import (TOPIC, FakeSNS, ec_keys, sendgrid_headers, sent_issue, ses_bounce, ses_complaint,
-                               soft_counts, suppressed)
+from tests.esp_helpers import (
+    TOPIC,
+    FakeSNS,
+    ec_keys,
+    sendgrid_headers,
+    sent_issue,
+    ses_bounce,
+    ses_complaint,
+    soft_counts,
+    suppressed,
+)
 from tests.web_helpers import ThreadedUvicorn
 
 SES = f'provider = "ses"\ntopic_arn = "{TOPIC}"'
