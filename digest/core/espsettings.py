@@ -62,8 +62,14 @@ def check_esp(esp: ESPSettings, path: str) -> ESPSettings:
         if not esp.public_key:
             raise ConfigError("[esp] public_key is missing: the verification key of SendGrid's Signed Event Webhook",
                               path=path)
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.serialization import load_der_public_key
+
         try:
-            base64.b64decode(esp.public_key, validate=True)
+            key = load_der_public_key(base64.b64decode(esp.public_key, validate=True))
         except ValueError:
-            raise ConfigError("[esp] public_key must be the base64 key SendGrid shows (MFkw…)", path=path) from None
+            key = None
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise ConfigError("[esp] public_key must be the base64 elliptic-curve key SendGrid shows (MFkw…)",
+                              path=path)
     return esp

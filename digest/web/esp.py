@@ -155,7 +155,7 @@ class _Verifier:
         """(the call's name, the SNS message) once its signature, topic and age are proved."""
         try:
             message = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise Refused(400, "the body is not JSON") from None
         if not isinstance(message, dict):
             raise Refused(400, "not an SNS message")
@@ -181,7 +181,7 @@ class _Verifier:
         return str(message["MessageId"]), message
 
     async def confirm(self, message: dict[str, Any]) -> None:
-        """Confirm a subscription (or re-subscribe after an unsubscribe) by fetching its SubscribeURL."""
+        """Confirm a subscription by fetching its SubscribeURL."""
         url = self._sns_url(message.get("SubscribeURL"), "SubscribeURL")
         await self._fetch(url)
 
@@ -203,7 +203,7 @@ class _Verifier:
         if not signature or not stamp.isdigit():
             raise Refused(403, "unsigned")
         key = load_der_public_key(base64.b64decode(self.esp.public_key))
-        if not isinstance(key, ec.EllipticCurvePublicKey):
+        if not isinstance(key, ec.EllipticCurvePublicKey):  # checked with the settings already (check_esp)
             raise Refused(503, "[esp] public_key is not an elliptic-curve key")
         try:
             key.verify(base64.b64decode(signature, validate=True), stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
@@ -219,7 +219,7 @@ class _Verifier:
             raise Refused(503, "DIGEST_ESP_SIGNING_KEY is not set on this server")
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise Refused(400, "the body is not JSON") from None
         signature = data.get("signature") if isinstance(data, dict) else None
         if not isinstance(signature, dict) or not all(isinstance(signature.get(k), str)
@@ -250,9 +250,14 @@ def esp_routes(ctx: Context, *, sns_test_prefix: str = "", clock: Callable[[], f
         try:
             if provider == "ses":
                 name, message = await verifier.sns(body)
-                if message["Type"] != "Notification":
+                if message["Type"] == "SubscriptionConfirmation":
                     await verifier.confirm(message)
-                    return JSONResponse({"confirmed": message["Type"] == "SubscriptionConfirmation"})
+                    _log.info("ESP ses: subscribed to %s", esp.topic_arn)
+                    return JSONResponse({"confirmed": True})
+                if message["Type"] != "Notification":
+                    # Unsubscribed from the topic: said once in the log; re-subscribing is the operator's choice.
+                    _log.warning("ESP ses: this server was unsubscribed from %s", esp.topic_arn)
+                    return JSONResponse({"confirmed": False})
                 return name, ses_notices(message["Message"], key=name)
             if provider == "postmark":
                 return verifier.postmark(request, body), postmark_notices(body)

@@ -190,6 +190,7 @@ def test_mailgun_signed_webhooks(workspace: Path, monkeypatch: pytest.MonkeyPatc
     ('provider = "ses"\ntopic_arn = "arn:aws:sns:x"', "[esp] topic_arn must be"),
     ('provider = "postmark"', "[esp] username is missing"),
     ('provider = "sendgrid"\npublic_key = "not base64!"', "[esp] public_key must be"),
+    ('provider = "sendgrid"\npublic_key = "AAAA"', "[esp] public_key must be"),
     (f'{SES}\nmax_age = 5', "[esp] max_age must be between"),
     (f'{SES}\nsecret = "x"', "unknown key 'secret' in [esp]"),
 ])
@@ -199,3 +200,13 @@ def test_esp_settings_are_checked(workspace: Path, section: str, message: str):
     with pytest.raises(ConfigError) as raised:
         load_settings(workspace)
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_hostile_bodies_get_a_4xx_and_change_nothing(workspace: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DIGEST_ESP_SIGNING_KEY", "key-0123456789")
+    ctx, _, _ = sent_issue(workspace, 'provider = "mailgun"')
+    with ThreadedUvicorn(create_app(ctx)) as server:
+        for body in (b"[" * 100_000, b"\xff\xfe", b"null", b"[]", b'{"signature": []}', b"x" * (2 << 20)):
+            answer = _post(server, "/esp/mailgun", body)
+            assert 400 <= answer.status_code < 500, (body[:20], answer.status_code)
+    assert suppressed(ctx) == {}
