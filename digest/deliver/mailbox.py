@@ -29,6 +29,8 @@ __all__ = ["MaildirHandler", "MailboxServer", "serve_smtp", "embedded_mailbox", 
 
 # RFC 5321 4.1.2: Path = "<" [ A-d-l ":" ] Mailbox ">"; a quoted local part may hold '>' and spaces.
 _PATH = re.compile(r'\s*<(?:@[^:<>]*:)?(?P<address>(?:"(?:[^"\\]|\\.)*"|[^<>"\s])*@[^<>\s]*)>(?P<rest>.*)', re.DOTALL)
+# Some clients leave the brackets out (`MAIL FROM:user@example.org`); aiosmtpd took that, so do we.
+_BARE = re.compile(r"\s*(?P<address>[^<>\s\"]+@[^<>\s]+)(?P<rest>(?:\s.*)?)", re.DOTALL)
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
@@ -39,7 +41,7 @@ def smtp_path(arg: str) -> tuple[str | None, str | None]:
     stripped = arg.lstrip()
     if stripped.startswith("<>"):
         return "<>", stripped[2:].strip()
-    match = _PATH.fullmatch(arg)
+    match = _PATH.fullmatch(arg) or _BARE.fullmatch(arg)
     if match is None:
         return None, None
     return match.group("address"), match.group("rest").strip()

@@ -88,14 +88,19 @@ async def _greet(smtp: aiosmtplib.SMTP) -> None:
             await smtp.helo()
 
 
-def reply_text(message: str) -> str:
+def reply_text(message: str, redact: Callable[[str], str] | None = None) -> str:
     """A server's reply as plain text on one line: bytes that are not UTF-8 (a Latin-1 reply, which
-    aiosmtplib keeps as lone surrogates) are read as Latin-1, so nothing downstream chokes on them."""
+    aiosmtplib keeps as lone surrogates) are read as Latin-1, so nothing downstream chokes on them.
+
+    `redact` runs on the whole text first: a password cut in two by the length cap, or with its
+    spaces folded, would escape it afterwards."""
     raw = message.encode("utf-8", "surrogateescape")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
+    if redact is not None:
+        text = redact(text)
     return " ".join(text.split())[:500]
 
 
@@ -117,9 +122,10 @@ def protocol_fault(code: int, text: str) -> bool:
     return 500 <= code <= 503 and (status is None or status.startswith("5.5."))
 
 
-def _classify(code: int, message: str, *, lost: bool = False, stage: str = "") -> Outcome:
+def _classify(code: int, message: str, *, lost: bool = False, stage: str = "",
+              redact: Callable[[str], str] | None = None) -> Outcome:
     # RFC 5321 4.2.1: 4yz is transient (try again later), 5yz is permanent.
-    text = reply_text(message)
+    text = reply_text(message, redact)
     if 200 <= code < 300:
         return Outcome("sent", code, text)
     if 500 <= code < 600:
@@ -193,13 +199,13 @@ class SMTPConnection:
             encoding = "utf-8" if message.smtputf8 else "ascii"
             reply = await self._command(b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", *options)
             if reply.code != 250:
-                return _classify(reply.code, reply.message, stage="mail")
+                return _classify(reply.code, reply.message, stage="mail", redact=self.redact)
             reply = await self._command(b"RCPT", b"TO:<" + message.recipient.encode(encoding) + b">")
             if reply.code not in (250, 251):
-                return _classify(reply.code, reply.message, stage="rcpt")
+                return _classify(reply.code, reply.message, stage="rcpt", redact=self.redact)
             reply = await self._command(b"DATA")
             if reply.code != 354:
-                return _classify(reply.code, reply.message, stage="data")
+                return _classify(reply.code, reply.message, stage="data", redact=self.redact)
             protocol = smtp.protocol
             if protocol is None:
                 raise aiosmtplib.SMTPServerDisconnected("Connection lost")
@@ -207,9 +213,9 @@ class SMTPConnection:
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, ConnectionError) as exc:
             smtp.close()
             # Lost before the message was complete: the server cannot have it; retry.
-            return Outcome("deferred", 0, reply_text(f"connection lost: {exc}"), connection_lost=True)
+            return Outcome("deferred", 0, reply_text(f"connection lost: {exc}", self.redact), connection_lost=True)
         except aiosmtplib.SMTPResponseException as exc:
-            return _classify(exc.code, exc.message)
+            return _classify(exc.code, exc.message, redact=self.redact)
         except UnicodeEncodeError:
             return Outcome("failed", 0, "address cannot be sent without SMTPUTF8")
         try:
@@ -219,11 +225,11 @@ class SMTPConnection:
             smtp.close()
             # The whole message went out; the server may have stored it. Resending blindly
             # would make copies: the journal records the outcome as unknown.
-            return Outcome("unknown", 0, reply_text(f"no reply after the message was sent: {exc}"),
+            return Outcome("unknown", 0, reply_text(f"no reply after the message was sent: {exc}", self.redact),
                            connection_lost=True)
         except aiosmtplib.SMTPResponseException as exc:
-            return _classify(exc.code, exc.message, stage="data")
-        return _classify(reply.code, reply.message, stage="data")
+            return _classify(exc.code, exc.message, stage="data", redact=self.redact)
+        return _classify(reply.code, reply.message, stage="data", redact=self.redact)
 
     async def _reset(self) -> bool:
         """RSET; False (and the connection closed) when the server does not take it."""

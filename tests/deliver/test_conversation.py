@@ -133,18 +133,20 @@ def test_the_password_stays_out_of_the_cron_log(workspace: Path):
 class EchoesAtRcpt(RecordingHandler):
     """Logs in anyone, then refuses a recipient repeating the session's credentials (journaled)."""
 
+    padding: int = 0  # filler before the password: where the reply's length cap cuts it
+
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.padding:
+            return f"550 5.1.1 {'x' * self.padding}{PASSWORD}"
         plain = base64.b64encode(b"\0digest\0" + PASSWORD.encode()).decode()
         return f"550 5.1.1 {address} unknown (auth was {plain} pass {PASSWORD})"
 
 
-def test_no_password_in_a_journaled_reply(monkeypatch: Any):
-    monkeypatch.setenv("DIGEST_SMTP_PASSWORD", PASSWORD)
-
+def _refused_reply(handler: EchoesAtRcpt) -> str:
     def accept(*_: Any) -> AuthResult:
         return AuthResult(success=True)
 
-    with ThreadedSMTP(EchoesAtRcpt(), authenticator=accept, auth_require_tls=False) as server:
+    with ThreadedSMTP(handler, authenticator=accept, auth_require_tls=False) as server:
         async def go() -> str:
             connection = await SMTPTransport(_settings(server.port)).connect()
             outcome = await connection.send(ComposedMessage("r@example.com", "<1@x>", b"Subject: x\r\n\r\nx\r\n"),
@@ -152,8 +154,19 @@ def test_no_password_in_a_journaled_reply(monkeypatch: Any):
             await connection.close()
             return outcome.reply
 
-        reply = asyncio.run(go())
+        return asyncio.run(go())
+
+
+def test_no_password_in_a_journaled_reply(monkeypatch: Any):
+    monkeypatch.setenv("DIGEST_SMTP_PASSWORD", PASSWORD)
+    reply = _refused_reply(EchoesAtRcpt())
     assert reply.startswith("5.1.1 r@example.com unknown") and "s3cr" not in reply and "ZGlnZXN0" not in reply, reply
+
+
+def test_a_password_cut_by_the_length_cap_is_removed_whole(monkeypatch: Any):
+    monkeypatch.setenv("DIGEST_SMTP_PASSWORD", PASSWORD)
+    reply = _refused_reply(EchoesAtRcpt(padding=490))  # the password would start 4 characters before the cap
+    assert len(reply) <= 500 and "s3c" not in reply, reply[-20:]
 
 
 def test_redactor_removes_every_form_and_keeps_the_rest():

@@ -58,4 +58,6 @@ def test_paths_are_read_as_written():
     assert smtp_path('<"a >b"@example.org> SIZE=10') == ('"a >b"@example.org', "SIZE=10")
     assert smtp_path("<@relay.example:x@example.org>") == ("x@example.org", "")
     assert smtp_path("<> SIZE=10") == ("<>", "SIZE=10")
-    assert smtp_path("no-brackets@example.org") == (None, None)
+    assert smtp_path("no-brackets@example.org SIZE=3") == ("no-brackets@example.org", "SIZE=3")
+    assert smtp_path("<unclosed@example.org") == (None, None)
+    assert smtp_path("nobody") == (None, None)
