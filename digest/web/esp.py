@@ -66,6 +66,7 @@ _SNS_FIELDS = {
     "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
     "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
 }
+_CERT_PATH = re.compile(r"/SimpleNotificationService-[0-9A-Za-z]{1,64}\.pem")
 _KEEP = 7 * 86400.0  # how long a call's name is remembered (signed calls are stale long before)
 _MAX_CERTS = 16
 
@@ -117,6 +118,12 @@ class _Verifier:
         if parsed is None or parsed.scheme != "https" or parsed.port not in (None, 443) or parsed.userinfo \
                 or not SNS_HOST.fullmatch(parsed.host):
             raise Refused(403, f"the {what} is not an https URL on sns.<region>.amazonaws.com")
+        # Only what SNS really sends: no call makes this server fetch any other page there.
+        if what == "SigningCertURL" and not _CERT_PATH.fullmatch(parsed.path):
+            raise Refused(403, "the SigningCertURL is not an SNS certificate")
+        if what == "SubscribeURL" and (parsed.params.get("Action") != "ConfirmSubscription"
+                                       or parsed.params.get("TopicArn") != self.esp.topic_arn):
+            raise Refused(403, "the SubscribeURL does not confirm a subscription to [esp] topic_arn")
         return str(url)
 
     async def _fetch(self, url: str, *, limit: int = 64 * 1024) -> bytes:

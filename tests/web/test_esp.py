@@ -43,10 +43,10 @@ def test_ses_through_sns_bounces_complaints_confirmations_and_forgeries(workspac
     with FakeSNS().serving() as sns, ThreadedUvicorn(create_app(ctx, sns_test_prefix=sns.prefix)) as server:
         confirm = sns.sign({"Type": "SubscriptionConfirmation", "MessageId": "m-sub", "TopicArn": TOPIC,
                             "Message": "You have chosen to subscribe", "Token": "t0k3n",
-                            "SubscribeURL": sns.prefix + "?Action=ConfirmSubscription&Token=t0k3n",
+                            "SubscribeURL": sns.prefix + f"?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=t0k3n",
                             "Timestamp": datetime.datetime.now(datetime.UTC).isoformat()[:23] + "Z"})
         assert _post(server, "/esp/ses", confirm).status_code == 200
-        assert sns.confirmations == ["/?Action=ConfirmSubscription&Token=t0k3n"]
+        assert sns.confirmations == [f"/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=t0k3n"]
 
         # A dead address (5.1.1), signed with SignatureVersion 1 (SHA1): suppressed at once.
         dead = sns.notification(ses_bounce("grace@example.org", ids["grace@example.org"]), message_id="m1",
@@ -95,8 +95,13 @@ def test_ses_through_sns_bounces_complaints_confirmations_and_forgeries(workspac
         elsewhere = {**sns.notification(ses_bounce("ada@example.com", ids["ada@example.com"]), message_id="m7"),
                      "SigningCertURL": "https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem"}
         assert _post(server, "/esp/ses", elsewhere).status_code == 403
-        bad_confirm = sns.sign({**confirm, "MessageId": "m-sub2", "SubscribeURL": "http://169.254.169.254/latest"})
-        assert _post(server, "/esp/ses", bad_confirm).status_code == 403
+        for url in ("http://169.254.169.254/latest", "https://sns.eu-west-1.amazonaws.com/?Action=Publish",
+                    "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:x"):
+            bad_confirm = sns.sign({**confirm, "MessageId": "m-sub2", "SubscribeURL": url})
+            assert _post(server, "/esp/ses", bad_confirm).status_code == 403, url
+        not_a_cert = {**sns.notification(ses_bounce("ada@example.com", ids["ada@example.com"]), message_id="m8"),
+                      "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/any/page"}
+        assert _post(server, "/esp/ses", not_a_cert).status_code == 403
         assert _post(server, "/esp/postmark", {}).status_code == 404  # only the configured provider
     assert "ada@example.com" not in suppressed(ctx)
     assert len(sns.confirmations) == 1
