@@ -105,8 +105,8 @@ def ses_notices(message: str, *, key: str) -> list[Notice]:
     common = _obj(mail.get("commonHeaders"))
     reference = _text(common.get("messageId"))
     if not reference:  # only the raw headers (or none: "include original headers" is off)
-        for header in mail.get("headers") or []:
-            if isinstance(header, dict) and str(header.get("name", "")).lower() == "message-id":
+        for header in _items(mail.get("headers")):
+            if str(header.get("name", "")).lower() == "message-id":
                 reference = _text(header.get("value"))
     notices = []
     if kind == "Bounce" and isinstance(data.get("bounce"), dict):
