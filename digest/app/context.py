@@ -105,7 +105,8 @@ class Context:
         settings = self.settings
         signer = DKIMSigner(settings.dkim, root=self.workspace.root) if settings.dkim else None
         skeleton = MessageSkeleton(rendered, settings.newsletter, secret=self.secret, list_name=list_name,
-                                   signer=signer, return_path=settings.bounces.return_path(settings.newsletter))
+                                   signer=signer, return_path=settings.bounces.return_path(settings.newsletter),
+                                   esp=settings.esp.provider if settings.esp else "")
         if clock is not None:
             skeleton.clock = clock
         return skeleton

@@ -55,7 +55,9 @@ def serve(ctx: Context, host: str, port: int, allowed: tuple[str, ...], smtp_por
         raise ConfigError(f"--allow-host {printable(exc)}") from None
     app = create_app(ctx, hosts=(host, *names))
     if smtp_port is None:
-        _run(app, host, port, "Serving signups, unsubscribe links and the archive")
+        esp = ctx.settings.esp
+        extra = f" and {esp.provider} notifications (/esp/{esp.provider})" if esp else ""
+        _run(app, host, port, "Serving signups, unsubscribe links and the archive" + extra)
         return
     from digest.cli.receive import serve_with_receiver
     from digest.core import aio

@@ -31,7 +31,10 @@ from digest.core.model import Rendered, Subscriber
 from digest.core.names import derive_list_id
 from digest.core.settings import Newsletter
 
-__all__ = ["ComposedMessage", "MessageSkeleton", "unsubscribe_url"]
+__all__ = ["ComposedMessage", "MessageSkeleton", "unsubscribe_url", "message_id_mac", "ESP_METADATA_HEADER"]
+
+# Postmark reports a bounce with its own MessageID and the message's metadata only: ours goes there.
+ESP_METADATA_HEADER = "X-PM-Metadata-digest-id"
 
 _SOFT_BREAK = b"=\r\n"
 _UNSAFE_HEADER = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
@@ -46,6 +49,11 @@ class ComposedMessage:
     data: bytes
     smtputf8: bool = False
     sender: str = ""  # the envelope sender (VERP return path); "" = the transport's default
+
+
+def message_id_mac(secret: bytes, issue: int, email_key: str) -> str:
+    """The signed part of an issue's Message-ID for one reader: `<digest.ISSUE.MAC@domain>`."""
+    return hmac.new(secret, f"{issue}\x1f{email_key}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def unsubscribe_url(base_url: str, token: str) -> str:
@@ -94,6 +102,7 @@ class MessageSkeleton:
         clock: Callable[[], float] = time.time,
         signer: DKIMSigner | None = None,
         return_path: str = "",
+        esp: str = "",
     ) -> None:
         self.rendered = rendered
         self.newsletter = newsletter
@@ -104,6 +113,7 @@ class MessageSkeleton:
         # With a return path, each journaled message's envelope sender is bounces+TOKEN@… (VERP)
         # and the mailto unsubscribe goes to the bounce mailbox, where `digest serve --smtp` reads it.
         self.return_path = return_path
+        self.esp = esp  # "postmark": our Message-ID also goes where its bounce webhook reports it (metadata)
         self._mailto = unsubscribe_address(return_path) if return_path else newsletter.sender_address
         self.fields = rendered.fields
         self.domain = newsletter.domain
@@ -157,9 +167,7 @@ class MessageSkeleton:
 
     def message_id(self, email_key: str) -> str:
         """Deterministic per (issue, recipient), so a resend after a crash is recognisable."""
-        digest = hmac.new(
-            self.secret, f"{self.rendered.number}\x1f{email_key}".encode(), hashlib.sha256
-        ).hexdigest()[:24]
+        digest = message_id_mac(self.secret, self.rendered.number, email_key)
         return f"<digest.{self.rendered.number}.{digest}@{self.domain}>"
 
     def values_for(self, subscriber: Subscriber, unsubscribe: str) -> list[str]:
@@ -246,6 +254,8 @@ class MessageSkeleton:
             f"To: {to}\r\n".encode(),
             self._date(),
             f"Message-ID: {message_id}\r\n".encode("ascii"),
+            f"{ESP_METADATA_HEADER}: {message_id.strip('<>').partition('@')[0]}\r\n".encode("ascii")
+            if self.esp == "postmark" else b"",
             f"List-Unsubscribe: <{url}>,\r\n <{mailto}>\r\n".encode("ascii"),
             self._body_open,
         ]

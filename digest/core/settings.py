@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.core.errors import ConfigError
+from digest.core.espsettings import ESPSettings, check_esp
 from digest.core.tomllines import suggestion, toml_type, type_words, with_line
 from digest.sources.config import FetchSettings, SourceSpec, parse_fetch, parse_sources
 
@@ -184,6 +185,7 @@ class Settings:
     bounces: BounceSettings = field(default_factory=BounceSettings)
     signup: SignupSettings = field(default_factory=SignupSettings)
     inbox: InboxSettings | None = None
+    esp: ESPSettings | None = None
 
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
@@ -427,7 +429,7 @@ def load_settings(root: Path) -> Settings:
         raise with_line(exc, text) from None
 
 
-_SECTIONS = ("newsletter", "theme", "smtp", "dkim", "state", "fetch", "sources", "bounces", "signup", "inbox")
+_SECTIONS = ("newsletter", "theme", "smtp", "dkim", "state", "fetch", "sources", "bounces", "signup", "inbox", "esp")
 
 
 def _from_tables(raw: dict[str, Any], path: str) -> Settings:
@@ -447,6 +449,7 @@ def _from_tables(raw: dict[str, Any], path: str) -> Settings:
         bounces=_build(BounceSettings, raw.get("bounces", {}), "bounces", path),
         signup=_build(SignupSettings, raw.get("signup", {}), "signup", path),
         inbox=_build(InboxSettings, raw["inbox"], "inbox", path) if "inbox" in raw else None,
+        esp=check_esp(_build(ESPSettings, raw["esp"], "esp", path), path) if "esp" in raw else None,
     )
     settings = _check(settings, path)
     return _check_list_loop(settings, path)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
-from digest.back.policy import rcpt_refusal_kind
+from digest.back.policy import REFUSED, rcpt_refusal_kind
 from digest.compose import MessageSkeleton
 from digest.core.errors import DeliveryError, StateError
 from digest.deliver.audience import AudienceRead
@@ -263,6 +263,11 @@ async def send_campaign(
                         continue  # our lease ran out while we were paused and another sender took the row
                     message = skeleton.compose(row.subscriber, list_name=row.list_name, row=row.id)
                     outcome = await connection.send(message, sender=message.sender or sender)
+                    if outcome.fault and not stop.is_set():
+                        # A fault in the conversation says nothing about the reader: once more, fresh.
+                        await connection.close()
+                        connection = await connect()
+                        outcome = await connection.send(message, sender=message.sender or sender)
                     if outcome.connection_lost:
                         await connection.close()
                         connection = None
@@ -378,4 +383,6 @@ def _result(row: ClaimedRow, outcome: Outcome, options: SendOptions, now: float)
     refusal = ""
     if outcome.status == "failed" and outcome.stage in ("rcpt", "data"):
         refusal = rcpt_refusal_kind(outcome.code, outcome.reply)
+    if outcome.fault and refusal:
+        refusal = REFUSED  # a fault in the conversation: recorded, never counted against the reader
     return Result(row.id, outcome.status, outcome.code, outcome.reply, retry_at, refusal)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import ipaddress
+import re
 import ssl
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 import aiosmtplib
@@ -22,6 +25,8 @@ __all__ = [
     "SMTPTransport",
     "MemoryTransport",
     "is_loopback",
+    "protocol_fault",
+    "Redactor",
 ]
 
 Status = Literal["sent", "deferred", "failed", "unknown"]
@@ -36,6 +41,7 @@ class Outcome:
     reply: str
     connection_lost: bool = False
     stage: str = ""  # the command refused: "mail", "rcpt" or "data" (a refused RCPT names the address)
+    fault: bool = False  # a fault in the conversation (5.5.x, a bare 500-503): never the reader's doing
 
 
 class Connection(Protocol):
@@ -82,25 +88,74 @@ async def _greet(smtp: aiosmtplib.SMTP) -> None:
             await smtp.helo()
 
 
-def reply_text(message: str) -> str:
+def reply_text(message: str, redact: Callable[[str], str] | None = None) -> str:
     """A server's reply as plain text on one line: bytes that are not UTF-8 (a Latin-1 reply, which
-    aiosmtplib keeps as lone surrogates) are read as Latin-1, so nothing downstream chokes on them."""
+    aiosmtplib keeps as lone surrogates) are read as Latin-1, so nothing downstream chokes on them.
+
+    `redact` runs on the whole text first: a password cut in two by the length cap, or with its
+    spaces folded, would escape it afterwards."""
     raw = message.encode("utf-8", "surrogateescape")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
+    if redact is not None:
+        text = redact(text)
     return " ".join(text.split())[:500]
 
 
-def _classify(code: int, message: str, *, lost: bool = False, stage: str = "") -> Outcome:
+_ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+
+
+def protocol_fault(code: int, text: str) -> bool:
+    """True for a reply that says the conversation went wrong, not the recipient or the message.
+
+    RFC 3463 X.5.x is "protocol status"; RFC 5321 500-503 without an enhanced code are a syntax
+    error, an unknown command or a bad sequence. Both say something about the session (a server
+    that choked on our bytes, a transaction left open), nothing about the reader. A generic 5.5.0
+    behind another code (Outlook's `550 5.5.0 mailbox unavailable`) is left to the bounce policy.
+    """
+    match = _ENHANCED.search(text or "")
+    status = ".".join(match.groups()) if match else None
+    if status is not None and status.startswith("5.5.") and status != "5.5.0":
+        return True
+    return 500 <= code <= 503 and (status is None or status.startswith("5.5."))
+
+
+def _classify(code: int, message: str, *, lost: bool = False, stage: str = "",
+              redact: Callable[[str], str] | None = None) -> Outcome:
     # RFC 5321 4.2.1: 4yz is transient (try again later), 5yz is permanent.
-    text = reply_text(message)
+    text = reply_text(message, redact)
     if 200 <= code < 300:
         return Outcome("sent", code, text)
     if 500 <= code < 600:
-        return Outcome("failed", code, text, connection_lost=lost, stage=stage)
+        return Outcome("failed", code, text, connection_lost=lost, stage=stage, fault=protocol_fault(code, text))
     return Outcome("deferred", code, text, connection_lost=lost or code == 421, stage=stage)
+
+
+class Redactor:
+    """Removes a login's password from server text: as written, as a bytes repr, and the base64 forms
+    AUTH PLAIN and AUTH LOGIN send (a relay may echo them in its 535, and that text is shown, logged
+    and journaled)."""
+
+    def __init__(self, username: str = "", password: str = "") -> None:  # nosec B107 - "" is "no password"
+        forms: set[str] = set()
+        if password:
+            secret = password.encode("utf-8")
+            forms.add(password)
+            forms.add(repr(secret)[2:-1])  # b'p\xc3\xa4ss' as Python prints it
+            user = username.encode("utf-8")
+            for raw in (secret, b"\0" + user + b"\0" + secret, user + b"\0" + user + b"\0" + secret):
+                encoded = base64.b64encode(raw).decode("ascii")
+                forms.update((encoded, encoded.rstrip("=")))
+        # Longest first: a form inside a longer one must not leave the rest of the longer one behind.
+        self.forms = sorted((f for f in forms if f), key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        """The text with every form of the password replaced by `[password]`."""
+        for form in self.forms:
+            text = text.replace(form, "[password]")
+        return text
 
 
 class SMTPConnection:
@@ -111,16 +166,29 @@ class SMTPConnection:
     over every payload are no-ops; we send the prepared bytes as they are.
     """
 
-    def __init__(self, smtp: aiosmtplib.SMTP, timeout: float, data_timeout: float = 600.0) -> None:
+    def __init__(self, smtp: aiosmtplib.SMTP, timeout: float, data_timeout: float = 600.0,
+                 redact: Callable[[str], str] | None = None) -> None:
         self.smtp = smtp
         self.timeout = timeout
         self.data_timeout = data_timeout
+        self.redact = redact or Redactor()
 
     async def _command(self, *args: bytes) -> SMTPResponse:
         return await self.smtp.execute_command(*args, timeout=self.timeout)
 
     async def send(self, message: ComposedMessage, *, sender: str) -> Outcome:
-        """MAIL, RCPT, DATA for one recipient, classified by the server's replies."""
+        """MAIL, RCPT, DATA for one recipient, classified by the server's replies.
+
+        Whatever went wrong, the session is clean for the next message afterwards: RSET after
+        any refusal (a server that answered the final dot with an error may still hold the
+        transaction open), or the connection is given up (`connection_lost`) when RSET fails.
+        """
+        outcome = await self._transaction(message, sender=sender)
+        if outcome.status != "sent" and not outcome.connection_lost and not await self._reset():
+            outcome = replace(outcome, connection_lost=True)
+        return replace(outcome, reply=self.redact(outcome.reply))
+
+    async def _transaction(self, message: ComposedMessage, *, sender: str) -> Outcome:
         smtp = self.smtp
         if message.smtputf8 and not smtp.supports_extension("smtputf8"):
             # RFC 6531 3.4: without the extension the address cannot be given; no server in the
@@ -131,17 +199,13 @@ class SMTPConnection:
             encoding = "utf-8" if message.smtputf8 else "ascii"
             reply = await self._command(b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", *options)
             if reply.code != 250:
-                await self._reset()
-                return _classify(reply.code, reply.message, stage="mail")
+                return _classify(reply.code, reply.message, stage="mail", redact=self.redact)
             reply = await self._command(b"RCPT", b"TO:<" + message.recipient.encode(encoding) + b">")
             if reply.code not in (250, 251):
-                # A refused recipient must not poison the session: reset the envelope.
-                await self._reset()
-                return _classify(reply.code, reply.message, stage="rcpt")
+                return _classify(reply.code, reply.message, stage="rcpt", redact=self.redact)
             reply = await self._command(b"DATA")
             if reply.code != 354:
-                await self._reset()
-                return _classify(reply.code, reply.message, stage="data")
+                return _classify(reply.code, reply.message, stage="data", redact=self.redact)
             protocol = smtp.protocol
             if protocol is None:
                 raise aiosmtplib.SMTPServerDisconnected("Connection lost")
@@ -149,9 +213,9 @@ class SMTPConnection:
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, ConnectionError) as exc:
             smtp.close()
             # Lost before the message was complete: the server cannot have it; retry.
-            return Outcome("deferred", 0, reply_text(f"connection lost: {exc}"), connection_lost=True)
+            return Outcome("deferred", 0, reply_text(f"connection lost: {exc}", self.redact), connection_lost=True)
         except aiosmtplib.SMTPResponseException as exc:
-            return _classify(exc.code, exc.message)
+            return _classify(exc.code, exc.message, redact=self.redact)
         except UnicodeEncodeError:
             return Outcome("failed", 0, "address cannot be sent without SMTPUTF8")
         try:
@@ -161,17 +225,23 @@ class SMTPConnection:
             smtp.close()
             # The whole message went out; the server may have stored it. Resending blindly
             # would make copies: the journal records the outcome as unknown.
-            return Outcome("unknown", 0, reply_text(f"no reply after the message was sent: {exc}"),
+            return Outcome("unknown", 0, reply_text(f"no reply after the message was sent: {exc}", self.redact),
                            connection_lost=True)
         except aiosmtplib.SMTPResponseException as exc:
-            return _classify(exc.code, exc.message, stage="data")
-        return _classify(reply.code, reply.message, stage="data")
+            return _classify(exc.code, exc.message, stage="data", redact=self.redact)
+        return _classify(reply.code, reply.message, stage="data", redact=self.redact)
 
-    async def _reset(self) -> None:
+    async def _reset(self) -> bool:
+        """RSET; False (and the connection closed) when the server does not take it."""
         try:
-            await self._command(b"RSET")
+            reply = await self._command(b"RSET")
         except (aiosmtplib.SMTPException, ConnectionError):
             self.smtp.close()
+            return False
+        if reply.code != 250:
+            self.smtp.close()
+            return False
+        return True
 
     async def close(self) -> None:
         """QUIT politely; a dead connection is simply dropped."""
@@ -199,6 +269,7 @@ class SMTPTransport:
         if settings.username and not password:
             raise DeliveryError("[smtp] username is set but DIGEST_SMTP_PASSWORD is empty")
         self._password = password
+        self.redact = Redactor(settings.username or "", password or "")
         # One context for every connection: building one per connect is very slow.
         self.tls_context = ssl.create_default_context() if secure else None
 
@@ -209,7 +280,15 @@ class SMTPTransport:
         return f"{s.host}:{s.port} {words}"
 
     async def connect(self) -> SMTPConnection:
-        """Connect, say EHLO, upgrade or wrap TLS as configured, log in when configured."""
+        """Connect, say EHLO, upgrade or wrap TLS as configured, log in when configured.
+
+        The server's words in the error never carry the password (`Redactor`)."""
+        try:
+            return await self._connect()
+        except DeliveryError as exc:
+            raise DeliveryError(self.redact(exc.message), retryable=exc.retryable) from None
+
+    async def _connect(self) -> SMTPConnection:
         s = self.settings
         # STARTTLS and the login are done step by step below, so that a server without
         # STARTTLS (or AUTH) is told apart from a passing failure: retrying cannot help.
@@ -259,7 +338,7 @@ class SMTPTransport:
         except (aiosmtplib.SMTPException, OSError) as exc:
             smtp.close()
             raise DeliveryError(f"cannot connect to {self.describe()}: {exc}") from None
-        return SMTPConnection(smtp, s.timeout, s.data_timeout)
+        return SMTPConnection(smtp, s.timeout, s.data_timeout, self.redact)
 
 
 @dataclass

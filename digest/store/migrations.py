@@ -374,6 +374,18 @@ CREATE TABLE first_seen (
 )""")
 
 
+def esp_calls(store: SQLBase, tx: Tx) -> None:
+    """Signed calls from an ESP already acted on: a replay is refused."""
+    _run(store, tx, """
+CREATE TABLE esp_calls (
+    provider TEXT NOT NULL,
+    name TEXT NOT NULL,
+    seen_at {real} NOT NULL,
+    PRIMARY KEY (provider, name)
+);
+CREATE INDEX esp_calls_by_age ON esp_calls (seen_at)""")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
@@ -385,4 +397,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0410_member_lists", member_lists),
     ("0420_refusal_changes", refusal_changes),
     ("0500_weekly_cycle", weekly_cycle),
+    ("0520_esp_calls", esp_calls),
 ]

@@ -393,3 +393,7 @@ class Store(Protocol):
     def mark_seen(self, keys: Iterable[str], *, now: float) -> dict[str, float]:
         """Record `now` as the first sighting of every key not seen before; return each key's first sighting."""
         ...
+
+    def first_sight(self, provider: str, name: str, *, now: float, keep: float) -> bool:
+        """Record an ESP's signed call; True the first time, False for a replay (within `keep` seconds)."""
+        ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 from digest.store.bounces import BounceQueries
 from digest.store.campaigns import CampaignQueries
 from digest.store.carried import CarriedQueries
+from digest.store.espcalls import ESPCallQueries
 from digest.store.fetchcache import FetchCacheQueries
 from digest.store.issues import FactQueries, IssueQueries
 from digest.store.listchecks import ListCheckQueries
@@ -17,5 +18,5 @@ __all__ = ["Queries"]
 
 
 class Queries(IssueQueries, FactQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries,
-              ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries, CarriedQueries):
+              ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries, CarriedQueries, ESPCallQueries):
     """The whole query surface; a backend adds connections and dialect."""

@@ -18,6 +18,7 @@ from digest.app.context import Context
 from digest.compose import TokenError, verify_token
 from digest.core.errors import IssueError, TemplateError
 from digest.web.archive import atom_feed, email_version, index_page, sent_issues, web_version
+from digest.web.esp import esp_routes
 from digest.web.guard import BodyRefused, HostGuard, read_body, served_names
 from digest.web.signup import signup_routes
 
@@ -64,11 +65,12 @@ def _is_one_click(body: bytes, content_type: str) -> bool:
     return fields.get("List-Unsubscribe") == ["One-Click"]
 
 
-def create_app(ctx: Context, *, hosts: Iterable[str] = ()) -> Starlette:
+def create_app(ctx: Context, *, hosts: Iterable[str] = (), sns_test_prefix: str = "") -> Starlette:
     """The ASGI app for a workspace; store calls run in a thread, never blocking the event loop.
 
     It answers to loopback names, the host of `base_url` and `hosts` only (any other Host
-    header gets a 400: DNS rebinding).
+    header gets a 400: DNS rebinding). With [esp], POST /esp/<provider> takes the ESP's notifications
+    (`sns_test_prefix`: tests only, a local stand-in for SNS).
     """
     settings = ctx.settings
     secret = ctx.secret
@@ -145,6 +147,7 @@ def create_app(ctx: Context, *, hosts: Iterable[str] = ()) -> Starlette:
         Route("/archive/feed.xml", feed),
         Route("/archive/{number:int}", archive_issue),
         *signup_routes(ctx),
+        *esp_routes(ctx, sns_test_prefix=sns_test_prefix),
     ], middleware=[
         Middleware(HostGuard, allowed=served_names(base_url=settings.newsletter.base_url, extra=hosts),
                    hint="this server answers to the host of base_url and loopback names; "
