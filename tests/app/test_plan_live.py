@@ -101,7 +101,7 @@ def test_any_plan_text_is_a_plan_or_a_one_line_plan_error(text):
     except PlanError as exc:
         assert "\n" not in str(exc) and str(exc).startswith("plan.toml")
         return
-    assert plan.subject.strip() and all(entry.title for entry in plan.top)
+    assert all(entry.title for entry in plan.top)  # subject, preheader and date may be left to follow the lead
 
 
 @settings(max_examples=150, deadline=None)

@@ -175,7 +175,7 @@ def test_a_scheduled_send_survives_sigterm_and_a_ctrl_c_cancels_it(workspace: Pa
     assert resumed.returncode == 0, out + err
     assert "sending." in out and len(handler.received) == 3
     # Ctrl-C while waiting cancels: nothing is sent, and the store says so.
-    assert runner.invoke(main, ["build", "--new-issue"]).exit_code == 0  # same content: still issue 1
+    assert runner.invoke(main, ["build", "--new-issue"]).exit_code == 4  # nothing new: still issue 1
     (workspace / "subscribers" / "more.csv").write_text("email,name\nnew@example.net,New\n")
     cancelled = start_digest(workspace, "send", "--list", "subscribers/more.csv", "--at", in_seconds(30))
     wait_for_line(cancelled, "Waiting; Ctrl-C cancels the schedule")

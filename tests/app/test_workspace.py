@@ -39,7 +39,7 @@ def test_list_paths_are_read_from_the_workspace_when_not_found_from_here(workspa
     sent = runner.invoke(main, ["-C", str(workspace), "send", "--list", "subscribers/example.csv"])
     assert sent.exit_code == 0, sent.output
     again = runner.invoke(main, ["-C", str(workspace), "run", "--list", "subscribers/example.csv"])
-    assert again.exit_code == 0 and "already sent" in again.stdout, again.output  # the same campaign
+    assert again.exit_code == 0 and "Nothing new since issue 1" in again.stdout, again.output  # nothing sent
 
 
 def test_a_brand_colour_white_cannot_be_read_on_is_a_build_warning(workspace: Path, runner):

@@ -58,7 +58,7 @@ def test_an_unknown_key_names_its_line_the_key_meant_and_the_valid_keys(fresh: P
 def test_an_unknown_section_is_suggested_too(fresh: Path, runner):
     line = _config_error(runner, fresh, '[newsletter]\nname = "Harbour"\n[themes]\nwidth = 500\n')
     assert line.startswith("digest: error: digest.toml:3: unknown section [themes]; did you mean [theme]? valid "
-                           "sections: bounces, dkim, fetch,")
+                           "sections: bounces, dkim, esp, fetch,")
 
 
 def test_a_wrong_type_or_value_names_its_line(fresh: Path, runner):
