@@ -15,13 +15,14 @@ from digest.back.finding import Finding, block_finding
 from digest.back.mime import Headers, Part
 from digest.back.plain import embedded_fields, is_warning, notice_text, plain_failures
 from digest.back.policy import classify_reply, enhanced_status
+from digest.back.reasons import reason_of
 from digest.back.ses import read_ses
 
 __all__ = ["looks_like_a_bounce", "plain_findings", "ses_findings", "complaint_findings", "notice_of", "SES_KINDS",
            "with_notice_words"]
 
 _SYSTEM_SENDER = re.compile(
-    r"mailer-daemon|postmaster|mail\s*delivery\s*(?:system|subsystem|service)|mail\.delivery|\bmdaemon\b"
+    r"mailer-daemon|post_?master|mail\s*delivery\s*(?:system|subsystem|service)|mail\.delivery|\bmdaemon\b"
     r"|\bmail\s+administrator|\bsystem\s+administrator|\bmail\s*system\b|\bnetwork\s+postmaster", re.IGNORECASE)
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered|not\s+(?:be\s+)?delivered|delivery\s+(?:status\s+notification|fail|failure|problem"
@@ -29,7 +30,8 @@ _BOUNCE_SUBJECT = re.compile(
     r"|non[- ]?remis|unzustellbar|nondeliverable|mail\s+system\s+error|delivery\s+has\s+failed"
     r"|could\s+not\s+send|message\s+(?:delivery\s+)?(?:failure|rejected)|permanent\s+(?:delivery\s+)?(?:error|failure)"
     r"|warning:\s+could\s+not|rejected\s+mail|mail\s+(?:error|failure)|bounced?\s+mail|error\s+sending"
-    r"|delivery\s+notification|notification\s+d'?[eé]chec|\bdsn\b", re.IGNORECASE)
+    r"|delivery\s+notification|notification\s+d'?[eé]chec|\bdsn\b"
+    r"|メールエラー|エラー通知|配信エラー|送信エラー|配送エラー|不達|未達", re.IGNORECASE)
 _COMPLAINT_SUBJECT = re.compile(
     r"complaint\s+about\s+message\s+from|\b(?:abuse|spam)\s+(?:report|complaint)|client\s+tos\s+notification"
     r"|email\s+abuse\s+report|feedback\s+loop", re.IGNORECASE)
@@ -48,8 +50,14 @@ def looks_like_a_bounce(msg: Headers, subject: str) -> bool:
     if _SYSTEM_SENDER.search(sender):
         return True
     null_sender = msg.get("Return-Path").strip() in ("<>", "")
-    return bool(_BOUNCE_SUBJECT.search(subject)) and (null_sender or "@" not in sender or "daemon" in sender.lower()
-                                                       or bool(msg.get("X-Failed-Recipients")))
+    if null_sender and not _auto_replied(msg):
+        return True  # RFC 5321 4.5.5: only notices are sent with a null sender (an auto-reply should be too)
+    return bool(_BOUNCE_SUBJECT.search(subject)) and (null_sender or "@" not in sender or "daemon" in sender.lower())
+
+
+def _auto_replied(msg: Headers) -> bool:
+    auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
+    return bool(auto) and not auto.startswith("no")
 
 
 def notice_of(parts: list[Part], limit: int = 64 * 1024) -> str:
@@ -67,6 +75,9 @@ def notice_of(parts: list[Part], limit: int = 64 * 1024) -> str:
             texts.append(text)
         if sum(map(len, texts)) >= limit:
             break
+    if not texts:
+        # A part whose header is broken (a boundary on an unfolded line) is one leaf: read it as text.
+        texts = [p.body[:limit].decode("utf-8", "replace") for p in parts[:3] if not p.ctype.startswith("message/")]
     return "\n\n".join(notice_text(t) for t in texts)
 
 
@@ -74,7 +85,7 @@ def _fields_findings(text: str) -> list[Finding]:
     return [f for f in map(block_finding, embedded_fields(text)) if f is not None]
 
 
-def plain_findings(text: str, *, exclude: set[str], wanted: list[str]) -> list[Finding]:
+def plain_findings(text: str, *, exclude: set[str], wanted: list[str], subject: str = "") -> list[Finding]:
     """The failed recipients of a plain notice, each judged by the server's words about it."""
     fields = _fields_findings(text)
     if fields:
@@ -86,8 +97,8 @@ def plain_findings(text: str, *, exclude: set[str], wanted: list[str]) -> list[F
         if warning:
             found.append(Finding("delayed", address, enhanced_status(words) or "4.0.0", words[:500]))
             continue
-        # Nothing better said about this one address (one recipient): the whole notice speaks for it.
-        said = words if len(failures) > 1 else f"{words} {' '.join(text.split())[:2000]}"
+        # Nothing said near this address: the whole notice (and its subject) speaks for it.
+        said = words if reason_of(words) else f"{words} {subject} {' '.join(text.split())[:2000]}"
         kind, status = classify_reply(None, said, earliest=True)
         found.append(Finding(kind, address, status, words[:500] or "non-standard bounce"))
     return found

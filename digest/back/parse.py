@@ -35,7 +35,7 @@ from digest.back.notices import (
     ses_findings,
     with_notice_words,
 )
-from digest.back.plain import embedded_fields
+from digest.back.plain import embedded_fields, inline_copy
 from digest.back.policy import HARD, REFUSED, SOFT, classify_reply
 from digest.back.reasons import AFTER_DATA, reason_of
 from digest.back.verp import UNSUBSCRIBE_TAG, VerpToken, find_token
@@ -309,9 +309,14 @@ def _classify(report: Report, msg: Headers, parts: list[Part], original: Headers
         report.category, report.findings = "complaint", complaint
         return report
     if looks_like_a_bounce(msg, subject) or "message/delivery-status" in types:
+        if original is None:  # a single-part notice quotes the original after its marker line
+            quoted = headers_of(inline_copy(_body_text(parts)))
+            report.original_to = _addresses(quoted.get_all("To"))
+            report.message_ids = list(dict.fromkeys(
+                report.message_ids + _our_message_ids(quoted.get_all("Message-ID"))))[:MAX_IDS]
         exclude = {a.lower() for a in report.senders + (_addresses(original.get_all("From")) if original else [])}
         exclude |= {return_path.lower()} | {a.lower() for a in _addresses(msg.get_all("To"))}
-        findings = plain_findings(text, exclude=exclude, wanted=report.original_to)
+        findings = plain_findings(text, exclude=exclude, wanted=report.original_to, subject=subject)
         if not findings and len(raw) <= _MAX_FLUFL:
             findings = _flufl_findings(raw, _body_text(parts))
         if findings:

@@ -19,7 +19,7 @@ import re
 
 from digest.back.mime import Headers
 
-__all__ = ["notice_text", "plain_failures", "embedded_fields", "is_warning"]
+__all__ = ["notice_text", "plain_failures", "embedded_fields", "is_warning", "inline_copy"]
 
 _MAX_TEXT = 32 * 1024
 _MAX_RECIPIENTS = 50
@@ -30,7 +30,7 @@ _COPY = re.compile(
     r"|-+\s*(?:below\s+this\s+line\s+is\s+a\s+copy|this\s+is\s+a\s+copy\s+of)"  # qmail, Exim
     r"|-+\s*(?:original\s+message\s+(?:header|follows)|message\s+headers?\s+follow|header\s+of\s+the\s+original)"
     r"|original\s+message\s+(?:headers|follows)|\*+\s*original\s+message"
-    r"|the\s+(?:original\s+message|headers?\s+of\s+the\s+original)\s+(?:was|were|is|are|follows?)"
+    r"|the\s+(?:original\s+message|headers?\s+of\s+the\s+original)\s+(?:follows?|(?:is|are|was|were)\s+attached)"
     r"|received:\s+from\s|content-type:\s*message/rfc822|return-path:\s*<"
     r")", re.IGNORECASE | re.MULTILINE)
 _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -51,6 +51,18 @@ def notice_text(text: str) -> str:
     text = text[:_MAX_TEXT]
     match = _COPY.search(text)
     return text[:match.start()] if match else text
+
+
+def inline_copy(text: str) -> str:
+    """The header block of the original a single-part notice quotes after its marker line ("" if none)."""
+    text = text[:_MAX_TEXT]
+    match = _COPY.search(text)
+    if match is None:
+        return ""
+    rest = text[match.end():].partition("\n")[2] if not match.group(0).lower().startswith(("received", "return")) \
+        else text[match.start():]
+    rest = rest.lstrip("\r\n")
+    return re.split(r"\r?\n[ \t]*\r?\n", rest, maxsplit=1)[0]
 
 
 def is_warning(text: str) -> bool:
@@ -109,14 +121,18 @@ def _context(text: str, start: int, end: int, next_start: int) -> str:
 def plain_failures(text: str, *, exclude: set[str], wanted: list[str]) -> list[tuple[str, str]]:
     """(address, the server's words about it) for each failed recipient a plain notice names.
 
-    `wanted` (the returned original's recipients) are taken when the notice names them; otherwise
-    every other address in it. `exclude` are addresses that are never recipients (ours, the
-    sender's, the notice's own From).
+    Every address the notice names is a candidate (a stray one — a help desk's address — matches
+    no reader of ours and is never applied); `wanted` (the returned original's one recipient) is
+    taken when the notice names nobody. `exclude` are addresses that are never recipients (ours,
+    the sender's, the notice's own From).
     """
     candidates = _candidates(text, exclude)
-    chosen = [c for c in candidates if c[0].lower() in {w.lower() for w in wanted}] or candidates
+    if not candidates and len(wanted) == 1:
+        # A notice that names nobody ("Cannot send message for 4 days") is about the one recipient
+        # of the original it returns.
+        return [(wanted[0], " ".join(text.split())[:2000])]
     result = []
-    for address, start, end in chosen:
+    for address, start, end in candidates:
         following = [c[1] for c in candidates if c[1] > end]
         result.append((address, _context(text, start, end, following[0] if following else len(text))))
     return result

@@ -64,6 +64,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"\bcontent\s+(?:filter|rejected|was\s+rejected)", r"\bscore\s+(?:too\s+high|exceeded)",
         r"\bphish", r"\bmessage\s+(?:looks\s+like|classified\s+as|considered)")),
     ("badreputation", _rx(r"\breputation\b", r"\bsender\s+score", r"\bpoor\s+(?:email\s+)?(?:sending\s+)?history")),
+    ("filtered", _rx(r"\bdue\s+to\s+recipient\s+preferences", r"\brejected\s+by\s+(?:the\s+)?(?:recipient'?s?\s+)?"
+                     r"(?:domain\s+)?filter")),
     ("mailboxfull", _rx(
         r"\bmailbox\s+(?:is\s+)?(?:full|over\s*quota|exceeded)", r"\bover\s*quota\b", r"\bover\s+the\s+quota",
         r"\bquota\s+(?:exceeded|violation|full)", r"\bexceeded\s+(?:storage|(?:the\s+|their\s+|his\s+|her\s+)?quota)",
@@ -101,7 +103,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"\bhas\s+not\s+been\s+delivered\s+for", r"\bwas\s+not\s+delivered\s+within", r"\bqueue\s+too\s+long",
         r"\bmessage\s+timed\s+out", r"\bdelivery\s+attempts\s+will\s+continue",
         r"\bun(?:able|deliverable)\s+for\s+\d+\s+days",
-        r"\bcannot\s+be\s+delivered\s+for\s+\d+", r"\btimeout\b", r"\btimed\s+out")),
+        r"\bcannot\s+be\s+delivered\s+for\s+\d+", r"\bcannot\s+send\s+message\s+for\s+\d+", r"\btimeout\b", r"\btimed\s+out")),
     ("suspend", _rx(
         r"\b(?:account|mailbox|user|recipient|address)\s+(?:is\s+|has\s+been\s+)?(?:disabled|deactivated|"
         r"inactive|suspended|locked|blocked|frozen|on\s+hold|closed|expired)",
@@ -161,7 +163,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"\bnon-?existent\s+(?:user|mailbox|recipient|account)", r"\bundeliverable\s+address",
         r"\baccount\s+(?:has\s+been\s+)?(?:removed|deleted|terminated)", r"\bno\s+such\s+(?:name|e-?mail)",
         r"\bmailbox\s+name\s+not\s+allowed",
-        r"\bsorry,\s+no\s+mailbox", r"#5\.1\.0\s+address\s+rejected",
+        r"\bsorry,\s+no\s+mailbox", r"\brecipient\s+name\s+is\s+not\s+recognized", r"#5\.1\.0\s+address\s+rejected",
         r"\binvalid\s+final\s+delivery\s+userid",
         r"\bno\s+valid\s+recipients", r"\bcannot\s+find\s+(?:the\s+)?(?:mailbox|recipient|user)")),
     ("notaccept", _rx(r"\bdoes\s+not\s+accept\s+(?:e-?)?mail", r"\bindicated\s+no\s+smtp\s+service",
