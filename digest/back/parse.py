@@ -128,6 +128,9 @@ def _dsn_findings(parts: list[Part]) -> list[Finding]:
         if part.ctype not in ("message/delivery-status", "message/global-delivery-status"):
             continue
         blocks = _blocks(part.body)
+        if any(len(block.get_all("Final-Recipient")) > 1 for block in blocks):
+            # Recipients not parted by blank lines (AOL): split at each Final-Recipient instead.
+            blocks = [Headers("")] + embedded_fields(part.body.decode("utf-8", "replace"))
         for block in blocks[1:] or blocks:
             finding = block_finding(block)
             if finding is not None:
@@ -285,6 +288,11 @@ def _classify(report: Report, msg: Headers, parts: list[Part], original: Headers
         if report.findings:
             report.category = "dsn"
             notice = notice_of(parts)
+            if len(report.original_to) == 1:
+                # A Final-Recipient without its local part (sendmail's "@mx.example.org"): the one
+                # recipient of the returned original is meant.
+                report.findings = [replace(f, email=report.original_to[0]) if f.email.startswith("@") else f
+                                   for f in report.findings]
             report.findings = _after_data(with_notice_words(report.findings, notice), notice)
             return report
     if report_type == "feedback-report" or "message/feedback-report" in types:

@@ -87,7 +87,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("networkerror", _rx(
         r"\bmalformed\s+or\s+unexpected\s+name\s+server\s+reply", r"\btemporary\s+failure\s+in\s+name\s+resolution",
         r"\bname\s+server\s+(?:timeout|failure)")),
-    ("hostunknown", _rx(r"\bhost\s+(?:or\s+domain\s+name\s+)?not\s+found", r"\bdomain\s+is\s+not\s+reachable",
+    ("hostunknown", _rx(r"\bhost\s+(?:or\s+domain\s+name\s+)?not\s+found",
+                        r"\d\s+[a-z0-9-]+(?:\.[a-z0-9-]+)+\s+does\s+not\s+exist\b", r"\bdomain\s+is\s+not\s+reachable",
                         r"\bno\s+smtp\s+service")),
     ("networkerror", _rx(
         r"\bname\s+service\s+error",
@@ -103,7 +104,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"\bhas\s+not\s+been\s+delivered\s+for", r"\bwas\s+not\s+delivered\s+within", r"\bqueue\s+too\s+long",
         r"\bmessage\s+timed\s+out", r"\bdelivery\s+attempts\s+will\s+continue",
         r"\bun(?:able|deliverable)\s+for\s+\d+\s+days",
-        r"\bcannot\s+be\s+delivered\s+for\s+\d+", r"\bcannot\s+send\s+message\s+for\s+\d+", r"\btimeout\b", r"\btimed\s+out")),
+        r"\bcannot\s+be\s+delivered\s+for\s+\d+", r"\bcannot\s+send\s+message\s+for\s+\d+", r"\btimeout\b",
+        r"\btimed\s+out")),
     ("suspend", _rx(
         r"\b(?:account|mailbox|user|recipient|address)\s+(?:is\s+|has\s+been\s+)?(?:disabled|deactivated|"
         r"inactive|suspended|locked|blocked|frozen|on\s+hold|closed|expired)",
@@ -181,6 +183,11 @@ AFTER_DATA = re.compile(r"\bend\s+of\s+data\b|\bafter\s+(?:end\s+of\s+)?data\b|>
                         r"|\bin\s+reply\s+to\s+(?:end\s+of\s+)?data\b|smtp\s+command\s+data\b", re.IGNORECASE)
 
 
+# Words that name a dead address so plainly that a filter would not say them (Yahoo answers so at DATA).
+_PLAINLY_DEAD = re.compile(r"\b(?:user|recipient)\s+(?:does\s+not|doesn'?t)\s+have\s+an?\s+[\w.-]+\s+account",
+                           re.IGNORECASE)
+
+
 def reason_of(text: str, *, after_data: bool = False, code: str = "", earliest: bool = False) -> str:
     """The reason a server's words give (`userunknown`, `mailboxfull`, `blocked`, …), or "" when they say none.
 
@@ -197,7 +204,8 @@ def reason_of(text: str, *, after_data: bool = False, code: str = "", earliest: 
         rules = tuple(_RULES[n] for _, n in sorted(found))
     for reason, pattern in rules:
         if pattern.search(text):
-            if reason == "userunknown" and not code.startswith("5.1.") and (after_data or AFTER_DATA.search(text)):
+            if (reason == "userunknown" and not code.startswith("5.1.") and not _PLAINLY_DEAD.search(text)
+                    and (after_data or AFTER_DATA.search(text))):
                 return "filtered"
             return reason
     return ""
