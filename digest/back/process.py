@@ -92,17 +92,20 @@ def _verified_targets(report: Report, store: Store, policy: Policy, known: dict[
             delivery = known.get(token.row) if token.row in known else store.delivery(token.row)
             if delivery is not None and delivery.issue == token.issue and token.verify(policy.secret,
                                                                                          delivery.email_key):
-                targets.append(_Target(delivery.email, delivery.issue))
+                targets.append(_Target(delivery.email, delivery.issue, list_name=delivery.list_name))
         else:
             signup = store.signup(token.row)
             if signup is not None and token.verify(policy.secret, email_key(signup.email)):
                 targets.append(_Target(signup.email, None, signup.id))
+    signed = []
     for text in report.unsubscribe_tokens:
         try:
             said = verify_token(policy.secret, text)
         except TokenError:
             continue
-        targets.append(_Target(said.email, said.issue if said.issue > 0 else None, list_name=said.list))
+        signed.append(_Target(said.email, said.issue if said.issue > 0 else None, list_name=said.list))
+    # An unsubscribe (by mail, or an ARF opt-out) leaves the list its signed token names, as the link does.
+    targets = signed + targets if report.category == "unsubscribe" else targets + signed
     if not targets and report.message_ids:
         # No token: one of our Message-IDs, sent to an address the report names (one query per issue).
         named = sorted({email_key(a) for f in report.findings for a in (f.email, f.original) if a}

@@ -351,6 +351,18 @@ CREATE TABLE refusal_changes (
 )""")
 
 
+def inbox_judged(store: SQLBase, tx: Tx) -> None:
+    """The IMAP messages `inbox process` has judged, where the server allows no keyword of ours."""
+    _run(store, tx, """
+CREATE TABLE inbox_judged (
+    mailbox TEXT NOT NULL,
+    uidvalidity {bigint} NOT NULL,
+    uid {bigint} NOT NULL,
+    judged_at TEXT NOT NULL,
+    PRIMARY KEY (mailbox, uidvalidity, uid)
+)""")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
@@ -361,4 +373,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0400_suppression_scopes", suppression_scopes),
     ("0410_member_lists", member_lists),
     ("0420_refusal_changes", refusal_changes),
+    ("0510_inbox_judged", inbox_judged),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from digest.store.bounces import BounceQueries
 from digest.store.campaigns import CampaignQueries
 from digest.store.fetchcache import FetchCacheQueries
+from digest.store.inbox import InboxQueries
 from digest.store.issues import FactQueries, IssueQueries
 from digest.store.listchecks import ListCheckQueries
 from digest.store.runlocks import RunLockQueries
@@ -16,5 +17,5 @@ __all__ = ["Queries"]
 
 
 class Queries(IssueQueries, FactQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries,
-              ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries):
+              ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries, InboxQueries):
     """The whole query surface; a backend adds connections and dialect."""
