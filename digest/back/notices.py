@@ -39,6 +39,7 @@ _COMPLAINT_RECIPIENT = ("X-HmXmrOriginalRecipient", "X-Original-Recipient", "Ori
 _SES_SUBTYPE = {"noemail": "no such address (SES NoEmail)", "mailboxfull": "mailbox full (SES MailboxFull)",
                 "messagetoolarge": "message too large (SES)", "contentrejected": "content rejected (SES)",
                 "attachmentrejected": "content rejected, attachment (SES)"}
+_ADDRESS = re.compile(r"[^\s<>(),;:\"'@]{1,64}@[^\s<>(),;:\"']{1,255}")  # bounded: linear on hostile input
 SES_KINDS = {"bounce": "dsn", "complaint": "complaint", "delivery": "dsn"}
 
 
@@ -149,7 +150,7 @@ def complaint_findings(msg: Headers, subject: str, parts: list[Part], original: 
             if "@" in value:
                 named[value.strip().strip("<>")] = None
     for value in original.get_all("To"):
-        for address in re.findall(r"[^\s<>,;:\"']+@[^\s<>,;:\"']+", value):
+        for address in _ADDRESS.findall(value):
             named[address] = None
     return [Finding("complaint", address, "abuse") for address in list(named)[:100]] or [Finding("complaint", "",
                                                                                                   "abuse")]

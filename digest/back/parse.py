@@ -63,7 +63,9 @@ _AUTO_SUBJECT = re.compile(r"^\s*(out of (the )?office|automatic reply|auto[- ]?
                            r"abwesenheit|absence|r[ée]ponse automatique|away from)", re.IGNORECASE)
 _BLANK_LINE = re.compile(r"\r?\n\s*\r?\n")
 _RANK = {HARD: 4, SOFT: 3, REFUSED: 2, "delayed": 1, "delivered": 1}
-_ADDRESS = re.compile(r"[^\s<>(),;:\"']+@[^\s<>(),;:\"']+")
+# Bounded on both sides of the "@": a header of a million letters without one costs linear time (an
+# unbounded `[^…]+@` retries from every position: quadratic, minutes for one hostile 200 KB header).
+_ADDRESS = re.compile(r"[^\s<>(),;:\"'@]{1,64}@[^\s<>(),;:\"']{1,255}")
 
 logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
 logging.getLogger("flufl.bounce").propagate = False  # its detectors log tracebacks of odd mail: not ours to print

@@ -15,7 +15,9 @@ plain text: those are read as fields first.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterator
 
 from digest.back.mime import Headers
 
@@ -33,8 +35,11 @@ _COPY = re.compile(
     r"|the\s+(?:original\s+message|headers?\s+of\s+the\s+original)\s+(?:follows?|(?:is|are|was|were)\s+attached)"
     r"|received:\s+from\s|content-type:\s*message/rfc822|return-path:\s*<"
     r")", re.IGNORECASE | re.MULTILINE)
-_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+_AT = re.compile("@")
+_MAX_AT = 2000  # "@" signs looked at in one notice
+_LOCAL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
 _SYSTEM = re.compile(r"^(?:mailer-daemon|postmaster|mail\.delivery\.system|mdaemon|noreply|no-reply|bounce[sd]?)$",
                      re.IGNORECASE)
 _FIELD = re.compile(r"^(Final-Recipient|Original-Recipient|Action|Status|Diagnostic-Code|Remote-MTA)\s*:\s*(.*)$",
@@ -86,16 +91,27 @@ def embedded_fields(text: str) -> list[Headers]:
     return [Headers("\n".join(lines)) for lines in blocks if lines]
 
 
+def _addresses_in(text: str) -> Iterator[tuple[str, int, int]]:
+    """(address, start, end) around each "@" — each looked at within an address's bounds (64 before, 255
+    after), so a hostile run of letters without one costs linear time, not quadratic."""
+    for at in _AT.finditer(text):
+        index = at.start()
+        local = _LOCAL.search(text, max(0, index - 64), index)
+        domain = _DOMAIN.match(text, index + 1, index + 256)
+        if local is not None and domain is not None:
+            yield text[local.start():domain.end()], local.start(), domain.end()
+
+
 def _candidates(text: str, exclude: set[str]) -> list[tuple[str, int, int]]:
     """(address, start, end) of each recipient-like address in the notice, each address once."""
     found: dict[str, tuple[str, int, int]] = {}
-    for match in _ADDRESS.finditer(text):
-        address = match.group(0).rstrip(".")
+    for address, start, _ in itertools.islice(_addresses_in(text), _MAX_AT):
+        address = address.rstrip(".")
         key = address.lower()
         local = key.partition("@")[0]
         if key in exclude or _SYSTEM.match(local) or key in found:
             continue
-        found[key] = (address, match.start(), match.end())
+        found[key] = (address, start, start + len(address))
         if len(found) >= _MAX_RECIPIENTS:
             break
     return list(found.values())
