@@ -93,6 +93,7 @@ def corpus_report(corpus: Path, *, secret: bytes, return_path: str, verbose: boo
         seconds = time.perf_counter() - start
         store.close()  # type: ignore[attr-defined]
     tally: Counter[str] = Counter()
+    tally_names: list[str] = []
     for name, verdict in sorted(by_file.items()):
         outcome = outcomes[name]
         reason, hard, folder = verdict["reason"], verdict["hard"], verdict["folder"]
@@ -108,6 +109,8 @@ def corpus_report(corpus: Path, *, secret: bytes, return_path: str, verbose: boo
         tally["complaints found"] += reason == "feedback" and outcome.kind == "complaint"
         false = not bounce and (outcome.suppressed or outcome.kind in ("hard", "complaint", "unsubscribe"))
         tally["false suppressions"] += false
+        if wrong_hard:
+            tally_names.append(f"{name} (reference: {reason}; {outcome.describe()})")
         missed = bounce and (not outcome.handled or outcome.kind == "")
         if verbose and (missed or (outcome.kind == "hard") != bool(hard) or false):
             print(f"{name}: expected {reason} hard={hard}; {outcome.describe()}")
@@ -119,7 +122,8 @@ def corpus_report(corpus: Path, *, secret: bytes, return_path: str, verbose: boo
           " (goal ≥ 97 %)")
     print(f"  hard agreement with the reference  {tally['hard agreed']}/{tally['hard expected']} = "
           f"{agreement:.1f} % (goal ≥ 95 %)")
-    print(f"  hard where alive or refused        {tally['hard where alive or refused']} (goal 0)")
+    print(f"  hard where alive or refused        {tally['hard where alive or refused']} (goal 0)"
+          + "".join(f"\n      {line}" for line in tally_names))
     print(f"  hard where the reference says not hard (any reason) {tally['hard where the reference says not hard']}")
     print(f"  complaints found                   {tally['complaints found']}/{tally['complaints expected']}")
     print(f"  false suppressions (not/, replies) {tally['false suppressions']} (goal 0)")

@@ -33,7 +33,8 @@ KIND_OF = {**dict.fromkeys(HARD_REASONS, "hard"), **dict.fromkeys(_SOFT_REASONS,
 
 
 def _rx(*phrases: str) -> re.Pattern[str]:
-    return re.compile("|".join(phrases), re.IGNORECASE)
+    # Lower-case phrases over lower-cased text: case-sensitive matching is markedly faster than IGNORECASE.
+    return re.compile("|".join(phrases))
 
 
 # (reason, phrases), tried in this order; the first that matches decides.
@@ -196,6 +197,7 @@ def reason_of(text: str, *, after_data: bool = False, code: str = "", earliest: 
     """
     if not text:
         return ""
+    text = text.lower()
     rules = _RULES
     if earliest:
         # A notice's words about one address run on into the next lines (a later retry, another
