@@ -180,6 +180,7 @@ class _Session:
     uidvalidity: int
 
     def tell(self, uid: int, outcome: Outcome) -> None:
+        """Count one message's outcome and report it by its UID."""
         self.report.add(outcome)
         if self.on_outcome:
             self.on_outcome(f"uid {uid}", outcome)

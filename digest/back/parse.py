@@ -6,11 +6,15 @@ of a message is told by its report type and content, never by
 (Postfix's do), exactly like a vacation message.
 
 * RFC 3464 DSN (`multipart/report; report-type=delivery-status`): each
-  per-recipient block's Action and Status (RFC 3463) decide.
-* RFC 5965 ARF (`report-type=feedback-report`): a complaint, except
-  Feedback-Type `not-spam`.
-* Anything else that flufl.bounce recognises as a bounce (qmail, Exim's
-  plain bounces, old Exchange, …): permanent or temporary as it says.
+  per-recipient block's Action, and the remote server's own words and code
+  over its Status (`digest.back.reasons`, `policy.classify_reply`); also
+  when the boundary does not match (the fields are found in the raw body).
+* RFC 5965 ARF (`report-type=feedback-report`): a complaint (`abuse`,
+  `fraud`), an unsubscribe (`opt-out`), a withdrawn complaint (`not-spam`);
+  other types are for a human.
+* Amazon SES notifications by mail, non-ARF complaints, and the plain notices
+  of every mail system (`digest.back.notices`, `digest.back.plain`); what
+  none of those places, flufl.bounce as the last resort.
 * Mail to the List-Unsubscribe mailto address, or whose subject is
   `unsubscribe TOKEN`: an unsubscribe.
 * RFC 3834 auto-replies (vacation, out of office) and read receipts: ignored.

@@ -1,10 +1,13 @@
 """What a refusal or a bounce means for an address: hard (suppress at once), soft (count) or refused (the message).
 
-RFC 3463 enhanced status codes say what failed: class 5 is permanent, 4 is
-transient; the subject (the middle number) says whether the address or the
-message was at fault. A reader is suppressed at once only when the server
-says plainly that the address is dead: a specific code naming it (5.1.1,
-5.1.10, 5.2.1, …) or the well-known words for an unknown user. A generic
+The server's own words decide first (`digest.back.reasons`: sisimai's reasons
+and the phrases mail systems use): a refusal of the message, a full mailbox,
+a rate limit or a passing fault is never a dead address, whatever the code.
+Then RFC 3463 enhanced status codes say what failed: class 5 is permanent, 4
+is transient; the subject (the middle number) says whether the address or
+the message was at fault. A reader is suppressed at once only when the
+server says plainly that the address is dead: the well-known words for an
+unknown user or domain, or a specific code naming it (5.1.1, 5.1.10, …). A generic
 code (5.0.0, which Exim writes in every DSN and Postfix for remote replies
 without an enhanced code) says nothing by itself: the server's own words
 (the Diagnostic-Code) decide, and without any, the failure only counts as
