@@ -155,7 +155,7 @@ def _plan(report: Report, store: Store, policy: Policy, known: dict[int, Deliver
         return Outcome("unrecognised", why=report.why)
     targets = _verified_targets(report, store, policy, known)
     if not targets:
-        return Outcome("unrecognised", why=f"a {report.category} that names no message of ours")
+        return Outcome("unrecognised", why=f"{_a(report.category)} that names no message of ours")
     if report.category == "auto-reply":
         return Outcome("auto-reply", targets[0].email)  # an answer to one of our messages: nothing to record
     events = []
@@ -177,7 +177,7 @@ def _plan(report: Report, store: Store, policy: Policy, known: dict[int, Deliver
     if not events and delayed:
         return Outcome(report.category, delayed, "delayed")
     if not events:
-        return Outcome("unrecognised", why=f"a {report.category} about an address we did not send to")
+        return Outcome("unrecognised", why=f"{_a(report.category)} about an address we did not send to")
     return events
 
 
@@ -213,6 +213,10 @@ def process_message(raw: bytes, *, store: Store, policy: Policy, envelope_to: Se
                     clock: Callable[[], float] = time.time) -> Outcome:
     """Classify one incoming message and apply it to the store; idempotent per message."""
     return process_batch([(raw, envelope_to)], store=store, policy=policy, clock=clock)[0]
+
+
+def _a(category: str) -> str:
+    return f"an {category}" if category[:1] in "aeiou" else f"a {category}"
 
 
 _SOURCES = {"dsn": "dsn", "bounce": "bounce", "complaint": "arf", "unsubscribe": "mailto"}
