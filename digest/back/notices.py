@@ -43,14 +43,20 @@ _ADDRESS = re.compile(r"[^\s<>(),;:\"'@]{1,64}@[^\s<>(),;:\"']{1,255}")  # bound
 SES_KINDS = {"bounce": "dsn", "complaint": "complaint", "delivery": "dsn"}
 
 
-def looks_like_a_bounce(msg: Headers, subject: str) -> bool:
-    """Sent by the mail system or titled as a notice of non-delivery; a person's reply never is."""
+def looks_like_a_bounce(msg: Headers, subject: str, *, auto_subject: bool = False) -> bool:
+    """Sent by the mail system or titled as a notice of non-delivery; a person's reply never is.
+
+    `auto_subject`: titled like an out-of-office reply, which some responders send with a null
+    sender and no Auto-Submitted: then only the mail system's own address makes it a bounce.
+    """
     if msg.get("X-Failed-Recipients"):
         return True
     sender = str(msg.get("From", ""))
     if _SYSTEM_SENDER.search(sender):
         return True
     null_sender = msg.get("Return-Path").strip() in ("<>", "")
+    if auto_subject:
+        return False
     if null_sender and not _auto_replied(msg):
         return True  # RFC 5321 4.5.5: only notices are sent with a null sender (an auto-reply should be too)
     return bool(_BOUNCE_SUBJECT.search(subject)) and (null_sender or "@" not in sender or "daemon" in sender.lower())

@@ -322,7 +322,8 @@ def _classify(report: Report, msg: Headers, parts: list[Part], original: Headers
     if complaint:
         report.category, report.findings = "complaint", complaint
         return report
-    if looks_like_a_bounce(msg, subject) or "message/delivery-status" in types:
+    auto_subject = bool(_AUTO_SUBJECT.match(subject))
+    if looks_like_a_bounce(msg, subject, auto_subject=auto_subject) or "message/delivery-status" in types:
         if original is None:  # a single-part notice quotes the original after its marker line
             quoted = headers_of(inline_copy(_body_text(parts)))
             report.original_to = _addresses(quoted.get_all("To"))

@@ -134,3 +134,11 @@ def test_an_arf_opt_out_unsubscribes_from_that_list_only(workspace: Path, runner
     with Context(workspace) as ctx:
         assert ctx.store.suppressed_among([reader.lower()], list_name="weekly") == {reader.lower()}
         assert ctx.store.suppressed_among([reader.lower()], list_name="daily") == set()
+
+
+def test_an_out_of_office_with_a_null_sender_naming_the_reader_is_no_bounce():
+    raw = (b"Return-Path: <>\r\nFrom: Reader <reader@example.com>\r\nSubject: Automatic reply: Weekly\r\n\r\n"
+           b"I (reader@example.com) am out of office until Monday; the address user unknown to you: "
+           b"colleague@example.com.\r\n")
+    report = parse_report(raw, return_path=RETURN_PATH)
+    assert report.category == "auto-reply" and report.findings == []
