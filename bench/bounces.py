@@ -6,12 +6,18 @@ complaints and vacation replies. Each is tied back to its journal row by its
 VERP token, checked, recorded and filed into `.Processed`. The baseline is
 reading and parsing the same files with the standard library (`email`),
 nothing else, in the same run. Set BENCH_BOUNCES to change the count.
+
+`python bench/bounces.py CORPUS_DIR` reads a corpus of real bounces instead
+(sisimai's set, `bsd/*.eml`, `not/*.eml` and `expected.json`): each message is
+delivered as an MTA would, to the VERP address of the reader it bounced for,
+and the verdicts are compared with the reference classifier's.
 """
 
 from __future__ import annotations
 
 import email
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -200,4 +206,9 @@ def measure() -> list[Row]:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        from bounce_corpus import corpus_report
+
+        sys.exit(corpus_report(Path(sys.argv[1]), secret=SECRET, return_path=RETURN_PATH,
+                               verbose="-v" in sys.argv[2:]))
     run_script(measure)

@@ -6,11 +6,15 @@ of a message is told by its report type and content, never by
 (Postfix's do), exactly like a vacation message.
 
 * RFC 3464 DSN (`multipart/report; report-type=delivery-status`): each
-  per-recipient block's Action and Status (RFC 3463) decide.
-* RFC 5965 ARF (`report-type=feedback-report`): a complaint, except
-  Feedback-Type `not-spam`.
-* Anything else that flufl.bounce recognises as a bounce (qmail, Exim's
-  plain bounces, old Exchange, …): permanent or temporary as it says.
+  per-recipient block's Action, and the remote server's own words and code
+  over its Status (`digest.back.reasons`, `policy.classify_reply`); also
+  when the boundary does not match (the fields are found in the raw body).
+* RFC 5965 ARF (`report-type=feedback-report`): a complaint (`abuse`,
+  `fraud`), an unsubscribe (`opt-out`), a withdrawn complaint (`not-spam`);
+  other types are for a human.
+* Amazon SES notifications by mail, non-ARF complaints, and the plain notices
+  of every mail system (`digest.back.notices`, `digest.back.plain`); what
+  none of those places, flufl.bounce as the last resort.
 * Mail to the List-Unsubscribe mailto address, or whose subject is
   `unsubscribe TOKEN`: an unsubscribe.
 * RFC 3834 auto-replies (vacation, out of office) and read receipts: ignored.
@@ -22,11 +26,22 @@ import email
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.header import decode_header, make_header
 
+from digest.back.finding import Finding, block_finding
 from digest.back.mime import Headers, Part, headers_of, leaves, split_head
-from digest.back.policy import HARD, REFUSED, SOFT, classify_reply, enhanced_status
+from digest.back.notices import (
+    complaint_findings,
+    looks_like_a_bounce,
+    notice_of,
+    plain_findings,
+    ses_findings,
+    with_notice_words,
+)
+from digest.back.plain import embedded_fields, inline_copy
+from digest.back.policy import HARD, REFUSED, SOFT, classify_reply
+from digest.back.reasons import AFTER_DATA, reason_of
 from digest.back.verp import UNSUBSCRIBE_TAG, VerpToken, find_token
 
 __all__ = ["Finding", "Report", "parse_report", "worst", "MAX_MESSAGE", "OUR_MESSAGE_ID", "COMPLAINT_TYPES"]
@@ -43,6 +58,8 @@ OUR_MESSAGE_ID = re.compile(r"<digest\.(\d{1,9})\.([0-9a-f]{24})@[^>\s]+>")
 # RFC 5965 section 7.3 and RFC 6591: only a person's report on our message is a complaint; an
 # auth-failure (DMARC) report, a virus report or "other" is about our setup or theirs, for a human.
 COMPLAINT_TYPES = ("abuse", "fraud")
+# A reader's "unsubscribe me" sent through the provider's feedback loop: the one-click unsubscribe, by mail.
+OPT_OUT_TYPES = ("opt-out", "unsubscribe")
 _UNSUBSCRIBE_URL = re.compile(r"/u/([A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,})")
 _UNSUBSCRIBE_SUBJECT = re.compile(r"\bunsubscribe\s+([A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,})", re.IGNORECASE)
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
@@ -50,21 +67,12 @@ _AUTO_SUBJECT = re.compile(r"^\s*(out of (the )?office|automatic reply|auto[- ]?
                            r"abwesenheit|absence|r[ée]ponse automatique|away from)", re.IGNORECASE)
 _BLANK_LINE = re.compile(r"\r?\n\s*\r?\n")
 _RANK = {HARD: 4, SOFT: 3, REFUSED: 2, "delayed": 1, "delivered": 1}
-_ADDRESS = re.compile(r"[^\s<>(),;:\"']+@[^\s<>(),;:\"']+")
+# Bounded on both sides of the "@": a header of a million letters without one costs linear time (an
+# unbounded `[^…]+@` retries from every position: quadratic, minutes for one hostile 200 KB header).
+_ADDRESS = re.compile(r"[^\s<>(),;:\"'@]{1,64}@[^\s<>(),;:\"']{1,255}")
 
 logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
 logging.getLogger("flufl.bounce").propagate = False  # its detectors log tracebacks of odd mail: not ours to print
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One recipient's fate as a report tells it."""
-
-    kind: str  # hard | soft | refused | delayed | delivered | complaint
-    email: str  # as the report names it (may differ from ours after forwarding)
-    status: str = ""  # RFC 3463 code, or a complaint's feedback type
-    diagnostic: str = ""  # the remote server's words
-    original: str = ""  # the DSN's Original-Recipient, when it names another address than `email`
 
 
 @dataclass
@@ -120,41 +128,29 @@ def _blocks(body: bytes) -> list[Headers]:
     return [Headers(chunk.strip()) for chunk in chunks if chunk.strip()]
 
 
-def _address_in(value: str) -> str:
-    kind, sep, address = str(value).partition(";")
-    address = (address if sep else kind).strip().strip("<>")
-    return address if "@" in address else ""
-
-
 def _dsn_findings(parts: list[Part]) -> list[Finding]:
     findings: list[Finding] = []
     for part in parts:
         if part.ctype not in ("message/delivery-status", "message/global-delivery-status"):
             continue
         blocks = _blocks(part.body)
+        if any(len(block.get_all("Final-Recipient")) > 1 for block in blocks):
+            # Recipients not parted by blank lines (AOL): split at each Final-Recipient instead.
+            blocks = [Headers("")] + embedded_fields(part.body.decode("utf-8", "replace"))
         for block in blocks[1:] or blocks:
-            final = _address_in(block.get("Final-Recipient")) or _address_in(block.get("X-Actual-Recipient"))
-            original = _address_in(block.get("Original-Recipient"))
-            address = final or original
-            action = str(block.get("Action", "")).strip().lower()
-            if not address or not action:
-                continue
-            diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split())
-            status = enhanced_status(str(block.get("Status", "")))
-            if action.startswith(("fail", "error")):  # opensmtpd says "error"
-                # Exim writes 5.0.0 in every DSN; the remote server's own code and words decide then.
-                kind, status = classify_reply(status or "5.0.0", diagnostic)
-            elif action.startswith("delayed"):
-                kind, status = "delayed", status or enhanced_status(diagnostic) or "4.0.0"  # never counted
-            elif action.startswith(("delivered", "relayed", "expanded")):
-                kind, status = "delivered", status or "2.0.0"
-            else:
-                continue
-            other = original if original and original.lower() != address.lower() else ""
-            findings.append(Finding(kind, address, status, diagnostic, other))
+            finding = block_finding(block)
+            if finding is not None:
+                findings.append(finding)
             if len(findings) >= MAX_FINDINGS:
                 return findings
     return findings
+
+
+def _field_findings(text: str) -> list[Finding]:
+    """Per-recipient fields found anywhere in a text: a DSN whose MIME boundary does not match its header's,
+    or RFC 3464 fields written into a plain notice (Amazon WorkMail)."""
+    findings = [f for f in map(block_finding, embedded_fields(text)) if f is not None]
+    return findings[:MAX_FINDINGS]
 
 
 def _feedback_type(parts: list[Part]) -> tuple[str, list[str]]:
@@ -281,36 +277,68 @@ def parse_report(raw: bytes, *, return_path: str, envelope_to: list[str] | tuple
         report.tokens = list(dict.fromkeys(
             report.tokens + _tokens(_addresses(original.get_all("Return-Path")), return_path)))[:MAX_IDS]
         report.original_to = _addresses(original.get_all("To"))
+    return _classify(report, msg, parts, original, raw=raw, body=body, return_path=return_path,
+                     tagged_unsubscribe=tagged_unsubscribe)
+
+
+def _classify(report: Report, msg: Headers, parts: list[Part], original: Headers | None, *, raw: bytes, body: bytes,
+              return_path: str, tagged_unsubscribe: bool) -> Report:
+    """What the message is, by what it holds: a report type, a notice's shape, a subject — in that order."""
     ctype = msg.get_content_type()
     report_type = msg.get_param("report-type").lower() if ctype == "multipart/report" else ""
     types = {part.ctype for part in parts}
+    subject = _decoded(msg.get("Subject"))
     if report_type == "delivery-status" or "message/delivery-status" in types:
-        report.findings = _dsn_findings(parts)
-        report.category = "dsn" if report.findings else "unrecognised"
-        report.why = "" if report.findings else "a delivery report naming no recipient"
-        return report
-    if report_type == "feedback-report" or "message/feedback-report" in types:
-        feedback, named = _feedback_type(parts)
-        if feedback not in COMPLAINT_TYPES and feedback != "not-spam":
-            report.why = f"a feedback report of type {feedback}, not a complaint: for a human"
+        # A DSN whose MIME boundary does not match its header's hides its fields in one big part.
+        report.findings = _dsn_findings(parts) or _field_findings(body.decode("utf-8", "replace")[:256 * 1024])
+        if report.findings:
+            report.category = "dsn"
+            notice = notice_of(parts)
+            if len(report.original_to) == 1:
+                # A Final-Recipient without its local part (sendmail's "@mx.example.org"): the one
+                # recipient of the returned original is meant.
+                report.findings = [replace(f, email=report.original_to[0]) if f.email.startswith("@") else f
+                                   for f in report.findings]
+            report.findings = _after_data(with_notice_words(report.findings, notice), notice)
             return report
-        report.category = "complaint"
-        report.findings = _arf_findings(feedback, named, original)
-        return report
+    if report_type == "feedback-report" or "message/feedback-report" in types:
+        return _feedback(report, parts, original)
     if report_type == "disposition-notification":
         report.category = "auto-reply"  # a read receipt (RFC 8098)
         return report
-    subject = _decoded(msg.get("Subject"))
+    text = notice_of(parts)
+    ses = ses_findings(text) if '"notificationType"' in text else None
+    if ses is not None:
+        report.category, report.findings, ids = ses
+        report.message_ids = list(dict.fromkeys(report.message_ids + _our_message_ids(ids)))[:MAX_IDS]
+        return report
     asked = _UNSUBSCRIBE_SUBJECT.findall(subject) or (
         _UNSUBSCRIBE_SUBJECT.findall(_body_text(parts)) if tagged_unsubscribe else [])
     if asked and not _is_auto_reply(msg):
         report.category = "unsubscribe"
         report.unsubscribe_tokens = list(dict.fromkeys(asked))[:MAX_IDS]
         return report
-    if _looks_like_a_bounce(msg, head) and len(raw) <= _MAX_FLUFL:
-        findings = _flufl_findings(raw, _body_text(parts))
+    complaint = complaint_findings(msg, subject, parts, original)
+    if complaint:
+        report.category, report.findings = "complaint", complaint
+        return report
+    auto_subject = bool(_AUTO_SUBJECT.match(subject))
+    if looks_like_a_bounce(msg, subject, auto_subject=auto_subject) or "message/delivery-status" in types:
+        if original is None:  # a single-part notice quotes the original after its marker line
+            quoted = headers_of(inline_copy(_body_text(parts)))
+            report.original_to = _addresses(quoted.get_all("To"))
+            report.message_ids = list(dict.fromkeys(
+                report.message_ids + _our_message_ids(quoted.get_all("Message-ID"))))[:MAX_IDS]
+        exclude = {a.lower() for a in report.senders + (_addresses(original.get_all("From")) if original else [])}
+        exclude |= {return_path.lower()} | {a.lower() for a in _addresses(msg.get_all("To"))}
+        findings = plain_findings(text, exclude=exclude, wanted=report.original_to, subject=subject)
+        if not findings and len(raw) <= _MAX_FLUFL:
+            findings = _flufl_findings(raw, _body_text(parts))
         if findings:
             report.category, report.findings = "bounce", findings
+            return report
+        if "message/delivery-status" in types:
+            report.why = "a delivery report naming no recipient"
             return report
     if _is_auto_reply(msg):
         report.category = "auto-reply"
@@ -319,13 +347,35 @@ def parse_report(raw: bytes, *, return_path: str, envelope_to: list[str] | tuple
     return report
 
 
-def _looks_like_a_bounce(msg: Headers, head: bytes) -> bool:
-    """A non-standard bounce comes from the mail system: the mailer daemon or postmaster, naming failed
-    recipients, or with a null return path and no auto-reply header; a person's reply never does."""
-    sender = str(msg.get("From", "")).lower()
-    if msg.get("X-Failed-Recipients") or "mailer-daemon" in sender or "postmaster" in sender:
-        return True
-    return msg.get("Return-Path").strip() == "<>" and not _is_auto_reply(msg)
+def _after_data(findings: list[Finding], notice: str) -> list[Finding]:
+    """An unknown user the notice says was answered after DATA (Postfix: "in reply to end of DATA command";
+    sendmail's transcript: ">>> DATA") is a filter at the recipient's, not a dead address."""
+    if not AFTER_DATA.search(notice):
+        return findings
+    paragraphs = [p for p in _BLANK_LINE.split(notice) if AFTER_DATA.search(p)]
+    result = []
+    for finding in findings:
+        told = len(findings) == 1 or any(finding.email.lower() in p.lower() for p in paragraphs)
+        filtered = reason_of(finding.diagnostic, after_data=True, code=finding.status) == "filtered"
+        if finding.kind == HARD and told and filtered:
+            finding = replace(finding, kind=SOFT, diagnostic=f"{finding.diagnostic} (after DATA: a filter)")
+        result.append(finding)
+    return result
+
+
+def _feedback(report: Report, parts: list[Part], original: Headers | None) -> Report:
+    """An ARF report: a complaint, an opt-out (an unsubscribe from the list of our message), or for a human."""
+    feedback, named = _feedback_type(parts)
+    if feedback in OPT_OUT_TYPES:
+        report.category = "unsubscribe"
+        report.findings = [Finding("unsubscribe", address, feedback) for address in named]
+        return report
+    if feedback not in COMPLAINT_TYPES and feedback != "not-spam":
+        report.why = f"a feedback report of type {feedback}, not a complaint: for a human"
+        return report
+    report.category = "complaint"
+    report.findings = _arf_findings(feedback, named, original)
+    return report
 
 
 def worst(findings: list[Finding]) -> Finding | None:

@@ -1,10 +1,13 @@
 """What a refusal or a bounce means for an address: hard (suppress at once), soft (count) or refused (the message).
 
-RFC 3463 enhanced status codes say what failed: class 5 is permanent, 4 is
-transient; the subject (the middle number) says whether the address or the
-message was at fault. A reader is suppressed at once only when the server
-says plainly that the address is dead: a specific code naming it (5.1.1,
-5.1.10, 5.2.1, …) or the well-known words for an unknown user. A generic
+The server's own words decide first (`digest.back.reasons`: sisimai's reasons
+and the phrases mail systems use): a refusal of the message, a full mailbox,
+a rate limit or a passing fault is never a dead address, whatever the code.
+Then RFC 3463 enhanced status codes say what failed: class 5 is permanent, 4
+is transient; the subject (the middle number) says whether the address or
+the message was at fault. A reader is suppressed at once only when the
+server says plainly that the address is dead: the well-known words for an
+unknown user or domain, or a specific code naming it (5.1.1, 5.1.10, …). A generic
 code (5.0.0, which Exim writes in every DSN and Postfix for remote replies
 without an enhanced code) says nothing by itself: the server's own words
 (the Diagnostic-Code) decide, and without any, the failure only counts as
@@ -18,45 +21,16 @@ from __future__ import annotations
 
 import re
 
+from digest.back.reasons import KIND_OF, reason_of
+
 __all__ = ["HARD", "SOFT", "REFUSED", "enhanced_status", "classify_status", "classify_reply", "rcpt_refusal_kind"]
 
 HARD, SOFT, REFUSED = "hard", "soft", "refused"
 
 _ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+# Amazon SES: "5.1.0 - Unknown address error 550-'5.2.2 <x>... Mailbox Full' (delivery attempts: 0)".
+_WRAPPER = re.compile(r"^\s*(?:smtp;\s*)?\d\.\d{1,3}\.\d{1,3}\s+-\s+[A-Za-z ]{1,40}\berror\s+(\d{3}[- ].*)$", re.DOTALL)
 _SMTP_CODE = re.compile(r"(?<!\d)([245]\d\d)(?:[ -]|$)")
-
-# Refusals about relaying or about our sender: the relay or our setup is at fault, never the reader.
-# ("User unknown in relay recipient table" is Postfix's word for a dead address: not matched here.)
-_ABOUT_US = re.compile(
-    r"\brelay(?:ing)?\s+(?:access\s+)?(?:denied|not\s+(?:permitted|allowed)|prohibited|refused)"
-    r"|\b(?:unable|not\s+allowed|not\s+permitted)\s+to\s+relay|\bno\s+relaying|\bwe\s+do\s+not\s+relay"
-    r"|\ballowed\s+rcpthosts"  # qmail's relay refusal
-    r"|\bsender\s+address\s+rejected|\bsender\s+verify\s+failed|\bauthentication\s+required"
-    r"|\bnot\s+(?:logged\s+in|authenticated)|\bsending\s+(?:quota|limit)|\bdaily\s+(?:user\s+)?sending",
-    re.IGNORECASE)
-# The well-known words of a dead address.
-_UNKNOWN_USER = re.compile(
-    r"\buser\s+unknown|\bunknown\s+(?:user|recipient|mailbox|address|local[\s-]part)"
-    r"|\bno\s+such\s+(?:user|mailbox|recipient|account|address|person)"
-    r"|\b(?:user|mailbox|recipient|account|address)\s+(?:does\s+not|doesn'?t)\s+exist"
-    r"|\b(?:user|mailbox|recipient|account)\s+(?:not\s+found|unknown|disabled|deactivated|inactive)"
-    r"|\bthe\s+email\s+account\s+that\s+you\s+tried\s+to\s+reach\s+does\s+not\s+exist"
-    r"|\binvalid\s+(?:recipient|mailbox)\b|\baddress\s+rejected:\s+user\s+unknown"
-    # Yahoo: "554 delivery error: dd This user doesn't have a yahoo.com account", "… Requested mailbox is not valid"
-    r"|\b(?:user|recipient)\s+(?:does\s+not|doesn'?t)\s+have\s+an?\s+[\w.-]+\s+account"
-    r"|\bmailbox\s+is\s+(?:not\s+valid|invalid)\b",
-    re.IGNORECASE)
-_MAILBOX_FULL = re.compile(
-    r"\bmailbox\s+(?:is\s+)?full|\bover\s*quota|\bquota\s+exceeded|\bexceeded\s+(?:storage|(?:the\s+)?quota)"
-    r"|\binsufficient\s+(?:system\s+)?storage|\bmailbox\s+size\s+limit",
-    re.IGNORECASE)
-# Refusals of the message: spam filters, blocklists, policies, authentication of our domain, rate limits.
-_ABOUT_MESSAGE = re.compile(
-    r"\bspam\b|\bblock(?:ed|list)|\bblack\s?list|\bdeny\s?list|\bpolicy\b|\breputation\b|\bdmarc\b|\bspf\b"
-    r"|\bdkim\b|\bcontent\s+(?:filter|rejected)|\bvirus\b|\bmalware\b|\bphish|\brate\s+limit|\btoo\s+many\b"
-    r"|\bmessage\s+(?:rejected|refused|not\s+accepted)|\bnot\s+accepted\s+due\s+to|\bunsolicited\b",
-    re.IGNORECASE)
-
 
 def enhanced_status(text: str) -> str | None:
     """The first RFC 3463 status code (`5.1.1`) in a reply or diagnostic, if any."""
@@ -99,31 +73,39 @@ def classify_status(status: str) -> str:
     return SOFT
 
 
-def classify_reply(status: str | None, text: str, *, code: int | None = None) -> tuple[str, str]:
+def _own_code(text: str) -> str | None:
+    """The server's own enhanced code in its words: the first specific one (an ESP's wrapper puts its
+    generic code first and the real reply after: `5.1.0 - Unknown address error 550-'5.2.2 … Full'`)."""
+    codes = [".".join(m.groups()) for m in _ENHANCED.finditer(text[:4000])]
+    return next((c for c in codes if not _is_generic(c)), codes[0] if codes else None)
+
+
+def classify_reply(status: str | None, text: str, *, code: int | None = None,
+                   earliest: bool = False) -> tuple[str, str]:
     """(HARD, SOFT or REFUSED, the status code that decided) for a permanent failure and the server's words.
 
     `status` is a DSN's Status (None at RCPT, where `code` is the reply code); `text` the reply
-    or Diagnostic-Code. Words about relaying or our sender mean REFUSED whatever the code: that
-    refusal says nothing about the reader. Then a specific status decides; a generic one (5.0.0)
-    gives way to a specific code in the text, then to the text's words; what says nothing more
-    is SOFT (counted, never suppressed at once).
+    or Diagnostic-Code. The server's words decide first (`digest.back.reasons`): a refusal of the
+    message or of us, a full mailbox, a rate limit or a passing fault is never a dead address,
+    whatever Status says. Then the server's own code, then Status; a generic code (5.0.0) says
+    nothing by itself, and what says nothing more is SOFT (counted, never suppressed at once).
+    `earliest`: the text is a plain notice's lines about one address; what it says first decides.
     """
     text = text or ""
-    status = status or enhanced_status(text) or ("5.0.0" if code is None or 500 <= code < 600 else "4.0.0")
-    if not status.startswith("5"):
+    wrapped = _WRAPPER.match(text)
+    if wrapped:
+        text = wrapped.group(1)  # an ESP's generic words around the real reply: the reply decides
+    own = _own_code(text)
+    status = status or own or ("5.0.0" if code is None or 500 <= code < 600 else "4.0.0")
+    if not status.startswith("5") and not (own or "").startswith("5"):
         return SOFT, status  # transient: it may pass later
-    if _ABOUT_US.search(text):
-        return REFUSED, status
-    specific = next((c for c in (status, enhanced_status(text)) if c and c.startswith("5") and not _is_generic(c)),
-                    None)
+    shown = own if own and own.startswith("5") and not _is_generic(own) else status
+    reason = reason_of(text, code=shown, earliest=earliest)
+    if reason:
+        return KIND_OF[reason], shown
+    specific = next((c for c in (own, status) if c and c.startswith("5") and not _is_generic(c)), None)
     if specific is not None:
         return classify_status(specific), specific
-    if _UNKNOWN_USER.search(text):
-        return HARD, status
-    if _MAILBOX_FULL.search(text):
-        return SOFT, status
-    if _ABOUT_MESSAGE.search(text):
-        return REFUSED, status
     if code is None:
         match = _SMTP_CODE.search(text)
         code = int(match.group(1)) if match else None

@@ -92,17 +92,20 @@ def _verified_targets(report: Report, store: Store, policy: Policy, known: dict[
             delivery = known.get(token.row) if token.row in known else store.delivery(token.row)
             if delivery is not None and delivery.issue == token.issue and token.verify(policy.secret,
                                                                                          delivery.email_key):
-                targets.append(_Target(delivery.email, delivery.issue))
+                targets.append(_Target(delivery.email, delivery.issue, list_name=delivery.list_name))
         else:
             signup = store.signup(token.row)
             if signup is not None and token.verify(policy.secret, email_key(signup.email)):
                 targets.append(_Target(signup.email, None, signup.id))
+    signed = []
     for text in report.unsubscribe_tokens:
         try:
             said = verify_token(policy.secret, text)
         except TokenError:
             continue
-        targets.append(_Target(said.email, said.issue if said.issue > 0 else None, list_name=said.list))
+        signed.append(_Target(said.email, said.issue if said.issue > 0 else None, list_name=said.list))
+    # An unsubscribe (by mail, or an ARF opt-out) leaves the list its signed token names, as the link does.
+    targets = signed + targets if report.category == "unsubscribe" else targets + signed
     if not targets and report.message_ids:
         # No token: one of our Message-IDs, sent to an address the report names (one query per issue).
         named = sorted({email_key(a) for f in report.findings for a in (f.email, f.original) if a}
@@ -152,7 +155,7 @@ def _plan(report: Report, store: Store, policy: Policy, known: dict[int, Deliver
         return Outcome("unrecognised", why=report.why)
     targets = _verified_targets(report, store, policy, known)
     if not targets:
-        return Outcome("unrecognised", why=f"a {report.category} that names no message of ours")
+        return Outcome("unrecognised", why=f"{_a(report.category)} that names no message of ours")
     if report.category == "auto-reply":
         return Outcome("auto-reply", targets[0].email)  # an answer to one of our messages: nothing to record
     events = []
@@ -174,7 +177,7 @@ def _plan(report: Report, store: Store, policy: Policy, known: dict[int, Deliver
     if not events and delayed:
         return Outcome(report.category, delayed, "delayed")
     if not events:
-        return Outcome("unrecognised", why=f"a {report.category} about an address we did not send to")
+        return Outcome("unrecognised", why=f"{_a(report.category)} about an address we did not send to")
     return events
 
 
@@ -210,6 +213,10 @@ def process_message(raw: bytes, *, store: Store, policy: Policy, envelope_to: Se
                     clock: Callable[[], float] = time.time) -> Outcome:
     """Classify one incoming message and apply it to the store; idempotent per message."""
     return process_batch([(raw, envelope_to)], store=store, policy=policy, clock=clock)[0]
+
+
+def _a(category: str) -> str:
+    return f"an {category}" if category[:1] in "aeiou" else f"a {category}"
 
 
 _SOURCES = {"dsn": "dsn", "bounce": "bounce", "complaint": "arf", "unsubscribe": "mailto"}

@@ -20,10 +20,14 @@ def inbox() -> None:
 @inbox.command()
 @click.option("--maildir", type=click.Path(file_okay=False, path_type=Path),
               help="Read this Maildir instead of the [inbox] IMAP mailbox (default without [inbox]: bounces/).")
-@click.option("-v", "--verbose", is_flag=True, help="One line per message: what it was and what it did.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="One line per message (file name or IMAP UID): what it was and what was done.")
+@click.option("--reread", is_flag=True,
+              help="IMAP: read again the mail judged before and left for a human (after an upgrade of digest).")
 @click.pass_obj
-def process(ctx: Context, maildir: Path | None, verbose: bool) -> None:
-    """Apply what is recognised; file it away. Mail that is not recognised is left untouched, never deleted."""
+def process(ctx: Context, maildir: Path | None, verbose: bool, reread: bool) -> None:
+    """Apply what is recognised; file it away. Mail that is not recognised is left in place, never deleted;
+    on IMAP it is remembered as judged ($DigestSeen) and not read again, and new mail is read first."""
     from digest.back.inbox import process_imap, process_maildir
     from digest.back.process import Outcome, Policy
 
@@ -35,7 +39,7 @@ def process(ctx: Context, maildir: Path | None, verbose: bool) -> None:
 
     settings = ctx.settings.inbox
     if maildir is None and settings is not None:
-        report = process_imap(settings, store=ctx.store, policy=policy, on_outcome=show)
+        report = process_imap(settings, store=ctx.store, policy=policy, on_outcome=show, reread=reread)
         where = f"IMAP {settings.username}@{settings.host} {settings.folder}"
     else:
         folder = maildir or ctx.workspace.root / "bounces"

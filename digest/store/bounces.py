@@ -76,6 +76,7 @@ class Delivery:
     email_key: str
     issue: int
     message_id: str
+    list_name: str = ""  # the list the issue went out to this reader from (an opt-out leaves that one)
 
 
 _State = tuple[Any, Any, Any]  # a global suppression's (reason, issue, created_at), all None when there is none
@@ -115,8 +116,8 @@ class BounceQueries(SQLBase):
 
     def delivery(self, row_id: int) -> Delivery | None:
         """The journal row with this id (what a VERP token names)."""
-        row = self.one("SELECT email, email_key, issue, message_id FROM deliveries WHERE id = ?", (row_id,))
-        return Delivery(str(row[0]), str(row[1]), int(row[2]), str(row[3])) if row else None
+        row = self.one("SELECT email, email_key, issue, message_id, list FROM deliveries WHERE id = ?", (row_id,))
+        return Delivery(str(row[0]), str(row[1]), int(row[2]), str(row[3]), str(row[4] or "")) if row else None
 
     def delivery_for(self, issue: int, email: str) -> Delivery | None:
         """The journal row of this issue and address (a Message-ID found in a report names the issue)."""
@@ -144,10 +145,10 @@ class BounceQueries(SQLBase):
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for rid, email, key, issue, message_id in self.query(
-                    f"SELECT id, email, email_key, issue, message_id FROM deliveries WHERE id IN ({marks})",  # nosec B608
-                    chunk):
-                found[int(rid)] = Delivery(str(email), str(key), int(issue), str(message_id))
+            for rid, email, key, issue, message_id, list_name in self.query(
+                    f"SELECT id, email, email_key, issue, message_id, list FROM deliveries "  # nosec B608
+                    f"WHERE id IN ({marks})", chunk):
+                found[int(rid)] = Delivery(str(email), str(key), int(issue), str(message_id), str(list_name or ""))
         return found
 
     def record_bounce(self, event: BounceEvent, *, now: float, soft_limit: int = 3,

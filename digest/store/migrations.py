@@ -386,6 +386,18 @@ CREATE TABLE esp_calls (
 CREATE INDEX esp_calls_by_age ON esp_calls (seen_at)""")
 
 
+def inbox_judged(store: SQLBase, tx: Tx) -> None:
+    """The IMAP messages `inbox process` has judged, where the server allows no keyword of ours."""
+    _run(store, tx, """
+CREATE TABLE inbox_judged (
+    mailbox TEXT NOT NULL,
+    uidvalidity {bigint} NOT NULL,
+    uid {bigint} NOT NULL,
+    judged_at TEXT NOT NULL,
+    PRIMARY KEY (mailbox, uidvalidity, uid)
+)""")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
@@ -397,5 +409,6 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0410_member_lists", member_lists),
     ("0420_refusal_changes", refusal_changes),
     ("0500_weekly_cycle", weekly_cycle),
+    ("0510_inbox_judged", inbox_judged),
     ("0520_esp_calls", esp_calls),
 ]

@@ -336,6 +336,14 @@ class Store(Protocol):
         """The journal rows of an issue for these addresses, in one query."""
         ...
 
+    def inbox_judged(self, mailbox: str, uidvalidity: int) -> set[int]:
+        """The UIDs of an IMAP mailbox already judged under this UIDVALIDITY."""
+        ...
+
+    def mark_inbox_judged(self, mailbox: str, uidvalidity: int, uids: Sequence[int]) -> None:
+        """Remember IMAP UIDs as judged (forgetting those of any other UIDVALIDITY)."""
+        ...
+
     def record_bounces(self, events: Sequence[BounceEvent], *, now: float, soft_limit: int = 3,
                        soft_window: float = 30 * 86400.0) -> list[BounceVerdict]:
         """record_bounce for many events in one transaction."""

@@ -7,6 +7,7 @@ from digest.store.campaigns import CampaignQueries
 from digest.store.carried import CarriedQueries
 from digest.store.espcalls import ESPCallQueries
 from digest.store.fetchcache import FetchCacheQueries
+from digest.store.inbox import InboxQueries
 from digest.store.issues import FactQueries, IssueQueries
 from digest.store.listchecks import ListCheckQueries
 from digest.store.runlocks import RunLockQueries
@@ -18,5 +19,6 @@ __all__ = ["Queries"]
 
 
 class Queries(IssueQueries, FactQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries,
-              ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries, CarriedQueries, ESPCallQueries):
+              ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries, CarriedQueries, ESPCallQueries,
+              InboxQueries):
     """The whole query surface; a backend adds connections and dialect."""

@@ -43,11 +43,13 @@ def test_imap_mailbox_handled_mail_moves_and_the_rest_stays_untouched(workspace:
             [left] = client.search("ALL")
             data = client.fetch([left], ["FLAGS", "BODY.PEEK[]"])[left]
             assert b"great issue" in data[b"BODY[]"]
-            assert data[b"FLAGS"] == ()  # not even \Seen
+            assert data[b"FLAGS"] == (b"$DigestSeen",)  # judged, never \Seen: a human still sees it as new
             client.select_folder("Processed")
             assert len(client.search("ALL")) == 3
         again = runner.invoke(main, ["inbox", "process"])
-        assert "1 message(s)" in again.output and "0 address(es) suppressed" in again.output
+        assert "0 message(s)" in again.output  # what was judged is not read again
+        reread = runner.invoke(main, ["inbox", "process", "--reread"])
+        assert "1 message(s)" in reread.output and "0 address(es) suppressed" in reread.output
         # without a processed folder, handled mail stays, flagged, and is not read again
         toml = workspace / "digest.toml"
         toml.write_text(toml.read_text() + 'processed_folder = ""\n')
@@ -55,13 +57,13 @@ def test_imap_mailbox_handled_mail_moves_and_the_rest_stays_untouched(workspace:
             client.login(imap.user, PASSWORD)
             client.append("INBOX", fill("office365_dsn.eml", sent[READERS[3]]))
         flagged = runner.invoke(main, ["inbox", "process"])
-        assert "2 message(s)" in flagged.output and "1 address(es) suppressed" in flagged.output, flagged.output
-        assert "1 message(s)" in runner.invoke(main, ["inbox", "process"]).output  # only the human reply again
+        assert "1 message(s)" in flagged.output and "1 address(es) suppressed" in flagged.output, flagged.output
+        assert "0 message(s)" in runner.invoke(main, ["inbox", "process"]).output  # nothing new
         with IMAPClient("127.0.0.1", port=imap.port, ssl=False) as client:
             client.login(imap.user, PASSWORD)
             client.select_folder("INBOX")
             flags = [tuple(sorted(data[b"FLAGS"])) for data in client.fetch(client.search("ALL"), ["FLAGS"]).values()]
-            assert sorted(flags) == [(), (b"$DigestProcessed", b"\\Seen")]
+            assert sorted(flags) == [(b"$DigestProcessed", b"\\Seen"), (b"$DigestSeen",)]
         monkeypatch.setenv("DIGEST_IMAP_PASSWORD", "wrong")
         refused = runner.invoke(main, ["inbox", "process"])
         assert refused.exit_code == 3 and "IMAP server" in refused.stderr and "Traceback" not in refused.stderr
