@@ -78,12 +78,10 @@ class Context:
         key; a host without `.digest/secret` (or DIGEST_SECRET) would otherwise make its own and
         send links the others reject. The store keeps a fingerprint of the first key it saw.
         """
-        import hashlib
-        import hmac
-
         from digest.core.errors import StateError
+        from digest.core.signing import keyed_hex
 
-        mine = hmac.new(self.secret, b"digest: which key signs this workspace's tokens", hashlib.sha256).hexdigest()
+        mine = keyed_hex(self.secret, b"digest: which key signs this workspace's tokens")
         if self.store.agree_on("secret-fingerprint", mine[:32]) != mine[:32]:
             raise StateError("this process's token key (DIGEST_SECRET or .digest/secret) is not the one the store "
                              "has been used with: copy .digest/secret from the first host (or set the same "

@@ -27,7 +27,7 @@ from email.header import decode_header, make_header
 
 from digest.back.mime import Headers, Part, headers_of, leaves, split_head
 from digest.back.policy import HARD, REFUSED, SOFT, classify_reply, enhanced_status
-from digest.back.verp import UNSUBSCRIBE_TAG, VerpToken, find_token
+from digest.core.verp import UNSUBSCRIBE_TAG, VerpToken, find_token
 
 __all__ = ["Finding", "Report", "parse_report", "worst", "MAX_MESSAGE", "OUR_MESSAGE_ID", "COMPLAINT_TYPES"]
 

@@ -14,9 +14,6 @@ configured relay or the embedded mailbox, and is DKIM-signed when [dkim] is.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import html
 import re
 import secrets
@@ -30,10 +27,11 @@ from email.utils import formatdate
 from markupsafe import Markup
 
 from digest.app.context import Context
-from digest.back.verp import confirm_token as verp_confirm_token
-from digest.back.verp import verp_address
 from digest.compose import ComposedMessage
+from digest.core import signing
 from digest.core.errors import DeliveryError
+from digest.core.verp import confirm_token as verp_confirm_token
+from digest.core.verp import verp_address
 from digest.render import compile_mjml, fill_markers, inline_css, template_dirs
 from digest.render.environment import make_environment
 from digest.store.issues import email_key
@@ -56,18 +54,18 @@ class LinkToken:
     def valid_for(self, secret: bytes, email: str, *, now: float) -> bool:
         """True when we signed it for this address and it has not expired (constant-time compare)."""
         expected = _mac(secret, self.signup, self.expires, email_key(email))
-        return hmac.compare_digest(self.mac, expected) and now <= self.expires
+        return signing.same(self.mac, expected) and now <= self.expires
 
 
 def _mac(secret: bytes, signup: int, expires: int, key: str) -> bytes:
     payload = f"{signup:x}.{expires:x}\x00{key}".encode()
-    return hmac.new(secret, b"digest-confirm\x00" + payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    return signing.mac(secret, purpose=b"digest-confirm", payload=payload, size=_MAC_BYTES)
 
 
 def make_link_token(secret: bytes, signup: Signup) -> str:
     """The token of a signup's confirmation link."""
     expires = int(signup.expires_at)
-    mac = base64.urlsafe_b64encode(_mac(secret, signup.id, expires, email_key(signup.email))).rstrip(b"=").decode()
+    mac = signing.b64encode(_mac(secret, signup.id, expires, email_key(signup.email)))
     return f"{signup.id:x}.{expires:x}.{mac}"
 
 
@@ -87,8 +85,9 @@ def read_link_token(token: str) -> LinkToken | None:
     if match is None:
         return None
     signup, expires, mac = match.groups()
-    data = base64.urlsafe_b64decode(mac + "==")
-    if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != mac:
+    try:
+        data = signing.b64decode(mac)
+    except ValueError:
         return None
     return LinkToken(int(signup, 16), int(expires, 16), data)
 
@@ -154,7 +153,7 @@ class ConfirmationMail:
         message["To"] = signup.email
         message["Subject"] = subject
         message["Date"] = formatdate(usegmt=True)
-        nonce = hmac.new(self.ctx.secret, f"confirm\x1f{signup.id}".encode(), hashlib.sha256).hexdigest()[:24]
+        nonce = signing.keyed_hex(self.ctx.secret, f"confirm\x1f{signup.id}".encode(), chars=24)
         message_id = f"<digest.confirm.{signup.id}.{nonce}@{newsletter.domain}>"
         message["Message-ID"] = message_id
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: responders must not answer it
