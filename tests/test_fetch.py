@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from digest.app.context import Context
-from digest.sources import articles_from, cache_of, fetch_sources
+from digest.app.fetching import cache_of, fetch_sources
+from digest.sources import articles_from
 from digest.sources.config import SourceSpec
 from tests.http_sites import Handler, Site, article_page, drip, endless, http_date, rss, static
 

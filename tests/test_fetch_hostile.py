@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from digest.app.context import Context
+from digest.app.fetching import cache_of, fetch_sources
 from digest.cli import main
-from digest.sources import articles_from, cache_of, fetch_sources
+from digest.sources import articles_from
 from digest.sources.config import SourceSpec
 from digest.sources.guard import RefusedAddress
 from digest.store.fetchcache import FetchRecord

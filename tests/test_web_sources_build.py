@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from digest.app.context import Context
+from digest.app.fetching import cache_of, fetch_sources
 from digest.cli import main
-from digest.sources import articles_from, cache_of, fetch_sources
+from digest.sources import articles_from
 from digest.sources.config import SourceSpec
 from tests.http_sites import Handler, Site, rss, static
 from tests.test_fetch import configure, fetch, only

@@ -114,11 +114,12 @@ def gather_articles(ctx: Context, sources: Sequence[Path], *, web: Sequence[Sour
                           path=str(ctx.workspace.root / "digest.toml"))
     found = collect(sources, encoding=encoding, strict=strict) if sources else Collection()
     if fetched is None and web:
-        from digest.sources.fetch import fetch_sources
+        from digest.app.fetching import fetch_sources
 
         fetched = fetch_sources(ctx, web, offline=offline)
     if fetched is not None:
-        from digest.sources import articles_from, cache_of
+        from digest.app.fetching import cache_of
+        from digest.sources import articles_from
 
         got = articles_from(fetched, cache_of(ctx))
         if strict and got.errors:

@@ -170,7 +170,7 @@ def fetch_configured_sources(ctx: Context, specs: Sequence[SourceSpec]) -> Fetch
     """
     if not specs:
         return None
-    from digest.sources.fetch import fetch_sources
+    from digest.app.fetching import fetch_sources
 
     return fetch_sources(ctx, specs)
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import re
 
+from digest.core.status import enhanced_status
+
 __all__ = ["HARD", "SOFT", "REFUSED", "enhanced_status", "classify_status", "classify_reply", "rcpt_refusal_kind"]
 
 HARD, SOFT, REFUSED = "hard", "soft", "refused"
 
-_ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _SMTP_CODE = re.compile(r"(?<!\d)([245]\d\d)(?:[ -]|$)")
 
 # Refusals about relaying or about our sender: the relay or our setup is at fault, never the reader.
@@ -56,12 +57,6 @@ _ABOUT_MESSAGE = re.compile(
     r"|\bdkim\b|\bcontent\s+(?:filter|rejected)|\bvirus\b|\bmalware\b|\bphish|\brate\s+limit|\btoo\s+many\b"
     r"|\bmessage\s+(?:rejected|refused|not\s+accepted)|\bnot\s+accepted\s+due\s+to|\bunsolicited\b",
     re.IGNORECASE)
-
-
-def enhanced_status(text: str) -> str | None:
-    """The first RFC 3463 status code (`5.1.1`) in a reply or diagnostic, if any."""
-    match = _ENHANCED.search(text or "")
-    return ".".join(match.groups()) if match else None
 
 
 def _is_generic(status: str) -> bool:

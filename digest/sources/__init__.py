@@ -1,7 +1,9 @@
 """Sources on the web: `[[sources]]` feeds and pages fetched politely, conditionally and safely into a cache.
 
-    report = fetch_sources(ctx)                  # or fetch_sources(ctx, offline=True)
-    found = articles_from(report, cache_of(ctx))  # a Collection, as collect() gives for files
+    report = fetch_all(specs, settings=fetch, store=store, cache=cache, agent=user_agent(base_url))
+    found = articles_from(report, cache)  # a Collection, as collect() gives for files
+
+(`digest.app.fetching.fetch_sources(ctx)` fills those in from a workspace.)
 
 Nothing here parses with a parser that fetches by itself: bodies are fetched
 here and parsed from bytes by `digest.collect`. The names load on first use,
@@ -17,21 +19,20 @@ from typing import TYPE_CHECKING, Any
 from digest.core.urls import is_url
 
 if TYPE_CHECKING:
-    from digest.app.context import Context
     from digest.sources.articles import articles_from
     from digest.sources.cache import BodyCache
     from digest.sources.config import FetchSettings, SourceSpec, check_url
-    from digest.sources.fetch import FetchReport, FetchResult, fetch_sources, fetch_sources_async, user_agent
+    from digest.sources.fetch import FetchReport, FetchResult, fetch_all, fetch_all_async, user_agent
 
 __all__ = [
     "SourceSpec",
     "FetchSettings",
     "FetchReport",
     "FetchResult",
-    "fetch_sources",
-    "fetch_sources_async",
+    "fetch_all",
+    "fetch_all_async",
     "articles_from",
-    "cache_of",
+    "BodyCache",
     "check_url",
     "user_agent",
     "is_url",
@@ -39,8 +40,8 @@ __all__ = [
 
 _WHERE = {
     "SourceSpec": "config", "FetchSettings": "config", "check_url": "config",
-    "FetchReport": "fetch", "FetchResult": "fetch", "fetch_sources": "fetch", "fetch_sources_async": "fetch",
-    "user_agent": "fetch", "articles_from": "articles",
+    "FetchReport": "fetch", "FetchResult": "fetch", "fetch_all": "fetch", "fetch_all_async": "fetch",
+    "user_agent": "fetch", "articles_from": "articles", "BodyCache": "cache",
 }
 
 
@@ -48,11 +49,3 @@ def __getattr__(name: str) -> Any:
     if name in _WHERE:
         return getattr(importlib.import_module(f"digest.sources.{_WHERE[name]}"), name)
     raise AttributeError(name)
-
-
-def cache_of(ctx: Context) -> BodyCache:
-    """The workspace's cache of fetched bodies (`.digest/cache/`)."""
-    from digest.sources.cache import BodyCache
-
-    return BodyCache(ctx.workspace.state_dir / "cache")
-

@@ -30,8 +30,8 @@ from starlette.routing import Route
 
 from digest.app.context import Context
 from digest.back.signup import ConfirmationMail, limits_for, make_link_token, offered_lists, read_link_token
-from digest.cli.output import printable
 from digest.core.errors import DigestError
+from digest.core.text import printable
 from digest.store.signups import Signup, SignupRequest
 from digest.subscribers import check_address
 
