@@ -68,7 +68,7 @@ import json, resource, sys, time
 from pathlib import Path
 from digest.app.context import Context
 from digest.app.fetching import fetch_sources
-from digest.sources.config import SourceSpec
+from digest.core.sourcespec import SourceSpec
 root, urls = Path(sys.argv[1]), json.loads(sys.argv[2])
 specs = [SourceSpec(u, kind="feed") for u in urls]
 figures = {}

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
         TemplateError,
     )
     from digest.core.model import Article, Image, Issue, Rendered, Subscriber, TopNewsItem
-    from digest.core.settings import Settings, Workspace, load_settings
+    from digest.core.settings import Settings, load_settings
+    from digest.core.workspace import Workspace
     from digest.curate import CurateOptions
     from digest.deliver.sender import SendOptions, SendReport, send_campaign
     from digest.deliver.transport import MemoryTransport, Outcome, SMTPTransport, Transport
@@ -91,7 +92,7 @@ _HOME = {
     "Collection": "digest.collect",
     "ComposedMessage": "digest.compose", "MessageSkeleton": "digest.compose",
     "sign_token": "digest.compose", "verify_token": "digest.compose",  # nosec B105
-    "Settings": "digest.core.settings", "Workspace": "digest.core.settings", "load_settings": "digest.core.settings",
+    "Settings": "digest.core.settings", "Workspace": "digest.core.workspace", "load_settings": "digest.core.settings",
     "CurateOptions": "digest.curate",
     "SendOptions": "digest.deliver.sender", "SendReport": "digest.deliver.sender",
     "send_campaign": "digest.deliver.sender", "Context": "digest.app.context",

@@ -12,8 +12,8 @@ import pytest
 
 from digest.app.context import Context
 from digest.app.fetching import cache_of, fetch_sources
+from digest.core.sourcespec import SourceSpec
 from digest.sources import articles_from
-from digest.sources.config import SourceSpec
 from tests.http_sites import Handler, Site, article_page, drip, endless, http_date, rss, static
 
 NOW = http_date(time.time() - 3600)

@@ -15,8 +15,8 @@ import pytest
 from digest.app.context import Context
 from digest.app.fetching import cache_of, fetch_sources
 from digest.cli import main
+from digest.core.sourcespec import SourceSpec
 from digest.sources import articles_from
-from digest.sources.config import SourceSpec
 from digest.sources.guard import RefusedAddress
 from digest.store.fetchcache import FetchRecord
 from tests.http_sites import Handler, Proxy, Site, article_page, rss, static

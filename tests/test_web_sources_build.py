@@ -16,8 +16,8 @@ from typing import Any
 from digest.app.context import Context
 from digest.app.fetching import cache_of, fetch_sources
 from digest.cli import main
+from digest.core.sourcespec import SourceSpec
 from digest.sources import articles_from
-from digest.sources.config import SourceSpec
 from tests.http_sites import Handler, Site, rss, static
 from tests.test_fetch import configure, fetch, only
 from tests.web_helpers import free_port

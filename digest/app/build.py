@@ -27,6 +27,7 @@ from digest.collect import Collection, collect
 from digest.compose import sign_token, unsubscribe_url
 from digest.core.errors import ConfigError, DeliveryError, SourceError
 from digest.core.model import Article, Issue, Rendered, Subscriber, TopNewsItem
+from digest.core.sourcespec import SourceSpec
 from digest.core.urls import redact
 from digest.curate import CurateOptions, in_period
 from digest.curate.dedupe import Merge, merge_duplicates
@@ -39,7 +40,6 @@ from digest.deliver.transport import SMTPTransport, Transport
 from digest.render import PREVIEW_VALUES, render_issue
 from digest.render.contrast import theme_contrast_warnings
 from digest.render.intro import intro_text
-from digest.sources.config import SourceSpec
 from digest.store import Audience, Campaign, CampaignStatus
 from digest.store.base import owner_id
 from digest.subscribers import RowProblem

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.core.model import Rendered
-from digest.core.settings import Settings, Workspace, load_settings
+from digest.core.settings import Settings, load_settings
+from digest.core.workspace import Workspace
 from digest.store import Store, open_store
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from digest.sources.fetch import FetchReport, FetchResult, fetch_all, user_agent
 
 if TYPE_CHECKING:
     from digest.app.context import Context
-    from digest.sources.config import SourceSpec
+    from digest.core.sourcespec import SourceSpec
 
 __all__ = ["fetch_sources", "cache_of"]
 

@@ -14,9 +14,9 @@ from digest.app.build import WARN_BYTES, BuildResult, build_issue, gather_articl
 from digest.app.context import Context
 from digest.cli.output import print_rich, printable, say, warn
 from digest.core.errors import ConfigError, SourceError
+from digest.core.sourcespec import SourceSpec
 from digest.curate import LEAD_RULE, CurateOptions
 from digest.sources import check_url, is_url
-from digest.sources.config import SourceSpec
 
 __all__ = ["build", "collect_command", "period_from", "sources_or_default", "split_sources", "report_build"]
 

@@ -13,8 +13,8 @@ from digest.app.context import Context
 from digest.app.fetching import cache_of, fetch_sources
 from digest.cli.output import printable, say, warn
 from digest.core.errors import SourceError
+from digest.core.sourcespec import SourceSpec
 from digest.sources import check_url
-from digest.sources.config import SourceSpec
 from digest.sources.fetch import FetchResult
 
 __all__ = ["fetch", "describe", "InOrder", "PRUNE_GRACE"]

@@ -7,7 +7,7 @@
 
 Nothing here parses with a parser that fetches by itself: bodies are fetched
 here and parsed from bytes by `digest.collect`. The names load on first use,
-so reading digest.toml (which needs `digest.sources.config`) never imports the
+so reading digest.toml (which needs `digest.core.sourcespec`) never imports the
 HTTP client.
 """
 
@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from digest.core.urls import is_url
 
 if TYPE_CHECKING:
+    from digest.core.sourcespec import FetchSettings, SourceSpec, check_url
     from digest.sources.articles import articles_from
     from digest.sources.cache import BodyCache
-    from digest.sources.config import FetchSettings, SourceSpec, check_url
     from digest.sources.fetch import FetchReport, FetchResult, fetch_all, fetch_all_async, user_agent
 
 __all__ = [
@@ -39,13 +39,14 @@ __all__ = [
 ]
 
 _WHERE = {
-    "SourceSpec": "config", "FetchSettings": "config", "check_url": "config",
-    "FetchReport": "fetch", "FetchResult": "fetch", "fetch_all": "fetch", "fetch_all_async": "fetch",
-    "user_agent": "fetch", "articles_from": "articles", "BodyCache": "cache",
+    "SourceSpec": "core.sourcespec", "FetchSettings": "core.sourcespec", "check_url": "core.sourcespec",
+    "FetchReport": "sources.fetch", "FetchResult": "sources.fetch", "fetch_all": "sources.fetch",
+    "fetch_all_async": "sources.fetch", "user_agent": "sources.fetch", "articles_from": "sources.articles",
+    "BodyCache": "sources.cache",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
-        return getattr(importlib.import_module(f"digest.sources.{_WHERE[name]}"), name)
+        return getattr(importlib.import_module(f"digest.{_WHERE[name]}"), name)
     raise AttributeError(name)

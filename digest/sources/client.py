@@ -26,8 +26,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
+from digest.core.sourcespec import FetchSettings
 from digest.core.urls import redact_in
-from digest.sources.config import FetchSettings
 from digest.sources.guard import GuardedBackend, RefusedAddress
 from digest.sources.transport import GuardedTransport, proxy_mounts, tls_context
 

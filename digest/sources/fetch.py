@@ -21,17 +21,17 @@ from importlib import metadata
 from typing import TYPE_CHECKING
 
 from digest.core.errors import SourceError
+from digest.core.sourcespec import SourceSpec
 from digest.core.urls import redact, redact_in
 from digest.sources.cache import BodyCache
 from digest.sources.client import FEED_ACCEPT, PAGE_ACCEPT, Fetched, FetchFailure, HTTPClient
-from digest.sources.config import SourceSpec
 from digest.sources.parsing import ParsedBody, entry_links, parse_body
 from digest.sources.robots import RobotsCache
 from digest.store.base import now_iso
 from digest.store.fetchcache import FetchRecord
 
 if TYPE_CHECKING:
-    from digest.sources.config import FetchSettings
+    from digest.core.sourcespec import FetchSettings
     from digest.store.roles import FetchCacheStore
 
 __all__ = ["FetchResult", "FetchReport", "PageResult", "fetch_all", "fetch_all_async", "user_agent",

@@ -24,8 +24,8 @@ from starlette.routing import Route
 from digest.app.build import GMAIL_CLIP_BYTES, build_issue
 from digest.app.context import Context
 from digest.core.errors import DigestError
-from digest.core.settings import Workspace
-from digest.sources.config import SourceSpec
+from digest.core.sourcespec import SourceSpec
+from digest.core.workspace import Workspace
 from digest.web.guard import BodyRefused, HostGuard, RateLimit, SameOrigin, read_body, served_names
 
 __all__ = ["PreviewState", "WatchPlan", "create_preview_app", "spam_score", "watch_plan", "watched_paths",
