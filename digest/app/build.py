@@ -34,9 +34,9 @@ from digest.curate.dedupe import Merge, merge_duplicates
 from digest.curate.plan import apply_plan, named_in_workspace
 from digest.curate.planfile import PLAN_NAME
 from digest.deliver.audience import AudienceRead, read_audience
-from digest.deliver.mailbox import embedded_mailbox
+from digest.deliver.outlet import EMBEDDED_MAILBOX, open_transport
 from digest.deliver.sender import UNKNOWN_DELAY, SendOptions, SendReport, send_campaign
-from digest.deliver.transport import SMTPTransport, Transport
+from digest.deliver.transport import Transport
 from digest.render import PREVIEW_VALUES, render_issue
 from digest.render.contrast import theme_contrast_warnings
 from digest.render.intro import intro_text
@@ -71,7 +71,6 @@ WARN_BYTES = 90 * 1024
 # newsletter over 1 MB is almost certainly a mistake in a source or a template.
 MESSAGE_WARN_BYTES = 1024 * 1024
 MESSAGE_MAX_BYTES = 10 * 1024 * 1024
-EMBEDDED_MAILBOX = "the embedded mailbox (outbox/)"
 
 
 @dataclass
@@ -312,12 +311,8 @@ async def send_to_lists(
     async with AsyncExitStack() as stack:
         where_to = transport.describe() if transport is not None else ""
         if transport is None:
-            smtp = settings.smtp
-            if smtp is None:
-                smtp = await stack.enter_async_context(embedded_mailbox(ctx.workspace.outbox))
-                where_to = EMBEDDED_MAILBOX
-            transport = SMTPTransport(smtp)
-            where_to = where_to or transport.describe()
+            outlet = await stack.enter_async_context(open_transport(settings.smtp, outbox=ctx.workspace.outbox))
+            transport, where_to = outlet.transport, outlet.where
         if on_start:
             on_start(where_to, await asyncio.to_thread(store.campaign_status, campaign, now=time.time()))
         return await send_campaign(store=store, campaign=campaign, skeleton=skeleton, transport=transport,

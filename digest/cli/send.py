@@ -141,7 +141,7 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
     if at and (test_to or dry_run):
         raise ConfigError("--at schedules a send; it cannot be combined with --test-to or --dry-run")
     if test_to:
-        from digest.deliver.testsend import send_one
+        from digest.app.testsend import send_one
 
         say(printable(aio.run(send_one(ctx, folder, test_to)).capitalize()))
         return

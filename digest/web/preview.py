@@ -266,7 +266,7 @@ def create_preview_app(ctx: Context, sources: Sequence[Path], *, urls: Sequence[
 
     async def send_test(request: Request) -> Response:
         """POST /send-test: send the previewed issue to one address."""
-        from digest.deliver.testsend import send_one
+        from digest.app.testsend import send_one
 
         refusal = same_origin.refusal(request)  # CSRF: only the preview page itself may send
         if refusal is not None:

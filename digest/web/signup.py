@@ -196,7 +196,7 @@ def signup_routes(ctx: Context) -> list[Route]:
 
     async def subscribe_form(request: Request) -> Response:
         """GET /subscribe: the form (?list=NAME picks a list)."""
-        lists = offered_lists(ctx)
+        lists = offered_lists(ctx.settings.signup, subscribers=ctx.workspace.subscribers)
         chosen = request.query_params.get("list", lists[0])
         return _page(ctx, f"Subscribe to {ctx.settings.newsletter.name}", _form(ctx, lists, chosen=chosen))
 
@@ -212,7 +212,7 @@ def signup_routes(ctx: Context) -> list[Route]:
             fields, as_json = await _read_fields(request)
         except _Unreadable as unreadable:
             return answer(unreadable.as_json, unreadable.status, "Request not accepted", "The form could not be read.")
-        lists = offered_lists(ctx)
+        lists = offered_lists(ctx.settings.signup, subscribers=ctx.workspace.subscribers)
         raw_email = fields.get("email", "").strip()
         name = _CONTROL.sub(" ", fields.get("name", "")).strip()[:_MAX_NAME]
         list_name = fields.get("list", lists[0] if len(lists) == 1 else "")
@@ -237,7 +237,7 @@ def signup_routes(ctx: Context) -> list[Route]:
         client = _CONTROL.sub("", request.client.host if request.client else "")[:64]
         decision, signup_id = await run_in_threadpool(
             ctx.store.request_signup, SignupRequest(list_name, email, name, source, client), now=time.time(),
-            limits=limits_for(ctx))
+            limits=limits_for(ctx.settings.signup))
         if decision == "client":
             return answer(as_json, 429, "Too many requests", "Too many signups from your network; try again in an "
                           "hour.")
