@@ -1,6 +1,6 @@
 """The layers of digest/, read from the code: import graph, layer of each module, cycles, arrows back up.
 
-Run `python docs/gen_architecture.py` (from the checkout) to print the table that
+Run `python docs/gen_architecture.py [path/to/digest]` to print the table that
 docs/architecture.md shows; tests/core/test_layers.py checks the same graph.
 Every import counts, at module level or inside a function (a lazy import is
 still a dependency), except those under `if TYPE_CHECKING:` (annotations only).
@@ -133,9 +133,9 @@ def arrows_up(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
     return sorted((m, t) for m, ts in graph.items() for t in ts if layer_of(t) > layer_of(m))
 
 
-def table(graph: dict[str, set[str]]) -> str:
+def table(graph: dict[str, set[str]], root: Path = ROOT) -> str:
     """The layers as a Markdown table: layer, its packages, modules, lines, and what it imports below."""
-    known = modules()
+    known = modules(root)
     rows = ["| layer | packages | modules | lines | imports from |", "|---|---|---|---|---|"]
     by_layer: dict[int, list[str]] = defaultdict(list)
     for name in graph:
@@ -150,10 +150,11 @@ def table(graph: dict[str, set[str]]) -> str:
     return "\n".join(rows)
 
 
-def main() -> int:
-    """Print the table, the cycles and the arrows back up."""
-    graph = import_graph()
-    print(table(graph))
+def main(argv: list[str]) -> int:
+    """Print the table, the cycles and the arrows back up (of another checkout's digest/ when given)."""
+    root = Path(argv[0]).resolve() if argv else ROOT
+    graph = import_graph(root)
+    print(table(graph, root))
     found = cycles(graph)
     print(f"\ncycles: {len(found)}")
     for component in found:
@@ -166,4 +167,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
