@@ -23,7 +23,7 @@ from digest.back.process import Outcome, Policy, process_batch
 from digest.core.errors import ConfigError, DeliveryError, StateError
 from digest.core.settings import InboxSettings
 from digest.deliver.transport import is_loopback
-from digest.store import Store
+from digest.store.protocol import BackStore
 
 __all__ = ["InboxReport", "process_maildir", "process_imap", "PROCESSED_FOLDER", "PROCESSED_KEYWORD"]
 
@@ -65,7 +65,7 @@ def _maildir_files(root: Path) -> Iterator[Path]:
                 yield folder / name
 
 
-def process_maildir(root: Path, *, store: Store, policy: Policy,
+def process_maildir(root: Path, *, store: BackStore, policy: Policy,
                     on_outcome: Callable[[str, Outcome], None] | None = None) -> InboxReport:
     """Process every message in a Maildir's new/ and cur/; file handled ones into `.Processed/cur/`."""
     if not (root / "new").is_dir() or not (root / "cur").is_dir():
@@ -137,7 +137,7 @@ def _connect_imap(settings: InboxSettings):  # type: ignore[no-untyped-def]
     return client
 
 
-def process_imap(settings: InboxSettings, *, store: Store, policy: Policy,
+def process_imap(settings: InboxSettings, *, store: BackStore, policy: Policy,
                  on_outcome: Callable[[str, Outcome], None] | None = None) -> InboxReport:
     """Process the IMAP folder: handled mail moved (or flagged), the rest left untouched."""
     client = _connect_imap(settings)

@@ -19,7 +19,8 @@ from pathlib import Path
 from digest.core.errors import DigestError, SubscriberError
 from digest.core.model import Subscriber
 from digest.deliver.leases import reap_dead_local_owners
-from digest.store import Campaign, Store
+from digest.store import Campaign
+from digest.store.protocol import AudienceStore
 from digest.subscribers import RowProblem, read_list
 
 __all__ = ["AudienceRead", "SignedUpMembers", "stream_subscribers", "fingerprint", "read_audience"]
@@ -48,7 +49,7 @@ class SignedUpMembers:
     The CSV file is optional: a list may live in the store alone.
     """
 
-    store: Store
+    store: AudienceStore
     folder: Path  # the workspace's subscribers/ folder
 
     def name_of(self, path: Path) -> str | None:
@@ -124,7 +125,7 @@ def fingerprint(lists: Sequence[Path], members: SignedUpMembers | None = None) -
 
 
 def read_audience(
-    store: Store,
+    store: AudienceStore,
     campaign: Campaign,
     lists: Sequence[Path],
     *,
@@ -205,7 +206,7 @@ def read_audience(
     return result
 
 
-def _flush(store: Store, campaign: Campaign, batch: list[tuple[Subscriber, str]],
+def _flush(store: AudienceStore, campaign: Campaign, batch: list[tuple[Subscriber, str]],
            message_id: Callable[[str], str], result: AudienceRead, generation: int) -> None:
     added, suppressed = store.enqueue(campaign, batch, message_id, generation=generation)
     result.added += added

@@ -16,8 +16,8 @@ from pathlib import Path
 from digest.compose import MessageSkeleton
 from digest.core.model import Subscriber
 from digest.deliver.audience import SignedUpMembers, stream_subscribers
-from digest.store import Store
 from digest.store.campaigns import MAX_UNKNOWN_ATTEMPTS
+from digest.store.protocol import DryRunStore
 from digest.store.seen import SeenAddresses
 from digest.subscribers import RowProblem
 
@@ -59,7 +59,7 @@ def check_message(data: bytes) -> str | None:
 
 
 def dry_run(
-    store: Store,
+    store: DryRunStore,
     skeleton: MessageSkeleton,
     issue: int,
     lists: Sequence[Path],

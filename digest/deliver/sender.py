@@ -24,8 +24,9 @@ from digest.deliver.breaker import RefusalBreaker
 from digest.deliver.leases import reap_dead_local_owners
 from digest.deliver.results import ResultWriter, in_store
 from digest.deliver.transport import Connection, Outcome, Transport
-from digest.store import Campaign, CampaignStatus, ClaimedRow, Result, Store
+from digest.store import Campaign, CampaignStatus, ClaimedRow, Result
 from digest.store.base import host_id, owner_id
+from digest.store.protocol import SenderStore
 
 __all__ = ["SendOptions", "SendReport", "TokenBucket", "send_campaign", "backoff", "UNKNOWN_DELAY"]
 
@@ -125,7 +126,7 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
 
 async def send_campaign(
     *,
-    store: Store,
+    store: SenderStore,
     campaign: Campaign,
     skeleton: MessageSkeleton,
     transport: Transport,

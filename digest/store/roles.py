@@ -4,8 +4,7 @@ Nothing outside `digest.store` touches SQL. A stage types its functions
 against the role it needs (the fetcher a `FetchCacheStore`, the bounce
 processor a `BounceStore` …); `Store` in digest.store.protocol is their
 union, which `SQLiteStore` and `PostgresStore` implement over one schema and
-one list of migrations. A new kind of state is a new role here, its query
-module, and a migration.
+one list of migrations. New state: a role here, its query module, a migration.
 """
 
 from __future__ import annotations
@@ -31,18 +30,8 @@ from digest.store.schedules import Schedule
 from digest.store.signups import Member, Signup, SignupLimits, SignupRequest
 from digest.store.tx import Tx
 
-__all__ = [
-    "StoreBasics",
-    "IssueStore",
-    "SuppressionStore",
-    "CampaignJournal",
-    "ListCheckStore",
-    "FetchCacheStore",
-    "ScheduleStore",
-    "RunLockStore",
-    "SignupStore",
-    "BounceStore",
-]
+__all__ = ["StoreBasics", "IssueStore", "SuppressionStore", "CampaignJournal", "ListCheckStore",
+           "FetchCacheStore", "ScheduleStore", "RunLockStore", "SignupStore", "BounceStore"]
 
 
 class StoreBasics(Protocol):
