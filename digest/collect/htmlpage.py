@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from digest.collect.boilerplate import clean_title, drop_trailers, split_caption
+from digest.collect.formats import Format, register
 from digest.collect.textio import clean_line
 from digest.core.errors import SourceError
 from digest.core.model import Article, Image
@@ -134,3 +135,15 @@ def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = Non
         image=image,
         paragraphs=body,
     )
+
+
+def _parse(text: str, *, path: str, warn: Callable[[str], None] | None = None, base: str = "") -> list[Article]:
+    return [parse_html(text, path=path, warn=warn, base=base)]
+
+
+FORMAT = register(Format(
+    name="html", kind="page", order=20, sniff=looks_like_html, parse=_parse, suffixes=(".html", ".htm"),
+    content_types=("text/html", "application/xhtml+xml"), accept=("text/html", "application/xhtml+xml;q=0.9"),
+    # A feed's URL may answer with a page (an article, or one that links to the feed): better than nothing.
+    fallback_accept="text/html;q=0.8",
+))

@@ -60,6 +60,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from digest.collect.formats import Format, register
 from digest.collect.textio import clean_line
 from digest.core.errors import SourceError
 from digest.core.model import Article, TopNewsItem
@@ -262,3 +263,14 @@ def parse_page(text: str, *, path: str, warn: WarningSink | None = None) -> Arti
         paragraphs=tuple(body),
         top_news=tuple(top_news),
     )
+
+
+def _parse(text: str, *, path: str, warn: WarningSink | None = None, base: str = "") -> list[Article]:
+    # The last resort for files: said so when the text has none of the dialect's labels.
+    if warn is not None and not looks_like_page(text):
+        warn(f"{path}: no Position/Source label, read as a page dump anyway")
+    return [parse_page(text, path=path, warn=warn)]
+
+
+FORMAT = register(Format(name="pagedump", kind="page", order=90, sniff=looks_like_page, parse=_parse,
+                         weak_suffixes=(".txt",), fallback=True))

@@ -26,6 +26,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
+from digest.collect.formats import accept_header
 from digest.core.sourcespec import FetchSettings
 from digest.core.urls import redact_in
 from digest.sources.guard import GuardedBackend, RefusedAddress
@@ -34,9 +35,9 @@ from digest.sources.transport import GuardedTransport, proxy_mounts, tls_context
 __all__ = ["Fetched", "FetchFailure", "HTTPClient", "retry_after_seconds", "header_value", "tls_context",
            "FEED_ACCEPT", "PAGE_ACCEPT"]
 
-FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
-               "text/xml;q=0.9, text/html;q=0.8, */*;q=0.5")
-PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+# What each kind of source asks for, from the registered formats (digest.collect.formats).
+FEED_ACCEPT = accept_header("feed")
+PAGE_ACCEPT = accept_header("page")
 _REDIRECTS = {301, 302, 303, 307, 308}
 
 #: Asked before each hop of a fetch: None to go on, or why the URL is not fetched.
