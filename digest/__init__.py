@@ -11,9 +11,10 @@ from digest.collect import collect
 from digest.curate import curate
 
 if TYPE_CHECKING:
-    from digest.app.build import build_issue, send_to_lists
+    from digest.app.build import build_issue
     from digest.app.context import Context
     from digest.app.issue_folder import load_issue
+    from digest.app.send import send_to_lists
     from digest.collect import Collection
     from digest.compose import ComposedMessage, MessageSkeleton, sign_token, verify_token
     from digest.core.errors import (
@@ -99,7 +100,7 @@ _HOME = {
     "Store": "digest.store", "open_store": "digest.store", "Audience": "digest.store",
     "MemoryTransport": "digest.deliver.transport", "Outcome": "digest.deliver.transport",
     "SMTPTransport": "digest.deliver.transport", "Transport": "digest.deliver.transport",
-    "build_issue": "digest.app.build", "load_issue": "digest.app.issue_folder", "send_to_lists": "digest.app.build",
+    "build_issue": "digest.app.build", "load_issue": "digest.app.issue_folder", "send_to_lists": "digest.app.send",
     "render_issue": "digest.render", "read_list": "digest.subscribers",
 }
 _HOME.update(dict.fromkeys(

@@ -1,4 +1,4 @@
-"""`digest send` and `digest status`: thin shells over `digest.app.build` and the store."""
+"""`digest send`: options parsed, the send handed to `digest.app.send`, what happens printed."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from typing import Any
 
 import click
 
+from digest.app import send as sending
 from digest.app.context import Context
 from digest.app.issue_folder import latest_issue, load_issue, plan_edited_since_build
-from digest.app.schedule import ScheduledSend, SendTime, describe_wait, parse_send_time
+from digest.app.schedule import SendTime, describe_wait, parse_send_time
+from digest.app.send import ScheduledSend, SendListener, send_request
 from digest.cli.output import print_rich, printable, say, stdout_closed, warn
 from digest.core import aio
 from digest.core.errors import ConfigError, DeliveryError
@@ -181,8 +183,8 @@ def warn_stale_plan(folder: Path) -> None:
 def _close(ctx: Context, folder: Path, lists: tuple[Path, ...], tags: tuple[str, ...], where: list[tuple[str, str]],
            *, abandon: bool, cancel: bool) -> None:
     """--abandon and --cancel: on the campaign of these lists, whether their files still exist or not."""
-    from digest.app.build import abandon_campaign, issue_number
     from digest.app.schedule import cancel_scheduled
+    from digest.app.send import abandon_campaign, issue_number
 
     if abandon and cancel:
         raise ConfigError("--abandon already cancels any schedule; give one of --abandon and --cancel")
@@ -199,6 +201,73 @@ def _close(ctx: Context, folder: Path, lists: tuple[Path, ...], tags: tuple[str,
         "recipient(s) left unsent; nothing more is sent for it.")
 
 
+class _Printer(SendListener):
+    """The send as the terminal sees it: a progress bar or lines, the schedule, the rows left out."""
+
+    def __init__(self, *, waiting: bool) -> None:
+        self.progress = _Progress()
+        self.waiting = waiting  # from the start with --at: a Ctrl-C before the wait begins cancels too
+
+    def on_start(self, where: str, status: CampaignStatus) -> None:
+        self.progress.start(where, status)
+
+    def on_progress(self, report: SendReport) -> None:
+        self.progress.update(report)
+
+    def on_problem(self, problem: RowProblem) -> None:
+        warn(f"left out {problem}")
+
+    def on_notice(self, text: str) -> None:
+        say(text)
+
+    def on_waiting(self, schedule: Schedule) -> None:
+        self.waiting = True
+        say(f"Scheduled: issue {schedule.issue} to {printable(schedule.audience)} for "
+            f"{describe_wait(schedule, now=time.time())}. Waiting; Ctrl-C cancels the schedule.")
+
+    def on_due(self, schedule: Schedule) -> None:
+        self.waiting = False
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        now = datetime.now(ZoneInfo(schedule.timezone))
+        late = f" (scheduled for {schedule.local_time})" if time.time() - schedule.send_at >= 60 else ""
+        say(f"It is {now:%Y-%m-%d %H:%M} {schedule.timezone}{late}: sending.")
+
+
+def _signals(printer: _Printer, stop: asyncio.Event, cancel: asyncio.Event) -> Callable[[], None]:
+    """Ctrl-C and SIGTERM wired to the send; returns `terminate` (what SIGTERM does)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def interrupt() -> None:
+        if printer.waiting:
+            cancel.set()
+        elif stop.is_set() and task is not None:
+            task.cancel()  # in-flight messages stay pending in the journal: sent again on resume
+        else:
+            say("\nStopping: finishing the messages in flight (Ctrl-C again to stop now)", err=True)
+            stop.set()
+
+    def terminate() -> None:
+        if printer.waiting or not stop.is_set():
+            if not printer.waiting:
+                say("\nStopping: finishing the messages in flight (SIGTERM)", err=True)
+            stop.set()  # waiting: a reboot or `systemctl stop`; the schedule stays for the next start
+        elif task is not None:
+            task.cancel()
+
+    # A closed terminal (SIGHUP) must not stop a send half-way: it goes on, its output dropped.
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    for sig, handler in ((signal.SIGINT, interrupt), (signal.SIGTERM, terminate)):
+        try:
+            loop.add_signal_handler(sig, handler)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (tests) or not supported here
+    return terminate
+
+
 def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptions, tags: tuple[str, ...] = (),
             where: list[tuple[str, str]] | None = None, at: SendTime | None = None,
             halt: threading.Event | None = None) -> None:
@@ -209,78 +278,33 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
     and a second one stops at once. `halt` (set from another thread: a run that
     lost its lock) stops like SIGTERM.
     """
-    from digest.app.schedule import send_when_due
-
-    def problem(p: RowProblem) -> None:
-        """Report a left-out row as it is read."""
-        warn(f"left out {p}")
-
-    progress = _Progress()
-    waiting = {"now": at is not None}  # from the start with --at: a Ctrl-C before the wait begins cancels too
-
-    def on_waiting(schedule: Schedule) -> None:
-        waiting["now"] = True
-        say(f"Scheduled: issue {schedule.issue} to {printable(schedule.audience)} for "
-            f"{describe_wait(schedule, now=time.time())}. Waiting; Ctrl-C cancels the schedule.")
-
-    def on_due(schedule: Schedule) -> None:
-        waiting["now"] = False
-        from datetime import datetime
-        from zoneinfo import ZoneInfo
-
-        now = datetime.now(ZoneInfo(schedule.timezone))
-        late = f" (scheduled for {schedule.local_time})" if time.time() - schedule.send_at >= 60 else ""
-        say(f"It is {now:%Y-%m-%d %H:%M} {schedule.timezone}{late}: sending.")
+    request = send_request(ctx, folder, lists, options=options, tags=tags, where=where or [], at=at)
+    printer = _Printer(waiting=at is not None)
 
     async def run() -> ScheduledSend:
         stop, cancel = asyncio.Event(), asyncio.Event()
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-
-        def interrupt() -> None:
-            if waiting["now"]:
-                cancel.set()
-            elif stop.is_set() and task is not None:
-                task.cancel()  # in-flight messages stay pending in the journal: sent again on resume
-            else:
-                say("\nStopping: finishing the messages in flight (Ctrl-C again to stop now)", err=True)
-                stop.set()
-
-        def terminate() -> None:
-            if waiting["now"] or not stop.is_set():
-                if not waiting["now"]:
-                    say("\nStopping: finishing the messages in flight (SIGTERM)", err=True)
-                stop.set()  # waiting: a reboot or `systemctl stop`; the schedule stays for the next start
-            elif task is not None:
-                task.cancel()
-
-        # A closed terminal (SIGHUP) must not stop a send half-way: it goes on, its output dropped.
-        with contextlib.suppress(ValueError, OSError):
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        for sig, handler in ((signal.SIGINT, interrupt), (signal.SIGTERM, terminate)):
-            try:
-                loop.add_signal_handler(sig, handler)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass  # not the main thread (tests) or not supported here
+        terminate = _signals(printer, stop, cancel)
         watch = asyncio.ensure_future(_halted(halt, terminate)) if halt is not None else None
         try:
-            return await send_when_due(ctx, folder, lists, options=options, on_problem=problem, at=at, tags=tags,
-                                       where=where or [], stop=stop, cancel=cancel, on_waiting=on_waiting,
-                                       on_due=on_due, on_progress=progress.update, on_start=progress.start,
-                                       on_notice=say)
+            return await sending.send(request, printer, stop=stop, cancel=cancel)
         finally:
             if watch is not None:
                 watch.cancel()
-            progress.stop()
+            printer.progress.stop()
 
     try:
         outcome = aio.run(run())
     except asyncio.CancelledError:
         say("Stopped at once. The journal is intact: run the same command again to send the rest.", err=True)
         sys.exit(3)
+    _ended(outcome, worker=options.worker, halted=halt is not None and halt.is_set())
+
+
+def _ended(outcome: ScheduledSend, *, worker: bool, halted: bool) -> None:
+    """Say how the send ended; exit 3 when it is not done (SystemExit), raise what stopped it."""
     schedule, report = outcome.schedule, outcome.report
     if report is None:  # cancelled or stopped while waiting: nothing was sent
-        if halt is not None and halt.is_set() and outcome.state != "cancelled":
+        if halted and outcome.state != "cancelled":
             return  # a run that lost its lock: another run waits for the schedule now, and this one says so
         if schedule is not None and outcome.state == "cancelled":
             say(f"Cancelled: issue {schedule.issue} to {printable(schedule.audience)} is no longer scheduled; "
@@ -290,7 +314,7 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
                 f"{schedule.local_time} {schedule.timezone}; run the same command to wait again.")
         sys.exit(3)
     audience = report.audience
-    _summary(report, read_error=audience is not None and audience.error is not None, worker=options.worker)
+    _summary(report, read_error=audience is not None and audience.error is not None, worker=worker)
     if audience is not None and audience.left:
         say(f"{audience.left} recipient(s) no longer on the lists were taken out of the campaign (not sent).")
     if audience is not None and audience.error is not None:
@@ -298,7 +322,7 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
         raise audience.error
     if report.stopped:
         raise DeliveryError(report.stopped, retryable=False)
-    if report.interrupted and halt is not None and halt.is_set():
+    if report.interrupted and halted:
         return  # a run that lost its lock mid-send: the run that took over sends the rest, and this one says so
     if report.interrupted:
         say("Stopped. Nothing is lost: run the same command again to send the rest.")
