@@ -27,9 +27,10 @@ from digest.app.context import Context
 from digest.app.issue_folder import load_issue
 from digest.app.schedule import SendTime, record_schedule, wait_for_schedule
 from digest.core.errors import ConfigError, DeliveryError
-from digest.core.model import Rendered
+from digest.core.model import Rendered, Subscriber
 from digest.deliver.audience import AudienceRead, SignedUpMembers, read_audience
 from digest.deliver.channels import EmailChannel, extra_channels
+from digest.deliver.dryrun import DryRunReport, dry_run
 from digest.deliver.sender import UNKNOWN_DELAY, SendOptions, SendReport
 from digest.deliver.transport import Transport
 from digest.store import Audience, Campaign, CampaignStatus
@@ -38,7 +39,7 @@ from digest.store.schedules import Schedule
 from digest.subscribers import RowProblem
 
 __all__ = ["SendListener", "SendRequest", "ScheduledSend", "send_request", "send", "send_now", "send_to_lists",
-           "abandon_campaign", "issue_number"]
+           "dry_run_send", "abandon_campaign", "issue_number"]
 
 
 class SendListener:
@@ -204,6 +205,17 @@ async def send_to_lists(ctx: Context, folder: Path, lists: Sequence[Path], *, op
     """`send_now` for a caller with callbacks (`on_problem`, `on_progress`, `on_start`, `on_notice`): the public API."""
     request = send_request(ctx, folder, lists, options=options, tags=tags, where=where, transport=transport)
     return await send_now(request, _Callbacks(callbacks), stop=stop)
+
+
+def dry_run_send(request: SendRequest, listener: SendListener, *,
+                 on_bad_message: Callable[[Subscriber, str], None]) -> DryRunReport:
+    """Compose and check every message the request would send now; send and record nothing."""
+    ctx, options = request.ctx, request.options
+    skeleton = ctx.skeleton(request.rendered, list_name="+".join(p.stem for p in request.lists))
+    return dry_run(ctx.store, skeleton, request.number, request.lists, tags=request.tags, where=request.where,
+                   members=request.members, limit=options.limit, retry_failed=options.retry_failed,
+                   retry_unknown=options.retry_unknown, on_problem=listener.on_problem,
+                   on_bad_message=on_bad_message)
 
 
 def abandon_campaign(ctx: Context, folder: Path, lists: Sequence[Path], *, tags: Sequence[str] = (),

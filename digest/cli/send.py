@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from digest.app import send as sending
 from digest.app.context import Context
 from digest.app.issue_folder import latest_issue, load_issue, plan_edited_since_build
 from digest.app.schedule import SendTime, describe_wait, parse_send_time
-from digest.app.send import ScheduledSend, SendListener, send_request
+from digest.app.send import ScheduledSend, SendListener, SendRequest, dry_run_send, send_request
 from digest.cli.output import print_rich, printable, say, stdout_closed, warn
 from digest.core import aio
 from digest.core.errors import ConfigError, DeliveryError
@@ -27,7 +28,7 @@ from digest.store import CampaignStatus
 from digest.store.schedules import Schedule
 from digest.subscribers import RowProblem
 
-__all__ = ["send", "deliver", "warn_stale_plan"]
+__all__ = ["send", "deliver", "deliver_request", "warn_stale_plan"]
 
 
 def _where(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -149,20 +150,17 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
         return
     if not lists:
         raise ConfigError("give at least one --list FILE (or --test-to ADDRESS)")
-    from digest.app.audiences import resolve_lists
-
-    paths = resolve_lists(ctx, lists)  # names and paths, checked before anything is recorded
-    if dry_run:
-        _dry_run(ctx, folder, paths, tags, _where(where), limit=limit, retry_failed=retry_failed,
-                 retry_unknown=retry_unknown)
-        return
-
     options = SendOptions(concurrency=concurrency, rate=rate, max_attempts=max_attempts, retry_failed=retry_failed,
                           retry_unknown=retry_unknown, limit=limit, lease=lease, worker=worker)
+    # The issue loaded and the lists resolved (and checked) once, before anything is recorded.
+    request = send_request(ctx, folder, lists, options=options, tags=tags, where=_where(where))
+    if dry_run:
+        _dry_run(request)
+        return
     when = parse_send_time(at, ctx.settings.newsletter.timezone) if at else None
     if when is not None and when.note:
         warn(when.note)
-    deliver(ctx, folder, paths, options=options, tags=tags, where=_where(where), at=when)
+    deliver_request(replace(request, at=when))
 
 
 async def _halted(halt: threading.Event, terminate: Callable[[], None]) -> None:
@@ -278,8 +276,12 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
     and a second one stops at once. `halt` (set from another thread: a run that
     lost its lock) stops like SIGTERM.
     """
-    request = send_request(ctx, folder, lists, options=options, tags=tags, where=where or [], at=at)
-    printer = _Printer(waiting=at is not None)
+    deliver_request(send_request(ctx, folder, lists, options=options, tags=tags, where=where or [], at=at), halt=halt)
+
+
+def deliver_request(request: SendRequest, *, halt: threading.Event | None = None) -> None:
+    """`deliver` for a request already made."""
+    printer = _Printer(waiting=request.at is not None)
 
     async def run() -> ScheduledSend:
         stop, cancel = asyncio.Event(), asyncio.Event()
@@ -297,7 +299,7 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
     except asyncio.CancelledError:
         say("Stopped at once. The journal is intact: run the same command again to send the rest.", err=True)
         sys.exit(3)
-    _ended(outcome, worker=options.worker, halted=halt is not None and halt.is_set())
+    _ended(outcome, worker=request.options.worker, halted=halt is not None and halt.is_set())
 
 
 def _ended(outcome: ScheduledSend, *, worker: bool, halted: bool) -> None:
@@ -331,18 +333,10 @@ def _ended(outcome: ScheduledSend, *, worker: bool, halted: bool) -> None:
         sys.exit(3)
 
 
-def _dry_run(ctx: Context, folder: Path, paths: list[Path], tags: tuple[str, ...],
-             where: list[tuple[str, str]], *, limit: int | None, retry_failed: bool, retry_unknown: bool) -> None:
-    from digest.app.audiences import signed_up_members
-    from digest.deliver.dryrun import dry_run
-
-    _, rendered = load_issue(folder)
-    skeleton = ctx.skeleton(rendered, list_name="+".join(p.stem for p in paths))
-    report = dry_run(ctx.store, skeleton, rendered.number, paths, tags=tags, where=where,
-                     members=signed_up_members(ctx), limit=limit, retry_failed=retry_failed,
-                     retry_unknown=retry_unknown,
-                     on_problem=lambda p: warn(f"left out {p}"),
-                     on_bad_message=lambda s, why: warn(f"{s.origin}:{s.line}: {s.email}: {why}"))
+def _dry_run(request: SendRequest) -> None:
+    """--dry-run: what a send would send now, and what it would leave out; nothing sent."""
+    report = dry_run_send(request, _Printer(waiting=False),
+                          on_bad_message=lambda s, why: warn(f"{s.origin}:{s.line}: {s.email}: {why}"))
     left_out = [f"{report.already_sent} already sent this issue", f"{report.suppressed} suppressed",
                 f"{report.duplicates} duplicate(s)"]
     if report.failed_before:
