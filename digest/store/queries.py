@@ -7,6 +7,7 @@ from digest.store.campaigns import CampaignQueries
 from digest.store.fetchcache import FetchCacheQueries
 from digest.store.issues import FactQueries, IssueQueries
 from digest.store.listchecks import ListCheckQueries
+from digest.store.progress import ProgressQueries
 from digest.store.runlocks import RunLockQueries
 from digest.store.schedules import ScheduleQueries
 from digest.store.signups import SignupQueries
@@ -15,6 +16,6 @@ from digest.store.suppressions import SuppressionQueries
 __all__ = ["Queries"]
 
 
-class Queries(IssueQueries, FactQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries,
-              ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries):
+class Queries(IssueQueries, FactQueries, SuppressionQueries, CampaignQueries, ProgressQueries, ListCheckQueries,
+              FetchCacheQueries, ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries):
     """The whole query surface; a backend adds connections and dialect."""
