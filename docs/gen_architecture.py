@@ -150,6 +150,28 @@ def table(graph: dict[str, set[str]], root: Path = ROOT) -> str:
     return "\n".join(rows)
 
 
+def long_code(root: Path = ROOT, *, lines: int = 80, params: int = 10,
+              module_lines: int = 400) -> list[str]:
+    """Functions over `lines` lines or `params` parameters (click commands aside), modules over `module_lines`."""
+    found = []
+    for name, path in modules(root).items():
+        source = path.read_text(encoding="utf-8")
+        if len(source.splitlines()) > module_lines:
+            found.append(f"{name}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if any("click" in ast.unparse(d) for d in node.decorator_list):
+                continue
+            a = node.args
+            count = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) + bool(a.vararg) + bool(a.kwarg)
+            count -= bool(a.args) and a.args[0].arg in ("self", "cls")
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > lines or count > params:
+                found.append(f"{name}.{node.name}: {length} lines, {count} parameters")
+    return sorted(found)
+
+
 def main(argv: list[str]) -> int:
     """Print the table, the cycles and the arrows back up (of another checkout's digest/ when given)."""
     root = Path(argv[0]).resolve() if argv else ROOT
@@ -163,6 +185,10 @@ def main(argv: list[str]) -> int:
     print(f"arrows back up: {len(up)}")
     for source, target in up:
         print(f"  {source} → {target}")
+    long = long_code(root)
+    print(f"functions over 80 lines or 10 parameters, modules over 400 lines: {len(long)}")
+    for line in long:
+        print(f"  {line}")
     return 0
 
 

@@ -56,10 +56,11 @@ class Context:
     def database_location(self) -> str:
         """DIGEST_DATABASE_URL, else [state] url, else the workspace's SQLite file."""
         from digest.core.errors import ConfigError
+        from digest.core.settingscheck import DATABASE_URL_SCHEMES
 
         env = os.environ.get(DATABASE_URL_ENV)
         if env is not None and env.strip():
-            if not env.strip().startswith(("postgresql://", "postgres://")):
+            if not env.strip().startswith(DATABASE_URL_SCHEMES):
                 # Never a path: a mistyped URL must not quietly become a new, empty SQLite ledger
                 # (and its text, password included, a file name). Its value is never printed.
                 raise ConfigError(f"{DATABASE_URL_ENV} must be a postgresql:// URL (unset it for the workspace's "

@@ -28,7 +28,7 @@ from digest.app.issue_folder import load_issue
 from digest.app.schedule import SendTime, record_schedule, wait_for_schedule
 from digest.core.errors import ConfigError, DeliveryError
 from digest.core.model import Rendered, Subscriber
-from digest.deliver.audience import AudienceRead, SignedUpMembers, read_audience
+from digest.deliver.audience import AudienceRead, Selection, SignedUpMembers, read_audience
 from digest.deliver.channels import EmailChannel, extra_channels
 from digest.deliver.dryrun import DryRunReport, dry_run
 from digest.deliver.sender import UNKNOWN_DELAY, SendOptions, SendReport
@@ -80,6 +80,11 @@ class SendRequest:
     where: tuple[tuple[str, str], ...] = ()
     at: SendTime | None = None  # send then (a schedule recorded for the campaign)
     transport: Transport | None = None  # given (tests, a memory transport); else [smtp] or the embedded mailbox
+
+    @property
+    def selection(self) -> Selection:
+        """Who the send is for, as the deliver stage takes it."""
+        return Selection(self.lists, self.tags, self.where, self.members)
 
     def reloaded(self) -> SendRequest:
         """The same request with the issue folder read again (after waiting for a schedule)."""
@@ -169,9 +174,9 @@ async def send_now(request: SendRequest, listener: SendListener | None = None, *
 
     def reader(halt: threading.Event) -> AudienceRead:
         """Journal the audience (in a thread) while the pool sends."""
-        return read_audience(store, campaign, request.lists, message_id=skeleton.message_id,
+        return read_audience(store, campaign, request.selection, message_id=skeleton.message_id,
                              owner=owner_id("reader"), lease=options.lease, on_problem=listener.on_problem,
-                             stop=halt, tags=request.tags, where=request.where, members=request.members)
+                             stop=halt)
 
     email = EmailChannel(store=store, campaign=campaign, skeleton=skeleton, smtp=ctx.settings.smtp,
                          outbox=ctx.workspace.outbox, sender=ctx.settings.newsletter.sender_address,
@@ -212,10 +217,9 @@ def dry_run_send(request: SendRequest, listener: SendListener, *,
     """Compose and check every message the request would send now; send and record nothing."""
     ctx, options = request.ctx, request.options
     skeleton = ctx.skeleton(request.rendered, list_name="+".join(p.stem for p in request.lists))
-    return dry_run(ctx.store, skeleton, request.number, request.lists, tags=request.tags, where=request.where,
-                   members=request.members, limit=options.limit, retry_failed=options.retry_failed,
-                   retry_unknown=options.retry_unknown, on_problem=listener.on_problem,
-                   on_bad_message=on_bad_message)
+    return dry_run(ctx.store, skeleton, request.number, request.selection, limit=options.limit,
+                   retry_failed=options.retry_failed, retry_unknown=options.retry_unknown,
+                   on_problem=listener.on_problem, on_bad_message=on_bad_message)
 
 
 def abandon_campaign(ctx: Context, folder: Path, lists: Sequence[Path], *, tags: Sequence[str] = (),

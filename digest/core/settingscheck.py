@@ -17,12 +17,14 @@ from digest.core.errors import ConfigError
 if TYPE_CHECKING:
     from digest.core.settings import Settings
 
-__all__ = ["check_settings", "check_subject", "SUBJECT_FIELDS"]
+__all__ = ["check_settings", "check_subject", "SUBJECT_FIELDS", "DATABASE_URL_SCHEMES"]
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 _FONTS = re.compile(r"[\w\s,'\".-]+")
 SUBJECT_FIELDS = ("newsletter", "lead_title")
+#: The URL schemes of the SQL servers the store speaks (digest.store.open_store): one place to add one.
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
 
 
 def check_settings(settings: Settings, path: str) -> Settings:
@@ -120,7 +122,7 @@ def _check(settings: Settings, path: str) -> Settings:
                 raise ConfigError(f"[smtp] {name} must be a number of seconds between 0 and 3600", path=path)
     url = settings.state.url
     if url:
-        if not url.startswith(("postgresql://", "postgres://")):
+        if not url.startswith(DATABASE_URL_SCHEMES):
             raise ConfigError('[state] url must be a postgresql:// URL (or leave it out for SQLite)', path=path)
         if _has_password(url):
             raise ConfigError("[state] url must not hold a password: set PGPASSWORD, or put the whole URL in "

@@ -3,15 +3,16 @@
 A channel is a small object with a name and `publish`. The app's send opens
 the email campaign and hands it over as `EmailChannel`; a later output (a
 webhook post of the issue, a Mastodon status) is one module that registers a
-factory here — `register_channel("webhook", make_webhook)` — and is published
-by the send that completes the email campaign, without a change to send. Such
-a channel keeps its own record of what it published (its own store role), so
-a resumed send does not post twice.
+factory — `register_channel("webhook", make_webhook)` — named in BUILTIN here,
+and is published by the send that completes the email campaign, without a
+change to send. Such a channel records what it published once (a workspace
+fact, `store.agree_on`), so a resumed send does not post twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
 import time
 from collections.abc import Callable
@@ -90,6 +91,8 @@ class EmailChannel:
 
 ChannelFactory = Callable[[Settings], "Channel | None"]
 _FACTORIES: dict[str, ChannelFactory] = {}
+#: The modules of the channels beside email: importing one registers it. A new channel is one line here.
+BUILTIN: tuple[str, ...] = ()
 
 
 def register_channel(name: str, factory: ChannelFactory) -> None:
@@ -99,5 +102,7 @@ def register_channel(name: str, factory: ChannelFactory) -> None:
 
 def extra_channels(settings: Settings) -> list[Channel]:
     """The channels beside email this workspace uses, in the order they were registered."""
+    for module in BUILTIN:
+        importlib.import_module(module)
     made = (factory(settings) for factory in _FACTORIES.values())
     return [channel for channel in made if channel is not None]
