@@ -19,8 +19,8 @@ from pathlib import Path
 
 from digest.back.inbox import process_maildir
 from digest.back.process import Outcome, Policy
-from digest.back.verp import message_token, verp_address
 from digest.core.model import Subscriber
+from digest.core.verp import message_token, verp_address
 from digest.store import Audience, Result, open_store
 
 __all__ = ["corpus_report"]

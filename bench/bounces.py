@@ -26,8 +26,8 @@ from _sample import Row, run_script
 
 from digest.back.inbox import process_maildir
 from digest.back.process import Policy
-from digest.back.verp import message_token, verp_address
 from digest.core.model import Subscriber
+from digest.core.verp import message_token, verp_address
 from digest.store import Audience, Result, open_store
 
 COUNT = int(os.environ.get("BENCH_BOUNCES", "10000"))

@@ -5,7 +5,7 @@ port), 10 feeds each, so the per-host limit (2 at once) and the global one (16)
 both apply as they would on the web. Every answer waits 50 ms, the feeds carry
 an ETag, and a request with the matching If-None-Match gets a 304. Ours and the
 baseline each run in a fresh process (peak RSS is theirs alone): ours is
-`digest.sources.fetch_sources` with a SQLite store and the body cache on disk;
+`digest.app.fetching.fetch_sources` with a SQLite store and the body cache on disk;
 the baseline is what a simple script does, `urllib.request.urlopen` one source
 after the other, with the same validators on the second pass.
 """
@@ -67,8 +67,8 @@ OURS = r'''
 import json, resource, sys, time
 from pathlib import Path
 from digest.app.context import Context
-from digest.sources import fetch_sources
-from digest.sources.config import SourceSpec
+from digest.app.fetching import fetch_sources
+from digest.core.sourcespec import SourceSpec
 root, urls = Path(sys.argv[1]), json.loads(sys.argv[2])
 specs = [SourceSpec(u, kind="feed") for u in urls]
 figures = {}

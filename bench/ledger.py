@@ -25,7 +25,7 @@ from typing import Any
 
 from _sample import ROOT, Row, issue_sample, run_script
 
-from digest.app.build import send_to_lists
+from digest.app.send import send_to_lists
 from digest.core import aio
 from digest.deliver.sender import SendOptions
 

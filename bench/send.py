@@ -21,8 +21,8 @@ from pathlib import Path
 
 from _sample import Row, issue_sample, run_script
 
-from digest.app.build import send_to_lists
 from digest.app.context import Context
+from digest.app.send import send_to_lists
 from digest.compose import MessageSkeleton
 from digest.core import aio
 from digest.core.model import Subscriber

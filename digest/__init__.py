@@ -11,9 +11,10 @@ from digest.collect import collect
 from digest.curate import curate
 
 if TYPE_CHECKING:
-    from digest.app.build import build_issue, send_to_lists
+    from digest.app.build import build_issue
     from digest.app.context import Context
     from digest.app.issue_folder import load_issue
+    from digest.app.send import send_to_lists
     from digest.collect import Collection
     from digest.compose import ComposedMessage, MessageSkeleton, sign_token, verify_token
     from digest.core.errors import (
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
         TemplateError,
     )
     from digest.core.model import Article, Image, Issue, Rendered, Subscriber, TopNewsItem
-    from digest.core.settings import Settings, Workspace, load_settings
+    from digest.core.settings import Settings, load_settings
+    from digest.core.workspace import Workspace
     from digest.curate import CurateOptions
     from digest.deliver.sender import SendOptions, SendReport, send_campaign
     from digest.deliver.transport import MemoryTransport, Outcome, SMTPTransport, Transport
@@ -91,14 +93,14 @@ _HOME = {
     "Collection": "digest.collect",
     "ComposedMessage": "digest.compose", "MessageSkeleton": "digest.compose",
     "sign_token": "digest.compose", "verify_token": "digest.compose",  # nosec B105
-    "Settings": "digest.core.settings", "Workspace": "digest.core.settings", "load_settings": "digest.core.settings",
+    "Settings": "digest.core.settings", "Workspace": "digest.core.workspace", "load_settings": "digest.core.settings",
     "CurateOptions": "digest.curate",
     "SendOptions": "digest.deliver.sender", "SendReport": "digest.deliver.sender",
     "send_campaign": "digest.deliver.sender", "Context": "digest.app.context",
     "Store": "digest.store", "open_store": "digest.store", "Audience": "digest.store",
     "MemoryTransport": "digest.deliver.transport", "Outcome": "digest.deliver.transport",
     "SMTPTransport": "digest.deliver.transport", "Transport": "digest.deliver.transport",
-    "build_issue": "digest.app.build", "load_issue": "digest.app.issue_folder", "send_to_lists": "digest.app.build",
+    "build_issue": "digest.app.build", "load_issue": "digest.app.issue_folder", "send_to_lists": "digest.app.send",
     "render_issue": "digest.render", "read_list": "digest.subscribers",
 }
 _HOME.update(dict.fromkeys(

@@ -1,4 +1,4 @@
-"""The pipeline as library calls, at the top of the library: build an issue folder, send an issue to lists.
+"""Building an issue folder, as a library call (sending is digest.app.send).
 
 Everything here works on a `Context` (the workspace with its settings, secret
 and store loaded once). The stages below know nothing of this module.
@@ -6,44 +6,34 @@ and store loaded once). The stages below know nothing of this module.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
-import threading
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digest.app.audiences import audience_for, find_campaign, resolve_lists, signed_up_members
+from digest.app.audiences import audience_for, resolve_lists, signed_up_members
 from digest.app.context import Context
 from digest.app.issue_folder import load_issue, write_issue_folder
 from digest.app.planning import PlanTarget, plan_target, sending_began
 from digest.app.weekly import Window, already_sent, fresh_articles, record_carried, stamp_cutoff, window_for
 from digest.collect import Collection, collect
 from digest.compose import sign_token, unsubscribe_url
-from digest.core.errors import ConfigError, DeliveryError, IssueError, NothingNewError, SourceError
+from digest.core.errors import ConfigError, IssueError, NothingNewError, SourceError
 from digest.core.model import Article, Issue, Rendered, Subscriber, TopNewsItem
+from digest.core.sourcespec import SourceSpec
 from digest.core.urls import redact
 from digest.curate import AlreadySent, CurateOptions, in_period, subject_line
 from digest.curate.dedupe import Merge, merge_duplicates
 from digest.curate.plan import Following, Planned, apply_plan, named_in_workspace
 from digest.curate.planfile import PLAN_NAME
-from digest.deliver.audience import AudienceRead, read_audience
-from digest.deliver.mailbox import embedded_mailbox
-from digest.deliver.sender import UNKNOWN_DELAY, SendOptions, SendReport, send_campaign
-from digest.deliver.transport import SMTPTransport, Transport
 from digest.render import PREVIEW_VALUES, render_issue
 from digest.render.contrast import theme_contrast_warnings
 from digest.render.intro import intro_text
-from digest.sources.config import SourceSpec
-from digest.store import Audience, Campaign, CampaignStatus
-from digest.store.base import owner_id
-from digest.subscribers import RowProblem
 
 if TYPE_CHECKING:
     from digest.sources.fetch import FetchReport
@@ -53,17 +43,13 @@ __all__ = [
     "PlanState",
     "build_issue",
     "gather_articles",
-    "send_to_lists",
     "audience_for",
-    "abandon_campaign",
-    "issue_number",
     "resolve_lists",
     "signed_up_members",
     "GMAIL_CLIP_BYTES",
     "WARN_BYTES",
     "MESSAGE_WARN_BYTES",
     "MESSAGE_MAX_BYTES",
-    "EMBEDDED_MAILBOX",
 ]
 
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail clips a message whose HTML is larger
@@ -72,7 +58,6 @@ WARN_BYTES = 90 * 1024
 # newsletter over 1 MB is almost certainly a mistake in a source or a template.
 MESSAGE_WARN_BYTES = 1024 * 1024
 MESSAGE_MAX_BYTES = 10 * 1024 * 1024
-EMBEDDED_MAILBOX = "the embedded mailbox (outbox/)"
 
 
 @dataclass
@@ -135,11 +120,12 @@ def gather_articles(ctx: Context, sources: Sequence[Path], *, web: Sequence[Sour
                           path=str(ctx.workspace.root / "digest.toml"))
     found = collect(sources, encoding=encoding, strict=strict) if sources else Collection()
     if fetched is None and web:
-        from digest.sources.fetch import fetch_sources
+        from digest.app.fetching import fetch_sources
 
         fetched = fetch_sources(ctx, web, offline=offline)
     if fetched is not None:
-        from digest.sources import articles_from, cache_of
+        from digest.app.fetching import cache_of
+        from digest.sources import articles_from
 
         got = articles_from(fetched, cache_of(ctx))
         if strict and got.errors:
@@ -376,112 +362,3 @@ def _issue_time(ctx: Context, issue: Issue) -> float:
 def _shows_intro(text: str, intro: str) -> bool:
     words = intro_text(intro).split()[:6]
     return not words or " ".join(words) in " ".join(text.split())
-
-
-async def send_to_lists(
-    ctx: Context,
-    folder: Path,
-    lists: Sequence[Path],
-    *,
-    options: SendOptions,
-    on_problem: Callable[[RowProblem], None],
-    tags: Sequence[str] = (),
-    where: Sequence[tuple[str, str]] = (),
-    transport: Transport | None = None,
-    stop: asyncio.Event | None = None,
-    on_progress: Callable[[SendReport], None] | None = None,
-    on_start: Callable[[str, CampaignStatus], None] | None = None,
-    on_notice: Callable[[str], None] | None = None,
-) -> SendReport:
-    """Send the issue to the campaign of these lists and segment, reading them as sending goes on.
-
-    Several of these may run at once on one campaign (two terminals, cron
-    overlaps, `--worker` on other hosts): they share the work through the
-    store's claims and never send a row twice.
-    """
-    settings = ctx.settings
-    _, rendered = load_issue(folder)
-    if not lists:
-        raise ConfigError("give at least one --list FILE")
-    lists = resolve_lists(ctx, lists)
-    members = signed_up_members(ctx)
-    ctx.check_secret()  # every host of a shared store signs with the same key
-    smtp = settings.smtp
-    if smtp is not None and options.unknown_delay == UNKNOWN_DELAY:
-        # A tenth of the wait for the final reply, at most a minute: the first copy may still be on its way in.
-        options = replace(options, unknown_delay=min(60.0, smtp.data_timeout / 10))
-    # Refusals recorded while sending count like bounces, under the workspace's [bounces] policy.
-    options = replace(options, soft_limit=settings.bounces.soft_limit,
-                      soft_window=settings.bounces.soft_window_days * 86400.0)
-    audience = audience_for(ctx, lists, tags=tags, where=where)
-    list_name = "+".join(p.stem for p in lists) or "list"
-    skeleton = ctx.skeleton(rendered, list_name=list_name)
-    store = ctx.store
-    if options.worker:
-        campaign = await _wait_for_campaign(ctx, rendered.number, audience, options, stop, on_notice)
-    else:
-        campaign = await asyncio.to_thread(store.open_campaign, rendered.number, audience.key, audience.describe())
-    if campaign.closed:
-        raise ConfigError(f"the campaign of issue {rendered.number} for {audience.describe()} was abandoned: "
-                          "nothing more is sent for it")
-
-    def reader(halt: threading.Event) -> AudienceRead:
-        """Journal the audience (in a thread) while the pool sends."""
-        return read_audience(store, campaign, lists, message_id=skeleton.message_id, owner=owner_id("reader"),
-                             lease=options.lease, on_problem=on_problem, stop=halt, tags=tags, where=where,
-                             members=members)
-
-    async with AsyncExitStack() as stack:
-        where_to = transport.describe() if transport is not None else ""
-        if transport is None:
-            smtp = settings.smtp
-            if smtp is None:
-                smtp = await stack.enter_async_context(embedded_mailbox(ctx.workspace.outbox))
-                where_to = EMBEDDED_MAILBOX
-            transport = SMTPTransport(smtp)
-            where_to = where_to or transport.describe()
-        if on_start:
-            on_start(where_to, await asyncio.to_thread(store.campaign_status, campaign, now=time.time()))
-        return await send_campaign(store=store, campaign=campaign, skeleton=skeleton, transport=transport,
-                                   sender=settings.newsletter.sender_address, options=options,
-                                   reader=None if options.worker else reader, stop=stop, on_progress=on_progress)
-
-
-def abandon_campaign(ctx: Context, folder: Path, lists: Sequence[Path], *, tags: Sequence[str] = (),
-                     where: Sequence[tuple[str, str]] = ()) -> tuple[Campaign, int]:
-    """Close the campaign of this issue and audience for good; (the campaign, how many were left unsent).
-
-    The lists need not exist any more: any campaign `digest status` shows can be closed.
-    """
-    number = issue_number(folder)
-    campaign, audience = find_campaign(ctx, number, lists, tags=tags, where=where)
-    if campaign is None:
-        raise ConfigError(f"no campaign of issue {number} for {audience.describe()} to abandon")
-    ctx.store.cancel_schedule(campaign.id)  # a sender waiting for it stops; status no longer lists it
-    return campaign, ctx.store.close_campaign(campaign.id)
-
-
-def issue_number(folder: Path) -> int:
-    """The number of a built issue folder (or of `issues/<n>/`, built or not)."""
-    if folder.name.isdigit() and not (folder / "issue.json").is_file():
-        return int(folder.name)
-    issue, _ = load_issue(folder)
-    return issue.number
-
-
-async def _wait_for_campaign(ctx: Context, issue: int, audience: Audience, options: SendOptions,
-                             stop: asyncio.Event | None, on_notice: Callable[[str], None] | None) -> Campaign:
-    """A worker joins a campaign another sender starts; it waits up to one lease for it to appear."""
-    waited = 0.0
-    while True:
-        campaign = await asyncio.to_thread(ctx.store.find_campaign, issue, audience.key)
-        if campaign is not None:
-            return campaign
-        if waited == 0 and on_notice is not None:
-            on_notice(f"Waiting up to {options.lease:.0f} s for a digest send of issue {issue} to "
-                      f"{audience.describe()} to start the campaign…")
-        if waited >= options.lease or (stop is not None and stop.is_set()):
-            raise DeliveryError(f"no campaign of issue {issue} for {audience.describe()} has been started; "
-                                "run digest send without --worker first (on any host)")
-        await asyncio.sleep(options.poll)
-        waited += options.poll

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.core.model import Rendered
-from digest.core.settings import Settings, Workspace, load_settings
+from digest.core.settings import Settings, load_settings
+from digest.core.workspace import Workspace
 from digest.store import Store, open_store
 
 if TYPE_CHECKING:
@@ -55,10 +56,11 @@ class Context:
     def database_location(self) -> str:
         """DIGEST_DATABASE_URL, else [state] url, else the workspace's SQLite file."""
         from digest.core.errors import ConfigError
+        from digest.core.settingscheck import DATABASE_URL_SCHEMES
 
         env = os.environ.get(DATABASE_URL_ENV)
         if env is not None and env.strip():
-            if not env.strip().startswith(("postgresql://", "postgres://")):
+            if not env.strip().startswith(DATABASE_URL_SCHEMES):
                 # Never a path: a mistyped URL must not quietly become a new, empty SQLite ledger
                 # (and its text, password included, a file name). Its value is never printed.
                 raise ConfigError(f"{DATABASE_URL_ENV} must be a postgresql:// URL (unset it for the workspace's "
@@ -78,12 +80,10 @@ class Context:
         key; a host without `.digest/secret` (or DIGEST_SECRET) would otherwise make its own and
         send links the others reject. The store keeps a fingerprint of the first key it saw.
         """
-        import hashlib
-        import hmac
-
         from digest.core.errors import StateError
+        from digest.core.signing import keyed_hex
 
-        mine = hmac.new(self.secret, b"digest: which key signs this workspace's tokens", hashlib.sha256).hexdigest()
+        mine = keyed_hex(self.secret, b"digest: which key signs this workspace's tokens")
         if self.store.agree_on("secret-fingerprint", mine[:32]) != mine[:32]:
             raise StateError("this process's token key (DIGEST_SECRET or .digest/secret) is not the one the store "
                              "has been used with: copy .digest/secret from the first host (or set the same "

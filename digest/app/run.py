@@ -47,7 +47,7 @@ from digest.store.runlocks import RunLock
 from digest.store.schedules import Schedule
 
 if TYPE_CHECKING:
-    from digest.sources.config import SourceSpec
+    from digest.core.sourcespec import SourceSpec
     from digest.sources.fetch import FetchReport
 
 __all__ = ["RUN_LEASE", "MAX_LATE", "AnotherRunAtWork", "RunLockLost", "RunLease", "run_lock", "run_lock_name",
@@ -170,7 +170,7 @@ def fetch_configured_sources(ctx: Context, specs: Sequence[SourceSpec]) -> Fetch
     """
     if not specs:
         return None
-    from digest.sources.fetch import fetch_sources
+    from digest.app.fetching import fetch_sources
 
     return fetch_sources(ctx, specs)
 

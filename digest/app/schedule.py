@@ -1,5 +1,8 @@
 """Scheduled sending: `--at` read in the newsletter's time zone, recorded in the store, waited for, then sent.
 
+A mode of the one send (digest.app.send.send): this module reads the time,
+records it and waits; the send itself is the same.
+
 The schedule lives in the store with the campaign, so it outlives the process
 that made it: a sender started again (after a reboot, by cron, on another
 host sharing PostgreSQL) finds it and waits for the same time. Waiting happens
@@ -16,22 +19,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from digest.app.audiences import audience_for, find_campaign, resolve_lists
-from digest.app.build import send_to_lists
+from digest.app.audiences import find_campaign
 from digest.app.context import Context
-from digest.app.issue_folder import load_issue
 from digest.core.errors import ConfigError
 from digest.deliver.leases import local_owner_is_dead
-from digest.deliver.sender import SendOptions, SendReport
-from digest.deliver.transport import Transport
-from digest.store import CampaignStatus
 from digest.store.base import owner_id
 from digest.store.schedules import Schedule
-from digest.subscribers import RowProblem
 
-__all__ = ["SendTime", "ScheduledSend", "parse_send_time", "describe_wait", "wait_for_schedule", "send_when_due",
+if TYPE_CHECKING:
+    from digest.app.send import SendRequest
+
+__all__ = ["SendTime", "parse_send_time", "describe_wait", "wait_for_schedule", "record_schedule",
            "cancel_scheduled", "duration", "waiter_alive", "GRACE"]
 
 _FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
@@ -57,15 +58,6 @@ class SendTime:
     def local_day(self) -> date:
         """The day it goes out, in the newsletter's zone (the issue's date when sent --at this time)."""
         return date.fromisoformat(self.local[:10])
-
-
-@dataclass
-class ScheduledSend:
-    """How `send_when_due` ended: sent (with the send's report), cancelled, or stopped while waiting."""
-
-    state: str  # "sent" | "cancelled" | "stopped"
-    schedule: Schedule | None = None
-    report: SendReport | None = None
 
 
 _DAYS = ("mon", "tues", "wednes", "thurs", "fri", "satur", "sun")
@@ -240,15 +232,15 @@ async def wait_for_schedule(ctx: Context, campaign_id: int, *, stop: asyncio.Eve
         await asyncio.to_thread(store.stop_waiting, campaign_id, owner=owner)
 
 
-def _record(ctx: Context, number: int, lists: Sequence[Path], at: SendTime | None, tags: Sequence[str],
-            where: Sequence[tuple[str, str]]) -> Schedule | None:
-    """Record `at` for the campaign; without it, the schedule already waiting (if any)."""
-    store = ctx.store
-    audience = audience_for(ctx, lists, tags=tags, where=where)  # lists resolved by the caller
+def record_schedule(request: SendRequest) -> Schedule | None:
+    """Record the request's `at` for its campaign; without one, the schedule already waiting (if any)."""
+    store = request.ctx.store
+    audience = request.audience
+    at = request.at
     if at is not None:
-        campaign = store.open_campaign(number, audience.key, audience.describe())
+        campaign = store.open_campaign(request.number, audience.key, audience.describe())
         return store.schedule_campaign(campaign.id, send_at=at.at, timezone=at.zone, local_time=at.local)
-    found = store.find_campaign(number, audience.key)
+    found = store.find_campaign(request.number, audience.key)
     schedule = store.schedule_of(found.id) if found is not None else None
     return schedule if schedule is not None and schedule.state == "scheduled" else None
 
@@ -268,50 +260,3 @@ def cancel_scheduled(ctx: Context, number: int, lists: Sequence[Path], *, tags: 
                           + (f" (scheduled: {'; '.join(others)})" if others else ""))
     ctx.store.cancel_schedule(campaign.id)
     return schedule
-
-
-async def send_when_due(
-    ctx: Context,
-    folder: Path,
-    lists: Sequence[Path],
-    *,
-    options: SendOptions,
-    on_problem: Callable[[RowProblem], None],
-    at: SendTime | None = None,
-    tags: Sequence[str] = (),
-    where: Sequence[tuple[str, str]] = (),
-    transport: Transport | None = None,
-    stop: asyncio.Event | None = None,
-    cancel: asyncio.Event | None = None,
-    clock: Callable[[], float] = time.time,
-    poll: float = 30.0,
-    on_waiting: Callable[[Schedule], None] | None = None,
-    on_due: Callable[[Schedule], None] | None = None,
-    on_progress: Callable[[SendReport], None] | None = None,
-    on_start: Callable[[str, CampaignStatus], None] | None = None,
-    on_notice: Callable[[str], None] | None = None,
-) -> ScheduledSend:
-    """Send the issue to the lists, at `at` or at the time already scheduled for them (if any), else now.
-
-    `cancel` cancels a schedule being waited for; `stop` stops waiting (the
-    schedule stays) or, once sending, stops the send as `send_to_lists` does.
-    """
-    stop = stop or asyncio.Event()
-    cancel = cancel or asyncio.Event()
-    issue, _ = load_issue(folder)
-    # The lists are resolved (and checked) before a schedule is recorded: a mistyped list fails now,
-    # not hours later, and the schedule names the campaign the send will use.
-    lists = await asyncio.to_thread(resolve_lists, ctx, lists)
-    schedule = await asyncio.to_thread(_record, ctx, issue.number, lists, at, tags, where)
-    if schedule is not None:
-        waiting = schedule
-        outcome = await wait_for_schedule(ctx, schedule.campaign, stop=stop, cancel=cancel, clock=clock, poll=poll,
-                                          on_waiting=(lambda: on_waiting(waiting)) if on_waiting else None)
-        if outcome != "due":
-            return ScheduledSend(outcome, schedule)
-        if on_due:
-            on_due(schedule)
-    report = await send_to_lists(ctx, folder, lists, options=options, on_problem=on_problem, tags=tags, where=where,
-                                 transport=transport, stop=stop, on_progress=on_progress, on_start=on_start,
-                                 on_notice=on_notice)
-    return ScheduledSend("sent", schedule, report)

@@ -3,6 +3,6 @@
 Signups (double opt-in), VERP return paths, delivery status notifications
 (RFC 3464), non-standard bounces (flufl.bounce), complaint reports (ARF,
 RFC 5965) and mailto unsubscribes become suppressions and confirmed members
-in the store. Modules are imported where used: `policy` and `verp` are pure
-and light, the sender imports them.
+in the store. Modules are imported where used: `policy` is pure and light, the
+sender imports it; the VERP tokens themselves are signed in digest.core.verp.
 """

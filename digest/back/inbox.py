@@ -28,7 +28,7 @@ from digest.back.process import Outcome, Policy, process_batch
 from digest.core.errors import ConfigError, DeliveryError, StateError
 from digest.core.settings import InboxSettings
 from digest.deliver.transport import is_loopback
-from digest.store import Store
+from digest.store.protocol import BackStore
 
 __all__ = ["InboxReport", "process_maildir", "process_imap", "PROCESSED_FOLDER", "PROCESSED_KEYWORD", "JUDGED_KEYWORD"]
 
@@ -72,7 +72,7 @@ def _maildir_files(root: Path) -> Iterator[Path]:
                 yield folder / name
 
 
-def process_maildir(root: Path, *, store: Store, policy: Policy,
+def process_maildir(root: Path, *, store: BackStore, policy: Policy,
                     on_outcome: Callable[[str, Outcome], None] | None = None) -> InboxReport:
     """Process every message in a Maildir's new/ and cur/; file handled ones into `.Processed/cur/`."""
     if not (root / "new").is_dir() or not (root / "cur").is_dir():
@@ -169,7 +169,7 @@ class _Session:
     """One run over an IMAP folder: the connection, where handled mail goes, how judged mail is remembered."""
 
     client: Any
-    store: Store
+    store: BackStore
     policy: Policy
     report: InboxReport
     on_outcome: Callable[[str, Outcome], None] | None
@@ -209,7 +209,7 @@ class _Session:
         self.remember(left)
 
 
-def process_imap(settings: InboxSettings, *, store: Store, policy: Policy,
+def process_imap(settings: InboxSettings, *, store: BackStore, policy: Policy,
                  on_outcome: Callable[[str, Outcome], None] | None = None, reread: bool = False) -> InboxReport:
     """Process the IMAP folder, newest mail first: handled mail moved (or flagged), the rest left where it
     is and remembered as judged, so the next run reads only what is new (`reread` reads it all again).

@@ -42,7 +42,7 @@ from digest.back.notices import (
 from digest.back.plain import embedded_fields, inline_copy
 from digest.back.policy import HARD, REFUSED, SOFT, classify_reply
 from digest.back.reasons import AFTER_DATA, reason_of
-from digest.back.verp import UNSUBSCRIBE_TAG, VerpToken, find_token
+from digest.core.verp import UNSUBSCRIBE_TAG, VerpToken, find_token
 
 __all__ = ["Finding", "Report", "parse_report", "worst", "MAX_MESSAGE", "OUR_MESSAGE_ID", "COMPLAINT_TYPES"]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 
 from digest.back.reasons import KIND_OF, reason_of
+from digest.core.status import enhanced_status
 
 __all__ = ["HARD", "SOFT", "REFUSED", "enhanced_status", "classify_status", "classify_reply", "rcpt_refusal_kind"]
 
@@ -31,11 +32,6 @@ _ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 # Amazon SES: "5.1.0 - Unknown address error 550-'5.2.2 <x>... Mailbox Full' (delivery attempts: 0)".
 _WRAPPER = re.compile(r"^\s*(?:smtp;\s*)?\d\.\d{1,3}\.\d{1,3}\s+-\s+[A-Za-z ]{1,40}\berror\s+(\d{3}[- ].*)$", re.DOTALL)
 _SMTP_CODE = re.compile(r"(?<!\d)([245]\d\d)(?:[ -]|$)")
-
-def enhanced_status(text: str) -> str | None:
-    """The first RFC 3463 status code (`5.1.1`) in a reply or diagnostic, if any."""
-    match = _ENHANCED.search(text or "")
-    return ".".join(match.groups()) if match else None
 
 
 def _is_generic(status: str) -> bool:

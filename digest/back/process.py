@@ -17,9 +17,9 @@ from digest.back.parse import MAX_ADDRESSES, Finding, Report, parse_report, wors
 from digest.back.policy import HARD, REFUSED, SOFT
 from digest.compose.tokens import TokenError, verify_token
 from digest.core.settings import Settings
-from digest.store import Store
 from digest.store.bounces import BounceEvent, BounceVerdict, Delivery
 from digest.store.issues import email_key
+from digest.store.protocol import BackStore
 
 __all__ = ["Outcome", "Policy", "process_message", "process_batch", "HANDLED"]
 
@@ -83,7 +83,7 @@ class _Target:
     list_name: str = ""  # the list a signed unsubscribe token names
 
 
-def _verified_targets(report: Report, store: Store, policy: Policy, known: dict[int, Delivery]) -> list[_Target]:
+def _verified_targets(report: Report, store: BackStore, policy: Policy, known: dict[int, Delivery]) -> list[_Target]:
     """The readers this report provably concerns (a bounded number of lookups: parse_report caps the
     tokens and Message-IDs one message may name)."""
     targets: list[_Target] = []
@@ -149,7 +149,7 @@ def _finding_for(report: Report, target: _Target) -> Finding | None:
     return replace(other, email=target.email)
 
 
-def _plan(report: Report, store: Store, policy: Policy, known: dict[int, Delivery]) -> Outcome | list[BounceEvent]:
+def _plan(report: Report, store: BackStore, policy: Policy, known: dict[int, Delivery]) -> Outcome | list[BounceEvent]:
     """The events a report records, or its final outcome when it records none."""
     if report.category == "unrecognised":
         return Outcome("unrecognised", why=report.why)
@@ -181,7 +181,7 @@ def _plan(report: Report, store: Store, policy: Policy, known: dict[int, Deliver
     return events
 
 
-def process_batch(messages: Sequence[tuple[bytes, Sequence[str]]], *, store: Store, policy: Policy,
+def process_batch(messages: Sequence[tuple[bytes, Sequence[str]]], *, store: BackStore, policy: Policy,
                   clock: Callable[[], float] = time.time) -> list[Outcome]:
     """Classify messages (bytes, envelope recipients) and apply them in one transaction; one outcome each.
 
@@ -209,7 +209,7 @@ def process_batch(messages: Sequence[tuple[bytes, Sequence[str]]], *, store: Sto
     return outcomes
 
 
-def process_message(raw: bytes, *, store: Store, policy: Policy, envelope_to: Sequence[str] = (),
+def process_message(raw: bytes, *, store: BackStore, policy: Policy, envelope_to: Sequence[str] = (),
                     clock: Callable[[], float] = time.time) -> Outcome:
     """Classify one incoming message and apply it to the store; idempotent per message."""
     return process_batch([(raw, envelope_to)], store=store, policy=policy, clock=clock)[0]

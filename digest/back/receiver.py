@@ -39,7 +39,7 @@ from digest.back.parse import MAX_MESSAGE
 from digest.back.process import Outcome, Policy, process_message
 from digest.core.errors import DigestError, StateError
 from digest.deliver.mailbox import serve_smtp
-from digest.store import Store
+from digest.store.protocol import BackStore
 
 __all__ = ["BounceReceiver", "serve_receiver"]
 
@@ -50,7 +50,7 @@ BACKPRESSURE = 5.0  # seconds a session waits for a place in the queue before it
 class BounceReceiver:
     """aiosmtpd handler: the bounce mailbox only; keep, then apply."""
 
-    def __init__(self, maildir: Path, *, store: Store, policy: Policy,
+    def __init__(self, maildir: Path, *, store: BackStore, policy: Policy,
                  on_outcome: Callable[[Outcome], None] | None = None, queue_size: int = _QUEUE,
                  backpressure: float = BACKPRESSURE) -> None:
         self.maildir = maildir

@@ -14,26 +14,25 @@ configured relay or the embedded mailbox, and is DKIM-signed when [dkim] is.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import html
 import re
 import secrets
 import time
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate
+from pathlib import Path
+from typing import Protocol
 
 from markupsafe import Markup
 
-from digest.app.context import Context
-from digest.back.verp import confirm_token as verp_confirm_token
-from digest.back.verp import verp_address
 from digest.compose import ComposedMessage
-from digest.core.errors import DeliveryError
+from digest.core import signing
+from digest.core.settings import Settings, SignupSettings
+from digest.core.verp import confirm_token as verp_confirm_token
+from digest.core.verp import verp_address
+from digest.core.workspace import Workspace
 from digest.render import compile_mjml, fill_markers, inline_css, template_dirs
 from digest.render.environment import make_environment
 from digest.store.issues import email_key
@@ -56,18 +55,18 @@ class LinkToken:
     def valid_for(self, secret: bytes, email: str, *, now: float) -> bool:
         """True when we signed it for this address and it has not expired (constant-time compare)."""
         expected = _mac(secret, self.signup, self.expires, email_key(email))
-        return hmac.compare_digest(self.mac, expected) and now <= self.expires
+        return signing.same(self.mac, expected) and now <= self.expires
 
 
 def _mac(secret: bytes, signup: int, expires: int, key: str) -> bytes:
     payload = f"{signup:x}.{expires:x}\x00{key}".encode()
-    return hmac.new(secret, b"digest-confirm\x00" + payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    return signing.mac(secret, purpose=b"digest-confirm", payload=payload, size=_MAC_BYTES)
 
 
 def make_link_token(secret: bytes, signup: Signup) -> str:
     """The token of a signup's confirmation link."""
     expires = int(signup.expires_at)
-    mac = base64.urlsafe_b64encode(_mac(secret, signup.id, expires, email_key(signup.email))).rstrip(b"=").decode()
+    mac = signing.b64encode(_mac(secret, signup.id, expires, email_key(signup.email)))
     return f"{signup.id:x}.{expires:x}.{mac}"
 
 
@@ -87,25 +86,44 @@ def read_link_token(token: str) -> LinkToken | None:
     if match is None:
         return None
     signup, expires, mac = match.groups()
-    data = base64.urlsafe_b64decode(mac + "==")
-    if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != mac:
+    try:
+        data = signing.b64decode(mac)
+    except ValueError:
         return None
     return LinkToken(int(signup, 16), int(expires, 16), data)
 
 
-def offered_lists(ctx: Context) -> tuple[str, ...]:
+class Workplace(Protocol):
+    """What the confirmation mail needs of a workspace (the app's Context is one)."""
+
+    @property
+    def settings(self) -> Settings:
+        """digest.toml, read and checked."""
+        ...
+
+    @property
+    def workspace(self) -> Workspace:
+        """The folder layout: templates, outbox."""
+        ...
+
+    @property
+    def secret(self) -> bytes:
+        """The key that signs links and return paths."""
+        ...
+
+
+def offered_lists(signup: SignupSettings, *, subscribers: Path) -> tuple[str, ...]:
     """The lists the form offers: [signup] lists, else the names of subscribers/*.csv, else "newsletter"."""
-    configured = ctx.settings.signup.lists
+    configured = signup.lists
     if configured:
         return configured
-    found = tuple(sorted(p.stem for p in ctx.workspace.subscribers.glob("*.csv")
+    found = tuple(sorted(p.stem for p in subscribers.glob("*.csv")
                          if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", p.stem)))
     return found or ("newsletter",)
 
 
-def limits_for(ctx: Context) -> SignupLimits:
+def limits_for(s: SignupSettings) -> SignupLimits:
     """The abuse limits [signup] sets."""
-    s = ctx.settings.signup
     return SignupLimits(per_address=s.per_address, per_client=s.per_client, max_pending=s.max_pending,
                         ttl=s.confirm_days * 86400.0)
 
@@ -113,7 +131,7 @@ def limits_for(ctx: Context) -> SignupLimits:
 class ConfirmationMail:
     """Renders the confirmation mail once per list and sends one per signup."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Workplace) -> None:
         self.ctx = ctx
         self.marker = "dgstc" + secrets.token_hex(6)
         self._rendered: dict[str, tuple[str, str, str]] = {}
@@ -154,7 +172,7 @@ class ConfirmationMail:
         message["To"] = signup.email
         message["Subject"] = subject
         message["Date"] = formatdate(usegmt=True)
-        nonce = hmac.new(self.ctx.secret, f"confirm\x1f{signup.id}".encode(), hashlib.sha256).hexdigest()[:24]
+        nonce = signing.keyed_hex(self.ctx.secret, f"confirm\x1f{signup.id}".encode(), chars=24)
         message_id = f"<digest.confirm.{signup.id}.{nonce}@{newsletter.domain}>"
         message["Message-ID"] = message_id
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: responders must not answer it
@@ -175,18 +193,8 @@ class ConfirmationMail:
 
     async def send(self, signup: Signup, url: str) -> None:
         """Send it through the relay, or the embedded mailbox; raise DeliveryError when refused."""
-        from digest.deliver.mailbox import embedded_mailbox
-        from digest.deliver.transport import SMTPTransport
+        from digest.deliver.outlet import send_one_message
 
         message = self.compose(signup, url)
-        async with AsyncExitStack() as stack:
-            smtp = self.ctx.settings.smtp
-            if smtp is None:
-                smtp = await stack.enter_async_context(embedded_mailbox(self.ctx.workspace.outbox))
-            connection = await SMTPTransport(smtp).connect()
-            try:
-                outcome = await connection.send(message, sender=message.sender)
-            finally:
-                await connection.close()
-        if outcome.status != "sent":
-            raise DeliveryError(f"{signup.email}: {outcome.code} {outcome.reply}")
+        await send_one_message(self.ctx.settings.smtp, outbox=self.ctx.workspace.outbox, message=message,
+                               sender=message.sender)

@@ -14,7 +14,7 @@ from digest.cli.output import printable, say
 from digest.cli.output import warn as warn
 from digest.core.about import DISTRIBUTION
 from digest.core.errors import DigestError
-from digest.core.settings import Workspace
+from digest.core.workspace import Workspace
 
 __all__ = ["main", "DigestGroup", "warn"]
 

@@ -16,10 +16,10 @@ from digest.app.context import Context
 from digest.cli.output import print_rich, printable, say, warn
 from digest.core.errors import ConfigError, IssueError, NothingNewError, SourceError
 from digest.core.model import Article
+from digest.core.sourcespec import SourceSpec
 from digest.curate import LEAD_RULE, CurateOptions
 from digest.curate.planfile import PLAN_NAME
 from digest.sources import check_url, is_url
-from digest.sources.config import SourceSpec
 
 __all__ = ["build", "collect_command", "period_from", "sources_or_default", "split_sources", "report_build"]
 

@@ -10,11 +10,12 @@ from typing import Any
 import click
 
 from digest.app.context import Context
+from digest.app.fetching import cache_of, fetch_sources
 from digest.cli.output import printable, say, warn
 from digest.core.errors import SourceError
-from digest.sources import cache_of, check_url
-from digest.sources.config import SourceSpec
-from digest.sources.fetch import FetchResult, fetch_sources
+from digest.core.sourcespec import SourceSpec
+from digest.sources import check_url
+from digest.sources.fetch import FetchResult
 
 __all__ = ["fetch", "describe", "InOrder", "PRUNE_GRACE"]
 

@@ -11,27 +11,17 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import sys
 from typing import Any
 
 import click
 
+from digest.core.text import printable
+
 __all__ = ["say", "warn", "printable", "stdout_closed", "print_rich"]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _closed = {"out": False, "err": False}
 _GONE = (errno.EPIPE, errno.ECONNRESET, errno.EIO)  # the reader left: a closed pipe, socket or terminal
-
-
-def printable(text: object) -> str:
-    """The text with every control character (ESC, BEL, CR, bidi overrides …) shown as an escape.
-
-    Lone surrogates (bytes a decoder could not read) are spelled out too: a terminal takes UTF-8 only.
-    """
-    text = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", text)
 
 
 def _silence(err: bool) -> None:

@@ -1,4 +1,4 @@
-"""`digest send` and `digest status`: thin shells over `digest.app.build` and the store."""
+"""`digest send`: options parsed, the send handed to `digest.app.send`, what happens printed."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
+from digest.app import send as sending
 from digest.app.context import Context
 from digest.app.issue_folder import latest_issue, load_issue, plan_edited_since_build
-from digest.app.schedule import ScheduledSend, SendTime, describe_wait, parse_send_time
+from digest.app.schedule import SendTime, describe_wait, parse_send_time
+from digest.app.send import ScheduledSend, SendListener, SendRequest, dry_run_send, send_request
 from digest.cli.output import print_rich, printable, say, stdout_closed, warn
 from digest.core import aio
 from digest.core.errors import ConfigError, DeliveryError
@@ -25,7 +28,7 @@ from digest.store import CampaignStatus
 from digest.store.schedules import Schedule
 from digest.subscribers import RowProblem
 
-__all__ = ["send", "deliver", "warn_stale_plan"]
+__all__ = ["send", "deliver", "deliver_request", "warn_stale_plan"]
 
 
 def _where(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -141,20 +144,12 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
     if at and (test_to or dry_run):
         raise ConfigError("--at schedules a send; it cannot be combined with --test-to or --dry-run")
     if test_to:
-        from digest.deliver.testsend import send_one
+        from digest.app.testsend import send_one
 
         say(printable(aio.run(send_one(ctx, folder, test_to)).capitalize()))
         return
     if not lists:
         raise ConfigError("give at least one --list FILE (or --test-to ADDRESS)")
-    from digest.app.audiences import resolve_lists
-
-    paths = resolve_lists(ctx, lists)  # names and paths, checked before anything is recorded
-    if dry_run:
-        _dry_run(ctx, folder, paths, tags, _where(where), limit=limit, retry_failed=retry_failed,
-                 retry_unknown=retry_unknown)
-        return
-
     options = SendOptions(concurrency=concurrency, rate=rate, max_attempts=max_attempts, retry_failed=retry_failed,
                           retry_unknown=retry_unknown, limit=limit, lease=lease, worker=worker)
     when = parse_send_time(at, ctx.settings.newsletter.timezone) if at else None
@@ -166,7 +161,12 @@ def send(ctx: Context, issue_dir: Path | None, lists: tuple[Path, ...], tags: tu
         problem = date_for_send(ctx, folder, when.local_day)  # the issue is dated the day it goes out
         if problem:
             warn(problem)
-    deliver(ctx, folder, paths, options=options, tags=tags, where=_where(where), at=when)
+    # The issue loaded and the lists resolved (and checked) once, before anything is recorded.
+    request = send_request(ctx, folder, lists, options=options, tags=tags, where=_where(where))
+    if dry_run:
+        _dry_run(request)
+        return
+    deliver_request(replace(request, at=when))
 
 
 async def _halted(halt: threading.Event, terminate: Callable[[], None]) -> None:
@@ -187,8 +187,8 @@ def warn_stale_plan(folder: Path) -> None:
 def _close(ctx: Context, folder: Path, lists: tuple[Path, ...], tags: tuple[str, ...], where: list[tuple[str, str]],
            *, abandon: bool, cancel: bool) -> None:
     """--abandon and --cancel: on the campaign of these lists, whether their files still exist or not."""
-    from digest.app.build import abandon_campaign, issue_number
     from digest.app.schedule import cancel_scheduled
+    from digest.app.send import abandon_campaign, issue_number
 
     if abandon and cancel:
         raise ConfigError("--abandon already cancels any schedule; give one of --abandon and --cancel")
@@ -205,6 +205,73 @@ def _close(ctx: Context, folder: Path, lists: tuple[Path, ...], tags: tuple[str,
         "recipient(s) left unsent; nothing more is sent for it.")
 
 
+class _Printer(SendListener):
+    """The send as the terminal sees it: a progress bar or lines, the schedule, the rows left out."""
+
+    def __init__(self, *, waiting: bool) -> None:
+        self.progress = _Progress()
+        self.waiting = waiting  # from the start with --at: a Ctrl-C before the wait begins cancels too
+
+    def on_start(self, where: str, status: CampaignStatus) -> None:
+        self.progress.start(where, status)
+
+    def on_progress(self, report: SendReport) -> None:
+        self.progress.update(report)
+
+    def on_problem(self, problem: RowProblem) -> None:
+        warn(f"left out {problem}")
+
+    def on_notice(self, text: str) -> None:
+        say(text)
+
+    def on_waiting(self, schedule: Schedule) -> None:
+        self.waiting = True
+        say(f"Scheduled: issue {schedule.issue} to {printable(schedule.audience)} for "
+            f"{describe_wait(schedule, now=time.time())}. Waiting; Ctrl-C cancels the schedule.")
+
+    def on_due(self, schedule: Schedule) -> None:
+        self.waiting = False
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        now = datetime.now(ZoneInfo(schedule.timezone))
+        late = f" (scheduled for {schedule.local_time})" if time.time() - schedule.send_at >= 60 else ""
+        say(f"It is {now:%Y-%m-%d %H:%M} {schedule.timezone}{late}: sending.")
+
+
+def _signals(printer: _Printer, stop: asyncio.Event, cancel: asyncio.Event) -> Callable[[], None]:
+    """Ctrl-C and SIGTERM wired to the send; returns `terminate` (what SIGTERM does)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def interrupt() -> None:
+        if printer.waiting:
+            cancel.set()
+        elif stop.is_set() and task is not None:
+            task.cancel()  # in-flight messages stay pending in the journal: sent again on resume
+        else:
+            say("\nStopping: finishing the messages in flight (Ctrl-C again to stop now)", err=True)
+            stop.set()
+
+    def terminate() -> None:
+        if printer.waiting or not stop.is_set():
+            if not printer.waiting:
+                say("\nStopping: finishing the messages in flight (SIGTERM)", err=True)
+            stop.set()  # waiting: a reboot or `systemctl stop`; the schedule stays for the next start
+        elif task is not None:
+            task.cancel()
+
+    # A closed terminal (SIGHUP) must not stop a send half-way: it goes on, its output dropped.
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    for sig, handler in ((signal.SIGINT, interrupt), (signal.SIGTERM, terminate)):
+        try:
+            loop.add_signal_handler(sig, handler)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (tests) or not supported here
+    return terminate
+
+
 def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptions, tags: tuple[str, ...] = (),
             where: list[tuple[str, str]] | None = None, at: SendTime | None = None,
             halt: threading.Event | None = None) -> None:
@@ -215,78 +282,37 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
     and a second one stops at once. `halt` (set from another thread: a run that
     lost its lock) stops like SIGTERM.
     """
-    from digest.app.schedule import send_when_due
+    deliver_request(send_request(ctx, folder, lists, options=options, tags=tags, where=where or [], at=at), halt=halt)
 
-    def problem(p: RowProblem) -> None:
-        """Report a left-out row as it is read."""
-        warn(f"left out {p}")
 
-    progress = _Progress()
-    waiting = {"now": at is not None}  # from the start with --at: a Ctrl-C before the wait begins cancels too
-
-    def on_waiting(schedule: Schedule) -> None:
-        waiting["now"] = True
-        say(f"Scheduled: issue {schedule.issue} to {printable(schedule.audience)} for "
-            f"{describe_wait(schedule, now=time.time())}. Waiting; Ctrl-C cancels the schedule.")
-
-    def on_due(schedule: Schedule) -> None:
-        waiting["now"] = False
-        from datetime import datetime
-        from zoneinfo import ZoneInfo
-
-        now = datetime.now(ZoneInfo(schedule.timezone))
-        late = f" (scheduled for {schedule.local_time})" if time.time() - schedule.send_at >= 60 else ""
-        say(f"It is {now:%Y-%m-%d %H:%M} {schedule.timezone}{late}: sending.")
+def deliver_request(request: SendRequest, *, halt: threading.Event | None = None) -> None:
+    """`deliver` for a request already made."""
+    printer = _Printer(waiting=request.at is not None)
 
     async def run() -> ScheduledSend:
         stop, cancel = asyncio.Event(), asyncio.Event()
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-
-        def interrupt() -> None:
-            if waiting["now"]:
-                cancel.set()
-            elif stop.is_set() and task is not None:
-                task.cancel()  # in-flight messages stay pending in the journal: sent again on resume
-            else:
-                say("\nStopping: finishing the messages in flight (Ctrl-C again to stop now)", err=True)
-                stop.set()
-
-        def terminate() -> None:
-            if waiting["now"] or not stop.is_set():
-                if not waiting["now"]:
-                    say("\nStopping: finishing the messages in flight (SIGTERM)", err=True)
-                stop.set()  # waiting: a reboot or `systemctl stop`; the schedule stays for the next start
-            elif task is not None:
-                task.cancel()
-
-        # A closed terminal (SIGHUP) must not stop a send half-way: it goes on, its output dropped.
-        with contextlib.suppress(ValueError, OSError):
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        for sig, handler in ((signal.SIGINT, interrupt), (signal.SIGTERM, terminate)):
-            try:
-                loop.add_signal_handler(sig, handler)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass  # not the main thread (tests) or not supported here
+        terminate = _signals(printer, stop, cancel)
         watch = asyncio.ensure_future(_halted(halt, terminate)) if halt is not None else None
         try:
-            return await send_when_due(ctx, folder, lists, options=options, on_problem=problem, at=at, tags=tags,
-                                       where=where or [], stop=stop, cancel=cancel, on_waiting=on_waiting,
-                                       on_due=on_due, on_progress=progress.update, on_start=progress.start,
-                                       on_notice=say)
+            return await sending.send(request, printer, stop=stop, cancel=cancel)
         finally:
             if watch is not None:
                 watch.cancel()
-            progress.stop()
+            printer.progress.stop()
 
     try:
         outcome = aio.run(run())
     except asyncio.CancelledError:
         say("Stopped at once. The journal is intact: run the same command again to send the rest.", err=True)
         sys.exit(3)
+    _ended(outcome, worker=request.options.worker, halted=halt is not None and halt.is_set())
+
+
+def _ended(outcome: ScheduledSend, *, worker: bool, halted: bool) -> None:
+    """Say how the send ended; exit 3 when it is not done (SystemExit), raise what stopped it."""
     schedule, report = outcome.schedule, outcome.report
     if report is None:  # cancelled or stopped while waiting: nothing was sent
-        if halt is not None and halt.is_set() and outcome.state != "cancelled":
+        if halted and outcome.state != "cancelled":
             return  # a run that lost its lock: another run waits for the schedule now, and this one says so
         if schedule is not None and outcome.state == "cancelled":
             say(f"Cancelled: issue {schedule.issue} to {printable(schedule.audience)} is no longer scheduled; "
@@ -296,7 +322,7 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
                 f"{schedule.local_time} {schedule.timezone}; run the same command to wait again.")
         sys.exit(3)
     audience = report.audience
-    _summary(report, read_error=audience is not None and audience.error is not None, worker=options.worker)
+    _summary(report, read_error=audience is not None and audience.error is not None, worker=worker)
     if audience is not None and audience.left:
         say(f"{audience.left} recipient(s) no longer on the lists were taken out of the campaign (not sent).")
     if audience is not None and audience.error is not None:
@@ -304,7 +330,7 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
         raise audience.error
     if report.stopped:
         raise DeliveryError(report.stopped, retryable=False)
-    if report.interrupted and halt is not None and halt.is_set():
+    if report.interrupted and halted:
         return  # a run that lost its lock mid-send: the run that took over sends the rest, and this one says so
     if report.interrupted:
         say("Stopped. Nothing is lost: run the same command again to send the rest.")
@@ -313,18 +339,10 @@ def deliver(ctx: Context, folder: Path, lists: list[Path], *, options: SendOptio
         sys.exit(3)
 
 
-def _dry_run(ctx: Context, folder: Path, paths: list[Path], tags: tuple[str, ...],
-             where: list[tuple[str, str]], *, limit: int | None, retry_failed: bool, retry_unknown: bool) -> None:
-    from digest.app.audiences import signed_up_members
-    from digest.deliver.dryrun import dry_run
-
-    _, rendered = load_issue(folder)
-    skeleton = ctx.skeleton(rendered, list_name="+".join(p.stem for p in paths))
-    report = dry_run(ctx.store, skeleton, rendered.number, paths, tags=tags, where=where,
-                     members=signed_up_members(ctx), limit=limit, retry_failed=retry_failed,
-                     retry_unknown=retry_unknown,
-                     on_problem=lambda p: warn(f"left out {p}"),
-                     on_bad_message=lambda s, why: warn(f"{s.origin}:{s.line}: {s.email}: {why}"))
+def _dry_run(request: SendRequest) -> None:
+    """--dry-run: what a send would send now, and what it would leave out; nothing sent."""
+    report = dry_run_send(request, _Printer(waiting=False),
+                          on_bad_message=lambda s, why: warn(f"{s.origin}:{s.line}: {s.email}: {why}"))
     left_out = [f"{report.already_sent} already sent this issue", f"{report.suppressed} suppressed",
                 f"{report.duplicates} duplicate(s)"]
     if report.failed_before:

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from digest.collect.boilerplate import drop_read_more, drop_trailing_byline
 from digest.collect.feedlimit import MAX_FEED_ENTRIES, first_entries
+from digest.collect.formats import Format, register
 from digest.collect.pagemeta import normal_lang
 from digest.collect.promos import strip_image_junk
 from digest.collect.textio import clean_line
@@ -164,3 +165,17 @@ def parse_feed(text: str, *, path: str, warn: WarningSink | None = None, base: s
         where = f"{path}:{line}" if line else path
         warn(f"{where}: malformed feed ({reason}); kept the {len(articles)} entries feedparser recovered")
     return articles
+
+
+def _parse(text: str, *, path: str, warn: WarningSink | None = None, base: str = "") -> list[Article]:
+    return parse_feed(text, path=path, warn=warn, base=base)
+
+
+FORMAT = register(Format(
+    name="feed", kind="feed", order=10, sniff=looks_like_feed, parse=_parse,
+    suffixes=(".rss", ".atom", ".feed"), weak_suffixes=(".xml",),
+    content_types=("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
+                   "application/xml", "text/xml"),
+    accept=("application/rss+xml", "application/atom+xml", "application/rdf+xml;q=0.9", "application/xml;q=0.9",
+            "text/xml;q=0.9"),
+))

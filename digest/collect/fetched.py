@@ -8,8 +8,7 @@ from __future__ import annotations
 import dataclasses
 from email.message import Message
 
-from digest.collect.feed import looks_like_feed, parse_feed
-from digest.collect.htmlpage import looks_like_html, parse_html
+from digest.collect import formats
 from digest.collect.textio import decode
 from digest.core.errors import SourceError
 from digest.core.model import Article
@@ -17,9 +16,6 @@ from digest.core.urls import same_site
 
 __all__ = ["parse_fetched", "sniff_kind", "charset_of"]
 
-_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
-               "application/xml", "text/xml")
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def charset_of(content_type: str) -> str | None:
@@ -33,17 +29,8 @@ def charset_of(content_type: str) -> str | None:
 
 
 def sniff_kind(text: str, content_type: str) -> str:
-    """"feed" or "page": the body's start first, then the Content-Type."""
-    if looks_like_feed(text):
-        return "feed"
-    if looks_like_html(text):
-        return "page"
-    media = content_type.split(";")[0].strip().lower()
-    if media in _FEED_TYPES:
-        return "feed"
-    if media in _HTML_TYPES:
-        return "page"
-    raise SourceError(f"neither a feed nor an HTML page (Content-Type {media or 'missing'})")
+    """"feed" or "page": the body's start first, then the Content-Type (the registered formats decide)."""
+    return formats.for_body(text, content_type).kind
 
 
 def parse_fetched(data: bytes, *, url: str, content_type: str = "", kind: str = "auto",
@@ -71,16 +58,23 @@ def parse_fetched(data: bytes, *, url: str, content_type: str = "", kind: str = 
     if decoded.guessed and warn is not None:
         warn(f"{url}: no charset given and not UTF-8, decoded as {decoded.encoding}")
     text = decoded.text
-    if kind == "auto":
-        try:
-            kind = sniff_kind(text, content_type)
-        except SourceError as exc:
-            raise SourceError(exc.message, path=url) from None
-    if kind == "feed":
-        return parse_feed(text, path=url, warn=warn, base=url)
-    article = parse_html(text, path=url, warn=warn, base=url)
+    try:
+        fmt = formats.for_body(text, content_type) if kind == "auto" else formats.for_kind(kind)
+    except SourceError as exc:
+        raise SourceError(exc.message, path=url) from None
+    articles = fmt.parse(text, path=url, warn=warn, base=url)
+    if fmt.kind == "feed":
+        return articles
+    return [_own_site(article, url, warn) for article in articles]
+
+
+def _own_site(article: Article, url: str, warn: formats.WarningSink | None) -> Article:
+    """A page's article with its canonical URL, unless that is on another site: then the page's own URL.
+
+    A page must not claim to be another site's article: dedupe would let it replace that one.
+    """
     if article.url and not same_site(article.url, url):
         if warn is not None:
             warn(f"{url}: its canonical URL {article.url} is on another site; the page's own URL is used")
         article = dataclasses.replace(article, url="")
-    return [article if article.url else dataclasses.replace(article, url=url)]
+    return article if article.url else dataclasses.replace(article, url=url)

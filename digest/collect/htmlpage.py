@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from digest.collect.articlebody import Block, Body, body_blocks, count_words, plain_words
 from digest.collect.boilerplate import clean_title, drop_trailers, same_name, split_caption, title_parts
 from digest.collect.bylines import clean_byline, split_authors
+from digest.collect.formats import Format, register
 from digest.collect.pagemeta import page_authors, page_lang, page_title
 from digest.collect.promos import drop_promos, strip_initials
 from digest.collect.textio import clean_line
@@ -231,3 +232,15 @@ def parse_html(text: str, *, path: str, warn: Callable[[str], None] | None = Non
         subheadings=tuple(n for n, b in enumerate(kept) if b.kind == "head"),
         lang=page_lang(tree),
     )
+
+
+def _parse(text: str, *, path: str, warn: Callable[[str], None] | None = None, base: str = "") -> list[Article]:
+    return [parse_html(text, path=path, warn=warn, base=base)]
+
+
+FORMAT = register(Format(
+    name="html", kind="page", order=20, sniff=looks_like_html, parse=_parse, suffixes=(".html", ".htm"),
+    content_types=("text/html", "application/xhtml+xml"), accept=("text/html", "application/xhtml+xml;q=0.9"),
+    # A feed's URL may answer with a page (an article, or one that links to the feed): better than nothing.
+    fallback_accept="text/html;q=0.8",
+))

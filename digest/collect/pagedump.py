@@ -60,6 +60,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from digest.collect.formats import Format, register
 from digest.collect.promos import drop_promos, strip_initials
 from digest.collect.textio import clean_line
 from digest.core.errors import SourceError
@@ -268,3 +269,17 @@ def parse_page(text: str, *, path: str, warn: WarningSink | None = None) -> Arti
         paragraphs=tuple(body),
         top_news=tuple(top_news),
     )
+
+
+def _parse(text: str, *, path: str, warn: WarningSink | None = None, base: str = "") -> list[Article]:
+    # The last resort for files: said so when the text has none of the dialect's labels.
+    if warn is not None and not looks_like_page(text):
+        # Say what a page dump looks like: the label names alone meant nothing to a new user.
+        warn(f"{path}: not a feed or HTML, and no 'Position: …' or 'Source: name | date' line as a page dump "
+             "has; read as plain text anyway: first line the title, each other line a paragraph "
+             "(the format: docs/sources.md, Page dumps)")
+    return [parse_page(text, path=path, warn=warn)]
+
+
+FORMAT = register(Format(name="pagedump", kind="page", order=90, sniff=looks_like_page, parse=_parse,
+                         weak_suffixes=(".txt",), fallback=True))

@@ -10,7 +10,6 @@ length. No line of the result starts with '.', so DATA needs no dot-stuffing.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import html
 import re
 import secrets
@@ -22,14 +21,15 @@ from email.policy import SMTP
 from email.utils import formataddr, formatdate
 from urllib.parse import quote
 
-from digest.back.verp import message_token, unsubscribe_address, verp_address
 from digest.compose.dkim import DKIMSigner
 from digest.compose.qp import qp_encode, qp_value
 from digest.compose.subject import fold_subject, list_id_field
 from digest.compose.tokens import sign_token
+from digest.core import signing
 from digest.core.model import Rendered, Subscriber
 from digest.core.names import derive_list_id
 from digest.core.settings import Newsletter
+from digest.core.verp import message_token, unsubscribe_address, verp_address
 
 __all__ = ["ComposedMessage", "MessageSkeleton", "unsubscribe_url", "message_id_mac", "ESP_METADATA_HEADER"]
 
@@ -53,7 +53,7 @@ class ComposedMessage:
 
 def message_id_mac(secret: bytes, issue: int, email_key: str) -> str:
     """The signed part of an issue's Message-ID for one reader: `<digest.ISSUE.MAC@domain>`."""
-    return hmac.new(secret, f"{issue}\x1f{email_key}".encode(), hashlib.sha256).hexdigest()[:24]
+    return signing.keyed_hex(secret, f"{issue}\x1f{email_key}".encode(), chars=24)
 
 
 def unsubscribe_url(base_url: str, token: str) -> str:

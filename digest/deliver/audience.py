@@ -19,10 +19,11 @@ from pathlib import Path
 from digest.core.errors import DigestError, SubscriberError
 from digest.core.model import Subscriber
 from digest.deliver.leases import reap_dead_local_owners
-from digest.store import Campaign, Store
+from digest.store import Campaign
+from digest.store.protocol import AudienceStore
 from digest.subscribers import RowProblem, read_list
 
-__all__ = ["AudienceRead", "SignedUpMembers", "stream_subscribers", "fingerprint", "read_audience"]
+__all__ = ["AudienceRead", "SignedUpMembers", "Selection", "stream_subscribers", "fingerprint", "read_audience"]
 
 BATCH = 1000
 
@@ -48,7 +49,7 @@ class SignedUpMembers:
     The CSV file is optional: a list may live in the store alone.
     """
 
-    store: Store
+    store: AudienceStore
     folder: Path  # the workspace's subscribers/ folder
 
     def name_of(self, path: Path) -> str | None:
@@ -123,23 +124,31 @@ def fingerprint(lists: Sequence[Path], members: SignedUpMembers | None = None) -
     return "|".join(parts)
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Who a send is for: the lists (and their signed-up members), narrowed by tags and attributes."""
+
+    lists: Sequence[Path]
+    tags: Sequence[str] = ()
+    where: Sequence[tuple[str, str]] = ()
+    members: SignedUpMembers | None = None
+
+
 def read_audience(
-    store: Store,
+    store: AudienceStore,
     campaign: Campaign,
-    lists: Sequence[Path],
+    selection: Selection,
     *,
     message_id: Callable[[str], str],
     owner: str,
     lease: float,
     on_problem: Callable[[RowProblem], None],
     stop: threading.Event,
-    tags: Sequence[str] = (),
-    where: Sequence[tuple[str, str]] = (),
     clock: Callable[[], float] = time.time,
     poll: float = 0.5,
-    members: SignedUpMembers | None = None,
 ) -> AudienceRead:
     """Journal the audience in batches (run it in a thread); never raises a DigestError, returns it."""
+    lists, tags, where, members = selection.lists, selection.tags, selection.where, selection.members
     result = AudienceRead()
     generation = 0
     try:
@@ -205,7 +214,7 @@ def read_audience(
     return result
 
 
-def _flush(store: Store, campaign: Campaign, batch: list[tuple[Subscriber, str]],
+def _flush(store: AudienceStore, campaign: Campaign, batch: list[tuple[Subscriber, str]],
            message_id: Callable[[str], str], result: AudienceRead, generation: int) -> None:
     added, suppressed = store.enqueue(campaign, batch, message_id, generation=generation)
     result.added += added

@@ -7,17 +7,16 @@ left out, and nothing is journaled.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.policy import default as default_policy
-from pathlib import Path
 
 from digest.compose import MessageSkeleton
 from digest.core.model import Subscriber
-from digest.deliver.audience import SignedUpMembers, stream_subscribers
-from digest.store import Store
+from digest.deliver.audience import Selection, stream_subscribers
 from digest.store.campaigns import MAX_UNKNOWN_ATTEMPTS
+from digest.store.protocol import DryRunStore
 from digest.store.seen import SeenAddresses
 from digest.subscribers import RowProblem
 
@@ -59,16 +58,13 @@ def check_message(data: bytes) -> str | None:
 
 
 def dry_run(
-    store: Store,
+    store: DryRunStore,
     skeleton: MessageSkeleton,
     issue: int,
-    lists: Sequence[Path],
+    selection: Selection,
     *,
     on_problem: Callable[[RowProblem], None],
     on_bad_message: Callable[[Subscriber, str], None],
-    tags: Sequence[str] = (),
-    where: Sequence[tuple[str, str]] = (),
-    members: SignedUpMembers | None = None,
     limit: int | None = None,
     retry_failed: bool = False,
     retry_unknown: bool = False,
@@ -78,6 +74,7 @@ def dry_run(
     Every such message is composed; the first hundred and every thousandth are parsed back
     to check their structure (parsing each one is slow and finds nothing the sample does not).
     """
+    lists, tags, where, members = selection.lists, selection.tags, selection.where, selection.members
     report = DryRunReport()
     batch: list[tuple[Subscriber, str]] = []
     # Suppressed on the list they came through: counted at the end, unless another list reaches them.

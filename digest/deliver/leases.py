@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 
-from digest.store import Store
 from digest.store.base import host_id
+from digest.store.roles import CampaignJournal
 
 __all__ = ["reap_dead_local_owners", "local_owner_is_dead"]
 
@@ -34,7 +34,7 @@ def local_owner_is_dead(owner: str) -> bool:
     return False
 
 
-def reap_dead_local_owners(store: Store, campaign_id: int, *, now: float) -> int:
+def reap_dead_local_owners(store: CampaignJournal, campaign_id: int, *, now: float) -> int:
     """Expire the leases of this host's dead senders on the campaign (and end their runs); return how many."""
     dead = [owner for owner in store.holders(campaign_id, now=now) if local_owner_is_dead(owner)]
     for owner in dead:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from digest.core.errors import StateError
-from digest.store import Result, Store
+from digest.store import Result
+from digest.store.roles import CampaignJournal
 
 T = TypeVar("T")
 
@@ -42,7 +43,7 @@ async def in_store(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 class ResultWriter:
     """Collects results from the pool and commits them in batches."""
 
-    def __init__(self, store: Store, *, run: int, on_commit: Callable[[list[Result]], None] | None = None,
+    def __init__(self, store: CampaignJournal, *, run: int, on_commit: Callable[[list[Result]], None] | None = None,
                  clock: Callable[[], float] = time.time, limits: dict[str, Any] | None = None) -> None:
         self.store = store
         self.limits = limits or {}  # the bounce policy's soft limits, for refusals recorded with outcomes

@@ -1,11 +1,13 @@
 """Sources on the web: `[[sources]]` feeds and pages fetched politely, conditionally and safely into a cache.
 
-    report = fetch_sources(ctx)                  # or fetch_sources(ctx, offline=True)
-    found = articles_from(report, cache_of(ctx))  # a Collection, as collect() gives for files
+    report = fetch_all(specs, settings=fetch, store=store, cache=cache, agent=user_agent(base_url))
+    found = articles_from(report, cache)  # a Collection, as collect() gives for files
+
+(`digest.app.fetching.fetch_sources(ctx)` fills those in from a workspace.)
 
 Nothing here parses with a parser that fetches by itself: bodies are fetched
 here and parsed from bytes by `digest.collect`. The names load on first use,
-so reading digest.toml (which needs `digest.sources.config`) never imports the
+so reading digest.toml (which needs `digest.core.sourcespec`) never imports the
 HTTP client.
 """
 
@@ -17,42 +19,34 @@ from typing import TYPE_CHECKING, Any
 from digest.core.urls import is_url
 
 if TYPE_CHECKING:
-    from digest.app.context import Context
+    from digest.core.sourcespec import FetchSettings, SourceSpec, check_url
     from digest.sources.articles import articles_from
     from digest.sources.cache import BodyCache
-    from digest.sources.config import FetchSettings, SourceSpec, check_url
-    from digest.sources.fetch import FetchReport, FetchResult, fetch_sources, fetch_sources_async, user_agent
+    from digest.sources.fetch import FetchReport, FetchResult, fetch_all, fetch_all_async, user_agent
 
 __all__ = [
     "SourceSpec",
     "FetchSettings",
     "FetchReport",
     "FetchResult",
-    "fetch_sources",
-    "fetch_sources_async",
+    "fetch_all",
+    "fetch_all_async",
     "articles_from",
-    "cache_of",
+    "BodyCache",
     "check_url",
     "user_agent",
     "is_url",
 ]
 
 _WHERE = {
-    "SourceSpec": "config", "FetchSettings": "config", "check_url": "config",
-    "FetchReport": "fetch", "FetchResult": "fetch", "fetch_sources": "fetch", "fetch_sources_async": "fetch",
-    "user_agent": "fetch", "articles_from": "articles",
+    "SourceSpec": "core.sourcespec", "FetchSettings": "core.sourcespec", "check_url": "core.sourcespec",
+    "FetchReport": "sources.fetch", "FetchResult": "sources.fetch", "fetch_all": "sources.fetch",
+    "fetch_all_async": "sources.fetch", "user_agent": "sources.fetch", "articles_from": "sources.articles",
+    "BodyCache": "sources.cache",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
-        return getattr(importlib.import_module(f"digest.sources.{_WHERE[name]}"), name)
+        return getattr(importlib.import_module(f"digest.{_WHERE[name]}"), name)
     raise AttributeError(name)
-
-
-def cache_of(ctx: Context) -> BodyCache:
-    """The workspace's cache of fetched bodies (`.digest/cache/`)."""
-    from digest.sources.cache import BodyCache
-
-    return BodyCache(ctx.workspace.state_dir / "cache")
-

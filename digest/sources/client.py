@@ -26,17 +26,18 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
+from digest.collect.formats import accept_header
+from digest.core.sourcespec import FetchSettings
 from digest.core.urls import redact_in
-from digest.sources.config import FetchSettings
 from digest.sources.guard import GuardedBackend, RefusedAddress
 from digest.sources.transport import GuardedTransport, proxy_mounts, tls_context
 
 __all__ = ["Fetched", "FetchFailure", "HTTPClient", "retry_after_seconds", "header_value", "tls_context",
            "FEED_ACCEPT", "PAGE_ACCEPT"]
 
-FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
-               "text/xml;q=0.9, text/html;q=0.8, */*;q=0.5")
-PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+# What each kind of source asks for, from the registered formats (digest.collect.formats).
+FEED_ACCEPT = accept_header("feed")
+PAGE_ACCEPT = accept_header("page")
 _REDIRECTS = {301, 302, 303, 307, 308}
 
 #: Asked before each hop of a fetch: None to go on, or why the URL is not fetched.
@@ -209,29 +210,8 @@ class HTTPClient:
                                 current = target
                                 await _drain(response)
                                 continue
-                            if status == 304:
-                                if not (etag or last_modified):
-                                    raise FetchFailure("failed", "HTTP 304 to a request that had no validators",
-                                                       status=304)
-                                await _drain(response)
-                                return Fetched(url, current, 304, None,
-                                               etag=header_value(response.headers.get("etag")) or etag,
-                                               last_modified=header_value(response.headers.get("last-modified"))
-                                               or last_modified, moved_to=moved_to)
-                            if status in (429, 503):
-                                raise _RetryLater(status, retry_after_seconds(response.headers.get("retry-after")),
-                                                  response.reason_phrase)
-                            if status == 410:
-                                raise FetchFailure("gone", "HTTP 410 Gone: the source was removed; take it out "
-                                                   "of [[sources]]", status=410)
-                            if status != 200:
-                                raise FetchFailure("failed", f"HTTP {status} {response.reason_phrase}".strip(),
-                                                   status=status)
-                            body = await self._read_capped(response)
-                            return Fetched(url, current, 200, body, etag=header_value(response.headers.get("etag")),
-                                           last_modified=header_value(response.headers.get("last-modified")),
-                                           content_type=response.headers.get("content-type", ""),
-                                           moved_to=moved_to)
+                            return await self._answer(response, url, current, validators=(etag, last_modified),
+                                                      moved_to=moved_to)
                         finally:
                             await response.aclose()
                 except TimeoutError:
@@ -251,6 +231,30 @@ class HTTPClient:
                 except (httpx2.TransportError, httpx2.InvalidURL) as exc:
                     raise FetchFailure("failed", f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
         raise FetchFailure("failed", f"more than {settings.max_redirects} redirects")
+
+    async def _answer(self, response: httpx2.Response, url: str, current: str, *, validators: tuple[str, str],
+                      moved_to: str) -> Fetched:
+        """The final answer (not a redirect): the body, a 304, or why there is none."""
+        etag, last_modified = validators
+        status = response.status_code
+        if status == 304:
+            if not (etag or last_modified):
+                raise FetchFailure("failed", "HTTP 304 to a request that had no validators", status=304)
+            await _drain(response)
+            return Fetched(url, current, 304, None, etag=header_value(response.headers.get("etag")) or etag,
+                           last_modified=header_value(response.headers.get("last-modified")) or last_modified,
+                           moved_to=moved_to)
+        if status in (429, 503):
+            raise _RetryLater(status, retry_after_seconds(response.headers.get("retry-after")), response.reason_phrase)
+        if status == 410:
+            raise FetchFailure("gone", "HTTP 410 Gone: the source was removed; take it out of [[sources]]",
+                               status=410)
+        if status != 200:
+            raise FetchFailure("failed", f"HTTP {status} {response.reason_phrase}".strip(), status=status)
+        body = await self._read_capped(response)
+        return Fetched(url, current, 200, body, etag=header_value(response.headers.get("etag")),
+                       last_modified=header_value(response.headers.get("last-modified")),
+                       content_type=response.headers.get("content-type", ""), moved_to=moved_to)
 
     async def _read_capped(self, response: httpx2.Response) -> bytes:
         cap = self.settings.max_bytes

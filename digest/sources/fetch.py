@@ -1,9 +1,11 @@
 """Fetch every web source into the workspace cache: conditionally, concurrently, one failure at a time.
 
-`fetch_sources(ctx)` is the library call behind `digest fetch`, `digest build`
-and `digest run`: it asks each source's server again with the validators of the
-last answer, stores new bodies in the cache and their validators in the store,
-follows a `full_text` feed's entries to their article pages (where robots.txt
+`fetch_all(specs, …)` is the library call behind `digest fetch`, `digest build`
+and `digest run` (the app layer's `digest.app.fetching.fetch_sources(ctx)` hands
+it the [fetch] settings, the fetch-cache store role and the body cache): it
+asks each source's server again with the validators of the last answer,
+stores new bodies in the cache and their validators in the store, follows a
+`full_text` feed's entries to their article pages (where robots.txt
 allows), and reports one `FetchResult` per source. A source that fails is
 reported and the rest go on. With `offline=True` nothing is fetched: every
 source is answered from the cache, so an issue can be rebuilt exactly.
@@ -18,19 +20,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from digest.core.errors import SourceError
+from digest.core.sourcespec import SourceSpec
 from digest.core.urls import redact, redact_in
 from digest.sources.cache import BodyCache
 from digest.sources.client import FEED_ACCEPT, PAGE_ACCEPT, Fetched, FetchFailure, HTTPClient
-from digest.sources.config import SourceSpec
+from digest.sources.parsing import ParsedBody, entry_links, parse_body
 from digest.sources.robots import RobotsCache
 from digest.store.base import now_iso
 from digest.store.fetchcache import FetchRecord
 
 if TYPE_CHECKING:
-    from digest.app.context import Context
-    from digest.sources.articles import ParsedBody
+    from digest.core.sourcespec import FetchSettings
+    from digest.store.roles import FetchCacheStore
 
-__all__ = ["FetchResult", "FetchReport", "PageResult", "fetch_sources", "fetch_sources_async", "user_agent",
+__all__ = ["FetchResult", "FetchReport", "PageResult", "fetch_all", "fetch_all_async", "user_agent",
            "OUTCOMES"]
 
 #: fetched (200) · not modified (304, the cached body) · cached (offline) · failed · refused (guard, scheme,
@@ -106,27 +109,28 @@ def user_agent(base_url: str) -> str:
     return f"digest/{version()} (+{base_url})"
 
 
-def fetch_sources(ctx: Context, specs: Sequence[SourceSpec] | None = None, *, offline: bool = False,
-                  on_result: Callable[[FetchResult], None] | None = None) -> FetchReport:
-    """Fetch `specs` (default: the workspace's [[sources]]) into the cache; see the module docstring."""
+def fetch_all(specs: Sequence[SourceSpec], *, settings: FetchSettings, store: FetchCacheStore, cache: BodyCache,
+              agent: str, offline: bool = False,
+              on_result: Callable[[FetchResult], None] | None = None) -> FetchReport:
+    """Fetch `specs` into `cache`, their validators kept in `store`; see the module docstring."""
     from digest.core.aio import run
 
-    return run(fetch_sources_async(ctx, specs, offline=offline, on_result=on_result))
+    return run(fetch_all_async(specs, settings=settings, store=store, cache=cache, agent=agent, offline=offline,
+                               on_result=on_result))
 
 
-async def fetch_sources_async(ctx: Context, specs: Sequence[SourceSpec] | None = None, *, offline: bool = False,
-                              on_result: Callable[[FetchResult], None] | None = None) -> FetchReport:
-    """`fetch_sources` for a caller already in an event loop."""
+async def fetch_all_async(specs: Sequence[SourceSpec], *, settings: FetchSettings, store: FetchCacheStore,
+                          cache: BodyCache, agent: str, offline: bool = False,
+                          on_result: Callable[[FetchResult], None] | None = None) -> FetchReport:
+    """`fetch_all` for a caller already in an event loop."""
     started = time.perf_counter()
-    specs = list(ctx.settings.sources if specs is None else specs)
-    cache = BodyCache(ctx.workspace.state_dir / "cache")  # digest.sources.cache_of
-    store = ctx.store
+    specs = list(specs)
     records = await asyncio.to_thread(store.fetch_records, [s.url for s in specs])
-    run = _Run(ctx, cache, records, on_result)
+    run = _Run(store, cache, records, on_result)
     if offline:
         results = [await run.from_cache(spec) for spec in specs]
     else:
-        async with HTTPClient(ctx.settings.fetch, user_agent=user_agent(ctx.settings.newsletter.base_url)) as client:
+        async with HTTPClient(settings, user_agent=agent) as client:
             run.connect(client)
             results = list(await asyncio.gather(*(run.fetch(spec) for spec in specs)))
         await asyncio.to_thread(store.save_fetches, list(run.saved.values()))
@@ -141,9 +145,9 @@ def _unexpected(exc: Exception) -> str:
 class _Run:
     """One fetch of many sources: the shared client, robots rules, cache and the records to save."""
 
-    def __init__(self, ctx: Context, cache: BodyCache, records: dict[str, FetchRecord],
+    def __init__(self, store: FetchCacheStore, cache: BodyCache, records: dict[str, FetchRecord],
                  on_result: Callable[[FetchResult], None] | None) -> None:
-        self.ctx = ctx
+        self.store = store
         self.cache = cache
         self.records = records
         self.on_result = on_result
@@ -228,8 +232,6 @@ class _Run:
     async def _parsed(self, spec: SourceSpec, result: FetchResult) -> list[str]:
         """Parse the source's body once (in a thread: a big feed must not stall the other fetches), keep it
         on the result for `articles_from`, and return its entries' links (none when it is not a feed)."""
-        from digest.sources.articles import entry_links, parse_body
-
         body = await asyncio.to_thread(self.cache.get, result.body_sha256)
         result.parsed = await asyncio.to_thread(parse_body, body, url=redact(result.final_url or spec.url),
                                                 content_type=result.content_type, kind=spec.kind)
@@ -240,7 +242,7 @@ class _Run:
         links = await self._parsed(spec, result)
         more = [link for link in links if link not in self.records]
         if more:
-            self.records.update(await asyncio.to_thread(self.ctx.store.fetch_records, more))
+            self.records.update(await asyncio.to_thread(self.store.fetch_records, more))
         return list(await asyncio.gather(*(self._page(link) for link in links)))
 
     async def _page(self, url: str) -> PageResult:
@@ -268,7 +270,7 @@ class _Run:
                              content_type=record.content_type, body_sha256=record.body_sha256)
         if spec.full_text:
             links = await self._parsed(spec, result)
-            pages = await asyncio.to_thread(self.ctx.store.fetch_records, links)
+            pages = await asyncio.to_thread(self.store.fetch_records, links)
             for link in links:
                 page = pages.get(link)
                 if page is not None and await asyncio.to_thread(self.cache.intact, page.body_sha256):

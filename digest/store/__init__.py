@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from digest.core.errors import ConfigError
+from digest.core.settingscheck import DATABASE_URL_SCHEMES
 from digest.store.protocol import Store
 from digest.store.records import (
     DELIVERY_STATUSES,
@@ -42,7 +43,7 @@ __all__ = [
 def open_store(location: str | Path) -> Store:
     """Open (and migrate) the store: a `postgresql://` URL, or the path of a SQLite file."""
     text = str(location)
-    if text.startswith(("postgresql://", "postgres://")):
+    if text.startswith(DATABASE_URL_SCHEMES):
         from digest.store.postgres import PostgresStore
 
         return PostgresStore(text)

@@ -13,9 +13,11 @@ import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from digest.core.errors import StateError
+from digest.store import migrations as _migrations
+from digest.store.tx import Tx
 
 __all__ = ["Tx", "SQLBase", "now_iso", "host_id", "owner_id"]
 
@@ -37,18 +39,6 @@ def host_id() -> str:
 def owner_id(role: str = "sender") -> str:
     """A name no other process, here or on another host, uses: role, host, pid and a random part."""
     return f"{role}:{host_id()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-class Tx(Protocol):
-    """A transaction: statements with `?` placeholders, rows as tuples."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """Run one statement; the returned cursor has fetchone/fetchall/rowcount."""
-        ...
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement per row (results are not read: on PostgreSQL they travel pipelined)."""
-        ...
 
 
 class SQLBase:
@@ -104,15 +94,13 @@ class SQLBase:
         the migration run in one write transaction (SQLite's write lock, or a
         PostgreSQL advisory lock), so exactly one of them applies each step.
         """
-        from digest.store.migrations import MIGRATIONS
-
         applied: list[str] = []
         with self.transaction() as tx:
             self.lock_migrations(tx)
             tx.execute(self.ddl("CREATE TABLE IF NOT EXISTS schema_migrations ("
                                 "name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"))
             done = {row[0] for row in tx.execute("SELECT name FROM schema_migrations").fetchall()}
-            for name, step in MIGRATIONS:
+            for name, step in _migrations.MIGRATIONS:  # read now: a test may replace the list
                 if name in done:
                     continue
                 step(self, tx)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from digest.back.policy import enhanced_status
+from digest.core.status import enhanced_status
 from digest.store.base import SQLBase, Tx, now_iso
 from digest.store.issues import email_key
 from digest.store.records import Result

@@ -12,20 +12,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from digest.store.base import SQLBase, Tx
+    from digest.store.tx import Schema, Tx
 
 __all__ = ["MIGRATIONS"]
 
-Step = Callable[["SQLBase", "Tx"], None]
+Step = Callable[["Schema", "Tx"], None]
 
 
-def _run(store: SQLBase, tx: Tx, script: str) -> None:
+def _run(store: Schema, tx: Tx, script: str) -> None:
     for statement in script.split(";"):
         if statement.strip():
             tx.execute(store.ddl(statement))
 
 
-def base(store: SQLBase, tx: Tx) -> None:
+def base(store: Schema, tx: Tx) -> None:
     """Issue numbers, the per-issue journal, suppressions and runs (the original schema)."""
     _run(store, tx, """
 CREATE TABLE IF NOT EXISTS issues (
@@ -103,7 +103,7 @@ _COPY = ("id, issue, email, email_key, name, attrs, list, status, attempts, atte
          "last_code, last_reply, message_id, created_at, updated_at")
 
 
-def campaigns(store: SQLBase, tx: Tx) -> None:
+def campaigns(store: Schema, tx: Tx) -> None:
     """Campaigns keyed by (issue, audience), their members, leases on rows, unknown outcomes."""
     if store.backend == "sqlite":
         # SQLite cannot change a CHECK constraint in place: rebuild the table, keeping ids.
@@ -175,7 +175,7 @@ CREATE TABLE list_check_lines (
         "JOIN campaigns c ON c.issue = d.issue AND c.audience_key = 'before-campaigns'")
 
 
-def ledger(store: SQLBase, tx: Tx) -> None:
+def ledger(store: Schema, tx: Tx) -> None:
     """Campaign generations (a list read again drops who left it), closed campaigns, workspace facts."""
     _run(store, tx, """
 ALTER TABLE campaigns ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
@@ -190,7 +190,7 @@ CREATE TABLE workspace_facts (
     tx.execute("UPDATE campaigns SET closed = 1 WHERE audience_key = 'before-campaigns'")
 
 
-def fetch_cache(store: SQLBase, tx: Tx) -> None:
+def fetch_cache(store: Schema, tx: Tx) -> None:
     """Per fetched URL: the validators to ask again conditionally and the key of its cached body."""
     _run(store, tx, """
 CREATE TABLE fetch_cache (
@@ -206,7 +206,7 @@ CREATE TABLE fetch_cache (
 )""")
 
 
-def schedule(store: SQLBase, tx: Tx) -> None:
+def schedule(store: Schema, tx: Tx) -> None:
     """Scheduled campaigns (`send --at`) and run locks (one `digest run` at a time, on any host)."""
     _run(store, tx, """
 CREATE TABLE schedules (
@@ -230,7 +230,7 @@ CREATE TABLE run_locks (
 )""")
 
 
-def list_loop(store: SQLBase, tx: Tx) -> None:
+def list_loop(store: Schema, tx: Tx) -> None:
     """Signups (double opt-in, consent), confirmed list members, and bounce/complaint events."""
     _run(store, tx, """
 CREATE TABLE signups (
@@ -290,7 +290,7 @@ CREATE TABLE bounce_events (
 CREATE INDEX bounce_events_by_address ON bounce_events (email_key, at)""")
 
 
-def suppression_scopes(store: SQLBase, tx: Tx) -> None:
+def suppression_scopes(store: Schema, tx: Tx) -> None:
     """Unsubscribes per list, lists a confirmed signup exempts from a global suppression, bounces of
     confirmation mails kept apart from an issue's, signups' client networks (their abuse limits)."""
     _run(store, tx, """
@@ -316,7 +316,7 @@ ALTER TABLE signups ADD COLUMN network TEXT NOT NULL DEFAULT '';
 CREATE INDEX signups_by_network ON signups (network, state, expires_at)""")
 
 
-def member_lists(store: SQLBase, tx: Tx) -> None:
+def member_lists(store: Schema, tx: Tx) -> None:
     """Every list through which a campaign reaches a reader (a journal row names one list; a reader who
     left that one may still be on another that gets the same issue)."""
     _run(store, tx, """
@@ -333,7 +333,7 @@ CREATE TABLE member_lists (
                "JOIN deliveries d ON d.id = m.delivery")
 
 
-def refusal_changes(store: SQLBase, tx: Tx) -> None:
+def refusal_changes(store: Schema, tx: Tx) -> None:
     """What a refusal at send time changed in an address's suppression (and the list exemptions it ended),
     so a send that finds the relay at fault can put back exactly what was there."""
     _run(store, tx, """
@@ -351,7 +351,7 @@ CREATE TABLE refusal_changes (
 )""")
 
 
-def weekly_cycle(store: SQLBase, tx: Tx) -> None:
+def weekly_cycle(store: Schema, tx: Tx) -> None:
     """What each issue carried, where its window ended, and when each source was first seen."""
     _run(store, tx, """
 CREATE TABLE issue_items (
@@ -374,7 +374,7 @@ CREATE TABLE first_seen (
 )""")
 
 
-def esp_calls(store: SQLBase, tx: Tx) -> None:
+def esp_calls(store: Schema, tx: Tx) -> None:
     """Signed calls from an ESP already acted on: a replay is refused."""
     _run(store, tx, """
 CREATE TABLE esp_calls (
@@ -386,7 +386,7 @@ CREATE TABLE esp_calls (
 CREATE INDEX esp_calls_by_age ON esp_calls (seen_at)""")
 
 
-def inbox_judged(store: SQLBase, tx: Tx) -> None:
+def inbox_judged(store: Schema, tx: Tx) -> None:
     """The IMAP messages `inbox process` has judged, where the server allows no keyword of ours."""
     _run(store, tx, """
 CREATE TABLE inbox_judged (

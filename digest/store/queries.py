@@ -10,6 +10,7 @@ from digest.store.fetchcache import FetchCacheQueries
 from digest.store.inbox import InboxQueries
 from digest.store.issues import FactQueries, IssueQueries
 from digest.store.listchecks import ListCheckQueries
+from digest.store.progress import ProgressQueries
 from digest.store.runlocks import RunLockQueries
 from digest.store.schedules import ScheduleQueries
 from digest.store.signups import SignupQueries
@@ -19,6 +20,6 @@ __all__ = ["Queries"]
 
 
 class Queries(IssueQueries, FactQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries,
-              ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries, CarriedQueries, ESPCallQueries,
-              InboxQueries):
+              ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries, ProgressQueries, CarriedQueries,
+              ESPCallQueries, InboxQueries):
     """The whole query surface; a backend adds connections and dialect."""

@@ -20,7 +20,8 @@ from typing import TextIO
 
 from digest.core.errors import SubscriberError
 from digest.core.files import write_atomically
-from digest.store import ListCheck, Store, Suppression
+from digest.store import ListCheck, Suppression
+from digest.store.protocol import ListsStore
 from digest.store.seen import SeenAddresses
 from digest.store.signups import Member
 from digest.subscribers.reader import RowProblem, list_encoding, read_list
@@ -55,7 +56,7 @@ def _exists(path: Path) -> Path:
     return path
 
 
-def check_list(path: Path, *, store: Store | None = None, check_dns: bool = False, encoding: str | None = None,
+def check_list(path: Path, *, store: ListsStore | None = None, check_dns: bool = False, encoding: str | None = None,
                warn: Callable[[str], None] = lambda _: None) -> ListReport:
     """Validate every row (cached in the store for an unchanged file); duplicates count as left out."""
     stat = _exists(path).stat()
@@ -101,7 +102,7 @@ def check_list(path: Path, *, store: Store | None = None, check_dns: bool = Fals
     return ListReport(check, lines)
 
 
-def list_stats(path: Path, store: Store, *, warn: Callable[[str], None] = lambda _: None
+def list_stats(path: Path, store: ListsStore, *, warn: Callable[[str], None] = lambda _: None
                ) -> tuple[Counter[str], Counter[str]]:
     """(counts by status: active, suppressed, duplicate, invalid; active subscribers by tag).
 
@@ -195,7 +196,7 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def write_members(out: TextIO, store: Store, list_name: str, *, consent: bool = False) -> int:
+def write_members(out: TextIO, store: ListsStore, list_name: str, *, consent: bool = False) -> int:
     """Write a list's confirmed signups as CSV (email,name[,consent columns]), suppressed ones left out."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["email", "name"] + (["consented_at", "confirmed_at", "source", "client"] if consent else []))

@@ -65,13 +65,8 @@ def _is_one_click(body: bytes, content_type: str) -> bool:
     return fields.get("List-Unsubscribe") == ["One-Click"]
 
 
-def create_app(ctx: Context, *, hosts: Iterable[str] = (), sns_test_prefix: str = "") -> Starlette:
-    """The ASGI app for a workspace; store calls run in a thread, never blocking the event loop.
-
-    It answers to loopback names, the host of `base_url` and `hosts` only (any other Host
-    header gets a 400: DNS rebinding). With [esp], POST /esp/<provider> takes the ESP's notifications
-    (`sns_test_prefix`: tests only, a local stand-in for SNS).
-    """
+def _unsubscribe_routes(ctx: Context) -> list[Route]:
+    """GET and POST /u/{token}: the one-click unsubscribe (RFC 8058) and its confirmation page."""
     settings = ctx.settings
     secret = ctx.secret
     name = html.escape(settings.newsletter.name)
@@ -108,6 +103,13 @@ def create_app(ctx: Context, *, hosts: Iterable[str] = (), sns_test_prefix: str 
         return _page("Unsubscribed", f"<h1>You are unsubscribed</h1><p>{name} will not send you this list again."
                      "</p>")
 
+    return [Route("/u/{token}", unsubscribe_page, methods=["GET"]), Route("/u/{token}", unsubscribe, methods=["POST"])]
+
+
+def _archive_routes(ctx: Context) -> list[Route]:
+    """/archive/: the sent issues, each one's web version, and their Atom feed."""
+    settings = ctx.settings
+
     async def archive_index(request: Request) -> Response:
         """GET /archive/: every sent issue, newest first."""
         issues = await run_in_threadpool(sent_issues, ctx)
@@ -135,17 +137,27 @@ def create_app(ctx: Context, *, hosts: Iterable[str] = (), sns_test_prefix: str 
         return Response(atom_feed(settings, issues), media_type="application/atom+xml",
                         headers={"X-Content-Type-Options": "nosniff"})
 
+    return [Route("/archive/", archive_index), Route("/archive/feed.xml", feed),
+            Route("/archive/{number:int}", archive_issue)]
+
+
+def create_app(ctx: Context, *, hosts: Iterable[str] = (), sns_test_prefix: str = "") -> Starlette:
+    """The ASGI app for a workspace; store calls run in a thread, never blocking the event loop.
+
+    It answers to loopback names, the host of `base_url` and `hosts` only (any other Host
+    header gets a 400: DNS rebinding). With [esp], POST /esp/<provider> takes the ESP's notifications
+    (`sns_test_prefix`: tests only, a local stand-in for SNS).
+    """
+    settings = ctx.settings
+
     async def home(request: Request) -> Response:
         """GET /: to the archive."""
         return RedirectResponse("/archive/")
 
     return Starlette(routes=[
         Route("/", home),
-        Route("/u/{token}", unsubscribe_page, methods=["GET"]),
-        Route("/u/{token}", unsubscribe, methods=["POST"]),
-        Route("/archive/", archive_index),
-        Route("/archive/feed.xml", feed),
-        Route("/archive/{number:int}", archive_issue),
+        *_unsubscribe_routes(ctx),
+        *_archive_routes(ctx),
         *signup_routes(ctx),
         *esp_routes(ctx, sns_test_prefix=sns_test_prefix),
     ], middleware=[

@@ -30,8 +30,8 @@ from starlette.routing import Route
 
 from digest.app.context import Context
 from digest.back.signup import ConfirmationMail, limits_for, make_link_token, offered_lists, read_link_token
-from digest.cli.output import printable
 from digest.core.errors import DigestError
+from digest.core.text import printable
 from digest.store.signups import Signup, SignupRequest
 from digest.subscribers import check_address
 
@@ -167,142 +167,152 @@ async def _read_fields(request: Request) -> tuple[dict[str, str], bool]:
     return {k: v[0] for k, v in fields.items() if v}, False
 
 
-def signup_routes(ctx: Context) -> list[Route]:
-    """The signup and confirmation routes for `create_app`."""
-    mail = ConfirmationMail(ctx)
-    base = ctx.settings.newsletter.base_url.rstrip("/")
-    sending: list[asyncio.Semaphore] = []
+class _Signups:
+    """The signup form, its answer, and the confirmation links: one workspace's routes and what they share."""
 
-    def semaphore() -> asyncio.Semaphore:
-        if not sending:  # made in the server's own loop, on first use
-            sending.append(asyncio.Semaphore(4))
-        return sending[0]
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.mail = ConfirmationMail(ctx)
+        self.base = ctx.settings.newsletter.base_url.rstrip("/")
+        self.sending: list[asyncio.Semaphore] = []
 
-    async def send_confirmation(signup_id: int) -> None:
+    def _semaphore(self) -> asyncio.Semaphore:
+        if not self.sending:  # made in the server's own loop, on first use
+            self.sending.append(asyncio.Semaphore(4))
+        return self.sending[0]
+
+    async def _send_confirmation(self, signup_id: int) -> None:
         """After the answer: render and send the mail; a failure is noted on the signup and logged."""
-        signup = await run_in_threadpool(ctx.store.signup, signup_id)
+        signup = await run_in_threadpool(self.ctx.store.signup, signup_id)
         if signup is None:
             return
-        url = f"{base}/confirm/{make_link_token(ctx.secret, signup)}"
+        url = f"{self.base}/confirm/{make_link_token(self.ctx.secret, signup)}"
         error = None
-        async with semaphore():
+        async with self._semaphore():
             try:
-                await mail.send(signup, url)
+                await self.mail.send(signup, url)
             except DigestError as exc:
                 error = str(exc)
                 # The relay's reply is outside text (it may carry terminal escapes): logged printable.
                 _log.warning("confirmation mail for signup %d not sent: %s", signup_id, _printable(error))
-        await run_in_threadpool(ctx.store.signup_mailed, signup_id, error=error)
+        await run_in_threadpool(self.ctx.store.signup_mailed, signup_id, error=error)
 
-    async def subscribe_form(request: Request) -> Response:
+    async def subscribe_form(self, request: Request) -> Response:
         """GET /subscribe: the form (?list=NAME picks a list)."""
-        lists = offered_lists(ctx)
+        lists = offered_lists(self.ctx.settings.signup, subscribers=self.ctx.workspace.subscribers)
         chosen = request.query_params.get("list", lists[0])
-        return _page(ctx, f"Subscribe to {ctx.settings.newsletter.name}", _form(ctx, lists, chosen=chosen))
+        title = f"Subscribe to {self.ctx.settings.newsletter.name}"
+        return _page(self.ctx, title, _form(self.ctx, lists, chosen=chosen))
 
-    def answer(as_json: bool, status: int, title: str, text: str) -> Response:
+    def _answer(self, as_json: bool, status: int, title: str, text: str) -> Response:
         if as_json:
             return JSONResponse({"status": "ok" if status == 200 else "error", "message": text},
                                 status_code=status, headers=_HEADERS)
-        return _page(ctx, title, f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>", status=status)
+        return _page(self.ctx, title, f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>", status=status)
 
-    async def subscribe(request: Request) -> Response:
+    async def subscribe(self, request: Request) -> Response:
         """POST /subscribe: record a pending signup and mail a confirmation link; the same answer for all."""
         try:
             fields, as_json = await _read_fields(request)
         except _Unreadable as unreadable:
-            return answer(unreadable.as_json, unreadable.status, "Request not accepted", "The form could not be read.")
-        lists = offered_lists(ctx)
+            return self._answer(unreadable.as_json, unreadable.status, "Request not accepted",
+                                "The form could not be read.")
+        lists = offered_lists(self.ctx.settings.signup, subscribers=self.ctx.workspace.subscribers)
         raw_email = fields.get("email", "").strip()
         name = _CONTROL.sub(" ", fields.get("name", "")).strip()[:_MAX_NAME]
         list_name = fields.get("list", lists[0] if len(lists) == 1 else "")
         if list_name not in lists:
-            return answer(as_json, 400, "Unknown list", "Choose one of the lists on the form.")
+            return self._answer(as_json, 400, "Unknown list", "Choose one of the lists on the form.")
         try:
             email = check_address(raw_email)
             if email.startswith(_FORMULA_START):
                 raise ValueError("would be a formula in a spreadsheet")
         except ValueError:
             if as_json:
-                return answer(True, 400, "Not an email address", "That does not look like an email address.")
-            return _page(ctx, "Subscribe", _form(ctx, lists, chosen=list_name, error="That does not look like an "
-                                                 "email address.", email=raw_email[:254], name=name), status=400)
+                return self._answer(True, 400, "Not an email address", "That does not look like an email address.")
+            form = _form(self.ctx, lists, chosen=list_name, error="That does not look like an email address.",
+                         email=raw_email[:254], name=name)
+            return _page(self.ctx, "Subscribe", form, status=400)
         title, text = _CHECK_INBOX[0], _CHECK_INBOX[1].format(email=email)
         if fields.get(HONEYPOT):
-            return answer(as_json, 200, title, text)  # a bot: it learns nothing, nothing happens
+            return self._answer(as_json, 200, title, text)  # a bot: it learns nothing, nothing happens
         # Stored as consent evidence and shown by `subscribers export --consent`: one line of printable text.
         # (HTTP headers arrive as bytes, read as Latin-1; a browser sends a Referer's non-ASCII as UTF-8.)
         referer = request.headers.get("referer", "").encode("latin-1").decode("utf-8", "replace")
         source = _CONTROL.sub("", referer)[:_MAX_SOURCE] or str(request.url)[:_MAX_SOURCE]
         client = _CONTROL.sub("", request.client.host if request.client else "")[:64]
         decision, signup_id = await run_in_threadpool(
-            ctx.store.request_signup, SignupRequest(list_name, email, name, source, client), now=time.time(),
-            limits=limits_for(ctx))
+            self.ctx.store.request_signup, SignupRequest(list_name, email, name, source, client), now=time.time(),
+            limits=limits_for(self.ctx.settings.signup))
         if decision == "client":
-            return answer(as_json, 429, "Too many requests", "Too many signups from your network; try again in an "
-                          "hour.")
+            return self._answer(as_json, 429, "Too many requests",
+                                "Too many signups from your network; try again in an hour.")
         if decision == "full":
-            return answer(as_json, 503, "Signups paused", "Too many signups from your network are waiting for "
+            return self._answer(as_json, 503, "Signups paused", "Too many signups from your network are waiting for "
                           "confirmation; try again later.")
-        response = answer(as_json, 200, title, text)
+        response = self._answer(as_json, 200, title, text)
         if signup_id is not None:
-            response.background = BackgroundTask(send_confirmation, signup_id)
+            response.background = BackgroundTask(self._send_confirmation, signup_id)
         return response
 
-    async def checked(request: Request) -> tuple[Signup | None, str]:
+    async def _checked(self, request: Request) -> tuple[Signup | None, str]:
         """The signup a link names, or why the link is refused."""
         token = read_link_token(request.path_params["token"])
         if token is None:
             return None, "invalid"
-        signup = await run_in_threadpool(ctx.store.signup, token.signup)
-        if signup is None or not token.valid_for(ctx.secret, signup.email, now=0):
+        signup = await run_in_threadpool(self.ctx.store.signup, token.signup)
+        if signup is None or not token.valid_for(self.ctx.secret, signup.email, now=0):
             return None, "invalid"  # forged or altered: same answer as a link that never existed
-        if not token.valid_for(ctx.secret, signup.email, now=time.time()) or signup.expires_at < time.time():
+        if not token.valid_for(self.ctx.secret, signup.email, now=time.time()) or signup.expires_at < time.time():
             return signup, "expired"
         if signup.state != "pending":
             return signup, "used"
         return signup, "ok"
 
-    def refused(why: str) -> Response:
+    def _refused(self, why: str) -> Response:
         if why == "invalid":
-            return _page(ctx, "Invalid link", "<h1>This link is not valid</h1><p>It may be incomplete or altered."
+            return _page(self.ctx, "Invalid link", "<h1>This link is not valid</h1><p>It may be incomplete or altered."
                          "</p>", status=400)
-        days = ctx.settings.signup.confirm_days
+        days = self.ctx.settings.signup.confirm_days
         if why == "expired":
             text = f"Confirmation links work for {days} days. Subscribe again to get a new one."
-            return _page(ctx, "Link expired", f'<h1>This link has expired</h1><p>{html.escape(text)}</p>'
+            return _page(self.ctx, "Link expired", f'<h1>This link has expired</h1><p>{html.escape(text)}</p>'
                          '<p><a href="/subscribe">Subscribe again</a></p>', status=410)
-        return _page(ctx, "Link already used", "<h1>This link was already used</h1><p>Each link confirms once. "
+        return _page(self.ctx, "Link already used", "<h1>This link was already used</h1><p>Each link confirms once. "
                      'If you unsubscribed since, <a href="/subscribe">subscribe again</a>.</p>', status=410)
 
-    async def confirm_page(request: Request) -> Response:
+    async def confirm_page(self, request: Request) -> Response:
         """GET /confirm/{token}: a page with the button that confirms (link scanners never press it)."""
-        signup, why = await checked(request)
+        signup, why = await self._checked(request)
         if signup is None or why != "ok":
-            return refused(why)
+            return self._refused(why)
         token = html.escape(request.path_params["token"])
-        newsletter = html.escape(ctx.settings.newsletter.name)
-        return _page(ctx, "Confirm your subscription",
+        newsletter = html.escape(self.ctx.settings.newsletter.name)
+        return _page(self.ctx, "Confirm your subscription",
                      f"<h1>Confirm your subscription</h1><p>Send {newsletter} to "
                      f"<strong>{html.escape(signup.email)}</strong>?</p>"
                      f'<form method="post" action="/confirm/{token}"><button type="submit">Yes, subscribe me'
                      "</button></form>")
 
-    async def confirm(request: Request) -> Response:
+    async def confirm(self, request: Request) -> Response:
         """POST /confirm/{token}: confirm once; a replayed, forged or expired link changes nothing."""
-        signup, why = await checked(request)
+        signup, why = await self._checked(request)
         if signup is None or why != "ok":
-            return refused(why)
-        result = await run_in_threadpool(ctx.store.confirm_signup, signup.id, now=time.time())
+            return self._refused(why)
+        result = await run_in_threadpool(self.ctx.store.confirm_signup, signup.id, now=time.time())
         if result != "confirmed":
-            return refused("used" if result == "used" else "expired" if result == "expired" else "invalid")
-        newsletter = html.escape(ctx.settings.newsletter.name)
-        return _page(ctx, "Subscribed", f"<h1>You are subscribed</h1><p>{newsletter} will come to "
+            return self._refused("used" if result == "used" else "expired" if result == "expired" else "invalid")
+        newsletter = html.escape(self.ctx.settings.newsletter.name)
+        return _page(self.ctx, "Subscribed", f"<h1>You are subscribed</h1><p>{newsletter} will come to "
                      f"{html.escape(signup.email)} from the next issue on.</p>")
 
+
+def signup_routes(ctx: Context) -> list[Route]:
+    """The signup and confirmation routes for `create_app`."""
+    signups = _Signups(ctx)
     return [
-        Route("/subscribe", subscribe_form, methods=["GET"]),
-        Route("/subscribe", subscribe, methods=["POST"]),
-        Route("/confirm/{token}", confirm_page, methods=["GET"]),
-        Route("/confirm/{token}", confirm, methods=["POST"]),
+        Route("/subscribe", signups.subscribe_form, methods=["GET"]),
+        Route("/subscribe", signups.subscribe, methods=["POST"]),
+        Route("/confirm/{token}", signups.confirm_page, methods=["GET"]),
+        Route("/confirm/{token}", signups.confirm, methods=["POST"]),
     ]

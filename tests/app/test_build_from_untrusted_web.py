@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from digest.app.context import Context
+from digest.app.fetching import cache_of, fetch_sources
 from digest.cli import main
-from digest.sources import articles_from, cache_of, fetch_sources
-from digest.sources.config import SourceSpec
+from digest.core.sourcespec import SourceSpec
+from digest.sources import articles_from
 from tests.helpers.fetching import configure, fetch, only
 from tests.helpers.web import json_status
 from tests.http_sites import Handler, Site, rss, static

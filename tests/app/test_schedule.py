@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from digest.app.context import Context
-from digest.app.schedule import SendTime, parse_send_time, send_when_due
+from digest.app.schedule import SendTime, parse_send_time
+from digest.app.send import send, send_request
 from digest.cli import main
 from digest.core.errors import ConfigError
 from digest.deliver.sender import SendOptions
@@ -124,8 +125,8 @@ async def test_nothing_leaves_before_the_time_and_everything_after_a_restart_kee
 
     ctx = Context(workspace)
     stop = asyncio.Event()
-    first = asyncio.create_task(send_when_due(ctx, folder, lists, options=SendOptions(), on_problem=print, at=at,
-                                              stop=stop, clock=clock, poll=0.02))
+    first = asyncio.create_task(send(send_request(ctx, folder, lists, options=SendOptions(), at=at), stop=stop,
+                                     clock=clock, poll=0.02))
     assert await _received_soon(handler, 0) == 0
     waiting = ctx.store.scheduled_campaigns()
     assert [(s.issue, s.send_at, s.state) for s in waiting] == [(1, at.at, "scheduled")]
@@ -138,8 +139,8 @@ async def test_nothing_leaves_before_the_time_and_everything_after_a_restart_kee
     assert len(handler.received) == 0
 
     again = Context(workspace)  # started again, without --at: the recorded time holds
-    second = asyncio.create_task(send_when_due(again, folder, lists, options=SendOptions(), on_problem=print,
-                                               clock=clock, poll=0.02))
+    second = asyncio.create_task(send(send_request(again, folder, lists, options=SendOptions()), clock=clock,
+                                      poll=0.02))
     assert await _received_soon(handler, 0) == 0
     assert not second.done()
     now[0] = at.at + 1

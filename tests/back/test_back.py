@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from digest.app.context import Context
 from digest.back.parse import parse_report
 from digest.back.policy import classify_reply, classify_status, rcpt_refusal_kind
-from digest.back.verp import find_token, message_token, verp_address
 from digest.cli import main
+from digest.core.verp import find_token, message_token, verp_address
 from tests.back_helpers import drop, fill, send_issue
 
 READERS = [f"r{i}@example.com" for i in range(12)]

@@ -84,8 +84,8 @@ def test_published_output_follows_the_umask(workspace: Path, umask: int, file_mo
     assert mode(issue) == folder_mode
     assert {p.name: oct(mode(p)) for p in issue.iterdir()} == {p.name: oct(file_mode) for p in issue.iterdir()}
 
-    from digest.app.build import send_to_lists
     from digest.app.context import Context
+    from digest.app.send import send_to_lists
     from digest.deliver.sender import SendOptions
     from digest.deliver.transport import MemoryTransport
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.app.build import send_to_lists
 from digest.app.context import Context
+from digest.app.send import send_to_lists
 from digest.cli import main
 from digest.compose import verify_token
 from digest.deliver.sender import SendOptions, TokenBucket

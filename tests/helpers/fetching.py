@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from digest.app.context import Context
-from digest.sources import fetch_sources
-from digest.sources.config import SourceSpec
+from digest.app.fetching import fetch_sources
+from digest.core.sourcespec import SourceSpec
 from tests.http_sites import rss
 
 FEED = rss("World", [("Harbour wall approved", "https://example.org/a/1", "Tue, 24 Nov 2026 08:00:00 GMT"),

@@ -79,8 +79,8 @@ def web_version_html(workspace: Path, runner) -> str:
     import asyncio
     import threading
 
-    from digest.app.build import send_to_lists
     from digest.app.context import Context
+    from digest.app.send import send_to_lists
     from digest.deliver.sender import SendOptions
     from digest.deliver.transport import MemoryTransport
 

@@ -10,8 +10,8 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from digest.app.build import send_to_lists
 from digest.app.context import Context
+from digest.app.send import send_to_lists
 from digest.cli import main
 from digest.deliver.sender import SendOptions
 from tests.conftest import point_smtp_at

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from digest.app.context import Context
-from digest.sources import articles_from, cache_of, fetch_sources
-from digest.sources.config import SourceSpec
+from digest.app.fetching import cache_of, fetch_sources
+from digest.core.sourcespec import SourceSpec
+from digest.sources import articles_from
 from tests.helpers.fetching import FEED, configure, fetch, only
 from tests.http_sites import Handler, Site, article_page, drip, endless, http_date, rss, static
 

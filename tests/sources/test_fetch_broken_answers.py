@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from digest.app.context import Context
+from digest.app.fetching import cache_of, fetch_sources
 from digest.cli import main
-from digest.sources import articles_from, cache_of, fetch_sources
-from digest.sources.config import SourceSpec
+from digest.core.sourcespec import SourceSpec
+from digest.sources import articles_from
 from digest.sources.guard import RefusedAddress
 from digest.store.fetchcache import FetchRecord
 from tests.helpers.fetching import FEED, configure, fetch, only

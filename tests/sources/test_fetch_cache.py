@@ -8,8 +8,8 @@ import pytest
 
 from digest.core.errors import ConfigError
 from digest.core.settings import load_settings
+from digest.core.sourcespec import FetchSettings, SourceSpec
 from digest.sources.cache import BodyCache
-from digest.sources.config import FetchSettings, SourceSpec
 from digest.store import open_store
 from digest.store.fetchcache import FetchRecord
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from digest.app.context import Context
-from digest.sources import fetch_sources
-from digest.sources.config import SourceSpec
+from digest.app.fetching import fetch_sources
+from digest.core.sourcespec import SourceSpec
 from digest.sources.guard import GuardedBackend, RefusedAddress, is_metadata, is_public
 
 METADATA_FORMS = ["169.254.169.254", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "64:ff9b:1:a9fe:a9:fe00::",

@@ -10,8 +10,8 @@ import feedparser
 import pytest
 from starlette.testclient import TestClient
 
-from digest.app.build import send_to_lists
 from digest.app.context import Context
+from digest.app.send import send_to_lists
 from digest.cli import main
 from digest.compose import sign_token
 from digest.deliver.sender import SendOptions

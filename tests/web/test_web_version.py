@@ -10,8 +10,8 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
-from digest.app.build import send_to_lists
 from digest.app.context import Context
+from digest.app.send import send_to_lists
 from digest.cli import main
 from digest.deliver.sender import SendOptions
 from digest.deliver.transport import MemoryTransport

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 from digest.app.context import Context
 from digest.app.issue_folder import load_issue
-from digest.core.errors import DeliveryError, SubscriberError
+from digest.core.errors import SubscriberError
 from digest.core.model import Subscriber
-from digest.deliver.mailbox import embedded_mailbox
-from digest.deliver.transport import SMTPTransport
+from digest.deliver.outlet import send_one_message
 from digest.subscribers import check_address
 
 __all__ = ["send_one"]
@@ -28,17 +26,6 @@ async def send_one(ctx: Context, folder: Path, address: str) -> str:
     # Its own Message-ID: a test copy that shared the real one could make the real issue look like a
     # duplicate to the reader's mail client or server.
     message = skeleton.compose(Subscriber(email, "Test reader"), message_id=skeleton.test_message_id())
-    async with AsyncExitStack() as stack:
-        smtp = settings.smtp
-        if smtp is None:
-            smtp = await stack.enter_async_context(embedded_mailbox(ctx.workspace.outbox))
-        transport = SMTPTransport(smtp)
-        connection = await transport.connect()
-        try:
-            outcome = await connection.send(message, sender=message.sender or settings.newsletter.sender_address)
-        finally:
-            await connection.close()
-    if outcome.status != "sent":
-        raise DeliveryError(f"{email}: {outcome.code} {outcome.reply}")
-    where = transport.describe() if settings.smtp else "the embedded mailbox (outbox/)"
+    where = await send_one_message(settings.smtp, outbox=ctx.workspace.outbox, message=message,
+                                   sender=message.sender or settings.newsletter.sender_address)
     return f"sent a test of issue {rendered.number} to {email} via {where}"

@@ -11,11 +11,10 @@ a local part. Only the Return-Path changes; the From stays the newsletter's.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
+
+from digest.core import signing
 
 __all__ = ["VerpToken", "message_token", "confirm_token", "verp_address", "find_token", "unsubscribe_address",
            "UNSUBSCRIBE_TAG"]
@@ -36,7 +35,7 @@ class VerpToken:
 
     def verify(self, secret: bytes, email_key: str) -> bool:
         """True when the token was made by us for this address (constant time)."""
-        return hmac.compare_digest(self.mac, _mac(secret, _payload(self.kind, self.issue, self.row), email_key))
+        return signing.same(self.mac, _mac(secret, _payload(self.kind, self.issue, self.row), email_key))
 
 
 def _payload(kind: str, issue: int, row: int) -> str:
@@ -44,9 +43,9 @@ def _payload(kind: str, issue: int, row: int) -> str:
 
 
 def _mac(secret: bytes, payload: str, email_key: str) -> str:
-    digest = hmac.new(secret, b"digest-verp\x00" + payload.encode() + b"\x00" + email_key.encode(),
-                      hashlib.sha256).digest()[:_MAC_BYTES]
-    return base64.b32encode(digest).decode("ascii").lower()
+    digest = signing.mac(secret, purpose=b"digest-verp", payload=payload.encode() + b"\x00" + email_key.encode(),
+                         size=_MAC_BYTES)
+    return signing.b32encode(digest)
 
 
 def message_token(secret: bytes, *, issue: int, row: int, email_key: str) -> str:

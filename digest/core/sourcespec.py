@@ -1,4 +1,8 @@
-"""`[[sources]]` and `[fetch]` in digest.toml: the web sources of an issue and how politely to fetch them."""
+"""`[[sources]]` and `[fetch]` in digest.toml: the web sources of an issue and how politely to fetch them.
+
+A settings section, so it sits in core beside the rest of digest.toml's types
+(digest.core.settings reads it); the sources stage fetches what it describes.
+"""
 
 from __future__ import annotations
 
