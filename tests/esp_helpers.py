@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from digest.app.build import send_to_lists
 from digest.app.context import Context
+from digest.app.send import send_to_lists
 from digest.cli import main
 from digest.deliver.sender import SendOptions
 from digest.deliver.transport import MemoryTransport

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from digest.app.audiences import audience_for, resolve_lists, signed_up_members
 from digest.app.context import Context
@@ -139,59 +139,95 @@ def gather_articles(ctx: Context, sources: Sequence[Path], *, web: Sequence[Sour
     return found, fetched
 
 
-def build_issue(
-    ctx: Context,
-    sources: Sequence[Path],
-    *,
-    web: Sequence[SourceSpec] = (),
-    fetched: FetchReport | None = None,
-    offline: bool = False,
-    options: CurateOptions | None = None,
-    out: Path | None = None,
-    encoding: str | None = None,
-    strict: bool = False,
-    allow_large: bool = False,
-    reserve_number: bool = True,
-    new_issue: bool = False,
-    plan_folder: Path | None = None,
-    issue_day: date | None = None,
-) -> BuildResult:
+@dataclass(frozen=True, slots=True)
+class BuildRequest:
+    """How to build: where the articles come from, how to curate them, where the issue goes."""
+
+    web: Sequence[SourceSpec] = ()  # fetched first (or read from the cache with `offline`)
+    fetched: FetchReport | None = None  # a fetch already made, instead of fetching `web`
+    offline: bool = False
+    options: CurateOptions | None = None
+    out: Path | None = None  # the plan and outputs go there instead of issues/<n>/
+    encoding: str | None = None
+    strict: bool = False  # the first bad source is an error
+    allow_large: bool = False  # over Gmail's clip or 10 MB is built anyway
+    reserve_number: bool = True  # False: the preview's build, nothing reserved or written to the store
+    new_issue: bool = False  # a new issue by the rules even when the latest is unsent
+    plan_folder: Path | None = None  # render this issue folder's plan (`digest run`, `build --issue N`)
+    issue_day: date | None = None  # the issue's date (default: the day it is made)
+
+
+@dataclass
+class _Made:
+    """An issue rendered and composed once, before anything is written."""
+
+    rendered: Rendered
+    files: dict[str, bytes]
+    html_bytes: int
+    signer_warning: str | None
+
+
+def build_issue(ctx: Context, sources: Sequence[Path], request: BuildRequest | None = None, /,
+                **fields: Any) -> BuildResult:
     """Collect (files, and web sources fetched or cached), then render the issue from its plan and write
     issues/<number>/ (each output whole, in place; nothing written on error).
 
-    `web` sources are fetched first (or read from the cache with `offline`);
-    pass `fetched` instead to build from a fetch already made. The plan is the
-    open issue's (see `digest.app.planning`), the folder's, or a new one made by
-    the curation rules and written beside the outputs. `plan_folder` names the
-    issue folder whose plan to render (`digest run`: the latest issue until it
-    has gone to the run's lists, whoever else it went to). A new issue holds only
-    what is new since the last issue sent (see `digest.app.weekly`); NothingNewError
-    when nothing is. `issue_day` dates the issue (default: the day it is made).
+    `fields` are those of `BuildRequest`, by keyword. The plan is the open issue's
+    (see `digest.app.planning`), the folder's, or a new one made by the curation
+    rules and written beside the outputs. A new issue holds only what is new since
+    the last issue sent (see `digest.app.weekly`); NothingNewError when nothing is.
     """
+    req = replace(request or BuildRequest(), **fields)
     settings = ctx.settings
-    found, fetched = gather_articles(ctx, sources, web=web, fetched=fetched, offline=offline, encoding=encoding,
-                                     strict=strict)
+    found, fetched = gather_articles(ctx, sources, web=req.web, fetched=req.fetched, offline=req.offline,
+                                     encoding=req.encoding, strict=req.strict)
     if not found.articles:
         if found.errors:
             raise found.errors[0]
-        names = [*map(str, sources), *(redact(s.url) for s in web)]
-        if plan_folder is None:  # an emptied pages/: nothing new this week, not a broken source
-            raise NothingNewError("nothing new: no article in the sources", path=", ".join(names))
-        raise SourceError("no articles found in the sources", path=", ".join(names))
+        names = ", ".join([*map(str, sources), *(redact(s.url) for s in req.web)])
+        if req.plan_folder is None:  # an emptied pages/: nothing new this week, not a broken source
+            raise NothingNewError("nothing new: no article in the sources", path=names)
+        raise SourceError("no articles found in the sources", path=names)
     # Origins named from the workspace: the same issue whatever folder the command runs in.
     articles, merged = merge_duplicates(named_in_workspace(found.articles, ctx.root))
-    options = options or CurateOptions()
-    options = replace(options, newsletter=settings.newsletter.name, subject_template=settings.newsletter.subject)
-    chosen = _choose_issue(ctx, articles, options, out=out, reserve_number=reserve_number, new_issue=new_issue,
-                           plan_folder=plan_folder, issue_day=issue_day)
+    options = replace(req.options or CurateOptions(), newsletter=settings.newsletter.name,
+                      subject_template=settings.newsletter.subject)
+    chosen = _choose_issue(ctx, articles, options, req)
     target, planned = chosen.target, chosen.planned
     issue = replace(planned.issue, number=target.number)
+    folder = target.folder
+    made = _render(ctx, issue, folder, allow_large=req.allow_large)
+    if target.new_text is not None and target.plan_path.parent == folder:
+        made.files[PLAN_NAME] = target.new_text.encode("utf-8")
+    changed_after_sending = req.reserve_number and _differs(folder / "issue.html", made.files["issue.html"]) and \
+        sending_began(ctx, issue.number)
+    kept = write_issue_folder(folder, made.files)
+    if req.reserve_number:
+        original = target.plan.lead.title
+        record_carried(ctx, issue, also=[(original, "")] if original and original != issue.lead.title else [])
+        stamp_cutoff(ctx, issue.number)  # the first build of an issue ends its window
+    warnings = list(found.warnings) + ([made.signer_warning] if made.signer_warning else [])
+    if changed_after_sending:
+        warnings.append(f"issue {issue.number} has already gone out (to some lists at least): readers have the "
+                        "earlier version; the archive and any send from now on get this one")
+    warnings += _warnings(ctx, issue, made, folder, articles=articles, options=options)
+    warnings += [f"{path}: skipped, not a supported source" for path in found.skipped]
+    warnings += [f"{target.plan_path}:{entry.line}: the source of {entry.title!r} ({entry.source}) is gone; "
+                 "the entry stays as written (delete it to drop it)" for entry in planned.vanished]
+    plan = PlanState(target.plan_path, created=target.new_text is not None and PLAN_NAME not in kept,
+                     written=target.plan_path.parent == folder, new=planned.new, why=target.why)
+    return BuildResult(issue, made.rendered, folder, made.html_bytes, warnings, found.errors, found.skipped,
+                       fetched=fetched, merged=merged, plan=plan, news=chosen.news)
+
+
+def _render(ctx: Context, issue: Issue, folder: Path, *, allow_large: bool) -> _Made:
+    """Render the issue once and compose its preview; refuse one over Gmail's clip or 10 MB."""
+    settings = ctx.settings
     # The marker is an HMAC of the issue: the same content and plan render the same bytes, and
     # content cannot forge it without the workspace secret.
     marker = "dgst" + hmac.new(ctx.secret, json.dumps(issue.to_json(), sort_keys=True).encode(),
                                hashlib.sha256).hexdigest()[:12]
     rendered = render_issue(issue, settings, templates=ctx.workspace.templates, marker=marker)
-    folder = target.folder
     skeleton = ctx.skeleton(rendered, list_name="preview", clock=lambda: _issue_time(ctx, issue))
     reader = Subscriber(PREVIEW_VALUES["email"], PREVIEW_VALUES["name"])
     preview = skeleton.compose(reader)
@@ -203,10 +239,9 @@ def build_issue(
         raise ConfigError(
             f"the HTML is {size / 1024:.1f} KB, over Gmail's 102 KB clip; shorten the issue "
             "(--excerpt-words, --top) or pass --allow-large", path=str(folder / "issue.html"))
-    message_bytes = len(preview.data)
-    if message_bytes > MESSAGE_MAX_BYTES and not allow_large:
+    if len(preview.data) > MESSAGE_MAX_BYTES and not allow_large:
         raise ConfigError(
-            f"the message is {message_bytes / 1024 / 1024:.1f} MB, over the 10 MB many mail servers refuse; "
+            f"the message is {len(preview.data) / 1024 / 1024:.1f} MB, over the 10 MB many mail servers refuse; "
             "shorten the issue or its templates, or pass --allow-large", path=str(folder / "preview.eml"))
     files = {
         "rendered.json": json.dumps(rendered.to_json(), ensure_ascii=False).encode("utf-8"),
@@ -215,58 +250,46 @@ def build_issue(
         "issue.txt": text.encode("utf-8"),
         "preview.eml": preview.data,
     }
-    if target.new_text is not None and target.plan_path.parent == folder:
-        files[PLAN_NAME] = target.new_text.encode("utf-8")
-    changed_after_sending = reserve_number and _differs(folder / "issue.html", files["issue.html"]) and \
-        sending_began(ctx, issue.number)
-    kept = write_issue_folder(folder, files)
-    if reserve_number:
-        original = target.plan.lead.title
-        record_carried(ctx, issue, also=[(original, "")] if original and original != issue.lead.title else [])
-        stamp_cutoff(ctx, issue.number)  # the first build of an issue ends its window
-    warnings = list(found.warnings)
-    if skeleton.signer is not None and skeleton.signer.warning:
-        warnings.append(skeleton.signer.warning)
-    if changed_after_sending:
-        warnings.append(f"issue {issue.number} has already gone out (to some lists at least): readers have the "
-                        "earlier version; the archive and any send from now on get this one")
+    signer = skeleton.signer
+    return _Made(rendered, files, size, signer.warning if signer is not None and signer.warning else None)
+
+
+def _warnings(ctx: Context, issue: Issue, made: _Made, folder: Path, *, articles: Sequence[Article],
+              options: CurateOptions) -> list[str]:
+    """What a build says about the issue it made: size, contrast, undated articles, an intro not shown."""
+    warnings = []
+    message_bytes = len(made.files["preview.eml"])
     if message_bytes > MESSAGE_WARN_BYTES:
         warnings.append(f"{folder / 'preview.eml'}: the message is {message_bytes / 1024 / 1024:.1f} MB; "
                         "a newsletter is usually under 100 KB")
-    warnings += [f"{ctx.workspace.root / 'digest.toml'}: {line}" for line in theme_contrast_warnings(settings.theme)]
+    root = ctx.workspace.root
+    warnings += [f"{root / 'digest.toml'}: {line}" for line in theme_contrast_warnings(ctx.settings.theme)]
     warnings += [f"{origin}: no date; kept in the issue" for origin in _undated(articles, options)]
-    warnings += [f"{path}: skipped, not a supported source" for path in found.skipped]
-    warnings += [f"{target.plan_path}:{entry.line}: the source of {entry.title!r} ({entry.source}) is gone; "
-                 "the entry stays as written (delete it to drop it)" for entry in planned.vanished]
-    if issue.intro and not _shows_intro(rendered.text, issue.intro):
+    if issue.intro and not _shows_intro(made.rendered.text, issue.intro):
         warnings.append(f"{ctx.workspace.templates}: the workspace templates do not show the intro; "
                         "add {{ intro_text }} (text) and the intro partial (HTML), see digest templates init")
-    plan = PlanState(target.plan_path, created=target.new_text is not None and PLAN_NAME not in kept,
-                     written=target.plan_path.parent == folder, new=planned.new, why=target.why)
-    return BuildResult(issue, rendered, folder, size, warnings, found.errors, found.skipped, fetched=fetched,
-                       merged=merged, plan=plan, news=chosen.news)
+    return warnings
 
 
-def _choose_issue(ctx: Context, articles: Sequence[Article], options: CurateOptions, *, out: Path | None,
-                  reserve_number: bool, new_issue: bool, plan_folder: Path | None, issue_day: date | None) -> _Chosen:
+def _choose_issue(ctx: Context, articles: Sequence[Article], options: CurateOptions, req: BuildRequest) -> _Chosen:
     """The issue to render and its plan, applied: only what is new since the last issue sent, nothing twice."""
     by_hand = options.since is not None or options.until is not None
     window = None if by_hand else window_for(ctx)
     fresh = fresh_articles(ctx, articles, window)
     sent = already_sent(ctx)
     news = NewsReport(window, fresh.older, fresh.dated_before)
-    if plan_folder is not None:
-        articles = [*articles, *_built_lead(plan_folder, articles)]
+    if req.plan_folder is not None:
+        articles = [*articles, *_built_lead(req.plan_folder, articles)]
     try:
-        target = plan_target(ctx, fresh.articles, options, out=out, reserve_number=reserve_number,
-                             new_issue=new_issue, plan_folder=plan_folder, sent=sent)
+        target = plan_target(ctx, fresh.articles, options, out=req.out, reserve_number=req.reserve_number,
+                             new_issue=req.new_issue, plan_folder=req.plan_folder, sent=sent)
     except NothingNewError as nothing:
         if by_hand:
             period = f"{options.since or '…'} to {options.until or '…'}"
             raise NothingNewError(f"{nothing.message} ({period}); nothing built") from None
         raise NothingNewError(_nothing_new(ctx, news, len(articles), sent, fresh.articles)) from None
     news.already_sent, news.overflow = list(target.already_sent), list(target.overflow)
-    day = issue_day or _issue_day(ctx, target)
+    day = req.issue_day or _issue_day(ctx, target)
     following = Following(subject=lambda title: subject_line(options, title), day=day)
     planned = apply_plan(target.plan, articles, period=in_period(fresh.articles, options), root=ctx.root,
                          following=following)

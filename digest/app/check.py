@@ -12,54 +12,24 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from digest.app.check_items import FAIL, OK, WARN, CheckOptions, Found, Item, latest_issue_html
 from digest.core.errors import DigestError
 from digest.core.settings import CONFIG_NAME, Settings, Workspace, load_settings
 
 __all__ = ["Item", "CheckOptions", "run_checks", "OK", "FAIL", "WARN"]
 
-OK, FAIL, WARN = "ok", "fail", "warn"
 # Names that can never be a public site: IANA's example domains and the special-use ones (RFC 2606, 6761).
 _PLACEHOLDERS = ("example.com", "example.net", "example.org", "example", "invalid", "test", "localhost", "local")
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One line of the report: what was checked, its outcome, what was found and the fix."""
-
-    name: str
-    status: str  # OK | FAIL | WARN
-    found: str
-    fix: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class CheckOptions:
-    """How to check: the DNS resolver to ask, the address SPF is evaluated for, time limits."""
-
-    dns: tuple[str, int] | None = None  # None: the system's resolver
-    sending_ip: str = ""  # "" = the address the relay answered from
-    timeout: float = 10.0
-
-
-@dataclass
-class _Found:
-    """What earlier items learnt that later ones need."""
-
-    settings: Settings | None = None
-    relay_ip: str = ""
-    relay_size: int | None = None
-    items: list[Item] = field(default_factory=list)
 
 
 def run_checks(workspace: Workspace, *, options: CheckOptions | None = None,
                on_item: Callable[[Item], None] | None = None) -> list[Item]:
     """Every item, in order; `on_item` sees each one as it is decided (for a live report)."""
     options = options or CheckOptions()
-    found = _Found()
+    found = Found()
 
     def add(item: Item) -> None:
         found.items.append(item)
@@ -211,13 +181,13 @@ def _check_links(workspace: Workspace, settings: Settings) -> Item:
     import re
 
     from digest.compose.skeleton import unsubscribe_url
-    from digest.web.guard import served_names
+    from digest.core.hosts import served_names
 
     base = settings.newsletter.base_url
     served = served_names(base_url=base)
     wanted = [unsubscribe_url(base, "TOKEN"), f"{base.rstrip('/')}/archive/"]
     where = "the links digest makes"
-    issue = _latest_issue_html(workspace)
+    issue = latest_issue_html(workspace)
     if issue is not None:
         folder, html = issue
         # The archive link is written into the built issue; a base_url changed since points elsewhere.
@@ -236,22 +206,3 @@ def _check_links(workspace: Workspace, settings: Settings) -> Item:
                              f"{host}, which digest serve answers for")
 
 
-def _latest_issue_html(workspace: Workspace) -> tuple[Path, str] | None:
-    from digest.app.issue_folder import latest_issue
-
-    try:
-        folder = latest_issue(workspace.issues)
-        return folder, (folder / "issue.html").read_text(encoding="utf-8", errors="replace")
-    except (DigestError, OSError):
-        return None
-
-
-def latest_message_size(workspace: Workspace) -> tuple[str, int] | None:
-    """The latest built issue's number and the size in bytes of its message (preview.eml), if any."""
-    from digest.app.issue_folder import latest_issue
-
-    try:
-        folder = latest_issue(workspace.issues)
-        return folder.name, (folder / "preview.eml").stat().st_size
-    except (DigestError, OSError):
-        return None

@@ -16,7 +16,7 @@ from typing import Any
 import dns.exception
 import dns.resolver
 
-from digest.app.check import FAIL, OK, WARN, CheckOptions, Item
+from digest.app.check_items import FAIL, OK, WARN, CheckOptions, Item
 from digest.core.errors import DigestError
 from digest.core.settings import Settings
 

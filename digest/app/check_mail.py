@@ -13,11 +13,11 @@ import ssl
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from digest.app.check import FAIL, OK, CheckOptions, Item, latest_message_size
+from digest.app.check_items import FAIL, OK, CheckOptions, Item, latest_message_size
 from digest.core.settings import Settings, SMTPSettings, Workspace
 
 if TYPE_CHECKING:
-    from digest.app.check import _Found
+    from digest.app.check_items import Found as _Found
 
 __all__ = ["check_smtp", "check_dns"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ from digest.core.errors import DeliveryError, IssueError, NothingNewError
 from digest.curate import CurateOptions
 from digest.deliver.sender import SendOptions
 from digest.store import Audience
+from digest.store.schedules import Schedule
 
 __all__ = ["run"]
 
@@ -75,7 +77,7 @@ def run(ctx: Context, sources: tuple[str, ...], lists: tuple[Path, ...], tags: t
     period = CurateOptions(since=start, until=end)
     try:
         with run_lock(ctx, run_lock_name(audience)) as lease:
-            _work(ctx, lease, sources, paths, tags, pairs, when=when, resume=resume, options=options, period=period)
+            _work(_Run(ctx, lease, paths, tags, pairs, options), sources, when=when, resume=resume, period=period)
     except AnotherRunAtWork as busy:
         say(f"Another digest run for {printable(audience.describe())} is at work ({printable(busy.describe())}); "
             "this one exits.", err=True)
@@ -84,44 +86,39 @@ def run(ctx: Context, sources: tuple[str, ...], lists: tuple[Path, ...], tags: t
             f"({printable(lost.describe())}); this one stops.", err=True)
 
 
-def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[Path], tags: tuple[str, ...],
-          pairs: list[tuple[str, str]], *, when: SendTime | None, resume: bool, options: SendOptions,
-          period: CurateOptions) -> None:
+@dataclass
+class _Run:
+    """A run holding its lock: the workspace, the lease, the audience as given, how to send."""
+
+    ctx: Context
+    lease: RunLease
+    paths: list[Path]
+    tags: tuple[str, ...]
+    pairs: list[tuple[str, str]]
+    options: SendOptions
+
+    def send(self, folder: Path, *, at: SendTime | None = None) -> None:
+        """Send the issue folder to the audience (waiting for `at`); stop if another run took the lock."""
+        deliver(self.ctx, folder, self.paths, options=self.options, tags=self.tags, where=self.pairs, at=at,
+                halt=self.lease.lost)
+        self.lease.check()  # stopped because another run took over: it says so and exits 0
+
+
+def _work(run: _Run, sources: tuple[str, ...], *, when: SendTime | None, resume: bool, period: CurateOptions) -> None:
     """What a run does once it holds the lock (see digest.app.run for which issue it sends)."""
     from digest.app.audiences import audience_for
     from digest.app.build import build_issue
-    from digest.app.run import MAX_LATE, campaign_done, fetch_configured_sources, issue_to_render, pending_schedule
+    from digest.app.run import campaign_done, fetch_configured_sources, issue_to_render, pending_schedule
 
-    audience = audience_for(ctx, paths, tags=tags, where=pairs)
+    ctx, lease = run.ctx, run.lease
+    audience = audience_for(ctx, run.paths, tags=run.tags, where=run.pairs)
     who = printable(audience.describe())
-    issues = ctx.workspace.issues
     pending = pending_schedule(ctx, audience)
     if pending is not None:
-        now = time.time()
-        folder = issues / str(pending.issue)
-        if waiter_alive(pending, now):
-            say(f"Issue {pending.issue} to {who} is scheduled for {describe_wait(pending, now=now)} and a sender "
-                "is waiting for it; nothing to do.")
-            return
-        if now - pending.send_at > MAX_LATE:
-            lists = " ".join(f"--list {name}" for name in audience.lists)
-            raise DeliveryError(
-                f"issue {pending.issue} was to go to {audience.describe()} at {pending.local_time} "
-                f"{pending.timezone} and never went (no sender was waiting then: a reboot?); it is "
-                f"{duration(now - pending.send_at)} late, so digest run does not send it by itself: send it now "
-                f"(digest send {folder} {lists}) or skip it (digest send {folder} {lists} --abandon); "
-                "then digest run goes on")
-        say(f"Issue {pending.issue} to {who} was scheduled for {describe_wait(pending, now=now)} by an earlier "
-            "run or send that nobody waits for now: this run takes it over.")
-        if when is not None and abs(when.at - pending.send_at) > 60:
-            warn(f"--at {when.describe()} ignored: the recorded time holds (digest send {folder} --at … moves it)")
-        lease.doing(f"waiting to send issue {pending.issue} at {pending.local_time} {pending.timezone}")
-        warn_stale_plan(folder)
-        deliver(ctx, folder, paths, options=options, tags=tags, where=pairs, halt=lease.lost)
-        lease.check()  # stopped because another run took over: it says so and exits 0
+        _take_over(run, pending, audience, when)
         return
     if resume:
-        _resume(ctx, lease, paths, tags, pairs, options)
+        _resume(ctx, lease, run.paths, run.tags, run.pairs, run.options)
         return
     planned = issue_to_render(ctx, audience)
     if planned is not None and (period.since or period.until):
@@ -143,8 +140,7 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
             say(f"Nothing new; issue {behind[0]} went to {who}, {behind[1]} recipient(s) still deferred or unknown: "
                 "trying the deferred again.")
             lease.doing(f"finishing the send of issue {behind[0]}")
-            deliver(ctx, issues / str(behind[0]), paths, options=options, tags=tags, where=pairs, halt=lease.lost)
-            lease.check()
+            run.send(ctx.workspace.issues / str(behind[0]))
             return
         say(f"{printable(nothing.message).capitalize()}; nothing sent to {who}.")
         return
@@ -157,24 +153,48 @@ def _work(ctx: Context, lease: RunLease, sources: tuple[str, ...], paths: list[P
         say(f"Issue {number} went to {who}; {behind[1]} recipient(s) still deferred or unknown: trying the "
             "deferred again.")
         lease.doing(f"finishing the send of issue {number}")
-        deliver(ctx, result.folder, paths, options=options, tags=tags, where=pairs, halt=lease.lost)
-        lease.check()
+        run.send(result.folder)
         return
     if behind is not None:
         lists = " ".join(f"--list {name}" for name in audience.lists)
-        warn(f"issue {behind[0]}: {behind[1]} recipient(s) of {printable(audience.describe())} still deferred or "
+        warn(f"issue {behind[0]}: {behind[1]} recipient(s) of {who} still deferred or "
              f"unknown after its send; this run goes on to issue {number} (digest status {behind[0]} lists them; "
              f"digest send issues/{behind[0]} {printable(lists)} tries the deferred again, with --retry-unknown "
              "the unknown too)")
-    if done == "sent":
-        say(f"Issue {number} was already sent to {who}; nothing to do.")
-        return
-    if done == "abandoned":
-        say(f"The campaign of issue {number} to {who} was abandoned; nothing to do.")
+    if done is not None:
+        say(f"Issue {number} was already sent to {who}; nothing to do." if done == "sent" else
+            f"The campaign of issue {number} to {who} was abandoned; nothing to do.")
         return
     lease.doing(f"waiting to send issue {number} at {when.describe()}" if when else f"sending issue {number}")
-    deliver(ctx, result.folder, paths, options=options, tags=tags, where=pairs, at=when, halt=lease.lost)
-    lease.check()  # stopped because another run took over: it says so and exits 0
+    run.send(result.folder, at=when)
+
+
+def _take_over(run: _Run, pending: Schedule, audience: Audience, when: SendTime | None) -> None:
+    """A send scheduled by an earlier run or send: waited for by it, taken over, or too late to send alone."""
+    from digest.app.run import MAX_LATE
+
+    now = time.time()
+    who = printable(audience.describe())
+    folder = run.ctx.workspace.issues / str(pending.issue)
+    if waiter_alive(pending, now):
+        say(f"Issue {pending.issue} to {who} is scheduled for {describe_wait(pending, now=now)} and a sender "
+            "is waiting for it; nothing to do.")
+        return
+    if now - pending.send_at > MAX_LATE:
+        lists = " ".join(f"--list {name}" for name in audience.lists)
+        raise DeliveryError(
+            f"issue {pending.issue} was to go to {audience.describe()} at {pending.local_time} "
+            f"{pending.timezone} and never went (no sender was waiting then: a reboot?); it is "
+            f"{duration(now - pending.send_at)} late, so digest run does not send it by itself: send it now "
+            f"(digest send {folder} {lists}) or skip it (digest send {folder} {lists} --abandon); "
+            "then digest run goes on")
+    say(f"Issue {pending.issue} to {who} was scheduled for {describe_wait(pending, now=now)} by an earlier "
+        "run or send that nobody waits for now: this run takes it over.")
+    if when is not None and abs(when.at - pending.send_at) > 60:
+        warn(f"--at {when.describe()} ignored: the recorded time holds (digest send {folder} --at … moves it)")
+    run.lease.doing(f"waiting to send issue {pending.issue} at {pending.local_time} {pending.timezone}")
+    warn_stale_plan(folder)
+    run.send(folder)
 
 
 def _stragglers_of_latest(ctx: Context, audience: Audience) -> tuple[int, int] | None:

@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from digest.store import feature_steps
+from digest.store.tx import run_script
+
 if TYPE_CHECKING:
     from digest.store.tx import Schema, Tx
 
@@ -19,15 +22,9 @@ __all__ = ["MIGRATIONS"]
 Step = Callable[["Schema", "Tx"], None]
 
 
-def _run(store: Schema, tx: Tx, script: str) -> None:
-    for statement in script.split(";"):
-        if statement.strip():
-            tx.execute(store.ddl(statement))
-
-
 def base(store: Schema, tx: Tx) -> None:
     """Issue numbers, the per-issue journal, suppressions and runs (the original schema)."""
-    _run(store, tx, """
+    run_script(store, tx, """
 CREATE TABLE IF NOT EXISTS issues (
     number {pk},
     content_key TEXT NOT NULL UNIQUE,
@@ -107,13 +104,13 @@ def campaigns(store: Schema, tx: Tx) -> None:
     """Campaigns keyed by (issue, audience), their members, leases on rows, unknown outcomes."""
     if store.backend == "sqlite":
         # SQLite cannot change a CHECK constraint in place: rebuild the table, keeping ids.
-        _run(store, tx, _DELIVERIES_V2)
+        run_script(store, tx, _DELIVERIES_V2)
         tx.execute(f"INSERT INTO deliveries_v2 ({_COPY}) SELECT {_COPY} FROM deliveries")  # nosec B608
         tx.execute("DROP TABLE deliveries")
         tx.execute("ALTER TABLE deliveries_v2 RENAME TO deliveries")
         tx.execute("CREATE INDEX deliveries_by_status ON deliveries (issue, status, id)")
     else:
-        _run(store, tx, """
+        run_script(store, tx, """
 ALTER TABLE deliveries DROP CONSTRAINT IF EXISTS deliveries_status_check;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_status_check
     CHECK (status IN ('pending', 'sent', 'deferred', 'failed', 'unknown'));
@@ -122,7 +119,7 @@ ALTER TABLE deliveries ADD COLUMN owner TEXT;
 ALTER TABLE deliveries ADD COLUMN lease_until {real} NOT NULL DEFAULT 0;
 ALTER TABLE deliveries ADD COLUMN run_id {bigint};
 ALTER TABLE deliveries ADD COLUMN sent_by {bigint}""")
-    _run(store, tx, """
+    run_script(store, tx, """
 CREATE INDEX deliveries_by_owner ON deliveries (owner);
 CREATE TABLE campaigns (
     id {pk},
@@ -177,7 +174,7 @@ CREATE TABLE list_check_lines (
 
 def ledger(store: Schema, tx: Tx) -> None:
     """Campaign generations (a list read again drops who left it), closed campaigns, workspace facts."""
-    _run(store, tx, """
+    run_script(store, tx, """
 ALTER TABLE campaigns ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE campaigns ADD COLUMN closed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE campaign_members ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
@@ -192,7 +189,7 @@ CREATE TABLE workspace_facts (
 
 def fetch_cache(store: Schema, tx: Tx) -> None:
     """Per fetched URL: the validators to ask again conditionally and the key of its cached body."""
-    _run(store, tx, """
+    run_script(store, tx, """
 CREATE TABLE fetch_cache (
     url TEXT PRIMARY KEY,
     final_url TEXT NOT NULL,
@@ -208,7 +205,7 @@ CREATE TABLE fetch_cache (
 
 def schedule(store: Schema, tx: Tx) -> None:
     """Scheduled campaigns (`send --at`) and run locks (one `digest run` at a time, on any host)."""
-    _run(store, tx, """
+    run_script(store, tx, """
 CREATE TABLE schedules (
     campaign {bigint} PRIMARY KEY,
     send_at {real} NOT NULL,
@@ -232,7 +229,7 @@ CREATE TABLE run_locks (
 
 def list_loop(store: Schema, tx: Tx) -> None:
     """Signups (double opt-in, consent), confirmed list members, and bounce/complaint events."""
-    _run(store, tx, """
+    run_script(store, tx, """
 CREATE TABLE signups (
     id {pk},
     list TEXT NOT NULL,
@@ -293,7 +290,7 @@ CREATE INDEX bounce_events_by_address ON bounce_events (email_key, at)""")
 def suppression_scopes(store: Schema, tx: Tx) -> None:
     """Unsubscribes per list, lists a confirmed signup exempts from a global suppression, bounces of
     confirmation mails kept apart from an issue's, signups' client networks (their abuse limits)."""
-    _run(store, tx, """
+    run_script(store, tx, """
 CREATE TABLE list_suppressions (
     list TEXT NOT NULL,
     email_key TEXT NOT NULL,
@@ -319,7 +316,7 @@ CREATE INDEX signups_by_network ON signups (network, state, expires_at)""")
 def member_lists(store: Schema, tx: Tx) -> None:
     """Every list through which a campaign reaches a reader (a journal row names one list; a reader who
     left that one may still be on another that gets the same issue)."""
-    _run(store, tx, """
+    run_script(store, tx, """
 CREATE TABLE member_lists (
     campaign {bigint} NOT NULL,
     delivery {bigint} NOT NULL,
@@ -336,7 +333,7 @@ CREATE TABLE member_lists (
 def refusal_changes(store: Schema, tx: Tx) -> None:
     """What a refusal at send time changed in an address's suppression (and the list exemptions it ended),
     so a send that finds the relay at fault can put back exactly what was there."""
-    _run(store, tx, """
+    run_script(store, tx, """
 CREATE TABLE refusal_changes (
     report_key TEXT NOT NULL,
     email_key TEXT NOT NULL,
@@ -351,53 +348,6 @@ CREATE TABLE refusal_changes (
 )""")
 
 
-def weekly_cycle(store: Schema, tx: Tx) -> None:
-    """What each issue carried, where its window ended, and when each source was first seen."""
-    _run(store, tx, """
-CREATE TABLE issue_items (
-    issue INTEGER NOT NULL,
-    position INTEGER NOT NULL,
-    url_key TEXT NOT NULL,
-    title_key TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    title TEXT NOT NULL,
-    summary_key TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (issue, position)
-);
-CREATE TABLE issue_windows (
-    issue INTEGER PRIMARY KEY,
-    cutoff {real} NOT NULL
-);
-CREATE TABLE first_seen (
-    key TEXT PRIMARY KEY,
-    seen_at {real} NOT NULL
-)""")
-
-
-def esp_calls(store: Schema, tx: Tx) -> None:
-    """Signed calls from an ESP already acted on: a replay is refused."""
-    _run(store, tx, """
-CREATE TABLE esp_calls (
-    provider TEXT NOT NULL,
-    name TEXT NOT NULL,
-    seen_at {real} NOT NULL,
-    PRIMARY KEY (provider, name)
-);
-CREATE INDEX esp_calls_by_age ON esp_calls (seen_at)""")
-
-
-def inbox_judged(store: Schema, tx: Tx) -> None:
-    """The IMAP messages `inbox process` has judged, where the server allows no keyword of ours."""
-    _run(store, tx, """
-CREATE TABLE inbox_judged (
-    mailbox TEXT NOT NULL,
-    uidvalidity {bigint} NOT NULL,
-    uid {bigint} NOT NULL,
-    judged_at TEXT NOT NULL,
-    PRIMARY KEY (mailbox, uidvalidity, uid)
-)""")
-
-
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
@@ -408,7 +358,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0400_suppression_scopes", suppression_scopes),
     ("0410_member_lists", member_lists),
     ("0420_refusal_changes", refusal_changes),
-    ("0500_weekly_cycle", weekly_cycle),
-    ("0510_inbox_judged", inbox_judged),
-    ("0520_esp_calls", esp_calls),
+    ("0500_weekly_cycle", feature_steps.weekly_cycle),
+    ("0510_inbox_judged", feature_steps.inbox_judged),
+    ("0520_esp_calls", feature_steps.esp_calls),
 ]

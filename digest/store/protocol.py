@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from digest.store.backroles import BounceStore, ESPCallStore, InboxStore
 from digest.store.roles import (
-    BounceStore,
     CampaignJournal,
     CarriedStore,
-    ESPCallStore,
     FetchCacheStore,
-    InboxStore,
     IssueStore,
     ListCheckStore,
     RunLockStore,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-__all__ = ["Tx", "Schema"]
+__all__ = ["Tx", "Schema", "run_script"]
 
 
 class Tx(Protocol):
@@ -33,3 +33,10 @@ class Schema(Protocol):
     def ddl(self, sql: str) -> str:
         """Fill the dialect's types into a schema statement ({pk}, {real}, {bigint})."""
         ...
+
+
+def run_script(store: Schema, tx: Tx, script: str) -> None:
+    """Run a schema script (statements separated by `;`) with the dialect's types filled in."""
+    for statement in script.split(";"):
+        if statement.strip():
+            tx.execute(store.ddl(statement))

@@ -17,107 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
-import re
 import secrets
 import time
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
+
+from digest.core.hosts import LOOPBACK_NAMES, allowed_host, host_matches, host_name, served_names
 
 __all__ = ["LOOPBACK_NAMES", "HostGuard", "SameOrigin", "RateLimit", "BodyRefused", "read_body",
            "host_name", "served_names", "allowed_host", "header_bytes"]
 
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 BODY_TIMEOUT = 10.0  # seconds for a (small) body to arrive; headers get much less (digest.web.listen)
 MAX_HEADER_BYTES = 16 * 1024
 
 Scope = dict[str, Any]
-_HOST_CHARS = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
-
-
-def host_name(value: str) -> str | None:
-    """The host part of a Host header or URL authority, lower-case, without port or brackets; None if malformed."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        end = value.find("]")
-        rest = value[end + 1:] if end > 0 else "x"
-        name, port = value[1:end], rest[1:]
-        if rest and not rest.startswith(":"):
-            return None
-        try:
-            name = str(ipaddress.IPv6Address(name))
-        except ValueError:
-            return None
-    else:
-        name, _, port = value.partition(":")
-        name = name.rstrip(".")
-        if not _HOST_CHARS.fullmatch(name):
-            return None
-    if port and not port.isdigit():
-        return None
-    return name
-
-
-def allowed_host(value: str) -> str:
-    """An --allow-host value in the form HostGuard matches; ValueError when it names no host.
-
-    A host name (an IDN in its A-labels), an IP address, `*.example.com` (any name under
-    example.com) or `.example.com` (example.com and any name under it).
-    """
-    from digest.core.names import ascii_domain, check_host
-
-    text = value.strip().lower()
-    for prefix in ("*.", "."):
-        if text.startswith(prefix):
-            try:
-                return prefix + ascii_domain(text[len(prefix):])
-            except ValueError:
-                raise ValueError(f"{value!r} is not a host name pattern (like *.example.com or .example.com)") \
-                    from None
-    try:
-        return check_host(text)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a host name or address (like news.example.com, 192.0.2.7, "
-                         "*.example.com)") from None
-
-
-def _matches(name: str, allowed: frozenset[str]) -> bool:
-    if name in allowed:
-        return True
-    for pattern in allowed:
-        if pattern.startswith("*.") and name.endswith(pattern[1:]):
-            return True
-        if pattern.startswith(".") and (name == pattern[1:] or name.endswith(pattern)):
-            return True
-    return False
-
-
-def served_names(*, base_url: str | None = None, extra: Iterable[str] = ()) -> frozenset[str]:
-    """The Host names an app answers to: loopback, base_url's host, and `extra` (such as the address
-    it listens on; 0.0.0.0 and :: name no host and are left out)."""
-    names = set(LOOPBACK_NAMES)
-    if base_url:
-        host = urlsplit(base_url).hostname
-        if host:
-            names.add(host.lower())
-    for value in extra:
-        if value.startswith(("*.", ".")):
-            names.add(allowed_host(value))
-            continue
-        name = value.strip("[]").lower() if value.count(":") > 1 else host_name(value)
-        if not name:
-            continue
-        try:
-            if ipaddress.ip_address(name).is_unspecified:
-                continue
-        except ValueError:
-            pass
-        names.add(name)
-    return frozenset(names)
 
 
 async def _plain(send: Any, status: int, text: str) -> None:
@@ -151,7 +67,7 @@ class HostGuard:
                 return
             raw = dict(scope.get("headers") or []).get(b"host", b"")
             name = host_name(raw.decode("latin-1"))
-            if name is None or not _matches(name, self.allowed):
+            if name is None or not host_matches(name, self.allowed):
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1008})
                     return
