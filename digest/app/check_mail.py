@@ -62,8 +62,9 @@ async def _probe(s: SMTPSettings, *, timeout: float) -> tuple[Item, int | None, 
     """Connect as a send would and stop before MAIL FROM: (the item, the SIZE limit, the relay's address)."""
     import aiosmtplib
 
-    from digest.deliver.transport import is_loopback, reply_text
+    from digest.deliver.transport import Redactor, is_loopback, reply_text
 
+    redact = Redactor(s.username or "", s.password or "")
     where = f"{s.host}:{s.port}"
     secure = s.security in ("tls", "starttls")
     if s.username and not secure and not is_loopback(s.host):
@@ -98,10 +99,12 @@ async def _probe(s: SMTPSettings, *, timeout: float) -> tuple[Item, int | None, 
         size = _size_limit(client.esmtp_extensions.get("size", ""))
         peer = _peer_address(client)
     except aiosmtplib.SMTPAuthenticationError as exc:
+        # A relay may echo the credentials in its 535: never into the report.
         return Item("smtp", FAIL, f"{where} refused the login of {s.username!r}: {exc.code} "
-                    f"{reply_text(exc.message)}", "check [smtp] username and DIGEST_SMTP_PASSWORD"), None, ""
+                    f"{redact(reply_text(exc.message))}", "check [smtp] username and DIGEST_SMTP_PASSWORD"), None, ""
     except (ssl.SSLError, aiosmtplib.SMTPException, OSError) as exc:
-        return _connect_failure(where, s.security, exc), None, ""
+        item = _connect_failure(where, s.security, exc)
+        return Item(item.name, item.status, redact(item.found), item.fix), None, ""
     finally:
         await _quit(client)
     return Item("smtp", OK, f"{where}: {', '.join(steps)}; no message sent"), size, peer

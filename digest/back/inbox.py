@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ class InboxReport:
 
 
 def _maildir_files(root: Path) -> Iterator[Path]:
+    """The messages of new/ and cur/: regular files only (a folder or a FIFO dropped there is no message,
+    and opening a FIFO would wait forever)."""
     for sub in ("new", "cur"):
         folder = root / sub
         try:
@@ -68,8 +71,13 @@ def _maildir_files(root: Path) -> Iterator[Path]:
         except FileNotFoundError:
             continue
         for name in names:
-            if not name.startswith("."):
-                yield folder / name
+            path = folder / name
+            try:
+                regular = stat.S_ISREG(os.lstat(path).st_mode)
+            except OSError:
+                continue  # filed away by another run a moment ago
+            if not name.startswith(".") and regular:
+                yield path
 
 
 def process_maildir(root: Path, *, store: BackStore, policy: Policy,

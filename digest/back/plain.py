@@ -24,7 +24,7 @@ from digest.back.mime import Headers
 __all__ = ["notice_text", "plain_failures", "embedded_fields", "is_warning", "inline_copy"]
 
 _MAX_TEXT = 32 * 1024
-_MAX_RECIPIENTS = 50
+_MAX_RECIPIENTS = 1000
 # The line that starts the copy of the original, per mail system.
 _COPY = re.compile(
     r"^[ \t>]*(?:"
@@ -102,6 +102,11 @@ def _addresses_in(text: str) -> Iterator[tuple[str, int, int]]:
             yield text[local.start():domain.end()], local.start(), domain.end()
 
 
+# Exim's "(generated from carol@…)", Postfix's "(expanded from <carol@…>)": the address a forward or
+# alias came from. It did not fail itself: the address before it did (a refusal of another address).
+_ORIGIN_OF = re.compile(r"\(\s*(?:generated|expanded)\s+from\s*<?\s*$", re.IGNORECASE)
+
+
 def _candidates(text: str, exclude: set[str]) -> list[tuple[str, int, int]]:
     """(address, start, end) of each recipient-like address in the notice, each address once."""
     found: dict[str, tuple[str, int, int]] = {}
@@ -111,21 +116,24 @@ def _candidates(text: str, exclude: set[str]) -> list[tuple[str, int, int]]:
         local = key.partition("@")[0]
         if key in exclude or _SYSTEM.match(local) or key in found:
             continue
+        if _ORIGIN_OF.search(text, max(0, start - 40), start):
+            continue
         found[key] = (address, start, start + len(address))
         if len(found) >= _MAX_RECIPIENTS:
             break
     return list(found.values())
 
 
-def _context(text: str, start: int, end: int, next_start: int) -> str:
+def _context(text: str, start: int, end: int, next_start: int, previous_end: int = -1) -> str:
     """The server's words about one address: its line, the lines after it up to the next recipient or a
-    blank line, and the line before it (Notes and Domino write the reason first)."""
+    blank line, and the line before it (Notes and Domino write the reason first) unless that line still
+    belongs to the recipient before (no blank line between them: qmail and Exim write the reason after)."""
     line_start = text.rfind("\n", 0, start) + 1
     before_end = line_start - 1
     before_start = text.rfind("\n", 0, max(before_end - 1, 0)) + 1 if before_end > 0 else line_start
     before = text[before_start:max(before_end, before_start)]
-    if "@" in before:
-        before = ""  # another recipient's line: its words are not about this one
+    if "@" in before or (previous_end >= 0 and not re.search(r"\n[ \t]*\n", text[previous_end:start])):
+        before = ""  # another recipient's words, not about this one
     after_limit = min(next_start if next_start > end else len(text), end + 800)
     after = text[end:after_limit]
     cut = re.search(r"\n[ \t]*\n", after)
@@ -150,5 +158,7 @@ def plain_failures(text: str, *, exclude: set[str], wanted: list[str]) -> list[t
     result = []
     for address, start, end in candidates:
         following = [c[1] for c in candidates if c[1] > end]
-        result.append((address, _context(text, start, end, following[0] if following else len(text))))
+        preceding = [c[2] for c in candidates if c[2] <= start]
+        result.append((address, _context(text, start, end, following[0] if following else len(text),
+                                          preceding[-1] if preceding else -1)))
     return result

@@ -7,6 +7,7 @@ import base64
 import ipaddress
 import re
 import ssl
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
@@ -133,6 +134,9 @@ def _classify(code: int, message: str, *, lost: bool = False, stage: str = "",
     return Outcome("deferred", code, text, connection_lost=lost or code == 421, stage=stage)
 
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
+
+
 class Redactor:
     """Removes a login's password from server text: as written, as a bytes repr, and the base64 forms
     AUTH PLAIN and AUTH LOGIN send (a relay may echo them in its 535, and that text is shown, logged
@@ -142,19 +146,24 @@ class Redactor:
         forms: set[str] = set()
         if password:
             secret = password.encode("utf-8")
-            forms.add(password)
-            forms.add(repr(secret)[2:-1])  # b'p\xc3\xa4ss' as Python prints it
+            # As written, as Python prints bytes, URL-encoded, in hex: what a relay's echo may show.
+            forms.update((password, repr(secret)[2:-1], urllib.parse.quote(password, safe=""), secret.hex()))
+            if len(password) >= 8:
+                forms.add(password[:-1])  # an echo cut short by one character still gives the password away
             user = username.encode("utf-8")
             for raw in (secret, b"\0" + user + b"\0" + secret, user + b"\0" + user + b"\0" + secret):
                 encoded = base64.b64encode(raw).decode("ascii")
                 forms.update((encoded, encoded.rstrip("=")))
         # Longest first: a form inside a longer one must not leave the rest of the longer one behind.
         self.forms = sorted((f for f in forms if f), key=len, reverse=True)
+        # Case-insensitive for the plain forms (a relay may upper-case its reply); base64 keeps its case.
+        self._patterns = [re.compile(re.escape(f), re.IGNORECASE if not _BASE64.fullmatch(f) else 0)
+                          for f in self.forms]
 
     def __call__(self, text: str) -> str:
         """The text with every form of the password replaced by `[password]`."""
-        for form in self.forms:
-            text = text.replace(form, "[password]")
+        for pattern in self._patterns:
+            text = pattern.sub("[password]", text)
         return text
 
 

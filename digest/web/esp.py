@@ -114,7 +114,10 @@ class _Verifier:
     def _sns_url(self, url: Any, what: str) -> str:
         if isinstance(url, str) and self.test_prefix and url.startswith(self.test_prefix):
             return url
-        parsed = httpx2.URL(url) if isinstance(url, str) and url.isascii() else None
+        try:
+            parsed = httpx2.URL(url) if isinstance(url, str) and url.isascii() and url.isprintable() else None
+        except (httpx2.InvalidURL, ValueError, TypeError):
+            parsed = None  # "https://[::1/…", a control character: no URL SNS sends
         if parsed is None or parsed.scheme != "https" or parsed.port not in (None, 443) or parsed.userinfo \
                 or not SNS_HOST.fullmatch(parsed.host):
             raise Refused(403, f"the {what} is not an https URL on sns.<region>.amazonaws.com")
@@ -217,7 +220,9 @@ class _Verifier:
         except (InvalidSignature, binascii.Error, ValueError):
             raise Refused(403, "bad signature") from None
         _fresh(float(stamp), self.esp, self.clock())
-        return hashlib.sha256(signature.encode()).hexdigest()
+        # The call's content names it, not the signature: ECDSA signatures are malleable ((r, s) and
+        # (r, n - s) both verify), so a replay with the other form must still be seen as a replay.
+        return hashlib.sha256(stamp.encode() + b"\n" + body).hexdigest()
 
     def mailgun(self, body: bytes) -> tuple[str, dict[str, Any]]:
         """(the call's name, the event data) once its HMAC and timestamp are proved."""

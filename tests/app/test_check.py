@@ -368,3 +368,22 @@ def test_implicit_tls_with_a_trusted_certificate(ws: Path, dkim_key, tmp_path: P
         controller.stop()
     assert items["smtp"].status == "ok" and "TLS (certificate valid), AUTH as digest" in items["smtp"].found
     assert untrusted["smtp"].status == "fail" and "the TLS certificate is not valid" in untrusted["smtp"].found
+
+
+def _echoing(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+    # A relay with debugging left on: its refusal repeats the credentials, in several spellings.
+    password = auth_data.password.decode("utf-8", "replace")
+    return AuthResult(success=False, handled=False,
+                      message=f"535 5.7.8 failed for {auth_data.login!r} with password {password} "
+                              f"({password.upper()}, {password[:-1]}…)")
+
+
+def test_a_relay_that_echoes_the_password_never_puts_it_in_the_report(ws: Path, dkim_key,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "S3cr3t-Pa55w0rd!")
+    with ThreadedSMTP(RecordingHandler(), authenticator=_echoing, auth_require_tls=False) as server:
+        configure(ws, server.port)
+        items = check(ws)
+    found = items["smtp"].found
+    assert items["smtp"].status == "fail" and "535" in found and "[password]" in found, found
+    assert "s3cr3t" not in found.lower() and "Pa55w0rd" not in found, found

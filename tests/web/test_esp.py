@@ -150,9 +150,32 @@ def test_sendgrid_signed_event_webhook(workspace: Path):
         signed = sendgrid_headers(key, body, now)
         assert _post(server, "/esp/sendgrid", body, **signed).json()["suppressed"] == 1
         assert _post(server, "/esp/sendgrid", body, **signed).status_code == 409
+        # ECDSA signatures are malleable: (r, n - s) verifies too, and is still the same call.
+        assert _post(server, "/esp/sendgrid", body, **_malleated(signed)).status_code == 409
         other_key, _ = ec_keys()
         assert _post(server, "/esp/sendgrid", body, **sendgrid_headers(other_key, body, now)).status_code == 403
     assert suppressed(ctx) == {"grace@example.org": "bounced"}
+
+
+def _malleated(headers: dict[str, str]) -> dict[str, str]:
+    """The same ECDSA signature in its other valid form, (r, n - s)."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+
+    name = "X-Twilio-Email-Event-Webhook-Signature"
+    r, s = decode_dss_signature(base64.b64decode(headers[name]))
+    order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551  # P-256's group order
+    return {**headers, name: base64.b64encode(encode_dss_signature(r, order - s)).decode()}
+
+
+def test_a_malformed_sns_certificate_url_is_a_403_not_a_500(workspace: Path):
+    ctx, _, _ = sent_issue(workspace, SES)
+    with ThreadedUvicorn(create_app(ctx)) as server:
+        for url in ("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem\n",
+                    "https://[::1/SimpleNotificationService-abc.pem"):
+            body = json.dumps({"Type": "Notification", "MessageId": "m-x", "TopicArn": TOPIC, "Message": "{}",
+                               "Timestamp": datetime.datetime.now(datetime.UTC).isoformat()[:23] + "Z",
+                               "SignatureVersion": "2", "Signature": "AAAA", "SigningCertURL": url}).encode()
+            assert _post(server, "/esp/ses", body).status_code == 403
 
 
 def _mailgun(key: str, event: dict, *, token: str, stamp: int | None = None) -> dict:
