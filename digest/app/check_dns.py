@@ -178,15 +178,10 @@ class DNSChecks:
         records = [r for r in self.txt(name) if "p=" in r]
         if not records:
             return Item("dkim", FAIL, f"no DKIM key at {name}", f"publish TXT {wanted} at {name}")
-        published = _tag(records[0], "p")
-        try:
-            theirs = base64.b64decode("".join(published.split()), validate=True)
-        except ValueError:
-            theirs = b""
-        if theirs != ours:
-            what = "is revoked (empty p=)" if not published else "is not the public key of [dkim] private_key_path"
-            return Item("dkim", FAIL, f"the key at {name} {what}", f"publish TXT {wanted} at {name}")
-        return Item("dkim", OK, f"{name} holds the public key of {d.private_key_path}")
+        problems = [_dkim_problem(record, ours) for record in records]
+        if None in problems:  # one record that verifiers accept and that holds our key is enough
+            return Item("dkim", OK, f"{name} holds the public key of {d.private_key_path}")
+        return Item("dkim", FAIL, f"the key at {name} {problems[0]}", f"publish TXT {wanted} at {name}")
 
     def dmarc(self) -> Item:
         """A DMARC record for the From domain (or its organisational domain)."""
@@ -197,8 +192,16 @@ class DNSChecks:
             names.append(f"_dmarc.{org}")
         for name in names:
             records = [r for r in self.txt(name) if r.replace(" ", "").lower().startswith("v=dmarc1")]
+            fix = f'publish one TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@{org}" at {name}'
+            if len(records) > 1:
+                # RFC 7489 §6.6.3: more than one record, and receivers apply no DMARC at all.
+                return Item("dmarc", FAIL, f"{name} has {len(records)} DMARC records: receivers ignore them all",
+                            fix)
             if records:
                 policy = _tag(records[0], "p").lower()
+                if policy not in ("none", "quarantine", "reject"):
+                    return Item("dmarc", FAIL, f"{name}: p={policy[:40]!r} is no DMARC policy (none, quarantine or "
+                                "reject): receivers ignore the record", fix)
                 if policy == "none":
                     return Item("dmarc", WARN, f"{name}: p=none (receivers report, but enforce nothing)",
                                 "once reports show your mail passing, move to p=quarantine")
@@ -230,6 +233,26 @@ class DNSChecks:
                         "fails for them", f"use addresses and a [dkim] domain under {org}")
         which = "From, bounce and DKIM" if d else "From and bounce"
         return Item("alignment", OK, f"{which} domains align under {org}")
+
+
+def _dkim_problem(record: str, ours: bytes) -> str | None:
+    """Why a verifier would not use this DKIM key record for our key (RFC 6376 §3.6.1), or None."""
+    version = _tag(record, "v")
+    if version and version != "DKIM1":
+        return f"says v={version[:20]!r}: verifiers discard a record that is not DKIM1"
+    if _tag(record, "k").lower() not in ("", "rsa"):
+        return f"is of type k={_tag(record, 'k')[:20]!r}, not the rsa key [dkim] signs with"
+    hashes = _tag(record, "h").lower()
+    if hashes and "sha256" not in [h.strip() for h in hashes.split(":")]:
+        return f"allows only h={hashes[:40]!r}: digest signs with sha256"
+    published = _tag(record, "p")
+    try:
+        theirs = base64.b64decode("".join(published.split()), validate=True)
+    except ValueError:
+        theirs = b""
+    if theirs != ours:
+        return "is revoked (empty p=)" if not published else "is not the public key of [dkim] private_key_path"
+    return None
 
 
 def _tag(record: str, name: str) -> str:

@@ -141,10 +141,12 @@ def _certificate_error(exc: BaseException | None) -> str | None:
 
 
 def _size_limit(value: str) -> int | None:
+    """The SIZE the relay states (RFC 1870), or None: no limit stated, 0 (no fixed limit) or no number."""
     try:
-        return int(value.split()[0]) if value.strip() else None
+        size = int(value.split()[0]) if value.strip() else None
     except ValueError:
         return None
+    return size if size is not None and size > 0 else None
 
 
 def _peer_address(client: Any) -> str:

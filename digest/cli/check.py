@@ -15,6 +15,11 @@ _MARKS = {"ok": "✓", "fail": "✗", "warn": "!"}
 _PLAIN = {"ok": "ok  ", "fail": "FAIL", "warn": "warn"}  # for a terminal that cannot show ✓ and ✗
 
 
+def _short(text: str, limit: int = 600) -> str:
+    """A found record or reply quoted within reason: a 50 KB SPF record is not a line of a report."""
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
+
+
 def _resolver(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, int] | None:
     """HOST:PORT, [IPv6]:PORT or an address alone (port 53) → (address, port)."""
     if value is None:
@@ -24,8 +29,10 @@ def _resolver(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     text = value.strip()
     host, port = text, "53"
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else "53"
+        host, closed, rest = text[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            raise click.BadParameter(f"{value!r} is not ADDRESS[:PORT] (like 127.0.0.1:5353 or [::1]:53)")
+        port = rest[1:] if rest else "53"
     elif text.count(":") == 1:
         host, port = text.split(":")
     try:
@@ -68,9 +75,9 @@ def check(ctx: Context, resolver: tuple[str, int] | None, sending_ip: str, timeo
     marks = _MARKS if _can_show("✓✗") else _PLAIN
 
     def show(item: Item) -> None:
-        line = f"{marks[item.status]} {item.name}: {printable(item.found)}"
+        line = f"{marks[item.status]} {item.name}: {printable(_short(item.found))}"
         if item.fix:
-            line += f" — fix: {printable(item.fix)}"
+            line += f" — fix: {printable(_short(item.fix))}"
         say(line)
 
     items = run_checks(ctx.workspace, options=CheckOptions(dns=resolver, sending_ip=sending_ip, timeout=timeout),

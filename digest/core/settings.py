@@ -196,7 +196,9 @@ class Settings:
 
 # C0 and C1 controls and the Unicode line and paragraph separators: a header or a line of output
 # must never fold or break on a setting.
-_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: No setting is a paragraph: a 5 MB newsletter name would be printed, signed and sent in every header.
+MAX_SETTING_CHARS = 4096
 _KEY_ALIASES = {"from": "sender"}
 
 
@@ -226,7 +228,10 @@ def _build(cls: type, table: Any, section: str, path: str) -> Any:
             raise ConfigError(f"[{section}] {raw_key} must be {type_words(str(expected))}, "
                               f"not {toml_type(value)}", path=path)
         if isinstance(value, str) and _NOT_ONE_LINE.search(value):
-            raise ConfigError(f"[{section}] {raw_key} must be one line of text (no control characters)", path=path)
+            raise ConfigError(f"[{section}] {raw_key} must be one line of text (no control characters or bidi "
+                              "overrides)", path=path)
+        if isinstance(value, str) and len(value) > MAX_SETTING_CHARS:
+            raise ConfigError(f"[{section}] {raw_key} is longer than {MAX_SETTING_CHARS} characters", path=path)
         if isinstance(value, list):
             value = tuple(value)
         values[key] = float(value) if expected == "float" else value
@@ -254,6 +259,8 @@ def load_settings(root: Path) -> Settings:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         message = re.sub(r"\s*\(at line.*\)", "", str(exc))
         raise ConfigError(message, path=path, line=int(match.group(1)) if match else None) from None
+    except RecursionError:  # tomllib recurses per nested array or table: `x = [[[[…]]]]`
+        raise ConfigError("values nested too deeply (TOML)", path=path) from None
     try:
         return _from_tables(raw, path)
     except ConfigError as exc:

@@ -115,6 +115,8 @@ def parse_plan(text: str, *, path: str) -> IssuePlan:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         message = re.sub(r"\s*\(at line.*\)", "", str(exc)) or "not valid TOML"
         raise PlanError(f"{message} (TOML)", path=path, line=int(match.group(1)) if match else None) from None
+    except RecursionError:  # tomllib recurses per nested array or table: `x = [[[[…]]]]`
+        raise PlanError("values nested too deeply (TOML)", path=path) from None
     return _Checker(text, path).plan(raw)
 
 

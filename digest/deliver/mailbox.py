@@ -75,8 +75,11 @@ class MaildirHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Store the message with a Delivered-To line per recipient, then accept it."""
-        header = b"".join(f"Delivered-To: {r}\r\n".encode() for r in envelope.rcpt_tos)
+        """Store the message with its Return-Path (the envelope sender, as a delivering MTA writes it: where
+        its bounces go) and a Delivered-To line per recipient, then accept it."""
+        sender = envelope.mail_from or ""
+        header = f"Return-Path: <{sender}>\r\n".encode() if "\r" not in sender and "\n" not in sender else b""
+        header += b"".join(f"Delivered-To: {r}\r\n".encode() for r in envelope.rcpt_tos)
         self.maildir.add(header + envelope.original_content)
         return "250 Message accepted for delivery"
 

@@ -41,7 +41,10 @@ def test_every_address_digest_accepts_is_delivered_as_written(tmp_path: Path):
     outcomes = _send_all(tmp_path / "outbox", ACCEPTED)
     assert [o.status for o in outcomes] == ["sent"] * len(ACCEPTED), outcomes
     box = mailbox.Maildir(tmp_path / "outbox", create=False)
-    stored = [box.get_bytes(key).split(b"\r\n", 1)[0].decode().removeprefix("Delivered-To: ") for key in box.keys()]
+    # Each stored message starts with its Return-Path (where bounces go), then its Delivered-To line.
+    lines = [box.get_bytes(key).split(b"\r\n", 2) for key in box.keys()]
+    assert all(line[0].startswith(b"Return-Path: <") for line in lines)
+    stored = [line[1].decode().removeprefix("Delivered-To: ") for line in lines]
     assert sorted(stored) == sorted(ACCEPTED)
 
 
