@@ -387,3 +387,34 @@ def test_a_relay_that_echoes_the_password_never_puts_it_in_the_report(ws: Path, 
     found = items["smtp"].found
     assert items["smtp"].status == "fail" and "535" in found and "[password]" in found, found
     assert "s3cr3t" not in found.lower() and "Pa55w0rd" not in found, found
+
+
+@pytest.mark.parametrize("records", [["v=DMARC1; rua=mailto:d@digest-check.org"], ["v=DMARC1; p=banana"],
+                                     ["v=DMARC1; p=reject", "v=DMARC1; p=none"]])
+def test_a_dmarc_record_receivers_would_ignore_fails(ws: Path, relay, dkim_key, records: list[str]):
+    configure(ws, relay[0].port)
+    zone = good_zone(dkim_key)
+    zone[(f"_dmarc.{DOMAIN}", "TXT")] = records
+    with dns_server(zone) as resolver:
+        items = check(ws, resolver)
+    assert items["dmarc"].status == "fail", items["dmarc"]
+
+
+@pytest.mark.parametrize("prefix", ["v=DKIM9; ", "v=DKIM1; k=ed25519; ", "v=DKIM1; h=md5; "])
+def test_a_dkim_record_verifiers_would_discard_fails(ws: Path, relay, dkim_key, prefix: str):
+    configure(ws, relay[0].port)
+    zone = good_zone(dkim_key)
+    zone[(f"s1._domainkey.{DOMAIN}", "TXT")] = [f"{prefix}p={_public(dkim_key)}"]
+    with dns_server(zone) as resolver:
+        items = check(ws, resolver)
+    assert items["dkim"].status == "fail", items["dkim"]
+    zone[(f"s1._domainkey.{DOMAIN}", "TXT")] = [f"v=DKIM1; p={_public(rsa.generate_private_key(65537, 2048))}",
+                                                f"v=DKIM1; k=rsa; p={_public(dkim_key)}"]
+    with dns_server(zone) as resolver:
+        assert check(ws, resolver)["dkim"].status == "ok"  # a stale record first, ours second
+
+
+def test_deeply_nested_toml_is_a_one_line_error(ws: Path, runner):
+    (ws / "digest.toml").write_text("x = " + "[" * 1000 + "]" * 1000 + "\n")
+    result = runner.invoke(main, ["build"])
+    assert result.exit_code == 2 and "nested too deeply" in result.stderr and "Traceback" not in result.output
