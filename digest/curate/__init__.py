@@ -34,6 +34,7 @@ __all__ = [
     "SentStory",
     "summary_key",
     "subject_line",
+    "body_paragraphs",
 ]
 
 LEAD_RULE = (
@@ -241,9 +242,16 @@ def excerpt(paragraphs: Sequence[str], *, words: int) -> tuple[str, ...]:
     return _within(out, words * CHARS_PER_WORD)
 
 
+def body_paragraphs(article: Article) -> tuple[str, ...]:
+    """The article's paragraphs without its subheadings: what an excerpt or a preheader is made of."""
+    if not article.subheadings:
+        return article.paragraphs
+    return tuple(p for n, p in enumerate(article.paragraphs) if n not in article.subheadings)
+
+
 def preheader_for(article: Article, *, limit: int = 100) -> str:
     """The lead's first sentence, cut at a word boundary to at most `limit` characters."""
-    first = next((p for p in article.paragraphs if p.strip()), article.title)
+    first = next((p for p in body_paragraphs(article) if p.strip()), article.title)
     sentence = one_line(sentences(first)[0] if sentences(first) else first)
     if len(sentence) <= limit:
         return sentence
@@ -371,7 +379,7 @@ def curate(articles: Sequence[Article], options: CurateOptions | None = None, *,
         subject=subject_line(options, lead.title),
         preheader=preheader_for(lead),
         lead=lead,
-        excerpt=excerpt(lead.paragraphs, words=options.excerpt_words),
+        excerpt=excerpt(body_paragraphs(lead), words=options.excerpt_words),
         top_news=top_news,
     )
     # The key leaves the full Top News articles out, as issues built before they were kept did.

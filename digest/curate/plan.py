@@ -20,7 +20,7 @@ from pathlib import Path
 from digest.core.errors import PlanError
 from digest.core.model import Article, Issue, TopNewsItem
 from digest.core.urls import is_url, redact
-from digest.curate import Curated, excerpt, one_line, preheader_for, says_more, title_key, url_key
+from digest.curate import Curated, body_paragraphs, excerpt, one_line, preheader_for, says_more, title_key, url_key
 
 __all__ = ["PlanLead", "PlanEntry", "IssuePlan", "Planned", "Following", "plan_from_curated", "apply_plan",
            "source_name",
@@ -229,9 +229,9 @@ def apply_plan(plan: IssuePlan, articles: Sequence[Article], *, period: Sequence
         raise _lead_error(plan, articles, root)
     lead = replace(found, title=plan.lead.headline or found.title, url=plan.lead.url or found.url,
                    origin=source_name(found.origin, root))
-    shown = plan.lead.excerpt or excerpt(found.paragraphs, words=plan.lead.words)
+    shown = plan.lead.excerpt or excerpt(body_paragraphs(found), words=plan.lead.words)
     subject = plan.subject or (following.subject(lead.title) if following else lead.title)
-    preheader = plan.preheader or preheader_for(replace(lead, paragraphs=tuple(shown)))
+    preheader = plan.preheader or preheader_for(replace(lead, paragraphs=tuple(shown), subheadings=()))
     issue = Issue(
         number=0,
         subject=one_line(subject),
