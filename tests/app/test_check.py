@@ -19,7 +19,7 @@ from digest.cli import main
 from digest.core.settings import Workspace
 from tests.dnsserver import Zone, dns_server, silent_dns
 from tests.servers import RecordingHandler, ThreadedSMTP
-from tests.tlscerts import self_signed
+from tests.helpers.tls import self_signed
 
 DOMAIN = "digest-check.org"
 PASSWORD = "relay-password-1"
