@@ -18,8 +18,8 @@ from digest.app.check import CheckOptions, Item, run_checks
 from digest.cli import main
 from digest.core.settings import Workspace
 from tests.dnsserver import Zone, dns_server, silent_dns
-from tests.servers import RecordingHandler, ThreadedSMTP
 from tests.helpers.tls import self_signed
+from tests.servers import RecordingHandler, ThreadedSMTP
 
 DOMAIN = "digest-check.org"
 PASSWORD = "relay-password-1"
