@@ -323,6 +323,8 @@ def _ended(outcome: ScheduledSend, *, worker: bool, halted: bool) -> None:
         sys.exit(3)
     audience = report.audience
     _summary(report, read_error=audience is not None and audience.error is not None, worker=worker)
+    if audience is not None and audience.erased:
+        say(f"{audience.erased} row(s) of the lists skipped: erased on request (not sent).")
     if audience is not None and audience.left:
         say(f"{audience.left} recipient(s) no longer on the lists were taken out of the campaign (not sent).")
     if audience is not None and audience.error is not None:

@@ -398,6 +398,15 @@ CREATE TABLE inbox_judged (
 )""")
 
 
+def erasure(store: Schema, tx: Tx) -> None:
+    """Readers erased on request: only a keyed hash of the address (HMAC with the workspace secret)."""
+    _run(store, tx, """
+CREATE TABLE erased_readers (
+    keyed_hash TEXT PRIMARY KEY,
+    erased_at TEXT NOT NULL
+)""")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
@@ -411,4 +420,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0500_weekly_cycle", weekly_cycle),
     ("0510_inbox_judged", inbox_judged),
     ("0520_esp_calls", esp_calls),
+    ("0530_erasure", erasure),
 ]

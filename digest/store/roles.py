@@ -10,7 +10,7 @@ one list of migrations. New state: a role here, its query module, a migration.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from digest.core.model import Subscriber
 from digest.store.bounces import BounceEvent, BounceSummary, BounceVerdict, Delivery
@@ -32,7 +32,7 @@ from digest.store.signups import Member, Signup, SignupLimits, SignupRequest
 from digest.store.tx import Tx
 
 __all__ = ["StoreBasics", "IssueStore", "SuppressionStore", "CampaignJournal", "ListCheckStore",
-           "FetchCacheStore", "ScheduleStore", "RunLockStore", "SignupStore", "BounceStore"]
+           "FetchCacheStore", "ScheduleStore", "RunLockStore", "SignupStore", "BounceStore", "ReaderStore"]
 
 
 class StoreBasics(Protocol):
@@ -446,4 +446,28 @@ class CarriedStore(Protocol):
 
     def mark_seen(self, keys: Iterable[str], *, now: float) -> dict[str, float]:
         """Record `now` as the first sighting of every key not seen before; return each key's first sighting."""
+        ...
+
+
+class ReaderStore(Protocol):
+    """One reader's own view (the manage page) and their erasure (digest.store.erasure)."""
+
+    def reader_lists(self, email: str) -> dict[str, bool]:
+        """List name → True while it still reaches the reader, for every list the store knows them on or off."""
+        ...
+
+    def rejoin_list(self, email: str, *, list_name: str) -> bool:
+        """Lift the reader's own unsubscribe from one list; True when that changed anything."""
+        ...
+
+    def reader_data(self, email: str) -> dict[str, Any]:
+        """Everything stored about the address, as plain values."""
+        ...
+
+    def erase_reader(self, email: str, *, keyed_hash: str) -> dict[str, int]:
+        """Remove the address from the store, keeping only its keyed hash; rows changed per table."""
+        ...
+
+    def erased_hashes(self) -> set[str]:
+        """The keyed hashes of every erased reader."""
         ...

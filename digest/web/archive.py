@@ -75,7 +75,7 @@ def email_version(ctx: Context, number: int) -> str:
     settings = ctx.settings
     values = []
     for field in rendered.fields:
-        if field == "unsubscribe_url":
+        if field in ("unsubscribe_url", "manage_url"):
             values.append(html.escape(settings.newsletter.base_url, quote=True))
         else:
             values.append("")
