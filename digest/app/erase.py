@@ -6,6 +6,7 @@ never mails them again. The log line names no address, only what was removed.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import logging
 from collections.abc import Iterator
@@ -75,6 +76,8 @@ def _without(path: Path, key: str) -> tuple[bytes, int] | None:
     try:
         encoding = list_encoding(path)
         data = path.read_bytes()
+        if encoding.lower().replace("_", "-") == "utf-8-sig" and not data.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8"  # written back as it was: no byte mark added
         text = data.decode(encoding)
     except (SubscriberError, OSError, UnicodeDecodeError, LookupError):
         return None
