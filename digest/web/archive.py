@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape as xml_escape  # nosec B406
 
 from digest.app.context import Context
 from digest.app.issue_folder import load_issue
+from digest.back.signup import offered_lists
 from digest.core.errors import IssueError, TemplateError
 from digest.core.files import write_atomically
 from digest.core.settings import Settings
@@ -223,9 +224,13 @@ def atom_feed(settings: Settings, issues: list[ArchivedIssue], contents: dict[in
     )
 
 
-def export_archive(ctx: Context, out: Path, *, lists: tuple[str, ...] = ("newsletter",)) -> list[Path]:
-    """Write the archive as static files: index.html, page/N/index.html, N/index.html, feed.xml, sitemap.xml."""
+def export_archive(ctx: Context, out: Path) -> list[Path]:
+    """Write the archive as static files: index.html, page/N/index.html, N/index.html, feed.xml, sitemap.xml.
+
+    The pages are the served ones (the same form, offering the same lists), with relative links.
+    """
     settings = ctx.settings
+    lists = offered_lists(settings.signup, subscribers=ctx.workspace.subscribers)
     issues = sent_issues(ctx)
     files: dict[Path, str] = {out / "index.html": index_page(settings, issues, relative=True, lists=lists)}
     for page in range(2, pages_of(issues) + 1):

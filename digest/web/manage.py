@@ -28,6 +28,9 @@ from digest.web.site import ARCHIVE_HEADERS
 __all__ = ["manage_routes", "origin_refusal", "MAX_MANAGE_BODY"]
 
 MAX_MANAGE_BODY = 16 * 1024  # a few hundred list names at most
+# With no-referrer a browser sends `Origin: null` on a form POST; same-origin keeps our own Origin (and sends
+# the token-bearing URL to nobody else).
+_HEADERS = {**ARCHIVE_HEADERS, "Referrer-Policy": "same-origin"}
 
 
 def origin_refusal(request: Request) -> str | None:
@@ -52,7 +55,7 @@ class _Manage:
     def _page(self, title: str, main: str, *, status: int = 200) -> HTMLResponse:
         head = '<meta name="robots" content="noindex">'
         return HTMLResponse(page_html(self.settings, title=title, main=main, links=Links(), head=head),
-                            status_code=status, headers=ARCHIVE_HEADERS)
+                            status_code=status, headers=_HEADERS)
 
     def _reader(self, request: Request) -> str | None:
         try:
@@ -71,16 +74,16 @@ class _Manage:
             return None, {}, self._bad_link()
         refused = origin_refusal(request)
         if refused:
-            return None, {}, PlainTextResponse(refused, status_code=403, headers=ARCHIVE_HEADERS)
+            return None, {}, PlainTextResponse(refused, status_code=403, headers=_HEADERS)
         try:
             body = await read_body(request, limit=MAX_MANAGE_BODY)
         except BodyRefused as exc:
-            return None, {}, PlainTextResponse(exc.message, status_code=exc.status, headers=ARCHIVE_HEADERS)
+            return None, {}, PlainTextResponse(exc.message, status_code=exc.status, headers=_HEADERS)
         try:
             fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000)
         except (UnicodeDecodeError, ValueError):
             return None, {}, PlainTextResponse("The form could not be read.", status_code=400,
-                                               headers=ARCHIVE_HEADERS)
+                                               headers=_HEADERS)
         return email, fields, None
 
     def _form(self, token: str, lists: dict[str, bool], note: str = "") -> str:
@@ -145,7 +148,7 @@ class _Manage:
         found = await run_in_threadpool(reader_data, self.ctx, email)
         found["exported_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         return Response(json.dumps(found, indent=2, ensure_ascii=False, default=str), media_type="application/json",
-                        headers={**ARCHIVE_HEADERS, "Content-Disposition": 'attachment; filename="my-data.json"'})
+                        headers={**_HEADERS, "Content-Disposition": 'attachment; filename="my-data.json"'})
 
     async def erase_page(self, request: Request) -> Response:
         """GET /manage/{token}/erase: asks first; nothing is erased by opening the link."""
@@ -168,7 +171,7 @@ class _Manage:
         if refused is not None or email is None:
             return refused or self._bad_link()
         if fields.get("confirm") != ["yes"]:
-            return PlainTextResponse("Confirm the erasure with its button.", status_code=400, headers=ARCHIVE_HEADERS)
+            return PlainTextResponse("Confirm the erasure with its button.", status_code=400, headers=_HEADERS)
         await run_in_threadpool(erase_reader, self.ctx, email)
         return self._page("Your data is erased", "<h1>Your data is erased</h1><p>We will not write to you again."
                           "</p>")
