@@ -48,8 +48,10 @@ def _serious(results: dict[str, list[dict[str, Any]]]) -> list[str]:
 
 
 def _summary(name: str, results: dict[str, list[dict[str, Any]]]) -> str:
-    counts = {view: f"{sum(v['impact'] in ('serious', 'critical') for v in found)} serious/critical, "
-                    f"{len(found)} in all" for view, found in results.items()}
+    worst = ("serious", "critical")
+    counts = {view: f"{sum(v['impact'] in worst for v in found)} serious/critical"
+                    + "".join(f"; {v['id']} ({v['impact']})" for v in found if v["impact"] not in worst)
+              for view, found in results.items()}
     return f"| {name} | " + " | ".join(counts[f"{s} {w}"] for s, w in VIEWS) + " |"
 
 
@@ -141,7 +143,7 @@ def test_reader_pages_in_chromium(workspace: Path, runner):
         finally:
             browser.close()
     ctx.close()
-    print("\n".join(["", *summary]))
+    print("\n".join(["", *summary]))  # the table docs/web.md quotes
     assert serious == [], serious
     assert _files_naming(workspace, READER) == []
     (workspace / "subscribers" / "example.csv").write_bytes(old_list)  # an old copy of the list
