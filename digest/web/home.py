@@ -32,7 +32,7 @@ class Links:
     def to(self, path: str) -> str:
         """A link to `path` under the archive ("" the index, "3" an issue, "page/2", "feed.xml")."""
         if not self.static:
-            return "/archive/" + path
+            return "/archive/" + path + ("/" if path.startswith("page/") else "")
         up = "../" * self.depth
         if not path:
             return up or "./"
