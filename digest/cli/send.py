@@ -353,6 +353,8 @@ def _dry_run(request: SendRequest) -> None:
         left_out.append(f"{report.unknown_before} with an unknown outcome (--retry-unknown sends them)")
     if report.over_limit:
         left_out.append(f"{report.over_limit} over --limit")
+    if report.erased:
+        left_out.append(f"{report.erased} erased on request")
     say(f"Dry run: {report.would_send} message(s) would be sent ({report.average_bytes} bytes on average, "
         f"{report.bad} with problems in those parsed back); left out: {', '.join(left_out)}. Nothing sent.")
     if report.bad:

@@ -196,8 +196,7 @@ def read_audience(
     try:
         for item in stream_subscribers(lists, on_problem=problem, tags=tags, where=where, members=members,
                                        on_row=scanned):
-            if item[0].key in selection.erased:
-                result.erased += 1
+            if _erased(item[0], selection, result):
                 continue
             batch.append(item)
             result.rows += 1
@@ -217,6 +216,14 @@ def read_audience(
             result.error = result.error or exc
             result.complete = False
     return result
+
+
+def _erased(subscriber: Subscriber, selection: Selection, result: AudienceRead) -> bool:
+    """A row of a reader erased on request (an old list file): counted, never journaled."""
+    if subscriber.key in selection.erased:
+        result.erased += 1
+        return True
+    return False
 
 
 def _flush(store: AudienceStore, campaign: Campaign, batch: list[tuple[Subscriber, str]],

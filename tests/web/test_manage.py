@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -158,6 +159,8 @@ def test_erasure_leaves_the_address_in_no_file_and_an_old_list_skips_them(worksp
     assert "1 skipped as erased" in imported.output
     assert READER not in (workspace / "subscribers" / "again.csv").read_text()
     _next_issue(workspace, runner)
+    dry = runner.invoke(main, ["send", "--list", "example", "--dry-run"])
+    assert "2 message(s) would be sent" in dry.output and "1 erased on request" in dry.output, dry.output
     sent = runner.invoke(main, ["send", "--list", "example"])
     assert sent.exit_code == 0 and "1 row(s) of the lists skipped: erased on request" in sent.output
     assert len(_mails_to(workspace / "outbox", READER)) == 1  # only issue 1, from before the erasure
@@ -165,10 +168,13 @@ def test_erasure_leaves_the_address_in_no_file_and_an_old_list_skips_them(worksp
         assert ctx.store.campaign_status(ctx.store.campaigns_of(1)[0], now=0).counts["sent"] == 3  # counts kept
 
 
-def test_operator_erases_by_command(workspace: Path, runner):
+def test_operator_erases_by_command(workspace: Path, runner, caplog):
     _two_lists(workspace, runner)
-    result = runner.invoke(main, ["subscribers", "erase", "Grace@Example.org", "--yes"])
+    with caplog.at_level(logging.INFO, logger="digest.erase"):
+        result = runner.invoke(main, ["subscribers", "erase", "Grace@Example.org", "--yes"])
     assert result.exit_code == 0 and "erased" in result.output, result.output + result.stderr
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "digest.erase"]
+    assert "erased one reader" in logged and "list row(s) removed" in logged and "grace" not in logged.lower()
     assert _files_naming(workspace, READER) == []
     refused = runner.invoke(main, ["subscribers", "erase", "not an address", "--yes"])
     assert refused.exit_code != 0 and "Traceback" not in refused.output + refused.stderr
