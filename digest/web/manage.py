@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import time
 from urllib.parse import parse_qs
 
@@ -27,6 +28,7 @@ from digest.web.site import ARCHIVE_HEADERS
 
 __all__ = ["manage_routes", "origin_refusal", "MAX_MANAGE_BODY"]
 
+_log = logging.getLogger("uvicorn.error")  # where `digest serve` logs: stderr
 MAX_MANAGE_BODY = 16 * 1024  # a few hundred list names at most
 # With no-referrer a browser sends `Origin: null` on a form POST; same-origin keeps our own Origin (and sends
 # the token-bearing URL to nobody else).
@@ -172,7 +174,8 @@ class _Manage:
             return refused or self._bad_link()
         if fields.get("confirm") != ["yes"]:
             return PlainTextResponse("Confirm the erasure with its button.", status_code=400, headers=_HEADERS)
-        await run_in_threadpool(erase_reader, self.ctx, email)
+        done = await run_in_threadpool(erase_reader, self.ctx, email)
+        _log.info("a reader erased themselves from their manage page: %s", done.summary())  # counts, no address
         return self._page("Your data is erased", "<h1>Your data is erased</h1><p>We will not write to you again."
                           "</p>")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -140,6 +141,11 @@ def test_erasure_leaves_the_address_in_no_file_and_an_old_list_skips_them(worksp
     (bounces / "1.report").write_bytes(b"From: MAILER-DAEMON@mx.example\r\nSubject: failure\r\n\r\n"
                                        b"550 5.1.1 <Grace@Example.org>: no such user\r\n")
     (bounces / "2.other").write_bytes(b"From: MAILER-DAEMON@mx.example\r\n\r\n550 <linus@example.com>\r\n")
+    encoded = base64.b64encode(b"Final-Recipient: rfc822; grace@example.org\r\n").decode()
+    (bounces.parent / "cur").mkdir()
+    (bounces.parent / "cur" / "3.encoded").write_bytes(
+        b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + encoded.encode() + b"\r\n")
     ws = Context(workspace)
     assert ws.store.suppress(READER, reason="unsubscribed", list_name="monthly")
     client = TestClient(create_app(ws), base_url=LOCAL)
@@ -152,6 +158,7 @@ def test_erasure_leaves_the_address_in_no_file_and_an_old_list_skips_them(worksp
     assert (workspace / "subscribers" / "example.csv").read_bytes() == old_list.replace(
         b"grace@example.org,Grace Hopper\n", b"")
     assert (bounces / "2.other").exists() and not (bounces / "1.report").exists()
+    assert not (bounces.parent / "cur" / "3.encoded").exists()  # named only inside an encoded part
     (workspace / "subscribers" / "example.csv").write_bytes(old_list)  # an old copy of the list comes back
     check = runner.invoke(main, ["subscribers", "check", "subscribers/example.csv"])
     assert "1 row(s) skipped as erased" in check.output
