@@ -47,7 +47,7 @@ def _css(settings: Settings) -> str:
         "max-width:40rem;margin:0 auto;padding:1rem 1.25rem;box-sizing:border-box}"
         f".dg-site a{{color:{t.brand_color};text-decoration:underline}}"
         ".dg-site h1,.dg-site h2{line-height:1.25;margin:.5rem 0}"
-        ".dg-site .dg-name{font-size:1.75rem;font-weight:700;text-decoration:none}"
+        ".dg-site .dg-name{font-size:1.75rem;font-weight:700}"
         ".dg-site ol{list-style:none;padding:0}.dg-site li{margin:0 0 1.25rem}"
         f".dg-site .dg-meta{{color:{t.muted_color};font-size:.9rem}}"
         f".dg-site form{{background:{t.content_background};padding:1rem 1.25rem;border-radius:8px}}"
