@@ -105,4 +105,5 @@ def archive(ctx: Context, out: Path) -> None:
     from digest.web.archive import export_archive
 
     written = export_archive(ctx, out)
-    say(f"Wrote {len(written)} file(s) to {printable(out)} ({len(written) - 2} issue(s))")
+    issues = sum(1 for p in written if p.parent.name.isdigit() and p.parent.parent == out)
+    say(f"Wrote {len(written)} file(s) to {printable(out)} ({issues} issue(s))")
