@@ -90,3 +90,17 @@ def test_description_must_be_one_short_paragraph():
         settings = dataclasses.replace(Settings(), newsletter=Newsletter(description=bad))
         with pytest.raises(ConfigError, match="description"):
             check_settings(settings, "digest.toml")
+
+
+def test_issue_pages_link_to_the_previous_and_next_issue(workspace: Path, runner):
+    ws = _sent(workspace, runner)
+    ws.close()
+    (workspace / "pages" / "next.txt").write_text("Another Story\n\nSource: Wire | 2026-11-27\n\nMore news.\n")
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    assert runner.invoke(main, ["send", "--list", "example"]).exit_code == 0
+    client = TestClient(create_app(Context(workspace)), base_url=LOCAL)
+    first, second = client.get("/archive/1").text, client.get("/archive/2").text
+    assert 'href="/archive/2" rel="next">Next issue:' in first and 'rel="prev"' not in first
+    assert 'href="/archive/1" rel="prev">Previous issue:' in second and 'rel="next"' not in second
+    home = client.get("/archive/").text
+    assert home.index("Issue 2:") < home.index("Issue 1:")  # newest first
