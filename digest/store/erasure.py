@@ -114,6 +114,11 @@ class ErasureQueries(SQLBase):
         """The keyed hashes of every erased reader (a send checks each row of a list against them)."""
         return {row[0] for row in self.query("SELECT keyed_hash FROM erased_readers")}
 
+    def forget_erasure(self, keyed_hash: str) -> bool:
+        """The reader opted in again (a confirmed signup): their old erasure no longer skips them."""
+        with self.transaction() as tx:
+            return int(tx.execute("DELETE FROM erased_readers WHERE keyed_hash = ?", (keyed_hash,)).rowcount) > 0
+
     def prepare_erasure(self, tx: Tx) -> None:
         """Before the deletes, in their transaction: what the backend needs so deleted rows are overwritten."""
 

@@ -471,3 +471,7 @@ class ReaderStore(Protocol):
     def erased_hashes(self) -> set[str]:
         """The keyed hashes of every erased reader."""
         ...
+
+    def forget_erasure(self, keyed_hash: str) -> bool:
+        """A new confirmed opt-in: the erased reader is no longer skipped."""
+        ...

@@ -185,3 +185,26 @@ def test_operator_erases_by_command(workspace: Path, runner, caplog):
     assert _files_naming(workspace, READER) == []
     refused = runner.invoke(main, ["subscribers", "erase", "not an address", "--yes"])
     assert refused.exit_code != 0 and "Traceback" not in refused.output + refused.stderr
+
+
+def test_an_erased_reader_who_opts_in_again_is_sent_again(workspace: Path, runner):
+    import time
+
+    from digest.back.signup import limits_for, make_link_token
+    from digest.store.signups import SignupRequest
+
+    _two_lists(workspace, runner)
+    assert runner.invoke(main, ["subscribers", "erase", READER, "--yes"]).exit_code == 0
+    ws = Context(workspace)
+    assert ws.store.erased_hashes()
+    _, signup_id = ws.store.request_signup(SignupRequest("example", READER, "Grace", "https://x", "10.0.0.9"),
+                                           now=time.time(), limits=limits_for(ws.settings.signup))
+    signup = ws.store.signup(signup_id)
+    client = TestClient(create_app(ws), base_url=LOCAL)
+    assert "You are subscribed" in client.post(f"/confirm/{make_link_token(ws.secret, signup)}").text
+    assert ws.store.erased_hashes() == set()
+    ws.close()
+    _next_issue(workspace, runner)
+    sent = runner.invoke(main, ["send", "--list", "example"])
+    assert sent.exit_code == 0 and "erased on request" not in sent.output
+    assert len(_mails_to(workspace / "outbox", READER)) == 2
