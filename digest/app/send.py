@@ -26,6 +26,7 @@ from digest.app.audiences import audience_for, find_campaign, resolve_lists, sig
 from digest.app.context import Context
 from digest.app.issue_folder import load_issue
 from digest.app.schedule import SendTime, record_schedule, wait_for_schedule
+from digest.core.erased import ErasedReaders
 from digest.core.errors import ConfigError, DeliveryError
 from digest.core.model import Rendered, Subscriber
 from digest.deliver.audience import AudienceRead, Selection, SignedUpMembers, read_audience
@@ -84,7 +85,8 @@ class SendRequest:
     @property
     def selection(self) -> Selection:
         """Who the send is for, as the deliver stage takes it."""
-        return Selection(self.lists, self.tags, self.where, self.members)
+        erased = ErasedReaders(self.ctx.secret, self.ctx.store.erased_hashes())
+        return Selection(self.lists, self.tags, self.where, self.members, erased)
 
     def reloaded(self) -> SendRequest:
         """The same request with the issue folder read again (after waiting for a schedule)."""

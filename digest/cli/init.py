@@ -26,6 +26,7 @@ base_url = "https://newsletter.example.com"
 language = "en"
 subject = "{{newsletter}}: {{lead_title}}"
 # timezone = "Europe/Oslo"   # IANA name: `send --at` times are read in it (UTC when unset)
+# description = "What the newsletter is about, in a sentence or two."   # the archive's home page
 
 [theme]
 brand_color = "#0b5cab"

@@ -323,6 +323,8 @@ def _ended(outcome: ScheduledSend, *, worker: bool, halted: bool) -> None:
         sys.exit(3)
     audience = report.audience
     _summary(report, read_error=audience is not None and audience.error is not None, worker=worker)
+    if audience is not None and audience.erased:
+        say(f"{audience.erased} row(s) of the lists skipped: erased on request (not sent).")
     if audience is not None and audience.left:
         say(f"{audience.left} recipient(s) no longer on the lists were taken out of the campaign (not sent).")
     if audience is not None and audience.error is not None:
@@ -351,6 +353,8 @@ def _dry_run(request: SendRequest) -> None:
         left_out.append(f"{report.unknown_before} with an unknown outcome (--retry-unknown sends them)")
     if report.over_limit:
         left_out.append(f"{report.over_limit} over --limit")
+    if report.erased:
+        left_out.append(f"{report.erased} erased on request")
     say(f"Dry run: {report.would_send} message(s) would be sent ({report.average_bytes} bytes on average, "
         f"{report.bad} with problems in those parsed back); left out: {', '.join(left_out)}. Nothing sent.")
     if report.bad:

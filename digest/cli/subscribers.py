@@ -1,4 +1,4 @@
-"""`digest subscribers …`: check, import, stats, unsubscribe, resubscribe, bounces, export, export-suppressed."""
+"""`digest subscribers …`: check, import, stats, unsubscribe, resubscribe, erase, bounces, export, export-suppressed."""
 
 from __future__ import annotations
 
@@ -8,11 +8,19 @@ from pathlib import Path
 import click
 
 from digest.app.context import Context
+from digest.app.erase import erased_readers
 from digest.cli.output import printable, say, warn
 from digest.core.errors import ConfigError, SubscriberError
 from digest.store import SUPPRESSION_REASONS
 from digest.subscribers import check_address
-from digest.subscribers.checking import check_list, import_list, list_stats, write_suppressions
+from digest.subscribers.checking import (
+    ERASED,
+    check_list,
+    count_erased,
+    import_list,
+    list_stats,
+    write_suppressions,
+)
 
 __all__ = ["subscribers"]
 
@@ -38,6 +46,9 @@ def check(ctx: Context, file: Path, check_dns: bool, encoding: str | None) -> No
     c = report.check
     say(f"{c.valid} valid, {c.duplicates} duplicate(s), {c.invalid} invalid"
         + (" (unchanged since the last check)" if report.cached else ""))
+    erased = count_erased(file, erased_readers(ctx), encoding=encoding)
+    if erased:
+        say(f"{erased} row(s) skipped as erased on request: no send or import includes them")
     if c.invalid:
         sys.exit(1)
 
@@ -53,10 +64,14 @@ def import_(ctx: Context, file: Path, list_name: str, check_dns: bool, encoding:
     if not list_name.replace("-", "").replace("_", "").isalnum() or not list_name.isascii():
         raise ConfigError(f"--list {list_name!r}: use letters, digits, - and _ only")
     target = ctx.workspace.subscribers / f"{list_name}.csv"
-    kept, left_out = import_list(file, target, check_dns=check_dns, encoding=encoding, warn=warn)
+    kept, left_out = import_list(file, target, check_dns=check_dns, encoding=encoding, warn=warn,
+                                 erased=erased_readers(ctx))
+    erased = sum(1 for p in left_out if p.reason == ERASED)
     for problem in left_out:
-        say(f"left out {printable(problem)}")
-    say(f"Wrote {printable(target)}: {kept} subscriber(s), {len(left_out)} left out")
+        if problem.reason != ERASED:
+            say(f"left out {printable(problem)}")
+    say(f"Wrote {printable(target)}: {kept} subscriber(s), {len(left_out)} left out"
+        + (f" ({erased} skipped as erased on request)" if erased else ""))
 
 
 @subscribers.command()
@@ -113,6 +128,26 @@ def resubscribe(ctx: Context, emails: tuple[str, ...]) -> None:
     for email in _addresses(emails):
         removed = ctx.store.resubscribe(email)
         say(f"{printable(email)}: {'resubscribed' if removed else 'was not suppressed'}")
+
+
+@subscribers.command()
+@click.argument("emails", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def erase(ctx: Context, emails: tuple[str, ...], yes: bool) -> None:
+    """Erase readers on request: the store, subscribers/*.csv rows, the bounce mailbox; only a keyed hash stays.
+
+    A later import or send of an old list skips them, and says how many rows it skipped.
+    """
+    from digest.app.erase import erase_reader
+
+    _addresses(emails)  # every address checked before anything is erased
+    if not yes:
+        click.confirm(f"Erase {len(emails)} reader(s) from this workspace? This cannot be undone", abort=True,
+                      err=True)
+    for email in emails:
+        done = erase_reader(ctx, email.strip())
+        say(f"{printable(email.strip())}: erased ({done.summary()})")
 
 
 @subscribers.command("export-suppressed")

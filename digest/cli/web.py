@@ -41,7 +41,7 @@ def _run(app: object, host: str, port: int, what: str) -> None:
 @click.option("--smtp-host", default="127.0.0.1", show_default=True, help="Address the SMTP receiver listens on.")
 @click.pass_obj
 def serve(ctx: Context, host: str, port: int, allowed: tuple[str, ...], smtp_port: int | None, smtp_host: str) -> None:
-    """Serve signups (/subscribe), one-click unsubscribe (/u/TOKEN) and the archive (/archive/).
+    """Serve signups (/subscribe), one-click unsubscribe (/u/TOKEN), the archive (/archive/) and /manage/TOKEN.
 
     With --smtp, also receive the bounce mailbox: DSNs, complaints and mailto
     unsubscribes are applied as they arrive (see `digest inbox process`).
@@ -101,8 +101,9 @@ def preview(ctx: Context, sources: tuple[str, ...], host: str, port: int, open_b
               help="Folder to write the static archive into.")
 @click.pass_obj
 def archive(ctx: Context, out: Path) -> None:
-    """Write the archive of sent issues as static files (index.html, N/index.html, feed.xml)."""
+    """Write the archive as static files: index.html, page/N/, N/index.html, feed.xml, sitemap.xml."""
     from digest.web.archive import export_archive
 
     written = export_archive(ctx, out)
-    say(f"Wrote {len(written)} file(s) to {printable(out)} ({len(written) - 2} issue(s))")
+    issues = sum(1 for p in written if p.parent.name.isdigit() and p.parent.parent == out)
+    say(f"Wrote {len(written)} file(s) to {printable(out)} ({issues} issue(s))")

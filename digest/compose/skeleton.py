@@ -24,7 +24,7 @@ from urllib.parse import quote
 from digest.compose.dkim import DKIMSigner
 from digest.compose.qp import qp_encode, qp_value
 from digest.compose.subject import fold_subject, list_id_field
-from digest.compose.tokens import sign_token
+from digest.compose.tokens import manage_url, sign_manage_token, sign_token
 from digest.core import signing
 from digest.core.model import Rendered, Subscriber
 from digest.core.names import derive_list_id
@@ -116,6 +116,7 @@ class MessageSkeleton:
         self.esp = esp  # "postmark": our Message-ID also goes where its bounce webhook reports it (metadata)
         self._mailto = unsubscribe_address(return_path) if return_path else newsletter.sender_address
         self.fields = rendered.fields
+        self._wants_manage = "manage_url" in rendered.fields
         self.domain = newsletter.domain
         # '=_' never occurs in QP text, so any boundary starting with it is safe; derived from the
         # render's marker (random per render, or derived from the issue) a rebuild repeats it.
@@ -170,24 +171,31 @@ class MessageSkeleton:
         digest = message_id_mac(self.secret, self.rendered.number, email_key)
         return f"<digest.{self.rendered.number}.{digest}@{self.domain}>"
 
+    def manage_link(self, email_key: str) -> str:
+        """The reader's manage page (signed, long-lived): only made when the templates ask for it."""
+        return manage_url(self.newsletter.base_url, sign_manage_token(self.secret, email=email_key))
+
     def values_for(self, subscriber: Subscriber, unsubscribe: str) -> list[str]:
         """The raw values of the template's personal fields for one subscriber."""
         values: list[str] = []
+        # One HMAC per recipient, and only when a template shows the link: no template work per recipient.
+        links = {"unsubscribe_url": unsubscribe,
+                 "manage_url": self.manage_link(subscriber.key) if self._wants_manage else ""}
         for name in self.fields:
             if name.startswith("url:"):
-                values.append(self._link_value(name[4:], values, subscriber, unsubscribe))
+                values.append(self._link_value(name[4:], values, subscriber, links))
             else:
-                values.append(self.field_value(subscriber, name, unsubscribe))
+                values.append(self.field_value(subscriber, name, links))
         return values
 
-    def _link_value(self, link: str, values: list[str], subscriber: Subscriber, unsubscribe: str) -> str:
+    def _link_value(self, link: str, values: list[str], subscriber: Subscriber, links: dict[str, str]) -> str:
         """A link made with personal fields, put together whole and checked now that its values are known."""
         from digest.render.environment import safe_url
 
         marker = re.compile(re.escape(self.rendered.marker) + r"f(\d+)z")
         if marker.search(link) is None:
             # Issues rendered before links were checked whole name one field: `url:attrs.site`.
-            return safe_url(self.field_value(subscriber, link, unsubscribe))
+            return safe_url(self.field_value(subscriber, link, links))
         # A link's markers name fields listed before it (the filter registers it after them).
         filled = marker.sub(lambda m: values[int(m.group(1))] if int(m.group(1)) < len(values) else "", link)
         return safe_url(filled)
@@ -202,14 +210,14 @@ class MessageSkeleton:
         return verp_address(self.return_path, token)
 
     @staticmethod
-    def field_value(subscriber: Subscriber, name: str, unsubscribe: str) -> str:
-        """The raw value of one personal field ('' for an unknown one)."""
+    def field_value(subscriber: Subscriber, name: str, links: dict[str, str]) -> str:
+        """The raw value of one personal field ('' for an unknown one); `links`: the reader's own URLs."""
         if name == "email":
             return subscriber.email
         if name == "name":
             return subscriber.name
-        if name == "unsubscribe_url":
-            return unsubscribe
+        if name in links:
+            return links[name]
         if name.startswith("attrs."):
             return str(subscriber.attrs.get(name[6:], ""))
         return ""

@@ -55,6 +55,7 @@ class Newsletter:
     list_id: str = ""
     reason: str = "You receive this email because you subscribed to our newsletter."
     timezone: str = "UTC"  # IANA name: `send --at` times and the issue date are read in it
+    description: str = ""  # one or two sentences: the archive's home page and its meta description
 
     @property
     def zone(self) -> ZoneInfo:

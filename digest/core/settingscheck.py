@@ -79,6 +79,9 @@ def _normalised(settings: Settings, path: str) -> Settings:
         raise ConfigError("[newsletter] language must be a language tag like en or pt-BR", path=path)
     if not n.name.strip():
         raise ConfigError("[newsletter] name must not be empty", path=path)
+    if len(n.description) > 500 or re.search(r"[\x00-\x1f\x7f]", n.description):
+        raise ConfigError("[newsletter] description must be one paragraph (no line breaks or control "
+                          "characters) of at most 500 characters", path=path)
     if not _FONTS.fullmatch(settings.theme.font_family):
         raise ConfigError("[theme] font_family must be a list of font names (letters, spaces, commas, quotes)",
                           path=path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,7 @@ class AudienceRead:
     suppressed: int = 0
     problems: int = 0
     left: int = 0  # people of an earlier reading no longer on the lists: not sent
+    erased: int = 0  # rows of readers erased on request (a list file older than the erasure): skipped
     complete: bool = False
     error: DigestError | None = None
 
@@ -132,6 +133,7 @@ class Selection:
     tags: Sequence[str] = ()
     where: Sequence[tuple[str, str]] = ()
     members: SignedUpMembers | None = None
+    erased: Container[str] = frozenset()  # address keys erased on request (keyed hashes behind `in`)
 
 
 def read_audience(
@@ -194,6 +196,8 @@ def read_audience(
     try:
         for item in stream_subscribers(lists, on_problem=problem, tags=tags, where=where, members=members,
                                        on_row=scanned):
+            if _erased(item[0], selection, result):
+                continue
             batch.append(item)
             result.rows += 1
             if len(batch) >= BATCH:
@@ -212,6 +216,14 @@ def read_audience(
             result.error = result.error or exc
             result.complete = False
     return result
+
+
+def _erased(subscriber: Subscriber, selection: Selection, result: AudienceRead) -> bool:
+    """A row of a reader erased on request (an old list file): counted, never journaled."""
+    if subscriber.key in selection.erased:
+        result.erased += 1
+        return True
+    return False
 
 
 def _flush(store: AudienceStore, campaign: Campaign, batch: list[tuple[Subscriber, str]],

@@ -36,6 +36,7 @@ class DryRunReport:
     failed_before: int = 0  # failed permanently on an earlier run: a send leaves them (without --retry-failed)
     unknown_before: int = 0  # sent twice with no answer: a send leaves them (without --retry-unknown)
     over_limit: int = 0  # beyond --limit
+    erased: int = 0  # rows of readers erased on request: never sent
     bad: int = 0
     total_bytes: int = 0
 
@@ -117,6 +118,9 @@ def dry_run(
     with SeenAddresses() as seen:
         for subscriber, list_name in stream_subscribers(lists, on_problem=on_problem, tags=tags, where=where,
                                                              members=members):
+            if subscriber.key in selection.erased:
+                report.erased += 1
+                continue
             batch.append((subscriber, list_name))
             if len(batch) >= _BATCH:
                 flush()

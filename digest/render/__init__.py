@@ -74,7 +74,7 @@ class _Slots:
             if not safe_url(text):
                 return ""
             return value if isinstance(value, Markup) else text
-        if found == ["unsubscribe_url"] and text.startswith(self.marker):
+        if found in (["unsubscribe_url"], ["manage_url"]) and text.startswith(self.marker):
             return value  # ours, always an https URL, with the template's own text after it
         # The link as written, before escaping: the whole link's value is escaped once when filled in.
         raw = html_unescape(text) if isinstance(value, Markup) else text
@@ -154,6 +154,7 @@ def _context(issue: Issue, settings: Settings, slots: _Slots, view_url: str, *, 
         "theme": settings.theme,
         "subscriber": _Subscriber(slots),
         "unsubscribe_url": slots.slot("unsubscribe_url"),
+        "manage_url": slots.slot("manage_url"),
         "view_url": view_url,
         "archive_url": f"{settings.newsletter.base_url.rstrip('/')}/archive/",
         "year": (shown or datetime.now()).year,
@@ -257,7 +258,8 @@ def render_web_version(issue: Issue, settings: Settings, *, templates: Path | No
     context = _context(issue, settings, slots, f"{base}/archive/{issue.number}", web=True)
     source = _render_template(env, HTML_TEMPLATE, context)
     page = compile_mjml(source, HTML_TEMPLATE, template_dirs=template_dirs(templates))
-    values = [html_escape(base, quote=True) if field == "unsubscribe_url" else "" for field in slots.fields]
+    values = [html_escape(base, quote=True) if field in ("unsubscribe_url", "manage_url") else ""
+              for field in slots.fields]
     return fill_markers(page, slots.marker, values)
 
 

@@ -11,7 +11,7 @@ from digest.store.tx import run_script
 if TYPE_CHECKING:
     from digest.store.tx import Schema, Tx
 
-__all__ = ["weekly_cycle", "inbox_judged", "esp_calls"]
+__all__ = ["weekly_cycle", "inbox_judged", "esp_calls", "erasure"]
 
 
 def weekly_cycle(store: Schema, tx: Tx) -> None:
@@ -59,3 +59,12 @@ CREATE TABLE esp_calls (
     PRIMARY KEY (provider, name)
 );
 CREATE INDEX esp_calls_by_age ON esp_calls (seen_at)""")
+
+
+def erasure(store: Schema, tx: Tx) -> None:
+    """Readers erased on request: only a keyed hash of the address (HMAC with the workspace secret)."""
+    run_script(store, tx, """
+CREATE TABLE erased_readers (
+    keyed_hash TEXT PRIMARY KEY,
+    erased_at TEXT NOT NULL
+)""")

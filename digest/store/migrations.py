@@ -361,4 +361,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0500_weekly_cycle", feature_steps.weekly_cycle),
     ("0510_inbox_judged", feature_steps.inbox_judged),
     ("0520_esp_calls", feature_steps.esp_calls),
+    ("0530_erasure", feature_steps.erasure),
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from digest.store.backroles import BounceStore, ESPCallStore, InboxStore
+from digest.store.readerroles import ReaderStore
 from digest.store.roles import (
     CampaignJournal,
     CarriedStore,
@@ -30,7 +31,8 @@ __all__ = ["Store", "ListsStore", "BackStore", "AudienceStore", "SenderStore", "
 
 
 class Store(StoreBasics, IssueStore, SuppressionStore, CampaignJournal, ListCheckStore, FetchCacheStore,
-            ScheduleStore, RunLockStore, SignupStore, BounceStore, InboxStore, ESPCallStore, CarriedStore, Protocol):
+            ScheduleStore, RunLockStore, SignupStore, BounceStore, InboxStore, ESPCallStore, CarriedStore, ReaderStore,
+            Protocol):
     """Every role at once: what the app layer's context holds and the two backends implement."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from digest.store.bounces import BounceQueries
 from digest.store.campaigns import CampaignQueries
 from digest.store.carried import CarriedQueries
+from digest.store.erasure import ErasureQueries
 from digest.store.espcalls import ESPCallQueries
 from digest.store.fetchcache import FetchCacheQueries
 from digest.store.inbox import InboxQueries
@@ -21,5 +22,5 @@ __all__ = ["Queries"]
 
 class Queries(IssueQueries, FactQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries,
               ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries, ProgressQueries, CarriedQueries,
-              ESPCallQueries, InboxQueries):
+              ESPCallQueries, InboxQueries, ErasureQueries):
     """The whole query surface; a backend adds connections and dialect."""

@@ -124,6 +124,22 @@ class SQLiteStore(Queries, SQLBase):
             self.close()
             raise
 
+    def prepare_erasure(self, tx: Tx) -> None:
+        """secure_delete: SQLite overwrites the deleted rows (and the index entries) with zeros."""
+        tx.execute("PRAGMA secure_delete=ON")
+
+    def scrub(self) -> None:
+        """After an erasure: rebuild the file (VACUUM leaves no free page with old content) and fold the
+        WAL into it, truncated to nothing, so no older copy of a page stays readable in `-wal`."""
+        db = self._connection()
+        try:
+            db.execute("VACUUM")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise self.fail(exc, "cannot compact the workspace database after an erasure") from None
+        finally:
+            db.execute("PRAGMA secure_delete=OFF")
+
     def describe(self) -> str:
         """Where the state lives, for humans."""
         return f"SQLite {self.path}"

@@ -13,7 +13,7 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -26,8 +26,8 @@ from digest.store.seen import SeenAddresses
 from digest.store.signups import Member
 from digest.subscribers.reader import RowProblem, list_encoding, read_list
 
-__all__ = ["ListReport", "check_list", "list_stats", "import_list", "write_suppressions", "write_members",
-           "file_sha256"]
+__all__ = ["ListReport", "ERASED", "count_erased", "check_list", "list_stats", "import_list", "write_suppressions",
+           "write_members", "file_sha256"]
 
 MAX_CACHED_LINES = 100_000  # a list with more bad rows than this is checked afresh each time
 
@@ -54,6 +54,17 @@ def _exists(path: Path) -> Path:
     if not path.exists():
         raise SubscriberError("no such file", path=str(path))
     return path
+
+
+ERASED = "erased on request (not imported, never sent)"
+
+
+def count_erased(path: Path, erased: Container[str], *, encoding: str | None = None) -> int:
+    """How many rows of a list are readers erased on request (0 at once when nobody was erased)."""
+    if not erased:
+        return 0
+    return sum(1 for sub in read_list(_exists(path), on_problem=lambda _: None, encoding=encoding)
+               if sub.key in erased)
 
 
 def check_list(path: Path, *, store: ListsStore | None = None, check_dns: bool = False, encoding: str | None = None,
@@ -135,14 +146,21 @@ def list_stats(path: Path, store: ListsStore, *, warn: Callable[[str], None] = l
 
 
 def import_list(source: Path, target: Path, *, check_dns: bool = False, encoding: str | None = None,
-                warn: Callable[[str], None] = lambda _: None) -> tuple[int, list[RowProblem]]:
-    """Write a clean list (ours: email,name,tags,…) from any supported one; (kept, left out)."""
+                warn: Callable[[str], None] = lambda _: None, erased: Container[str] = frozenset(),
+                ) -> tuple[int, list[RowProblem]]:
+    """Write a clean list (ours: email,name,tags,…) from any supported one; (kept, left out).
+
+    Readers `erased` on request are left out as ERASED (a problem without the address).
+    """
     left_out: list[RowProblem] = []
     keys: list[str] = []
     rows: list[dict[str, str]] = []
     with SeenAddresses() as seen:
         for sub in read_list(_exists(source), on_problem=left_out.append, warn=warn, check_dns=check_dns,
                              encoding=encoding):
+            if sub.key in erased:
+                left_out.append(RowProblem(str(source), sub.line, ERASED))
+                continue
             first = seen.add(sub.key, sub.line)
             if first is not None:
                 left_out.append(RowProblem(str(source), sub.line, f"duplicate of line {first}", sub.email))

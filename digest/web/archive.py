@@ -1,8 +1,9 @@
-"""The archive of sent issues: web versions (not personalised), an index, and an Atom feed."""
+"""The archive of sent issues: web versions (not personalised), a paged index, an Atom feed, a sitemap."""
 
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -12,10 +13,12 @@ from xml.sax.saxutils import escape as xml_escape  # nosec B406
 
 from digest.app.context import Context
 from digest.app.issue_folder import load_issue
-from digest.core.errors import IssueError
+from digest.back.signup import offered_lists
+from digest.core.errors import IssueError, TemplateError
 from digest.core.files import write_atomically
 from digest.core.settings import Settings
 from digest.render import fill_markers, render_web_version
+from digest.web.home import PER_PAGE, Links, issue_list, page_html, pager, share_meta, subscribe_form, wrap_issue
 
 __all__ = [
     "ArchivedIssue",
@@ -23,7 +26,11 @@ __all__ = [
     "web_version",
     "email_version",
     "index_page",
+    "issue_page",
+    "feed_content",
     "atom_feed",
+    "sitemap",
+    "pages_of",
     "export_archive",
 ]
 
@@ -75,7 +82,7 @@ def email_version(ctx: Context, number: int) -> str:
     settings = ctx.settings
     values = []
     for field in rendered.fields:
-        if field == "unsubscribe_url":
+        if field in ("unsubscribe_url", "manage_url"):
             values.append(html.escape(settings.newsletter.base_url, quote=True))
         else:
             values.append("")
@@ -86,23 +93,96 @@ def _base(settings: Settings) -> str:
     return settings.newsletter.base_url.rstrip("/")
 
 
-def index_page(settings: Settings, issues: list[ArchivedIssue], *, relative: bool = False) -> str:
-    """The archive index: every sent issue, newest first."""
-    name = html.escape(settings.newsletter.name)
-    items = "\n".join(
-        f'<li><a href="{n.number}{"/" if relative else ""}">Issue {n.number}: {html.escape(n.subject)}</a>'
-        f"<br><small>{html.escape(n.day)} · {html.escape(n.preheader)}</small></li>"
-        for n in issues
-    ) or "<li>No issue has been sent yet.</li>"
-    return (
-        f'<!DOCTYPE html><html lang="{html.escape(settings.newsletter.language)}"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{name} archive</title>'
-        f'<link rel="alternate" type="application/atom+xml" href="feed.xml" title="{name}">'
-        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}"
-        "li{margin:0 0 1rem}</style></head>"
-        f"<body><h1>{name}</h1><p>Past issues</p><ul>{items}</ul>"
-        f'<p><a href="feed.xml">Atom feed</a></p></body></html>'
-    )
+def pages_of(issues: list[ArchivedIssue]) -> int:
+    """How many pages the index has (at least one)."""
+    return max(1, -(-len(issues) // PER_PAGE))
+
+
+def index_page(settings: Settings, issues: list[ArchivedIssue], *, relative: bool = False, page: int = 1,
+               lists: tuple[str, ...] = ("newsletter",)) -> str:
+    """One page of the archive's home: the newsletter, its issues newest first, the subscribe form."""
+    links = Links(static=relative, depth=0 if page == 1 else 2)
+    shown = issues[(page - 1) * PER_PAGE:page * PER_PAGE]
+    items = issue_list([(n.number, n.day, n.subject, n.preheader) for n in shown], links)
+    pages = pages_of(issues)
+    path = "" if page == 1 else f"page/{page}/"
+    name = settings.newsletter.name
+    head = share_meta(settings, title=name, description=settings.newsletter.description or f"Past issues of {name}",
+                      url=f"{_base(settings)}/archive/{path}")
+    main = f"<h1>Past issues</h1>{items}{pager(page, pages, links)}"
+    title = name if page == 1 else f"{name}: past issues, page {page}"
+    return page_html(settings, title=title, main=main, links=links, head=head,
+                     form=subscribe_form(settings, lists, links))
+
+
+def _lead_image(ctx: Context, number: int) -> tuple[str, str]:
+    try:
+        issue, _ = load_issue(ctx.workspace.issues / str(number))
+    except IssueError:
+        return "", ""
+    image = issue.lead.image
+    if image is None or not image.url.startswith("https://"):
+        return "", ""
+    return image.url, image.alt
+
+
+def issue_page(ctx: Context, issues: list[ArchivedIssue], number: int, *, relative: bool = False,
+               lists: tuple[str, ...] = ("newsletter",)) -> str:
+    """An issue's page: its web version with the site's header, previous/next links, form and share meta.
+
+    A broken workspace template does not take the page down: the email as it was sent is shown.
+    """
+    settings = ctx.settings
+    position = next(i for i, n in enumerate(issues) if n.number == number)
+    this = issues[position]
+    try:
+        web = web_version(ctx, number)
+    except TemplateError:
+        web = email_version(ctx, number)
+    links = Links(static=relative, depth=1)
+    newer = issues[position - 1] if position > 0 else None
+    older = issues[position + 1] if position + 1 < len(issues) else None
+    parts = []
+    if older is not None:
+        parts.append(f'<li><a href="{html.escape(links.to(str(older.number)))}" rel="prev">Previous issue: '
+                     f"{html.escape(older.subject)}</a></li>")
+    if newer is not None:
+        parts.append(f'<li><a href="{html.escape(links.to(str(newer.number)))}" rel="next">Next issue: '
+                     f"{html.escape(newer.subject)}</a></li>")
+    parts.append(f'<li><a href="{html.escape(links.to(""))}">All issues</a></li>')
+    nav = f'<nav aria-label="Issues"><ul>{"".join(parts)}</ul></nav>'
+    image, alt = _lead_image(ctx, number)
+    head = share_meta(settings, title=this.subject, description=this.preheader or settings.newsletter.description,
+                      url=f"{_base(settings)}/archive/{number}", image=image, image_alt=alt)
+    return wrap_issue(settings, web, title=this.subject, head=head, links=links, nav=nav,
+                      form=subscribe_form(settings, lists, links))
+
+
+_BODY = re.compile(r"<body\b[^>]*>(.*)</body\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def feed_content(ctx: Context, number: int) -> str:
+    """What a feed entry carries: the body of the issue's web version (the email's when a template breaks)."""
+    try:
+        page = web_version(ctx, number)
+    except TemplateError:
+        page = email_version(ctx, number)
+    except IssueError:
+        return ""
+    found = _BODY.search(page)
+    return found.group(1) if found else page
+
+
+def sitemap(settings: Settings, issues: list[ArchivedIssue]) -> str:
+    """A sitemap (sitemaps.org 0.9) of the archive: the index, its pages and every issue."""
+    base = _base(settings)
+    urls = [(f"{base}/archive/", issues[0].sent_at[:10] if issues else "")]
+    urls += [(f"{base}/archive/page/{p}/", "") for p in range(2, pages_of(issues) + 1)]
+    urls += [(f"{base}/archive/{n.number}", n.sent_at[:10]) for n in issues]
+    body = "".join(f"<url><loc>{xml_escape(u)}</loc>" + (f"<lastmod>{xml_escape(d)}</lastmod>" if d else "")
+                   + "</url>" for u, d in urls)
+    return ('<?xml version="1.0" encoding="utf-8"?>\n'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>\n')
 
 
 def _day_start(day: str, settings: Settings) -> str:
@@ -114,8 +194,9 @@ def _day_start(day: str, settings: Settings) -> str:
     return start.isoformat()
 
 
-def atom_feed(settings: Settings, issues: list[ArchivedIssue]) -> str:
-    """An Atom 1.0 feed (RFC 4287) of the sent issues."""
+def atom_feed(settings: Settings, issues: list[ArchivedIssue], contents: dict[int, str] | None = None) -> str:
+    """An Atom 1.0 feed (RFC 4287) of the sent issues; `contents`: each issue's web version (HTML)."""
+    contents = contents or {}
     base = _base(settings)
     updated = issues[0].sent_at if issues else "1970-01-01T00:00:00Z"
     entries = "".join(
@@ -126,7 +207,8 @@ def atom_feed(settings: Settings, issues: list[ArchivedIssue]) -> str:
         f"<published>{xml_escape(_day_start(n.day, settings))}</published>"
         f"<updated>{xml_escape(n.sent_at)}</updated>"
         f"<summary>{xml_escape(n.preheader)}</summary>"
-        "</entry>"
+        + (f'<content type="html">{xml_escape(contents[n.number])}</content>' if contents.get(n.number) else "")
+        + "</entry>"
         for n in issues
     )
     return (
@@ -143,14 +225,25 @@ def atom_feed(settings: Settings, issues: list[ArchivedIssue]) -> str:
 
 
 def export_archive(ctx: Context, out: Path) -> list[Path]:
-    """Write the archive as static files: index.html, <n>/index.html, feed.xml."""
+    """Write the archive as static files: index.html, page/N/index.html, N/index.html, feed.xml, sitemap.xml.
+
+    The pages are the served ones (the same form, offering the same lists), with relative links.
+    """
     settings = ctx.settings
+    lists = offered_lists(settings.signup, subscribers=ctx.workspace.subscribers)
     issues = sent_issues(ctx)
-    written = [out / "index.html", out / "feed.xml"]
-    write_atomically(written[0], index_page(settings, issues, relative=True))
-    write_atomically(written[1], atom_feed(settings, issues))
+    files: dict[Path, str] = {out / "index.html": index_page(settings, issues, relative=True, lists=lists)}
+    for page in range(2, pages_of(issues) + 1):
+        files[out / "page" / str(page) / "index.html"] = index_page(settings, issues, relative=True, page=page,
+                                                                    lists=lists)
     for issue in issues:
-        path = out / str(issue.number) / "index.html"
-        write_atomically(path, web_version(ctx, issue.number))
-        written.append(path)
-    return written
+        # Rendered first, so a broken template is an error here and not a page showing the email.
+        web_version(ctx, issue.number)
+        files[out / str(issue.number) / "index.html"] = issue_page(ctx, issues, issue.number, relative=True,
+                                                                   lists=lists)
+    contents = {n.number: feed_content(ctx, n.number) for n in issues}
+    files[out / "feed.xml"] = atom_feed(settings, issues, contents)
+    files[out / "sitemap.xml"] = sitemap(settings, issues)
+    for path, text in files.items():
+        write_atomically(path, text)
+    return list(files)

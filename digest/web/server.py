@@ -16,11 +16,11 @@ from starlette.routing import Route
 
 from digest.app.context import Context
 from digest.compose import TokenError, verify_token
-from digest.core.errors import IssueError, TemplateError
-from digest.web.archive import atom_feed, email_version, index_page, sent_issues, web_version
 from digest.web.esp import esp_routes
 from digest.web.guard import BodyRefused, HostGuard, read_body, served_names
+from digest.web.manage import manage_routes
 from digest.web.signup import signup_routes
+from digest.web.site import archive_routes
 
 __all__ = ["create_app", "MAX_BODY", "SECURITY_HEADERS"]
 
@@ -106,41 +106,6 @@ def _unsubscribe_routes(ctx: Context) -> list[Route]:
     return [Route("/u/{token}", unsubscribe_page, methods=["GET"]), Route("/u/{token}", unsubscribe, methods=["POST"])]
 
 
-def _archive_routes(ctx: Context) -> list[Route]:
-    """/archive/: the sent issues, each one's web version, and their Atom feed."""
-    settings = ctx.settings
-
-    async def archive_index(request: Request) -> Response:
-        """GET /archive/: every sent issue, newest first."""
-        issues = await run_in_threadpool(sent_issues, ctx)
-        return HTMLResponse(index_page(settings, issues), headers=SECURITY_HEADERS)
-
-    async def archive_issue(request: Request) -> Response:
-        """GET /archive/{number}: the web version of a sent issue."""
-        number = request.path_params["number"]
-        issues = await run_in_threadpool(sent_issues, ctx)
-        if number not in {i.number for i in issues}:
-            return _page("Not found", "<h1>No such issue</h1>", status=404)
-        try:
-            try:
-                page = await run_in_threadpool(web_version, ctx, number)
-            except TemplateError:
-                # A broken workspace template must not take the archive down: show what was sent.
-                page = await run_in_threadpool(email_version, ctx, number)
-            return HTMLResponse(page, headers=SECURITY_HEADERS)
-        except IssueError:
-            return _page("Not found", "<h1>No such issue</h1>", status=404)
-
-    async def feed(request: Request) -> Response:
-        """GET /archive/feed.xml: the Atom feed of sent issues."""
-        issues = await run_in_threadpool(sent_issues, ctx)
-        return Response(atom_feed(settings, issues), media_type="application/atom+xml",
-                        headers={"X-Content-Type-Options": "nosniff"})
-
-    return [Route("/archive/", archive_index), Route("/archive/feed.xml", feed),
-            Route("/archive/{number:int}", archive_issue)]
-
-
 def create_app(ctx: Context, *, hosts: Iterable[str] = (), sns_test_prefix: str = "") -> Starlette:
     """The ASGI app for a workspace; store calls run in a thread, never blocking the event loop.
 
@@ -157,7 +122,8 @@ def create_app(ctx: Context, *, hosts: Iterable[str] = (), sns_test_prefix: str 
     return Starlette(routes=[
         Route("/", home),
         *_unsubscribe_routes(ctx),
-        *_archive_routes(ctx),
+        *archive_routes(ctx),
+        *manage_routes(ctx),
         *signup_routes(ctx),
         *esp_routes(ctx, sns_test_prefix=sns_test_prefix),
     ], middleware=[

@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from digest.app.context import Context
 from digest.back.signup import ConfirmationMail, limits_for, make_link_token, offered_lists, read_link_token
+from digest.core.erased import erasure_hash
 from digest.core.errors import DigestError
 from digest.core.text import printable
 from digest.store.signups import Signup, SignupRequest
@@ -302,6 +303,8 @@ class _Signups:
         result = await run_in_threadpool(self.ctx.store.confirm_signup, signup.id, now=time.time())
         if result != "confirmed":
             return self._refused("used" if result == "used" else "expired" if result == "expired" else "invalid")
+        # Someone erased on request who opts in again is a reader again (their old rows stay skipped until now).
+        await run_in_threadpool(self.ctx.store.forget_erasure, erasure_hash(self.ctx.secret, signup.email))
         newsletter = html.escape(self.ctx.settings.newsletter.name)
         return _page(self.ctx, "Subscribed", f"<h1>You are subscribed</h1><p>{newsletter} will come to "
                      f"{html.escape(signup.email)} from the next issue on.</p>")
