@@ -289,6 +289,8 @@ def _choose_issue(ctx: Context, articles: Sequence[Article], options: CurateOpti
             raise NothingNewError(f"{nothing.message} ({period}); nothing built") from None
         raise NothingNewError(_nothing_new(ctx, news, len(articles), sent, fresh.articles)) from None
     news.already_sent, news.overflow = list(target.already_sent), list(target.overflow)
+    if target.new_text is None:  # an issue rendered from its plan: the window's leavings are not its news
+        news.older, news.dated_before = [], []
     day = req.issue_day or _issue_day(ctx, target)
     following = Following(subject=lambda title: subject_line(options, title), day=day)
     planned = apply_plan(target.plan, articles, period=in_period(fresh.articles, options), root=ctx.root,
@@ -323,7 +325,8 @@ def _nothing_new(ctx: Context, news: NewsReport, total: int, sent: AlreadySent, 
     repeated = sum(1 for a in fresh if sent.issue_of(a.title, a.url, a.origin) is not None)
     parts = [f"{len(news.older)} seen before it"] if news.window else []
     if news.dated_before:
-        parts.append(f"{len(news.dated_before)} dated before it")
+        titles = "; ".join(news.dated_before[:3]) + (" …" if len(news.dated_before) > 3 else "")
+        parts.append(f"{len(news.dated_before)} dated before it: {titles}")
     if repeated:
         parts.append(f"{repeated} already sent")
     detail = f" ({total} article(s): {', '.join(parts)})" if parts else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,9 @@ from digest.curate import CurateOptions
 from digest.deliver.sender import SendOptions
 from digest.store import Audience
 from digest.store.schedules import Schedule
+
+if TYPE_CHECKING:
+    from digest.app.build import BuildResult
 
 __all__ = ["run"]
 
@@ -108,7 +112,7 @@ def _work(run: _Run, sources: tuple[str, ...], *, when: SendTime | None, resume:
     """What a run does once it holds the lock (see digest.app.run for which issue it sends)."""
     from digest.app.audiences import audience_for
     from digest.app.build import build_issue
-    from digest.app.run import campaign_done, fetch_configured_sources, issue_to_render, pending_schedule
+    from digest.app.run import fetch_configured_sources, issue_to_render, pending_schedule
 
     ctx, lease = run.ctx, run.lease
     audience = audience_for(ctx, run.paths, tags=run.tags, where=run.pairs)
@@ -136,6 +140,13 @@ def _work(run: _Run, sources: tuple[str, ...], *, when: SendTime | None, resume:
         result = build_issue(ctx, web_paths, fetched=fetched, plan_folder=planned, new_issue=planned is None,
                              options=period, issue_day=day)
     except NothingNewError as nothing:
+        late = issue_to_render(ctx, audience) if planned is None else None
+        if late is not None:
+            # Another run (for other lists) made a new issue after this one looked: it goes to these lists too.
+            say(f"Issue {late.name} was made by another run meanwhile and has not gone to {who}: sending it.")
+            result = build_issue(ctx, web_paths, fetched=fetched, plan_folder=late, options=period, issue_day=day)
+            _send_built(run, result, audience, when=when, behind=None)
+            return
         if behind is not None:  # "run again to finish" holds: the deferred of the latest are tried again
             say(f"Nothing new; issue {behind[0]} went to {who}, {behind[1]} recipient(s) still deferred or unknown: "
                 "trying the deferred again.")
@@ -144,6 +155,16 @@ def _work(run: _Run, sources: tuple[str, ...], *, when: SendTime | None, resume:
             return
         say(f"{printable(nothing.message).capitalize()}; nothing sent to {who}.")
         return
+    _send_built(run, result, audience, when=when, behind=behind)
+
+
+def _send_built(run: _Run, result: BuildResult, audience: Audience, *, when: SendTime | None,
+                behind: tuple[int, int] | None) -> None:
+    """Report the build, then send its issue to the audience unless it went there already."""
+    from digest.app.run import campaign_done
+
+    ctx, lease = run.ctx, run.lease
+    who = printable(audience.describe())
     report_fetch(result)
     report_build(result)
     number = result.issue.number

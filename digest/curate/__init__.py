@@ -53,7 +53,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 _INVISIBLE = re.compile("[\u00ad\u034f\u061c\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
 #: Query parameters that track the reader, not name the page (utm_*, and the ESPs' and sites' own).
 _TRACKING = ("utm_", "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "at_medium", "at_campaign",
-             "at_custom", "igshid", "_hsenc", "_hsmi", "mkt_tok", "oly_enc_id", "oly_anon_id", "vero_id", "wt_mc")
+             "at_custom", "igshid", "_hsenc", "_hsmi", "mkt_tok", "oly_enc_id", "oly_anon_id", "vero_id", "wt_mc",
+             "ref=", "cmp=", "smid=", "ocid=", "cmpid=", "src=rss", "rss=")
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 #: A title of fewer words ("Letters", "Weather", "In brief") does not name one story across sources.
 DISTINCTIVE_WORDS = 4
@@ -123,12 +124,12 @@ class AlreadySent:
         if ukey and ukey in self.urls:
             return self.urls[ukey]
         tkey = title_key(title)
+        skey = summary_key(summary)
         for seen in self.titles.get(tkey, ()):
-            if ukey and seen.url and _site(ukey) == _site(seen.url):
-                continue  # the same site's new page under a title it reuses
+            if ukey and seen.url and _site(ukey) == _site(seen.url) and not (skey and skey == seen.summary):
+                continue  # the same site's new page under a title it reuses (a column), saying something else
             if distinctive(tkey) or seen.origin == origin:
                 return seen.issue
-        skey = summary_key(summary)
         if skey and not ukey:
             return self.summaries.get(skey)
         return None
@@ -176,7 +177,9 @@ def url_key(url: str) -> str:
     query = "&".join(
         q for q in sorted(parts.query.split("&")) if q and not q.lower().startswith(_TRACKING)
     )
-    return urlunsplit(("", host, parts.path.rstrip("/") or "/", query, ""))
+    path = parts.path.rstrip("/")
+    path = path.removesuffix("/amp") if path.lower().endswith("/amp") else path  # the AMP copy of a page
+    return urlunsplit(("", host, path or "/", query, ""))
 
 
 def one_line(text: str) -> str:
