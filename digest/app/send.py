@@ -30,7 +30,7 @@ from digest.core.erased import ErasedReaders
 from digest.core.errors import ConfigError, DeliveryError
 from digest.core.model import Rendered, Subscriber
 from digest.deliver.audience import AudienceRead, Selection, SignedUpMembers, read_audience
-from digest.deliver.channels import EmailChannel, extra_channels
+from digest.deliver.channels import EmailChannel, extra_channels, publish_beside_email
 from digest.deliver.dryrun import DryRunReport, dry_run
 from digest.deliver.sender import UNKNOWN_DELAY, SendOptions, SendReport
 from digest.deliver.transport import Transport
@@ -186,10 +186,9 @@ async def send_now(request: SendRequest, listener: SendListener | None = None, *
     await email.publish(rendered, listener, stop=stop)
     assert email.report is not None  # nosec B101 - publish always leaves its report
     report = email.report
-    if not options.worker and report.status is not None and report.status.campaign.complete \
-            and not report.status.remaining and not stop.is_set():
-        for channel in extra_channels(ctx.settings):
-            listener.on_notice(await channel.publish(rendered, listener, stop=stop))
+    if report.status is not None and report.status.campaign.complete and not report.status.remaining \
+            and not stop.is_set():
+        await publish_beside_email(extra_channels(ctx.settings, store), rendered, listener, stop=stop)
     return report
 
 

@@ -4,8 +4,8 @@ A channel is a small object with a name and `publish`. The app's send opens
 the email campaign and hands it over as `EmailChannel`; a later output (a
 webhook post of the issue, a Mastodon status) is one module that registers a
 factory — `register_channel("webhook", make_webhook)` — named in BUILTIN here,
-and is published by the send that completes the email campaign, without a
-change to send. Such a channel records what it published once (a workspace
+and is published by the send (any sender, a worker too) that finds the email
+campaign complete, without a change to send. Such a channel records what it published once (a workspace
 fact, `store.agree_on`), so a resumed send does not post twice.
 """
 
@@ -31,7 +31,8 @@ from digest.deliver.transport import Transport
 from digest.store import Campaign, CampaignStatus
 from digest.store.protocol import SenderStore
 
-__all__ = ["Channel", "ChannelListener", "EmailChannel", "register_channel", "extra_channels"]
+__all__ = ["Channel", "ChannelListener", "ChannelStore", "EmailChannel", "register_channel", "extra_channels",
+           "publish_beside_email"]
 
 
 class ChannelListener(Protocol):
@@ -89,20 +90,41 @@ class EmailChannel:
         return f"issue {rendered.number}: {self.report.sent} sent by email"
 
 
-ChannelFactory = Callable[[Settings], "Channel | None"]
+class ChannelStore(Protocol):
+    """What a channel beside email may keep: a workspace fact, first writer wins (\"issue 3 posted\")."""
+
+    def agree_on(self, name: str, value: str) -> str:
+        """Record `value` under `name` unless one is there; return the one recorded."""
+        ...
+
+
+ChannelFactory = Callable[[Settings, ChannelStore], "Channel | None"]
 _FACTORIES: dict[str, ChannelFactory] = {}
 #: The modules of the channels beside email: importing one registers it. A new channel is one line here.
 BUILTIN: tuple[str, ...] = ()
 
 
 def register_channel(name: str, factory: ChannelFactory) -> None:
-    """Add a channel beside email: `factory(settings)` gives it, or None when the workspace does not use it."""
+    """Add a channel beside email: `factory(settings, store)` gives it, or None when the workspace does not
+    use it (`store` records what it published once, so a resumed or repeated send does not post twice)."""
     _FACTORIES[name] = factory
 
 
-def extra_channels(settings: Settings) -> list[Channel]:
+def extra_channels(settings: Settings, store: ChannelStore) -> list[Channel]:
     """The channels beside email this workspace uses, in the order they were registered."""
     for module in BUILTIN:
         importlib.import_module(module)
-    made = (factory(settings) for factory in _FACTORIES.values())
+    made = (factory(settings, store) for factory in _FACTORIES.values())
     return [channel for channel in made if channel is not None]
+
+
+async def publish_beside_email(channels: list[Channel], rendered: Rendered, listener: ChannelListener, *,
+                               stop: asyncio.Event) -> None:
+    """Publish the issue on each channel beside email. The email went out already: a channel that fails
+    is said in one line and does not fail the send (its next completing send tries it again)."""
+    for channel in channels:
+        try:
+            listener.on_notice(await channel.publish(rendered, listener, stop=stop))
+        except Exception as exc:  # a channel is a plug-in: whatever it raises, the send stays done
+            listener.on_notice(f"{channel.name}: issue {rendered.number} not published: {type(exc).__name__}: "
+                               f"{str(exc)[:200]}")

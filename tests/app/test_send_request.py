@@ -45,7 +45,7 @@ def test_a_send_is_heard_by_one_listener_and_a_registered_channel_goes_out_after
         workspace: Path, runner, monkeypatch: pytest.MonkeyPatch) -> None:
     assert runner.invoke(main, ["build"]).exit_code == 0
     posts = _Posts()
-    monkeypatch.setattr(channels, "_FACTORIES", {"posts": lambda settings: posts})
+    monkeypatch.setattr(channels, "_FACTORIES", {"posts": lambda settings, store: posts})
     transport = MemoryTransport()
     listener = _Recorder()
     with Context(workspace) as ctx:
@@ -63,3 +63,24 @@ def test_a_mistyped_list_fails_before_anything_is_recorded(workspace: Path, runn
         send_request(ctx, workspace / "issues" / "1", [Path("exampel")], options=SendOptions())
     with Context(workspace) as ctx:
         assert ctx.store.campaigns_of(1) == []
+
+
+class _Broken:
+    name = "broken"
+
+    async def publish(self, rendered: Rendered, listener, *, stop: asyncio.Event) -> str:
+        raise ConnectionRefusedError("the webhook's server is down")
+
+
+def test_a_channel_that_fails_does_not_fail_the_send_that_went_out(workspace: Path, runner,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    assert runner.invoke(main, ["build"]).exit_code == 0
+    monkeypatch.setattr(channels, "_FACTORIES", {"broken": lambda settings, store: _Broken()})
+    transport = MemoryTransport()
+    listener = _Recorder()
+    with Context(workspace) as ctx:
+        request = send_request(ctx, workspace / "issues" / "1", [Path("example")], options=SendOptions(),
+                               transport=transport)
+        outcome = asyncio.run(send(request, listener))
+    assert outcome.state == "sent" and len(transport.delivered) == 3
+    assert any("broken: issue 1 not published: ConnectionRefusedError" in line for line in listener.heard)

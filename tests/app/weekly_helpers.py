@@ -41,6 +41,7 @@ def feed(entries: list[tuple[str, datetime]]) -> str:
 def digest(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the digest command in its own process, in the workspace."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # the checkout's code, whatever the venv says
     done = subprocess.run([*DIGEST, *args], cwd=root, env=env, capture_output=True, text=True, timeout=300)
     if check and done.returncode != 0:
         raise AssertionError(f"digest {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")

@@ -14,8 +14,9 @@ from tests.conftest import ROOT
 def run_digest(workspace: Path, *args: str, umask: int = 0o022, env: dict[str, str] | None = None,
                timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run `python -m digest ARGS` in `workspace` to its end (under a usual umask); its output as text."""
+    # PYTHONPATH: the checkout's code runs, whatever the venv's editable install points at.
     return subprocess.run([sys.executable, "-m", "digest", *args], cwd=workspace, capture_output=True, text=True,
-                          timeout=timeout, umask=umask, env={**os.environ, **(env or {})})
+                          timeout=timeout, umask=umask, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
 
 
 def start_digest(workspace: Path, *args: str) -> subprocess.Popen[str]:
