@@ -9,7 +9,11 @@ from __future__ import annotations
 import codecs
 import csv
 import logging
+import os
+import re
+import stat
 from collections.abc import Iterator
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -19,7 +23,7 @@ from typing import Any
 from digest.app.context import Context
 from digest.core.erased import ErasedReaders, erasure_hash
 from digest.core.errors import StateError, SubscriberError
-from digest.core.files import write_atomically
+from digest.core.files import folder_lock, write_atomically
 from digest.subscribers.reader import detect_format, list_encoding
 
 __all__ = ["Erasure", "erase_reader", "reader_data", "reader_lists", "erased_readers", "list_rows_of",
@@ -51,12 +55,21 @@ def mask_address(email: str) -> str:
     return f"{local[:1]}***@{shown_domain}"
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def _address_pattern(key: str) -> re.Pattern[bytes]:
+    """The address as a whole word: not inside joann@… or …@example.com.au or …@example.community."""
+    return re.compile(rb"(?<![\w.+-])" + re.escape(key.encode("utf-8")) + rb"(?![\w-]|\.\w)", re.IGNORECASE)
+
+
 def _records(text: str, delimiter: str) -> Iterator[tuple[list[str], str]]:
     """Each CSV record with the exact text it was read from (a quoted field may span lines)."""
     consumed: list[str] = []
 
     def lines() -> Iterator[str]:
-        for line in text.splitlines(keepends=True):
+        # Lines end at CR/LF only, as csv reads them (str.splitlines would also split at U+2028, U+0085 …).
+        for line in _LINE.findall(text):
             consumed.append(line)
             yield line
 
@@ -118,7 +131,7 @@ def _mailbox_messages(ctx: Context, key: str) -> Iterator[Path]:
     root = ctx.workspace.root / "bounces"
     if not root.is_dir():
         return
-    needle = key.encode("utf-8")
+    needle = _address_pattern(key)
     for path in root.rglob("*"):
         if not path.is_file() or path.parent.name not in ("new", "cur", "tmp"):
             continue
@@ -126,21 +139,30 @@ def _mailbox_messages(ctx: Context, key: str) -> Iterator[Path]:
             data = path.read_bytes()
         except OSError:
             continue
-        if needle in data.lower() or _mentions(data, key):
+        if needle.search(data) or _mentions(data, needle):
             yield path
 
 
-def _mentions(data: bytes, key: str) -> bool:
+def _mentions(data: bytes, needle: re.Pattern[bytes]) -> bool:
     """The address in a decoded part (base64 or quoted-printable reports, attached original messages)."""
     try:
         message = message_from_bytes(data, policy=default_policy)
         for part in message.walk():
             payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes) and key.encode("utf-8") in payload.lower():
+            if isinstance(payload, bytes) and needle.search(payload):
                 return True
     except (ValueError, LookupError, TypeError):
         return False
     return False
+
+
+def _rewrite(path: Path, data: bytes) -> None:
+    """Replace a list file by a rename (the old bytes are not left beside it), keeping its mode and owner."""
+    before = path.stat()
+    write_atomically(path, data)
+    os.chmod(path, stat.S_IMODE(before.st_mode))
+    with suppress(PermissionError):  # only root may give a file away; anyone else wrote it as its owner
+        os.chown(path, before.st_uid, before.st_gid)
 
 
 def erase_reader(ctx: Context, email: str) -> Erasure:
@@ -148,13 +170,15 @@ def erase_reader(ctx: Context, email: str) -> Erasure:
     key = email.strip().lower()
     done = Erasure()
     done.store = ctx.store.erase_reader(key, keyed_hash=erasure_hash(ctx.secret, key))
-    for path in _list_files(ctx):
-        result = _without(path, key)
-        if result is None:
-            continue
-        data, removed = result
-        write_atomically(path, data)  # a rename: the old file's bytes are not left beside it
-        done.list_rows[path.stem] = removed
+    folder = ctx.workspace.subscribers
+    with folder_lock(folder) if folder.is_dir() else nullcontext():  # two erasures at once: one after the other
+        for path in _list_files(ctx):
+            result = _without(path, key)
+            if result is None:
+                continue
+            data, removed = result
+            _rewrite(path.resolve(), data)  # through a symlink: the list it points at
+            done.list_rows[path.stem] = removed
     for message in list(_mailbox_messages(ctx, key)):
         try:
             message.unlink()

@@ -123,9 +123,13 @@ class _Manage:
         email, fields, refused = await self._checked_post(request)
         if refused is not None or email is None:
             return refused or self._bad_link()
+        action = fields.get("action", [])
+        if action not in (["save"], ["everything"]):
+            # Only the page's own two buttons: a mangled or foreign body must not read as "nothing ticked".
+            return PlainTextResponse("This form was not sent by the manage page: nothing changed.", status_code=400)
         store = self.ctx.store
         lists = await run_in_threadpool(reader_lists, self.ctx, email)
-        if fields.get("action") == ["everything"]:
+        if action == ["everything"]:
             await run_in_threadpool(store.suppress, email, reason="unsubscribed")
             note = "You are unsubscribed from every list."
         else:

@@ -208,3 +208,51 @@ def test_an_erased_reader_who_opts_in_again_is_sent_again(workspace: Path, runne
     sent = runner.invoke(main, ["send", "--list", "example"])
     assert sent.exit_code == 0 and "erased on request" not in sent.output
     assert len(_mails_to(workspace / "outbox", READER)) == 2
+
+
+def test_a_manage_post_without_the_pages_own_action_changes_nothing(workspace: Path, runner):
+    _two_lists(workspace, runner)
+    ws = Context(workspace)
+    token = sign_manage_token(ws.secret, email=READER)
+    client = TestClient(create_app(ws), base_url=LOCAL)
+    for body in (b"action=typo", b"%%%%", b"list=monthly"):
+        assert client.post(f"/manage/{token}", content=body, headers=SAME_ORIGIN).status_code == 400
+    assert ws.store.is_suppressed(READER, list_name="example") is False
+    assert ws.store.is_suppressed(READER, list_name="monthly") is False
+
+
+def test_erasure_keeps_other_readers_bounces_the_files_mode_and_odd_line_breaks(workspace: Path, runner):
+    import os
+    import stat
+
+    _two_lists(workspace, runner)
+    for sub in ("new", "cur", "tmp"):
+        (workspace / "bounces" / sub).mkdir(parents=True, exist_ok=True)
+    (workspace / "bounces" / "new" / "other").write_text("Subject: f\n\nCould not deliver to <joann@example.org>\n"
+                                                          "nor to grace@example.org.au\n")
+    (workspace / "bounces" / "new" / "hers").write_text("Subject: f\n\nCould not deliver to <grace@example.org>\n")
+    private = workspace / "subscribers" / "private.csv"
+    private.write_text("email,name\ngrace@example.org,Gra\u2028ce\nkim@example.com,Kim\n")
+    private.chmod(0o600)
+    result = runner.invoke(main, ["subscribers", "erase", READER, "--yes"])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert sorted(p.name for p in (workspace / "bounces" / "new").iterdir()) == ["other"]
+    assert private.read_text() == "email,name\nkim@example.com,Kim\n"
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
+
+
+def test_two_erasures_at_once_both_leave_the_list(workspace: Path):
+    import subprocess
+    import sys
+
+    rows = "".join(f"user{i}@example.com,U{i}\n" for i in range(60000))
+    (workspace / "subscribers" / "big.csv").write_text("email,name\n" + rows)
+    erasers = [subprocess.Popen([sys.executable, "-m", "digest", "subscribers", "erase", "--yes", address],
+                                cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for address in ("user111@example.com", "user112@example.com")]
+    for eraser in erasers:
+        _, err = eraser.communicate(timeout=300)
+        assert eraser.returncode == 0, err
+    text = (workspace / "subscribers" / "big.csv").read_text()
+    assert "user111@example.com" not in text and "user112@example.com" not in text
+    assert "user113@example.com" in text
