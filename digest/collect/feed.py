@@ -174,7 +174,7 @@ def _parse(text: str, *, path: str, warn: WarningSink | None = None, base: str =
 FORMAT = register(Format(
     name="feed", kind="feed", order=10, sniff=looks_like_feed, parse=_parse,
     suffixes=(".rss", ".atom", ".feed"), weak_suffixes=(".xml",),
-    content_types=("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
+    content_types=("application/rss+xml", "application/atom+xml", "application/rdf+xml",
                    "application/xml", "text/xml"),
     accept=("application/rss+xml", "application/atom+xml", "application/rdf+xml;q=0.9", "application/xml;q=0.9",
             "text/xml;q=0.9"),

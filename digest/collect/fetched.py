@@ -59,7 +59,7 @@ def parse_fetched(data: bytes, *, url: str, content_type: str = "", kind: str = 
         warn(f"{url}: no charset given and not UTF-8, decoded as {decoded.encoding}")
     text = decoded.text
     try:
-        fmt = formats.for_body(text, content_type) if kind == "auto" else formats.for_kind(kind)
+        fmt = formats.for_body(text, content_type) if kind == "auto" else formats.for_kind(kind, text, content_type)
     except SourceError as exc:
         raise SourceError(exc.message, path=url) from None
     articles = fmt.parse(text, path=url, warn=warn, base=url)

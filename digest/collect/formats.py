@@ -99,9 +99,15 @@ def for_body(text: str, content_type: str) -> Format:
     raise SourceError(f"neither a feed nor an HTML page (Content-Type {media or 'missing'})")
 
 
-def for_kind(kind: str) -> Format:
-    """The first web format of a [[sources]] kind ("feed" or "page")."""
-    return next(f for f in formats() if f.kind == kind and f.content_types)
+def for_kind(kind: str, text: str = "", content_type: str = "") -> Format:
+    """The web format of a [[sources]] kind ("feed" or "page"): of several formats of that kind (RSS/Atom,
+    JSON Feed …) the one the body's start or Content-Type says, else the first."""
+    mine = [f for f in formats() if f.kind == kind and f.content_types]
+    media = content_type.split(";")[0].strip().lower()
+    for fmt in mine:
+        if text and fmt.sniff(text):
+            return fmt
+    return next((f for f in mine if media in f.content_types), mine[0])
 
 
 def accept_header(kind: str) -> str:
