@@ -398,6 +398,22 @@ CREATE TABLE inbox_judged (
 )""")
 
 
+def clicks(store: Schema, tx: Tx) -> None:
+    """Counted clicks ([tracking] clicks = true): per link and issue, a reader only with per_reader."""
+    _run(store, tx, """
+CREATE TABLE clicks (
+    id {pk},
+    issue INTEGER NOT NULL,
+    link INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    machine TEXT NOT NULL DEFAULT '',
+    email_key TEXT,
+    at {real} NOT NULL
+);
+CREATE INDEX clicks_by_issue ON clicks (issue, link);
+CREATE INDEX clicks_by_reader ON clicks (email_key)""")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_base", base),
     ("0002_campaigns", campaigns),
@@ -411,4 +427,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0500_weekly_cycle", weekly_cycle),
     ("0510_inbox_judged", inbox_judged),
     ("0520_esp_calls", esp_calls),
+    ("0540_clicks", clicks),
 ]

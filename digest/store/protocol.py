@@ -21,6 +21,7 @@ from digest.store.roles import (
     InboxStore,
     IssueStore,
     ListCheckStore,
+    ReportStore,
     RunLockStore,
     ScheduleStore,
     SignupStore,
@@ -32,7 +33,8 @@ __all__ = ["Store", "ListsStore", "BackStore", "AudienceStore", "SenderStore", "
 
 
 class Store(StoreBasics, IssueStore, SuppressionStore, CampaignJournal, ListCheckStore, FetchCacheStore,
-            ScheduleStore, RunLockStore, SignupStore, BounceStore, InboxStore, ESPCallStore, CarriedStore, Protocol):
+            ScheduleStore, RunLockStore, SignupStore, BounceStore, InboxStore, ESPCallStore, CarriedStore,
+            ReportStore, Protocol):
     """Every role at once: what the app layer's context holds and the two backends implement."""
 
 

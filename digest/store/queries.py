@@ -5,12 +5,14 @@ from __future__ import annotations
 from digest.store.bounces import BounceQueries
 from digest.store.campaigns import CampaignQueries
 from digest.store.carried import CarriedQueries
+from digest.store.clicks import ClickQueries
 from digest.store.espcalls import ESPCallQueries
 from digest.store.fetchcache import FetchCacheQueries
 from digest.store.inbox import InboxQueries
 from digest.store.issues import FactQueries, IssueQueries
 from digest.store.listchecks import ListCheckQueries
 from digest.store.progress import ProgressQueries
+from digest.store.reports import ReportQueries
 from digest.store.runlocks import RunLockQueries
 from digest.store.schedules import ScheduleQueries
 from digest.store.signups import SignupQueries
@@ -21,5 +23,5 @@ __all__ = ["Queries"]
 
 class Queries(IssueQueries, FactQueries, SuppressionQueries, CampaignQueries, ListCheckQueries, FetchCacheQueries,
               ScheduleQueries, RunLockQueries, SignupQueries, BounceQueries, ProgressQueries, CarriedQueries,
-              ESPCallQueries, InboxQueries):
+              ESPCallQueries, InboxQueries, ClickQueries, ReportQueries):
     """The whole query surface; a backend adds connections and dialect."""

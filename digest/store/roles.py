@@ -15,6 +15,7 @@ from typing import Protocol
 from digest.core.model import Subscriber
 from digest.store.bounces import BounceEvent, BounceSummary, BounceVerdict, Delivery
 from digest.store.carried import CarriedItem
+from digest.store.clicks import LinkClicks
 from digest.store.fetchcache import FetchRecord
 from digest.store.records import (
     Campaign,
@@ -26,13 +27,15 @@ from digest.store.records import (
     SentIssue,
     Suppression,
 )
+from digest.store.reports import IssueOutcome
 from digest.store.runlocks import RunLock
 from digest.store.schedules import Schedule
 from digest.store.signups import Member, Signup, SignupLimits, SignupRequest
 from digest.store.tx import Tx
 
 __all__ = ["StoreBasics", "IssueStore", "SuppressionStore", "CampaignJournal", "ListCheckStore",
-           "FetchCacheStore", "ScheduleStore", "RunLockStore", "SignupStore", "BounceStore"]
+           "FetchCacheStore", "ScheduleStore", "RunLockStore", "SignupStore", "BounceStore", "ClickStore",
+           "ReportStore"]
 
 
 class StoreBasics(Protocol):
@@ -446,4 +449,41 @@ class CarriedStore(Protocol):
 
     def mark_seen(self, keys: Iterable[str], *, now: float) -> dict[str, float]:
         """Record `now` as the first sighting of every key not seen before; return each key's first sighting."""
+        ...
+
+
+class ClickStore(Protocol):
+    """Counted clicks: the redirect records them, the report reads them, erasure forgets a reader's."""
+
+    def record_click(self, *, issue: int, link: int, url: str, machine: str = "", reader: str = "",
+                     at: float | None = None) -> None:
+        """One click; `machine` says why it is not a person's ("" = a person's); `reader` an email or ""."""
+        ...
+
+    def link_clicks(self, issue: int | None = None) -> list[LinkClicks]:
+        """Human and machine clicks per link (of one issue, or of all)."""
+        ...
+
+    def unique_clickers(self, issue: int) -> int:
+        """Distinct readers with a human click in an issue (per-reader counting only)."""
+        ...
+
+    def delivered_at(self, issue: int, email: str = "") -> float | None:
+        """When the issue last left for this reader (or anyone), Unix time; None when it never did."""
+        ...
+
+    def forget_clicks(self, email: str) -> int:
+        """Erasure: drop every click naming this reader (an address or its email key)."""
+        ...
+
+    def reader_clicks(self, email: str) -> list[tuple[int, int, str, float]]:
+        """A reader's clicks (issue, link, URL, when), for their data download."""
+        ...
+
+
+class ReportStore(ClickStore, Protocol):
+    """`digest report`: what happened to each sent issue, and its clicks."""
+
+    def issue_outcomes(self) -> list[IssueOutcome]:
+        """Every issue with a sent message, oldest first."""
         ...

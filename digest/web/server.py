@@ -18,6 +18,7 @@ from digest.app.context import Context
 from digest.compose import TokenError, verify_token
 from digest.core.errors import IssueError, TemplateError
 from digest.web.archive import atom_feed, email_version, index_page, sent_issues, web_version
+from digest.web.clicks import click_routes
 from digest.web.esp import esp_routes
 from digest.web.guard import BodyRefused, HostGuard, read_body, served_names
 from digest.web.signup import signup_routes
@@ -159,6 +160,7 @@ def create_app(ctx: Context, *, hosts: Iterable[str] = (), sns_test_prefix: str 
         *_unsubscribe_routes(ctx),
         *_archive_routes(ctx),
         *signup_routes(ctx),
+        *click_routes(ctx),
         *esp_routes(ctx, sns_test_prefix=sns_test_prefix),
     ], middleware=[
         Middleware(HostGuard, allowed=served_names(base_url=settings.newsletter.base_url, extra=hosts),

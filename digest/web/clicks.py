@@ -1,0 +1,83 @@
+"""GET/HEAD /c/{token}: a counted click's redirect to the link its signed token names, and nothing else.
+
+An altered, unknown or foreign token gets a 400 with no `Location`: the target comes only from
+a token this workspace signed (digest.render.tracking), so this is never an open redirect.
+Machine clicks are told apart here and counted apart: HEAD requests (link checkers), known
+scanner agents, and a non-browser-looking request within seconds of delivery (mail security
+gateways open every link as the message arrives).
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from digest.app.context import Context
+from digest.render.tracking import ClickTokenError, verify_click, verify_reader
+
+__all__ = ["click_routes", "machine_reason", "SCANNER_SECONDS"]
+
+SCANNER_SECONDS = 60.0  # a gateway checks links as the message arrives; a person reads it later
+_SCANNERS = re.compile(
+    r"bot\b|crawler|spider|preview|scanner|headless|phantomjs|python|curl|wget|go-http-client|java/|okhttp|"
+    r"libwww|httpclient|barracuda|proofpoint|mimecast|symantec|messagelabs|trendmicro|forcepoint|"
+    r"safelinks|microsoft office|ms-office|linkchecker|fortiguard|sophos|cisco|ironport|zscaler", re.IGNORECASE)
+_BROWSER = re.compile(r"^Mozilla/5\.0 \(.+\) .*(Gecko|AppleWebKit)", re.IGNORECASE)
+_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def machine_reason(*, method: str, agent: str, accept_language: str, seconds_after: float | None) -> str:
+    """Why a click is a machine's ("" when it looks like a person's): head, agent or fast."""
+    if method == "HEAD":
+        return "head"
+    if not agent.strip() or _SCANNERS.search(agent):
+        return "agent"
+    if seconds_after is not None and 0 <= seconds_after < SCANNER_SECONDS and (
+            not accept_language or not _BROWSER.search(agent)):
+        return "fast"
+    return ""
+
+
+def _refused() -> HTMLResponse:
+    # One answer for every bad token, and never a Location header.
+    return HTMLResponse('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Invalid link</title>'
+                        "</head><body><h1>This link is not valid</h1><p>It may be incomplete or altered.</p>"
+                        "</body></html>", status_code=400, headers=_HEADERS)
+
+
+def click_routes(ctx: Context) -> list[Route]:
+    """The /c/{token} route of `digest serve`."""
+    secret, tracking = ctx.secret, ctx.settings.tracking
+
+    async def click(request: Request) -> Response:
+        """GET/HEAD /c/{token}: count the click (when [tracking] clicks is on) and redirect."""
+        try:
+            found = verify_click(secret, request.path_params["token"])
+        except ClickTokenError:
+            return _refused()
+        reader = ""
+        if tracking.per_reader and request.query_params.get("r"):
+            try:
+                reader = verify_reader(secret, request.query_params["r"])
+            except ClickTokenError:
+                reader = ""  # the article still opens; the click is counted without a reader
+        if tracking.clicks:
+            await run_in_threadpool(_count, ctx, request, found.issue, found.link, found.url, reader)
+        return RedirectResponse(found.url, status_code=302, headers=_HEADERS)
+
+    return [Route("/c/{token}", click, methods=["GET", "HEAD"])]
+
+
+def _count(ctx: Context, request: Request, issue: int, link: int, url: str, reader: str) -> None:
+    """Tell a machine from a person and record the click."""
+    import time
+
+    sent = ctx.store.delivered_at(issue, reader)
+    why = machine_reason(method=request.method, agent=request.headers.get("user-agent", ""),
+                         accept_language=request.headers.get("accept-language", ""),
+                         seconds_after=None if sent is None else time.time() - sent)
+    ctx.store.record_click(issue=issue, link=link, url=url, machine=why, reader=reader)
