@@ -10,6 +10,7 @@ for anyone who would rather read numbers. Titles and URLs come from the sources:
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["report_page"]
 
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
 _SERIES = ("#2b7bd1", "#d9822b", "#3a9a5b", "#c2416b", "#8a63d2", "#6b7785")
 _CSS = """
 :root{color-scheme:light dark;--fg:#1d2127;--bg:#ffffff;--muted:#505862;--line:#d5dae0;--card:#f5f7fa}
@@ -51,6 +53,9 @@ def _style() -> object:
 def _svg(chart: object, label: str) -> str:
     """The chart as inline SVG with no script; the figure names it for screen readers."""
     svg = str(chart.render(is_unicode=True))  # type: ignore[attr-defined]
+    # pygal writes its settings into a <script> even with js=[]: nothing reads it here, and a page
+    # that runs no script has nothing to trust. The SVG is pygal's own markup (it escapes our text).
+    svg = _SCRIPT.sub("", svg)
     return f'<figure role="img" aria-label="{html.escape(label)}">{svg}</figure>'
 
 

@@ -1,0 +1,45 @@
+"""`digest report` over a workspace with several sent issues: outcomes, unsubscribes by kind, clicks per story."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from digest.cli import main
+from tests.helpers.report_ws import make_report_workspace
+
+
+def test_report_counts_each_outcome_where_the_store_recorded_it(workspace: Path, runner):
+    make_report_workspace(workspace, runner)
+    result = runner.invoke(main, ["report", "--json"])
+    assert result.exit_code == 0, result.output + result.stderr
+    data = json.loads(result.output)
+    one, two, three = data["issues"]
+    assert (one["sent"], one["delivered"], one["hard_bounces"], one["soft_bounces"]) == (12, 10, 1, 1)
+    assert (two["complaints"], two["unsub_link"], two["unsub_mail"]) == (1, 1, 0)
+    assert (three["unsub_mail"], three["unsub_link"]) == (1, 0)
+    assert [x["human"] for x in one["links"]] == [5, 2, 1] and all(x["machine"] == 1 for x in one["links"])
+    assert one["links"][0]["title"] == "Harbour Reopens After Storm"
+    assert one["click_rate"] == round(8 / 10, 4)
+    top = [(x["title"], x["human"]) for x in data["top_stories"][:2]]
+    assert top == [("Bridge Repairs Finished", 6), ("Harbour Reopens After Storm", 5)]
+    tables = runner.invoke(main, ["report"])
+    assert tables.exit_code == 0 and "Bridge Repairs Finished" in tables.output
+    one_issue = json.loads(runner.invoke(main, ["report", "2", "--json"]).output)
+    assert [i["issue"] for i in one_issue["issues"]] == [2]
+    missing = runner.invoke(main, ["report", "9"])
+    assert missing.exit_code != 0 and "issue 9 has not been sent" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_report_html_is_one_page_that_asks_nothing_of_the_network(workspace: Path, runner):
+    make_report_workspace(workspace, runner)
+    out = workspace / "report.html"
+    result = runner.invoke(main, ["report", "--html", str(out)])
+    assert result.exit_code == 0, result.output + result.stderr
+    page = out.read_text()
+    assert page.count("<svg") == 3 and page.count("<table") == 3
+    assert "<script" not in page.lower()
+    assert "<i>more</i>" not in page and "5 < 7" not in page  # a source's title is text, escaped
+    for attribute in ('src="http', "src='http", "@import", "url(http", 'href="http'):
+        assert attribute not in page, attribute
