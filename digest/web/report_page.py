@@ -59,12 +59,12 @@ def _svg(chart: object, label: str) -> str:
     return f'<figure role="img" aria-label="{html.escape(label)}">{svg}</figure>'
 
 
-def _config(kind: str, title: str, labels: Sequence[str]) -> object:
+def _config(kind: str, title: str, labels: Sequence[str], *, width: int = 720) -> object:
     import pygal
 
     chart = getattr(pygal, kind)(style=_style(), js=[], disable_xml_declaration=True, no_prefix=False,
                                  title=title, x_labels=list(labels), legend_at_bottom=True, height=360,
-                                 width=720, truncate_label=40, print_values=False, show_y_guides=True)
+                                 width=width, truncate_label=40, print_values=False, show_y_guides=True)
     return chart
 
 
@@ -73,8 +73,10 @@ def _table(caption: str, head: Sequence[str], rows: Sequence[Sequence[object]]) 
     body = "".join("<tr>" + "".join(
         (f'<th scope="row">{html.escape(str(row[0]))}</th>' if n == 0 else f"<td>{html.escape(str(v))}</td>")
         for n, v in enumerate(row)) + "</tr>" for row in rows)
-    return (f'<div class="wide"><table><caption>{html.escape(caption)}</caption><thead><tr>{cells}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>")
+    # A wide table scrolls sideways: the keyboard must reach it (tabindex), and the region has a name.
+    name = html.escape(caption)
+    return (f'<div class="wide" tabindex="0" role="region" aria-label="{name}"><table><caption>{name}</caption>'
+            f"<thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
 def _growth(report: Report) -> str:
@@ -94,11 +96,14 @@ def _growth(report: Report) -> str:
 
 def _outcomes(report: Report) -> str:
     labels = [f"#{i.outcome.issue}" for i in report.issues]
-    chart = _config("StackedBar", "What happened to each issue's messages", labels)
-    series = (("Delivered", "delivered"), ("Hard bounce", "hard_bounces"), ("Soft bounce", "soft_bounces"),
-              ("Complaint", "complaints"))
-    for name, key in series:
-        chart.add(name, [getattr(i.outcome, key) for i in report.issues])  # type: ignore[attr-defined]
+    # Side by side, not stacked: a complaint or an unsubscribe comes from a delivered message.
+    chart = _config("Bar", "What happened to each issue's messages", labels, width=1100)
+    chart.add("Delivered", [i.outcome.delivered for i in report.issues])  # type: ignore[attr-defined]
+    chart.add("Bounced", [i.outcome.hard_bounces + i.outcome.soft_bounces  # type: ignore[attr-defined]
+                          for i in report.issues])
+    chart.add("Complaints", [i.outcome.complaints for i in report.issues])  # type: ignore[attr-defined]
+    chart.add("Unsubscribed", [i.outcome.unsub_link + i.outcome.unsub_mail  # type: ignore[attr-defined]
+                               + i.outcome.unsub_manage for i in report.issues])
     rows = [(f"Issue {i.outcome.issue}", i.outcome.sent, i.outcome.delivered, i.outcome.hard_bounces,
              i.outcome.soft_bounces, i.outcome.complaints, i.outcome.unsub_link, i.outcome.unsub_mail,
              i.outcome.unsub_manage, i.human_clicks, i.machine_clicks, f"{i.click_rate:.1%}") for i in report.issues]
