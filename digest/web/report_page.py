@@ -127,13 +127,26 @@ def _stories(report: Report) -> str:
     return f'<h2>Stories readers chose</h2><div class="pair">{_svg(chart, "Bar chart: clicks per story")}{table}</div>'
 
 
+def _latest(report: Report) -> str:
+    """The latest issue's links, each with its article's title: what this week's readers chose."""
+    latest = report.issues[-1]
+    heading = f"Issue {latest.outcome.issue}: clicks per link"
+    if not latest.links:
+        return f'<h2>{heading}</h2><p class="note">No clicks counted for this issue.</p>'
+    rows = [(x.title or x.url, x.human, x.machine, x.clickers if report.tracking.get("per_reader") else "—")
+            for x in latest.links]
+    table = _table(f"{heading} ({latest.subject})" if latest.subject else heading,
+                   ("Story", "People", "Machines", "Readers"), rows)
+    return f"<h2>{heading}</h2>{table}"
+
+
 def report_page(report: Report, *, newsletter: str) -> str:
     """The whole page: one file, opened anywhere, asking nothing of the network."""
     title = f"{newsletter}: how the issues did"
     if not report.issues:
         body = "<p>No issue has been sent yet.</p>"
     else:
-        body = _growth(report) + _outcomes(report) + _stories(report)
+        body = _latest(report) + _growth(report) + _outcomes(report) + _stories(report)
         body += ('<p class="note">Machine clicks (link scanners, HEAD requests) are counted apart and left out of '
                  "the click figures. Opens are not shown: they say little (see docs/reports.md).</p>")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from digest.cli import main
@@ -38,8 +39,27 @@ def test_report_html_is_one_page_that_asks_nothing_of_the_network(workspace: Pat
     result = runner.invoke(main, ["report", "--html", str(out)])
     assert result.exit_code == 0, result.output + result.stderr
     page = out.read_text()
-    assert page.count("<svg") == 3 and page.count("<table") == 3
+    assert page.count("<svg") == 3 and page.count("<table") == 4
     assert "<script" not in page.lower()
     assert "<i>more</i>" not in page and "5 < 7" not in page  # a source's title is text, escaped
     for attribute in ('src="http', "src='http", "@import", "url(http", 'href="http'):
         assert attribute not in page, attribute
+
+
+def test_the_preview_server_shows_the_same_page_latest_issue_first(workspace: Path, runner):
+    from starlette.testclient import TestClient
+
+    from digest.app.context import Context
+    from digest.web.preview import create_preview_app
+
+    make_report_workspace(workspace, runner)
+    out = workspace / "report.html"
+    assert runner.invoke(main, ["report", "--html", str(out)]).exit_code == 0
+    app = create_preview_app(Context(workspace), [workspace / "pages"], watch=False)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        page = client.get("/report")
+    assert page.status_code == 200 and "default-src 'none'" in page.headers["content-security-policy"]
+    # The same page but for pygal's random chart ids.
+    ids = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    assert re.sub(ids, "ID", page.text) == re.sub(ids, "ID", out.read_text())
+    assert page.text.index("Issue 3: clicks per link") < page.text.index("List growth")

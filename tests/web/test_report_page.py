@@ -65,9 +65,9 @@ def test_report_page_renders_offline_and_passes_axe(workspace: Path, runner, bro
     page.goto(out.resolve().as_uri())
     page.wait_for_load_state("load")
     assert requests == []  # nothing but the page itself: no font, no script, no image fetched
-    assert page.locator("svg").count() == 3 and page.locator("table").count() == 3
+    assert page.locator("svg").count() == 3 and page.locator("table").count() == 4
     assert page.get_by_role("img", name="Bar chart: clicks per story").is_visible()
-    assert "Bridge Repairs Finished" in page.locator("table").nth(2).inner_text()
+    assert "Bridge Repairs Finished" in page.locator("table").nth(3).inner_text()
     assert _serious(page) == []
     if scheme == "light" and os.environ.get("DIGEST_DOCS_SCREENSHOT"):  # the docs' picture, made on request
         page.screenshot(path=str(DOCS_IMAGE), full_page=True)
