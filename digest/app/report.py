@@ -41,6 +41,7 @@ class IssueReport:
     subject: str
     links: tuple[LinkReport, ...] = ()
     unique_clickers: int = 0
+    opens: dict[str, int] = field(default_factory=dict)  # people (as far as one can tell), apple, machine
 
     @property
     def human_clicks(self) -> int:
@@ -75,7 +76,7 @@ class Report:
             "issues": [{"issue": i.outcome.issue, "subject": i.subject, **{
                 k: v for k, v in asdict(i.outcome).items() if k != "issue"},
                 "human_clicks": i.human_clicks, "machine_clicks": i.machine_clicks,
-                "unique_clickers": i.unique_clickers, "click_rate": round(i.click_rate, 4),
+                "unique_clickers": i.unique_clickers, "click_rate": round(i.click_rate, 4), "opens": i.opens,
                 "links": [asdict(x) for x in i.links]} for i in self.issues],
             "top_stories": [asdict(x) for x in self.top_stories],
         }
@@ -92,7 +93,9 @@ def _issue_report(ctx: Context, outcome: IssueOutcome, clicks: list[LinkClicks])
         pass  # a folder removed since: the figures stay, the titles go
     links = tuple(LinkReport(c.link, c.url, titles.get(c.link, ""), c.human, c.machine, c.clickers)
                   for c in clicks if c.issue == outcome.issue)
-    return IssueReport(outcome, subject, links, ctx.store.unique_clickers(outcome.issue))
+    loads = ctx.store.opens(outcome.issue)
+    opens = {"people": loads.get("", 0), "apple": loads.get("apple", 0), "machine": loads.get("agent", 0)}
+    return IssueReport(outcome, subject, links, ctx.store.unique_clickers(outcome.issue), opens)
 
 
 def build_report(ctx: Context, *, issue: int | None = None, top: int = 10) -> Report:

@@ -52,6 +52,12 @@ def _tables(found: Report) -> None:
                                                   o.unsub_link, o.unsub_mail, o.unsub_manage, o.signups,
                                                   i.human_clicks, i.machine_clicks)), f"{i.click_rate:.1%}")
     print_rich(outcomes)
+    if found.tracking.get("opens"):
+        for i in found.issues:
+            loads = i.opens
+            say(f"Issue {i.outcome.issue} opens: {loads.get('people', 0)} that may be people, "
+                f"{loads.get('apple', 0)} by Apple Mail Privacy Protection, {loads.get('machine', 0)} by other "
+                "machines (see docs/reports.md)")
     for i in found.issues:
         if i.links:
             print_rich(_links(i))

@@ -21,7 +21,7 @@ from digest.core.settings import Settings
 from digest.render.environment import make_environment, safe_url
 from digest.render.mjml_check import check_tags, locate_parse_error
 from digest.render.reading import format_date, meta_line, reading_context
-from digest.render.tracking import CLICK_READER_FIELD, TrackedLink, rewrite_links
+from digest.render.tracking import CLICK_READER_FIELD, TrackedLink, add_pixel, rewrite_links
 
 __all__ = [
     "render_issue",
@@ -237,6 +237,10 @@ def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = N
     links: tuple[TrackedLink, ...] = ()
     if settings.tracking.clicks and secret is not None:
         html, links = _track(html, issue, settings, context, slots, secret)
+    if settings.tracking.opens and secret is not None:
+        reader = str(slots.slot(CLICK_READER_FIELD)) if settings.tracking.per_reader else ""
+        html = add_pixel(html, secret=secret, issue=issue.number, base_url=settings.newsletter.base_url,
+                         reader_slot=reader)
     text = _render_template(env, TEXT_TEMPLATE, context)
     text = "\n".join(_cut(line.rstrip()) for line in text.strip().split("\n")) + "\n"
     return Rendered(

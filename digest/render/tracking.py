@@ -20,7 +20,7 @@ from digest.core import signing
 from digest.core.model import TrackedLink
 
 __all__ = ["ClickToken", "TrackedLink", "sign_click", "verify_click", "sign_reader", "verify_reader",
-           "rewrite_links", "CLICK_READER_FIELD", "ClickTokenError"]
+           "rewrite_links", "CLICK_READER_FIELD", "ClickTokenError", "sign_open", "verify_open", "add_pixel"]
 
 CLICK_READER_FIELD = "click_reader"
 _SEPARATOR = "\x1f"
@@ -28,6 +28,7 @@ _MAC_BYTES = 12
 MAX_TOKEN_LENGTH = 4096
 _CLICK = b"digest-click"
 _READER = b"digest-click-reader"
+_OPEN = b"digest-open"
 
 
 class ClickTokenError(ValueError):
@@ -78,6 +79,29 @@ def verify_click(secret: bytes, token: str) -> ClickToken:
     if not found.url.startswith(("https://", "http://")):
         raise ClickTokenError("not a web link")  # belt and braces: we never sign another kind
     return found
+
+
+def sign_open(secret: bytes, *, issue: int) -> str:
+    """The token of an issue's open pixel (`[tracking] opens = true`)."""
+    return _sign(_OPEN, str(issue).encode("ascii"), secret)
+
+
+def verify_open(secret: bytes, token: str) -> int:
+    """The issue an open token names; ClickTokenError when it is not ours."""
+    try:
+        return int(_verify(_OPEN, token, secret).decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise ClickTokenError("malformed token") from None
+
+
+def add_pixel(page: str, *, secret: bytes, issue: int, base_url: str, reader_slot: str = "") -> str:
+    """The open pixel, a 1x1 image at `{base_url}/o/TOKEN`, as the last thing in the body."""
+    suffix = f"?r={reader_slot}" if reader_slot else ""
+    src = f"{base_url.rstrip('/')}/o/{sign_open(secret, issue=issue)}{suffix}"
+    pixel = (f'<img src="{src}" width="1" height="1" alt="" '
+             'style="display:block;border:0;width:1px;height:1px;overflow:hidden">')
+    at = page.rfind("</body>")
+    return page + pixel if at < 0 else page[:at] + pixel + page[at:]
 
 
 def sign_reader(secret: bytes, email_key: str) -> str:

@@ -399,10 +399,11 @@ CREATE TABLE inbox_judged (
 
 
 def clicks(store: Schema, tx: Tx) -> None:
-    """Counted clicks ([tracking] clicks = true): per link and issue, a reader only with per_reader."""
+    """Counted clicks and opens ([tracking]): per link and issue, a reader only with per_reader."""
     _run(store, tx, """
 CREATE TABLE clicks (
     id {pk},
+    kind TEXT NOT NULL DEFAULT 'click' CHECK (kind IN ('click', 'open')),
     issue INTEGER NOT NULL,
     link INTEGER NOT NULL,
     url TEXT NOT NULL,

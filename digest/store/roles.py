@@ -468,6 +468,14 @@ class ClickStore(Protocol):
         """Distinct readers with a human click in an issue (per-reader counting only)."""
         ...
 
+    def record_open(self, *, issue: int, machine: str = "", reader: str = "", at: float | None = None) -> None:
+        """One load of an issue's open pixel; `machine` "apple" (Mail Privacy Protection) or "agent"."""
+        ...
+
+    def opens(self, issue: int) -> dict[str, int]:
+        """An issue's pixel loads by who made them: "" (a person, as far as one can tell), apple, agent."""
+        ...
+
     def delivered_at(self, issue: int, email: str = "") -> float | None:
         """When the issue last left for this reader (or anyone), Unix time; None when it never did."""
         ...

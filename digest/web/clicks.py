@@ -1,4 +1,4 @@
-"""GET/HEAD /c/{token}: a counted click's redirect to the link its signed token names, and nothing else.
+"""GET/HEAD /c/{token}: a counted click's redirect to the link its signed token names; /o/{token}: the open pixel.
 
 An altered, unknown or foreign token gets a 400 with no `Location`: the target comes only from
 a token this workspace signed (digest.render.tracking), so this is never an open redirect.
@@ -10,6 +10,7 @@ gateways open every link as the message arrives).
 from __future__ import annotations
 
 import re
+from ipaddress import ip_address, ip_network
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -17,9 +18,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.app.context import Context
-from digest.render.tracking import ClickTokenError, verify_click, verify_reader
+from digest.render.tracking import ClickTokenError, verify_click, verify_open, verify_reader
 
-__all__ = ["click_routes", "machine_reason", "SCANNER_SECONDS"]
+__all__ = ["click_routes", "machine_reason", "open_reason", "SCANNER_SECONDS", "PIXEL"]
 
 SCANNER_SECONDS = 60.0  # a gateway checks links as the message arrives; a person reads it later
 _SCANNERS = re.compile(
@@ -42,6 +43,26 @@ def machine_reason(*, method: str, agent: str, accept_language: str, seconds_aft
     return ""
 
 
+# Apple Mail Privacy Protection loads every image of every message through Apple's proxies as
+# the message arrives, opened or not: a bare "Mozilla/5.0" agent from Apple's 17.0.0.0/8.
+_APPLE_NETWORK = ip_network("17.0.0.0/8")
+# A transparent 1x1 GIF.
+PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
+
+
+def open_reason(*, agent: str, client: str) -> str:
+    """Why a pixel load is not a person's ("" when it may be): apple (Mail Privacy Protection) or agent."""
+    try:
+        apple = ip_address(client) in _APPLE_NETWORK
+    except ValueError:
+        apple = False
+    if apple or agent.strip() == "Mozilla/5.0":
+        return "apple"
+    if not agent.strip() or _SCANNERS.search(agent):
+        return "agent"
+    return ""
+
+
 def _refused() -> HTMLResponse:
     # One answer for every bad token, and never a Location header.
     return HTMLResponse('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Invalid link</title>'
@@ -59,17 +80,32 @@ def click_routes(ctx: Context) -> list[Route]:
             found = verify_click(secret, request.path_params["token"])
         except ClickTokenError:
             return _refused()
-        reader = ""
-        if tracking.per_reader and request.query_params.get("r"):
-            try:
-                reader = verify_reader(secret, request.query_params["r"])
-            except ClickTokenError:
-                reader = ""  # the article still opens; the click is counted without a reader
+        # A bad reader part still opens the article; the click is counted without a reader.
+        reader = _reader(request) if tracking.per_reader else ""
         if tracking.clicks:
             await run_in_threadpool(_count, ctx, request, found.issue, found.link, found.url, reader)
         return RedirectResponse(found.url, status_code=302, headers=_HEADERS)
 
-    return [Route("/c/{token}", click, methods=["GET", "HEAD"])]
+    async def opened(request: Request) -> Response:
+        """GET /o/{token}: the open pixel; counted only with [tracking] opens = true."""
+        try:
+            issue = verify_open(secret, request.path_params["token"])
+        except ClickTokenError:
+            return Response(status_code=404, headers=_HEADERS)
+        if tracking.opens and request.method == "GET":
+            reader = _reader(request) if tracking.per_reader else ""
+            why = open_reason(agent=request.headers.get("user-agent", ""),
+                              client=request.client.host if request.client else "")
+            await run_in_threadpool(ctx.store.record_open, issue=issue, machine=why, reader=reader)
+        return Response(PIXEL, media_type="image/gif", headers=_HEADERS)
+
+    def _reader(request: Request) -> str:
+        try:
+            return verify_reader(secret, request.query_params.get("r", ""))
+        except ClickTokenError:
+            return ""  # counted without a reader
+
+    return [Route("/c/{token}", click, methods=["GET", "HEAD"]), Route("/o/{token}", opened, methods=["GET", "HEAD"])]
 
 
 def _count(ctx: Context, request: Request, issue: int, link: int, url: str, reader: str) -> None:

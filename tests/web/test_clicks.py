@@ -142,3 +142,34 @@ def test_per_reader_clicks_are_erased_with_the_reader(workspace: Path, runner, r
     who = recorder[1].received[0].rcpt_tos[0]
     assert ctx.store.forget_clicks(who) == 1
     assert ctx.store.unique_clickers(1) == 1 and ctx.store.reader_clicks(who) == []
+
+
+def test_opens_only_when_asked_and_apple_privacy_protection_apart(workspace: Path, runner, recorder):
+    [html, *_] = _send(workspace, runner, recorder, "opens = true")
+    [pixel] = re.findall(r'<img src="(https://news\.example\.com/o/[^"]+)"', html)
+    assert not [h for h in _hrefs(html) if "/c/" in h]  # opens on, clicks off: links stay the articles' own
+    assert "We count opens" in html
+    ctx = Context(workspace)
+    from digest.web.server import create_app
+
+    with ThreadedUvicorn(create_app(ctx)) as served:
+        local = pixel.replace(BASE, served.url)
+        assert _open(local, headers=BROWSER)[0] == 200
+        assert _open(local, headers={"User-Agent": "Mozilla/5.0"})[0] == 200  # Apple's proxy
+        assert _open(local[:-3] + "xyz", headers=BROWSER)[0] == 404
+    assert ctx.store.opens(1) == {"": 1, "apple": 1}
+    data = json.loads(runner.invoke(main, ["report", "--json"]).output)
+    assert data["issues"][0]["opens"] == {"people": 1, "apple": 1, "machine": 0}
+
+
+def test_a_fast_click_without_a_browser_look_is_a_machine(workspace: Path, runner, recorder):
+    parts = _send(workspace, runner, recorder, "clicks = true")
+    [first, *_] = [h for h in _hrefs(parts[0]) if h.startswith(f"{BASE}/c/")]
+    ctx = Context(workspace)
+    from digest.web.server import create_app
+
+    with ThreadedUvicorn(create_app(ctx)) as served:
+        # Seconds after delivery, a browser-like agent but no Accept-Language: a gateway's look.
+        assert _open(first.replace(BASE, served.url), headers={"User-Agent": BROWSER["User-Agent"]})[0] == 302
+    [clicks] = [c for c in ctx.store.link_clicks(1) if c.url == first or c.link == 1]
+    assert (clicks.human, clicks.machine) == (0, 1)
