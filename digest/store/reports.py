@@ -49,12 +49,12 @@ class ReportQueries(SQLBase):
             "SELECT d.issue, COUNT(DISTINCT d.email_key) FROM deliveries d JOIN bounce_events b "
             "ON b.email_key = d.email_key AND b.issue = d.issue AND b.kind IN ('hard', 'soft') "
             "WHERE d.status = 'sent' GROUP BY d.issue")}
-        how = "CASE WHEN reason LIKE 'manage%' THEN 'manage' ELSE 'link' END"
+        how = "CASE WHEN SUBSTR(reason, 1, 6) = 'manage' THEN 'manage' ELSE 'link' END"
         suppressed = _events(self.query(
             f"SELECT issue, {how}, COUNT(DISTINCT email_key) "  # nosec B608 (no input in it)
             "FROM (SELECT issue, email_key, reason FROM suppressions UNION ALL "
             "SELECT issue, email_key, reason FROM list_suppressions) s "
-            "WHERE issue IS NOT NULL AND (reason = 'unsubscribed' OR reason LIKE 'manage%') AND NOT EXISTS "
+            "WHERE issue IS NOT NULL AND (reason = 'unsubscribed' OR SUBSTR(reason, 1, 6) = 'manage') AND NOT EXISTS "
             "(SELECT 1 FROM bounce_events b WHERE b.email_key = s.email_key AND b.issue = s.issue "
             f"AND b.kind = 'unsubscribe') GROUP BY issue, {how}"))
         confirmed = [str(c) for (c,) in self.query("SELECT confirmed_at FROM signups WHERE confirmed_at IS NOT NULL")]

@@ -6,11 +6,16 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from digest.cli import main
 from tests.helpers.report_ws import make_report_workspace
 
 
-def test_report_counts_each_outcome_where_the_store_recorded_it(workspace: Path, runner):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_report_counts_each_outcome_where_the_store_recorded_it(workspace: Path, runner, backend, request):
+    if backend == "postgresql":
+        request.getfixturevalue("pg_workspace")
     make_report_workspace(workspace, runner)
     result = runner.invoke(main, ["report", "--json"])
     assert result.exit_code == 0, result.output + result.stderr
