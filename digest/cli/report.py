@@ -40,17 +40,21 @@ def report(ctx: Context, issue: int | None, as_json: bool, html_path: Path | Non
 
 
 def _tables(found: Report) -> None:
+    from rich import box
     from rich.table import Table
 
-    outcomes = Table(title="Issues", title_justify="left")
-    for name in ("Issue", "Sent", "Delivered", "Hard", "Soft", "Complaints", "Unsub link", "Unsub mail",
-                 "Unsub manage", "New readers", "Clicks", "Machine", "Click rate"):
-        outcomes.add_column(name, justify="left" if name == "Issue" else "right")
+    # Fits 80 columns: related figures share a column (hard/soft, link/mail/page, people/machines).
+    outcomes = Table(title="Issues", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1),
+                     pad_edge=False, collapse_padding=True)
+    for name in ("Issue", "Sent", "Deliv.", "Bounced\nhard/soft", "Compl.", "Unsub.\nlink/mail/page", "New",
+                 "Clicks\nhuman/bot", "Rate"):
+        outcomes.add_column(name, justify="left" if name == "Issue" else "right", no_wrap=True,
+                            min_width=max(map(len, name.split("\n"))))
     for i in found.issues:
         o = i.outcome
-        outcomes.add_row(str(o.issue), *map(str, (o.sent, o.delivered, o.hard_bounces, o.soft_bounces, o.complaints,
-                                                  o.unsub_link, o.unsub_mail, o.unsub_manage, o.signups,
-                                                  i.human_clicks, i.machine_clicks)), f"{i.click_rate:.1%}")
+        outcomes.add_row(str(o.issue), str(o.sent), str(o.delivered), f"{o.hard_bounces}/{o.soft_bounces}",
+                         str(o.complaints), f"{o.unsub_link}/{o.unsub_mail}/{o.unsub_manage}", str(o.signups),
+                         f"{i.human_clicks}/{i.machine_clicks}", f"{i.click_rate:.1%}")
     print_rich(outcomes)
     if found.tracking.get("opens"):
         for i in found.issues:
@@ -63,6 +67,7 @@ def _tables(found: Report) -> None:
             print_rich(_links(i))
     if not found.tracking.get("clicks"):
         say("Clicks are not counted ([tracking] clicks = true turns it on; see docs/reports.md)")
+    say("Deliv. = sent, no bounce; Compl. = spam complaints; New = readers confirmed since the issue before")
 
 
 def _links(issue: IssueReport) -> object:
