@@ -10,6 +10,7 @@ gateways open every link as the message arrives).
 from __future__ import annotations
 
 import re
+import time
 from ipaddress import ip_address, ip_network
 
 from starlette.concurrency import run_in_threadpool
@@ -63,6 +64,36 @@ def open_reason(*, agent: str, client: str) -> str:
     return ""
 
 
+class _Recent:
+    """What this server counted in the last minute, per client and link: a reload, a double click or a
+    script hammering one link counts once a minute, and the table of clicks cannot be flooded from one place.
+    Bounded: when full it starts again (a count may then repeat; nothing is ever refused)."""
+
+    def __init__(self, *, seconds: float = 60.0, size: int = 50_000) -> None:
+        self.seconds, self.size = seconds, size
+        self.seen: dict[tuple[str, ...], float] = {}
+
+    def first(self, key: tuple[str, ...], now: float) -> bool:
+        """True when `key` was not counted in the last `seconds`; remember it now."""
+        last = self.seen.get(key)
+        if last is not None and now - last < self.seconds:
+            return False
+        if len(self.seen) >= self.size:
+            self.seen.clear()
+        self.seen[key] = now
+        return True
+
+
+def _network(request: Request) -> str:
+    """The client's address, an IPv6 one cut to its /64 (one host may hold the whole prefix)."""
+    host = request.client.host if request.client else ""
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return host
+    return str(ip_network(f"{address}/64", strict=False)) if address.version == 6 else str(address)
+
+
 def _refused() -> HTMLResponse:
     # One answer for every bad token, and never a Location header.
     return HTMLResponse('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Invalid link</title>'
@@ -73,6 +104,7 @@ def _refused() -> HTMLResponse:
 def click_routes(ctx: Context) -> list[Route]:
     """The /c/{token} route of `digest serve`."""
     secret, tracking = ctx.secret, ctx.settings.tracking
+    recent = _Recent()
 
     async def click(request: Request) -> Response:
         """GET/HEAD /c/{token}: count the click (when [tracking] clicks is on) and redirect."""
@@ -82,7 +114,10 @@ def click_routes(ctx: Context) -> list[Route]:
             return _refused()
         # A bad reader part still opens the article; the click is counted without a reader.
         reader = _reader(request) if tracking.per_reader else ""
-        if tracking.clicks:
+        # Per client, agent and reader: a scanner and a person behind one NAT are two clicks, a reload is one.
+        key = ("c", _network(request), request.headers.get("user-agent", "")[:200], reader, str(found.issue),
+               str(found.link), request.method)
+        if tracking.clicks and recent.first(key, time.monotonic()):
             await run_in_threadpool(_count, ctx, request, found.issue, found.link, found.url, reader)
         return RedirectResponse(found.url, status_code=302, headers=_HEADERS)
 
@@ -92,8 +127,9 @@ def click_routes(ctx: Context) -> list[Route]:
             issue = verify_open(secret, request.path_params["token"])
         except ClickTokenError:
             return Response(status_code=404, headers=_HEADERS)
-        if tracking.opens and request.method == "GET":
-            reader = _reader(request) if tracking.per_reader else ""
+        reader = _reader(request) if tracking.per_reader else ""
+        key = ("o", _network(request), request.headers.get("user-agent", "")[:200], reader, str(issue))
+        if tracking.opens and request.method == "GET" and recent.first(key, time.monotonic()):
             why = open_reason(agent=request.headers.get("user-agent", ""),
                               client=request.client.host if request.client else "")
             await run_in_threadpool(ctx.store.record_open, issue=issue, machine=why, reader=reader)
@@ -110,8 +146,6 @@ def click_routes(ctx: Context) -> list[Route]:
 
 def _count(ctx: Context, request: Request, issue: int, link: int, url: str, reader: str) -> None:
     """Tell a machine from a person and record the click."""
-    import time
-
     sent = ctx.store.delivered_at(issue, reader)
     why = machine_reason(method=request.method, agent=request.headers.get("user-agent", ""),
                          accept_language=request.headers.get("accept-language", ""),

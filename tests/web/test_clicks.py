@@ -173,3 +173,15 @@ def test_a_fast_click_without_a_browser_look_is_a_machine(workspace: Path, runne
         assert _open(first.replace(BASE, served.url), headers={"User-Agent": BROWSER["User-Agent"]})[0] == 302
     [clicks] = [c for c in ctx.store.link_clicks(1) if c.url == first or c.link == 1]
     assert (clicks.human, clicks.machine) == (0, 1)
+
+
+def test_a_link_hammered_from_one_client_counts_once_a_minute(workspace: Path, runner, recorder):
+    parts = _send(workspace, runner, recorder, "clicks = true")
+    [first, *_] = [h for h in _hrefs(parts[0]) if h.startswith(f"{BASE}/c/")]
+    ctx = Context(workspace)
+    from digest.web.server import create_app
+
+    with ThreadedUvicorn(create_app(ctx)) as served:
+        for _ in range(30):
+            assert _open(first.replace(BASE, served.url), headers=BROWSER)[0] == 302  # every one still redirects
+    assert [(c.human, c.machine) for c in ctx.store.link_clicks(1)] == [(1, 0)]
