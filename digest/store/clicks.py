@@ -79,7 +79,10 @@ class ClickQueries(SQLBase):
             row = self.one("SELECT MAX(updated_at) FROM deliveries WHERE issue = ? AND status = 'sent'", (issue,))
         if not row or not row[0]:
             return None
-        return datetime.strptime(str(row[0]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+        try:
+            return datetime.strptime(str(row[0]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            return None  # a row written some other way: no delivery time to compare a click with
 
     def forget_clicks(self, email: str) -> int:
         """Erasure: drop every click that names this reader; how many went."""
