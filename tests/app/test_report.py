@@ -68,3 +68,17 @@ def test_the_preview_server_shows_the_same_page_latest_issue_first(workspace: Pa
     ids = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     assert re.sub(ids, "ID", page.text) == re.sub(ids, "ID", out.read_text())
     assert page.text.index("Issue 3: clicks per link") < page.text.index("List growth")
+
+
+def test_titles_urls_and_names_from_outside_are_text_on_the_page():
+    from digest.app.report import IssueReport, LinkReport, Report
+    from digest.store.reports import IssueOutcome
+    from digest.web.report_page import report_page
+
+    link = LinkReport(1, 'https://a.example/"><script>alert(1)</script>',
+                      "</title><script>alert(2)</script><img src=x onerror=alert(3)>", 2, 0, 0)
+    found = Report((IssueReport(IssueOutcome(1, "", 3, 3, 0, 0, 0, 0, 0, 0, 0), "S<b>", (link,)),), (link,),
+                   {"clicks": True})
+    page = report_page(found, newsletter="N<i>")
+    assert "<script" not in page.lower() and "<img" not in page and "<b>" not in page and "<i>" not in page
+    assert "&lt;/title&gt;&lt;script&gt;alert(2)" in page
