@@ -82,3 +82,18 @@ def test_titles_urls_and_names_from_outside_are_text_on_the_page():
     page = report_page(found, newsletter="N<i>")
     assert "<script" not in page.lower() and "<img" not in page and "<b>" not in page and "<i>" not in page
     assert "&lt;/title&gt;&lt;script&gt;alert(2)" in page
+
+
+def test_a_title_cannot_drive_the_terminal_or_rich_markup():
+    from rich.console import Console
+
+    from digest.app.report import IssueReport, LinkReport
+    from digest.cli.report import _links
+    from digest.store.reports import IssueOutcome
+
+    link = LinkReport(1, "https://a.example/", "\x1b[2J[bold red]Wiped[/bold red]\x07", 1, 0, 0)
+    console = Console(record=True, width=100, force_terminal=False)
+    console.print(_links(IssueReport(IssueOutcome(1, "", 1, 1, 0, 0, 0, 0, 0, 0, 0), "", (link,))))
+    text = console.export_text()
+    assert "\x1b" not in text and "\x07" not in text
+    assert "[bold red]Wiped[/bold red]" in text  # shown as written, not obeyed
