@@ -227,7 +227,7 @@ def _render(ctx: Context, issue: Issue, folder: Path, *, allow_large: bool) -> _
     # content cannot forge it without the workspace secret.
     marker = "dgst" + hmac.new(ctx.secret, json.dumps(issue.to_json(), sort_keys=True).encode(),
                                hashlib.sha256).hexdigest()[:12]
-    rendered = render_issue(issue, settings, templates=ctx.workspace.templates, marker=marker)
+    rendered = render_issue(issue, settings, templates=ctx.workspace.templates, marker=marker, secret=ctx.secret)
     skeleton = ctx.skeleton(rendered, list_name="preview", clock=lambda: _issue_time(ctx, issue))
     reader = Subscriber(PREVIEW_VALUES["email"], PREVIEW_VALUES["name"])
     preview = skeleton.compose(reader)

@@ -133,6 +133,7 @@ DigestGroup.lazy = {
     "fetch": "digest.cli.fetch:fetch",
     "send": "digest.cli.send:send",
     "status": "digest.cli.status:status",
+    "report": "digest.cli.report:report",
     "subscribers": "digest.cli.subscribers:subscribers",
     "templates": "digest.cli.templates:templates",
     "serve": "digest.cli.web:serve",

@@ -30,6 +30,7 @@ from digest.core.model import Rendered, Subscriber
 from digest.core.names import derive_list_id
 from digest.core.settings import Newsletter
 from digest.core.verp import message_token, unsubscribe_address, verp_address
+from digest.render.tracking import CLICK_READER_FIELD, sign_reader
 
 __all__ = ["ComposedMessage", "MessageSkeleton", "unsubscribe_url", "message_id_mac", "ESP_METADATA_HEADER"]
 
@@ -184,6 +185,8 @@ class MessageSkeleton:
         for name in self.fields:
             if name.startswith("url:"):
                 values.append(self._link_value(name[4:], values, subscriber, links))
+            elif name == CLICK_READER_FIELD:  # [tracking] per_reader: who clicked, signed
+                values.append(sign_reader(self.secret, subscriber.key))
             else:
                 values.append(self.field_value(subscriber, name, links))
         return values

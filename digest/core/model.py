@@ -8,7 +8,7 @@ from datetime import date as Date
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Image", "TopNewsItem", "Article", "Issue", "Rendered", "Subscriber"]
+__all__ = ["Image", "TopNewsItem", "Article", "Issue", "Rendered", "Subscriber", "TrackedLink"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +182,15 @@ class Issue:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackedLink:
+    """One article link of an issue whose clicks are counted: its number in the issue, URL and title."""
+
+    link: int
+    url: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class Rendered:
     """An issue rendered once: inlined HTML and plain text holding placeholder markers.
 
@@ -199,6 +208,7 @@ class Rendered:
     marker: str
     fields: tuple[str, ...]
     view_url: str = ""
+    links: tuple[TrackedLink, ...] = ()  # the article links counted (render.tracking), when clicks count
 
     def to_json(self) -> dict[str, Any]:
         """Return the rendered.json form stored beside the issue."""
@@ -211,6 +221,7 @@ class Rendered:
             "marker": self.marker,
             "fields": list(self.fields),
             "view_url": self.view_url,
+            "links": [{"link": x.link, "url": x.url, "title": x.title} for x in self.links],
         }
 
     @classmethod
@@ -225,6 +236,7 @@ class Rendered:
             marker=data["marker"],
             fields=tuple(data["fields"]),
             view_url=data.get("view_url", ""),
+            links=tuple(TrackedLink(int(x["link"]), str(x["url"]), str(x["title"])) for x in data.get("links", ())),
         )
 
 

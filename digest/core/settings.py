@@ -31,6 +31,7 @@ __all__ = [
     "BounceSettings",
     "SignupSettings",
     "InboxSettings",
+    "TrackingSettings",
     "Settings",
     "Workspace",
     "load_settings",
@@ -179,6 +180,20 @@ class InboxSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackingSettings:
+    """[tracking]: what is counted about reading; everything is off unless turned on here."""
+
+    clicks: bool = False  # article links in the HTML part go through {base_url}/c/TOKEN
+    per_reader: bool = False  # a click also names the reader (part of their data and erasure); needs clicks
+    opens: bool = False  # a 1x1 image at {base_url}/o/TOKEN; Apple Mail Privacy Protection is counted apart
+
+    @property
+    def on(self) -> bool:
+        """Anything counted at all (the footer's privacy note says what)."""
+        return self.clicks or self.opens
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything `digest.toml` sets."""
 
@@ -193,6 +208,7 @@ class Settings:
     signup: SignupSettings = field(default_factory=SignupSettings)
     inbox: InboxSettings | None = None
     esp: ESPSettings | None = None
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
 
 
 # C0 and C1 controls and the Unicode line and paragraph separators: a header or a line of output
@@ -223,6 +239,7 @@ def _build(cls: type, table: Any, section: str, path: str) -> Any:
             "str": isinstance(value, str),
             "int": isinstance(value, int) and not isinstance(value, bool),
             "float": isinstance(value, int | float) and not isinstance(value, bool),
+            "bool": isinstance(value, bool),
             "tuple[str, ...]": isinstance(value, list) and all(isinstance(v, str) for v in value),
         }.get(str(expected), True)
         if not ok:
@@ -268,7 +285,16 @@ def load_settings(root: Path) -> Settings:
         raise with_line(exc, text) from None
 
 
-_SECTIONS = ("newsletter", "theme", "smtp", "dkim", "state", "fetch", "sources", "bounces", "signup", "inbox", "esp")
+_SECTIONS = ("newsletter", "theme", "smtp", "dkim", "state", "fetch", "sources", "bounces", "signup", "inbox", "esp",
+             "tracking")
+
+
+def _tracking(table: Any, path: str) -> TrackingSettings:
+    """[tracking], with per_reader meaning nothing without clicks said out loud."""
+    tracking: TrackingSettings = _build(TrackingSettings, table, "tracking", path)
+    if tracking.per_reader and not tracking.clicks:
+        raise ConfigError("[tracking] per_reader = true needs clicks = true (it counts clicks per reader)", path=path)
+    return tracking
 
 
 def _from_tables(raw: dict[str, Any], path: str) -> Settings:
@@ -289,5 +315,6 @@ def _from_tables(raw: dict[str, Any], path: str) -> Settings:
         signup=_build(SignupSettings, raw.get("signup", {}), "signup", path),
         inbox=_build(InboxSettings, raw["inbox"], "inbox", path) if "inbox" in raw else None,
         esp=check_esp(_build(ESPSettings, raw["esp"], "esp", path), path) if "esp" in raw else None,
+        tracking=_tracking(raw.get("tracking", {}), path),
     )
     return check_settings(settings, path)

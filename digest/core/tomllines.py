@@ -56,7 +56,8 @@ class KeyLines:
 
 
 _TYPE_WORDS = {"str": "a string (in quotes)", "int": "a whole number", "float": "a number",
-               "tuple[str, ...]": "a list of strings"}
+               "tuple[str, ...]": "a list of strings",
+               "bool": "true or false"}
 _TOML_TYPES = ((bool, "true/false"), (int, "a whole number"), (float, "a decimal number"), (str, "a string"),
                (list, "a list"), (dict, "a table"))
 

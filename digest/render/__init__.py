@@ -21,6 +21,7 @@ from digest.core.settings import Settings
 from digest.render.environment import make_environment, safe_url
 from digest.render.mjml_check import check_tags, locate_parse_error
 from digest.render.reading import format_date, meta_line, reading_context
+from digest.render.tracking import CLICK_READER_FIELD, TrackedLink, add_pixel, rewrite_links
 
 __all__ = [
     "render_issue",
@@ -158,6 +159,7 @@ def _context(issue: Issue, settings: Settings, slots: _Slots, view_url: str, *, 
         "view_url": view_url,
         "archive_url": f"{settings.newsletter.base_url.rstrip('/')}/archive/",
         "year": (shown or datetime.now()).year,
+        "tracking": settings.tracking,  # the footer's privacy note says what is counted
         # excerpt, top_news, web, continue_url, continue_at, full_articles:
         **reading_context(issue, view_url, web=web),
     }
@@ -217,11 +219,13 @@ def template_dirs(overrides: Path | None) -> list[Path]:
 
 
 def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = None,
-                 marker: str | None = None) -> Rendered:
+                 marker: str | None = None, secret: bytes | None = None) -> Rendered:
     """Render the issue once: MJML template → HTML → CSS inlined; and the text part.
 
     `marker` makes the output reproducible; it must be unguessable by whoever
     wrote the content (see `Rendered`), e.g. an HMAC of the issue under a secret.
+    With `[tracking] clicks = true` the HTML part's article links are signed with `secret`
+    and rewritten here, once for every reader (digest.render.tracking).
     """
     env = make_environment(templates)
     slots = _Slots(marker)
@@ -231,6 +235,13 @@ def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = N
     mjml_source = _render_template(env, HTML_TEMPLATE, context)
     html = compile_mjml(mjml_source, HTML_TEMPLATE, template_dirs=template_dirs(templates))
     html = inline_css(_fix_preview_contrast(html, settings.theme.text_color))
+    links: tuple[TrackedLink, ...] = ()
+    if settings.tracking.clicks and secret is not None:
+        html, links = _track(html, issue, settings, context, slots, secret)
+    if settings.tracking.opens and secret is not None:
+        reader = str(slots.slot(CLICK_READER_FIELD)) if settings.tracking.per_reader else ""
+        html = add_pixel(html, secret=secret, issue=issue.number, base_url=settings.newsletter.base_url,
+                         reader_slot=reader)
     text = _render_template(env, TEXT_TEMPLATE, context)
     text = "\n".join(_cut(line.rstrip()) for line in text.strip().split("\n")) + "\n"
     return Rendered(
@@ -242,7 +253,20 @@ def render_issue(issue: Issue, settings: Settings, *, templates: Path | None = N
         marker=slots.marker,
         fields=tuple(slots.fields),
         view_url=view_url,
+        links=links,
     )
+
+
+def _track(html: str, issue: Issue, settings: Settings, context: dict[str, Any], slots: _Slots,
+           secret: bytes) -> tuple[str, tuple[TrackedLink, ...]]:
+    """The article links (lead, "Continue reading", Top News) rewritten to signed click links."""
+    lead = issue.lead
+    pairs = [(lead.url, lead.title), (str(context["continue_url"]), lead.title)]
+    pairs += [(item.url, item.title) for item in context["top_news"]]
+    reader = str(slots.slot(CLICK_READER_FIELD)) if settings.tracking.per_reader else ""
+    return rewrite_links(html, secret=secret, issue=issue.number, base_url=settings.newsletter.base_url,
+                         links=pairs, reader_slot=reader,
+                         never=(context["view_url"], context["archive_url"], settings.newsletter.base_url))
 
 
 def render_web_version(issue: Issue, settings: Settings, *, templates: Path | None = None) -> str:

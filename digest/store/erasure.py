@@ -22,7 +22,7 @@ __all__ = ["ErasureQueries", "ERASED_TABLES"]
 
 #: Tables whose rows about an address are deleted outright (by their email_key column).
 ERASED_TABLES = ("signups", "signup_attempts", "list_members", "suppressions", "list_suppressions",
-                 "suppression_exemptions", "bounce_events", "refusal_changes")
+                 "suppression_exemptions", "bounce_events", "refusal_changes", "clicks")
 
 
 def _rows(store: SQLBase, sql: str, key: str, names: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -78,6 +78,9 @@ class ErasureQueries(SQLBase):
                 self, "SELECT kind, issue, status, diagnostic, source, created_at FROM bounce_events "
                 "WHERE email_key = ? AND kind <> 'delivered' ORDER BY at", key,
                 ("kind", "issue", "status", "diagnostic", "source", "created_at")),
+            # Only with [tracking] per_reader: clicks and opens that name the reader.
+            "clicks": _rows(self, "SELECT kind, issue, link, url, machine, at FROM clicks WHERE email_key = ? "
+                            "ORDER BY at, id", key, ("kind", "issue", "link", "url", "machine", "at")),
         }
 
     def _suppressions(self, key: str) -> list[dict[str, Any]]:

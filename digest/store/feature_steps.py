@@ -11,7 +11,7 @@ from digest.store.tx import run_script
 if TYPE_CHECKING:
     from digest.store.tx import Schema, Tx
 
-__all__ = ["weekly_cycle", "inbox_judged", "esp_calls", "erasure"]
+__all__ = ["weekly_cycle", "inbox_judged", "esp_calls", "erasure", "clicks"]
 
 
 def weekly_cycle(store: Schema, tx: Tx) -> None:
@@ -68,3 +68,20 @@ CREATE TABLE erased_readers (
     keyed_hash TEXT PRIMARY KEY,
     erased_at TEXT NOT NULL
 )""")
+
+
+def clicks(store: Schema, tx: Tx) -> None:
+    """Counted clicks and opens ([tracking]): per link and issue, a reader only with per_reader."""
+    run_script(store, tx, """
+CREATE TABLE clicks (
+    id {pk},
+    kind TEXT NOT NULL DEFAULT 'click' CHECK (kind IN ('click', 'open')),
+    issue INTEGER NOT NULL,
+    link INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    machine TEXT NOT NULL DEFAULT '',
+    email_key TEXT,
+    at {real} NOT NULL
+);
+CREATE INDEX clicks_by_issue ON clicks (issue, link);
+CREATE INDEX clicks_by_reader ON clicks (email_key)""")

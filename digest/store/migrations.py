@@ -362,4 +362,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0510_inbox_judged", feature_steps.inbox_judged),
     ("0520_esp_calls", feature_steps.esp_calls),
     ("0530_erasure", feature_steps.erasure),
+    ("0540_clicks", feature_steps.clicks),
 ]

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from digest.store.backroles import BounceStore, ESPCallStore, InboxStore
 from digest.store.readerroles import ReaderStore
+from digest.store.reportroles import ReportStore
 from digest.store.roles import (
     CampaignJournal,
     CarriedStore,
@@ -32,7 +33,7 @@ __all__ = ["Store", "ListsStore", "BackStore", "AudienceStore", "SenderStore", "
 
 class Store(StoreBasics, IssueStore, SuppressionStore, CampaignJournal, ListCheckStore, FetchCacheStore,
             ScheduleStore, RunLockStore, SignupStore, BounceStore, InboxStore, ESPCallStore, CarriedStore, ReaderStore,
-            Protocol):
+            ReportStore, Protocol):
     """Every role at once: what the app layer's context holds and the two backends implement."""
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -42,6 +43,15 @@ _EMAIL_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "sandbox allow-popups allow-popups-to-escape-sandbox; script-src 'none'; "
     "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
+}
+
+
+# The report page asks nothing of the network and runs nothing: the policy says so to the browser too.
+_REPORT_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
 }
 
 
@@ -236,6 +246,15 @@ class _Preview:
             data = data.split("\n\n", 1)[0]
         return PlainTextResponse(data, headers=_EMAIL_HEADERS)
 
+    async def report(self, request: Request) -> Response:
+        """GET /report: the page `digest report --html` writes, the latest sent issue first."""
+        from digest.app.report import build_report
+        from digest.web.report_page import report_page
+
+        found = await run_in_threadpool(build_report, self.ctx)
+        page = report_page(found, newsletter=self.ctx.settings.newsletter.name)
+        return HTMLResponse(page, headers=_REPORT_HEADERS)
+
     async def status(self, request: Request) -> Response:
         """GET /status: version, error, subject, HTML size and spam score as JSON."""
         return JSONResponse({
@@ -300,6 +319,7 @@ def create_preview_app(ctx: Context, sources: Sequence[Path], *, urls: Sequence[
         Route("/email", preview.email),
         Route("/part/{kind:str}", preview.part),
         Route("/status", preview.status),
+        Route("/report", preview.report),
         Route("/events", preview.events),
         Route("/send-test", preview.send_test, methods=["POST"]),
     ], lifespan=preview.lifespan, middleware=[Middleware(

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from digest.app.context import Context
 from digest.compose import TokenError, verify_token
+from digest.web.clicks import click_routes
 from digest.web.esp import esp_routes
 from digest.web.guard import BodyRefused, HostGuard, read_body, served_names
 from digest.web.manage import manage_routes
@@ -125,6 +126,7 @@ def create_app(ctx: Context, *, hosts: Iterable[str] = (), sns_test_prefix: str 
         *archive_routes(ctx),
         *manage_routes(ctx),
         *signup_routes(ctx),
+        *click_routes(ctx),
         *esp_routes(ctx, sns_test_prefix=sns_test_prefix),
     ], middleware=[
         Middleware(HostGuard, allowed=served_names(base_url=settings.newsletter.base_url, extra=hosts),
