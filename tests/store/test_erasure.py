@@ -40,7 +40,8 @@ def test_erasure_removes_the_reader_and_keeps_the_counts(store_location: str):
         counts = store.erase_reader("gone@example.org", keyed_hash="h" * 64)
         assert counts["deliveries"] == 1 and counts["list_members"] == 1 and counts["suppressions"] == 1
         assert store.reader_data("gone@example.org") == {
-            "signups": [], "consent": [], "suppressions": [], "sends": [], "bounces_and_complaints": []}
+            "signups": [], "consent": [], "suppressions": [], "sends": [], "bounces_and_complaints": [],
+            "clicks": []}
         assert store.erased_hashes() == {"h" * 64}
         assert not store.is_suppressed("gone@example.org")
         [campaign] = store.campaigns_of(1)
