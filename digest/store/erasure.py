@@ -56,8 +56,9 @@ class ErasureQueries(SQLBase):
                                      (list_name, key)).rowcount)
             exempted = int(tx.execute(
                 "INSERT INTO suppression_exemptions (list, email_key, created_at) SELECT ?, ?, ? "
-                "WHERE EXISTS (SELECT 1 FROM suppressions WHERE email_key = ? AND reason IN ('unsubscribed', "
-                "'manual')) ON CONFLICT (list, email_key) DO NOTHING", (list_name, key, now_iso(), key)).rowcount)
+                "WHERE EXISTS (SELECT 1 FROM suppressions WHERE email_key = ? AND reason IN "
+                "('unsubscribed', 'manual', 'manage')) ON CONFLICT (list, email_key) DO NOTHING",
+                (list_name, key, now_iso(), key)).rowcount)
             return removed + exempted > 0
 
     def reader_data(self, email: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ __all__ = [
     "ListCheck",
 ]
 
-SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complained", "manual")
+SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complained", "manual", "manage")  # manage: on the manage page
 # pending → sent | deferred (4xx, retried) | failed (5xx) | unknown (lost after the final dot)
 DELIVERY_STATUSES = ("pending", "sent", "deferred", "failed", "unknown")
 

@@ -54,7 +54,7 @@ SUPPRESSED_ROW = (
 #: A complaint is the reader's loudest word (mailbox providers count it against the sender); an
 #: unsubscribe, or what the operator wrote, is the reader's or the operator's decision; a bounce only
 #: says the address failed once, and a later complaint or unsubscribe must not hide behind it.
-REASON_RANK = {"bounced": 1, "unsubscribed": 2, "manual": 2, "complained": 3}
+REASON_RANK = {"bounced": 1, "unsubscribed": 2, "manage": 2, "manual": 2, "complained": 3}
 _RANK_SQL = "CASE {col} " + " ".join(f"WHEN '{r}' THEN {n}" for r, n in REASON_RANK.items()) + " ELSE 0 END"
 
 

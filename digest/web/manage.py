@@ -129,8 +129,13 @@ class _Manage:
             return PlainTextResponse("This form was not sent by the manage page: nothing changed.", status_code=400)
         store = self.ctx.store
         lists = await run_in_threadpool(reader_lists, self.ctx, email)
+        # Recorded as the manage page's (digest report counts unsubscribes by where they came from), against
+        # the last issue the reader was sent: the one whose link they most likely followed.
+        sent = [s["issue"] for s in (await run_in_threadpool(store.reader_data, email))["sends"]
+                if s["status"] == "sent"]
+        issue = max(sent) if sent else None
         if action == ["everything"]:
-            await run_in_threadpool(store.suppress, email, reason="unsubscribed")
+            await run_in_threadpool(store.suppress, email, reason="manage", issue=issue)
             note = "You are unsubscribed from every list."
         else:
             ticked = set(fields.get("list", []))
@@ -139,7 +144,7 @@ class _Manage:
                     await run_in_threadpool(store.rejoin_list, email, list_name=name)
                 elif name not in ticked and on:
                     # As the one-click link of that list does: the reader's other lists stay.
-                    await run_in_threadpool(store.suppress, email, reason="unsubscribed", list_name=name)
+                    await run_in_threadpool(store.suppress, email, reason="manage", issue=issue, list_name=name)
             note = "Your choice is saved."
         lists = await run_in_threadpool(reader_lists, self.ctx, email)
         return self._page("Manage your subscription",

@@ -256,3 +256,15 @@ def test_two_erasures_at_once_both_leave_the_list(workspace: Path):
     text = (workspace / "subscribers" / "big.csv").read_text()
     assert "user111@example.com" not in text and "user112@example.com" not in text
     assert "user113@example.com" in text
+
+
+def test_an_unsubscribe_on_the_manage_page_counts_as_such_in_the_report(workspace: Path, runner):
+    _two_lists(workspace, runner)
+    ws = Context(workspace)
+    token = sign_manage_token(ws.secret, email=READER)
+    client = TestClient(create_app(ws), base_url=LOCAL)
+    assert client.post(f"/manage/{token}", content=b"list=monthly&action=save", headers=SAME_ORIGIN).status_code == 200
+    report = runner.invoke(main, ["report", "--json"])
+    assert report.exit_code == 0, report.output + report.stderr
+    [issue] = [i for i in json.loads(report.output)["issues"] if i["issue"] == 1]
+    assert issue["unsub_manage"] == 1 and issue["unsub_link"] == 0, issue
