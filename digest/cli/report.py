@@ -22,6 +22,14 @@ __all__ = ["report"]
 @click.pass_obj
 def report(ctx: Context, issue: int | None, as_json: bool, html_path: Path | None) -> None:
     """Show how each sent issue did: sent, delivered, bounces, complaints, unsubscribes, clicks per link."""
+    from digest.core.errors import ConfigError
+    from digest.core.settings import CONFIG_NAME
+
+    if not (ctx.root / CONFIG_NAME).is_file():  # a report reads a workspace's store; it never makes one
+        raise ConfigError("not a digest workspace: run digest init there first, or pass -C FOLDER",
+                          path=str(ctx.root / CONFIG_NAME))
+    if html_path is not None and not html_path.parent.is_dir():
+        raise ConfigError("no such folder for the report", path=str(html_path.parent))
     found = build_report(ctx, issue=issue)
     if html_path is not None:
         from digest.core.files import write_atomically

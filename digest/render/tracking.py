@@ -142,6 +142,8 @@ def rewrite_links(page: str, *, secret: bytes, issue: int, base_url: str, links:
         if link is None:
             return match.group(0)
         token = sign_click(secret, issue=issue, link=link.link, url=link.url)
+        if len(token) > MAX_TOKEN_LENGTH:
+            return match.group(0)  # a URL too long to carry in a token stays as it is: never a dead link
         suffix = f"?r={reader_slot}" if reader_slot else ""
         return f'{match.group(1)}"{base}/c/{token}{suffix}"'
 

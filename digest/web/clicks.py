@@ -64,6 +64,12 @@ def open_reason(*, agent: str, client: str) -> str:
     return ""
 
 
+def _agent_kind(request: Request) -> str:
+    """A coarse kind of client for counting once a minute: a scanner's agent, or anything else."""
+    agent = request.headers.get("user-agent", "")
+    return "machine" if not agent.strip() or _SCANNERS.search(agent) else "other"
+
+
 class _Recent:
     """What this server counted in the last minute, per client and link: a reload, a double click or a
     script hammering one link counts once a minute, and the table of clicks cannot be flooded from one place.
@@ -114,9 +120,10 @@ def click_routes(ctx: Context) -> list[Route]:
             return _refused()
         # A bad reader part still opens the article; the click is counted without a reader.
         reader = _reader(request) if tracking.per_reader else ""
-        # Per client, agent and reader: a scanner and a person behind one NAT are two clicks, a reload is one.
-        key = ("c", _network(request), request.headers.get("user-agent", "")[:200], reader, str(found.issue),
-               str(found.link), request.method)
+        # Per client network, kind of agent and reader: a scanner and a person behind one NAT are two clicks,
+        # a reload is one, and a script that changes its User-Agent on every request is still one client.
+        key = ("c", _network(request), _agent_kind(request), reader, str(found.issue), str(found.link),
+               request.method)
         if tracking.clicks and recent.first(key, time.monotonic()):
             await run_in_threadpool(_count, ctx, request, found.issue, found.link, found.url, reader)
         return RedirectResponse(found.url, status_code=302, headers=_HEADERS)
@@ -128,7 +135,9 @@ def click_routes(ctx: Context) -> list[Route]:
         except ClickTokenError:
             return Response(status_code=404, headers=_HEADERS)
         reader = _reader(request) if tracking.per_reader else ""
-        key = ("o", _network(request), request.headers.get("user-agent", "")[:200], reader, str(issue))
+        client = request.client.host if request.client else ""
+        kind = open_reason(agent=request.headers.get("user-agent", ""), client=client) or "person"
+        key = ("o", _network(request), kind, reader, str(issue))
         if tracking.opens and request.method == "GET" and recent.first(key, time.monotonic()):
             why = open_reason(agent=request.headers.get("user-agent", ""),
                               client=request.client.host if request.client else "")

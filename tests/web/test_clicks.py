@@ -185,3 +185,22 @@ def test_a_link_hammered_from_one_client_counts_once_a_minute(workspace: Path, r
         for _ in range(30):
             assert _open(first.replace(BASE, served.url), headers=BROWSER)[0] == 302  # every one still redirects
     assert [(c.human, c.machine) for c in ctx.store.link_clicks(1)] == [(1, 0)]
+
+
+def test_a_script_changing_its_agent_still_counts_once_a_minute_and_long_urls_stay_untracked():
+    from starlette.requests import Request
+
+    from digest.render.tracking import rewrite_links
+    from digest.web.clicks import _agent_kind
+
+    def request(agent: str) -> Request:
+        return Request({"type": "http", "method": "GET", "path": "/", "headers": [(b"user-agent", agent.encode())]})
+
+    kinds = {_agent_kind(request(f"Mozilla/5.0 (X11) AppleWebKit/537.{n} Chrome/120.0 Safari/537.36"))
+             for n in range(40)}
+    assert kinds == {"other"} and _agent_kind(request("curl/8.0")) == "machine"
+    long_url = "https://news.example.com/a?x=" + "x" * 5000
+    page = f'<a href="{long_url}">Long</a> <a href="https://news.example.com/b">Short</a>'
+    rewritten, _ = rewrite_links(page, secret=b"k" * 32, issue=1, base_url="https://n.example.org",
+                                 links=[(long_url, "Long"), ("https://news.example.com/b", "Short")])
+    assert f'href="{long_url}"' in rewritten and 'href="https://n.example.org/c/' in rewritten
