@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from digest.core import signing
@@ -37,8 +38,8 @@ def sign_token(secret: bytes, *, email: str, list_name: str, issue: int) -> str:
     return f"{signing.b64encode(payload)}.{signing.b64encode(_mac(secret, payload))}"
 
 
-def verify_token(secret: bytes, token: str) -> UnsubscribeToken:
-    """Check a token and return what it says; raise TokenError for anything else."""
+def _verified_payload(token: str, mac_of: Callable[[bytes], bytes]) -> bytes:
+    """The payload of `body.mac` once its MAC (by `mac_of`) is proved; TokenError for anything else."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
         raise TokenError("malformed token")
     body, mac = token.split(".")
@@ -46,8 +47,14 @@ def verify_token(secret: bytes, token: str) -> UnsubscribeToken:
         payload, given = signing.b64decode(body), signing.b64decode(mac)
     except (ValueError, TypeError):
         raise TokenError("malformed token") from None
-    if len(given) != _MAC_BYTES or not signing.same(given, _mac(secret, payload)):
+    if len(given) != _MAC_BYTES or not signing.same(given, mac_of(payload)):
         raise TokenError("invalid token")
+    return payload
+
+
+def verify_token(secret: bytes, token: str) -> UnsubscribeToken:
+    """Check a token and return what it says; raise TokenError for anything else."""
+    payload = _verified_payload(token, lambda payload: _mac(secret, payload))
     try:
         email, list_name, issue = payload.decode("utf-8").split(_SEPARATOR)
         return UnsubscribeToken(email, list_name, int(issue))
@@ -67,15 +74,7 @@ def sign_manage_token(secret: bytes, *, email: str) -> str:
 
 def verify_manage_token(secret: bytes, token: str) -> str:
     """The address key a manage token names; TokenError for anything else (an unsubscribe token included)."""
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
-        raise TokenError("malformed token")
-    body, mac = token.split(".")
-    try:
-        payload, given = signing.b64decode(body), signing.b64decode(mac)
-    except (ValueError, TypeError):
-        raise TokenError("malformed token") from None
-    if len(given) != _MAC_BYTES or not signing.same(given, _manage_mac(secret, payload)):
-        raise TokenError("invalid token")
+    payload = _verified_payload(token, lambda payload: _manage_mac(secret, payload))
     try:
         email = payload.decode("utf-8")
     except UnicodeDecodeError:
