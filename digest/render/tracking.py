@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import re
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -117,6 +118,11 @@ def verify_reader(secret: bytes, token: str) -> str:
         raise ClickTokenError("malformed token") from None
 
 
+def _plain_url(href: str) -> str:
+    """The URL an href stands for, whatever escaping and percent-encoding it went through."""
+    return urllib.parse.unquote(html.unescape(href))
+
+
 def rewrite_links(page: str, *, secret: bytes, issue: int, base_url: str, links: Iterable[tuple[str, str]],
                   reader_slot: str = "", never: Iterable[str] = ()) -> tuple[str, tuple[TrackedLink, ...]]:
     """Point every `href` of an article link at `{base_url}/c/TOKEN`; the page and the links it tracks.
@@ -134,11 +140,12 @@ def rewrite_links(page: str, *, secret: bytes, issue: int, base_url: str, links:
     if not tracked:
         return page, ()
     base = base_url.rstrip("/")
-    by_href = {html.escape(url, quote=True): link for url, link in tracked.items()}
-    by_href.update({url: link for url, link in tracked.items()})  # premailer may leave '&' unescaped
+    # An href is compared as the URL it stands for: the template escapes it (&amp;, &#39; or &#x27;) and
+    # the inliner may percent-encode what is not ASCII; the stored URL is the source's own spelling.
+    by_url = {_plain_url(url): link for url, link in tracked.items()}
 
     def swap(match: re.Match[str]) -> str:
-        link = by_href.get(match.group(2))
+        link = by_url.get(_plain_url(match.group(2)))
         if link is None:
             return match.group(0)
         token = sign_click(secret, issue=issue, link=link.link, url=link.url)

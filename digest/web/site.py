@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.app.context import Context
@@ -40,7 +40,9 @@ def archive_routes(ctx: Context) -> list[Route]:
         """GET /archive/ (and /archive/page/N/): the home page, issues newest first."""
         page = request.path_params.get("page", 1)
         issues = await run_in_threadpool(sent_issues, ctx)
-        if not 1 <= page <= pages_of(issues) or (page == 1 and "page" in request.path_params):
+        if page == 1 and "page" in request.path_params:
+            return RedirectResponse("/archive/", status_code=301)  # page 1 is the home page itself
+        if not 1 <= page <= pages_of(issues):
             return not_found()
         return HTMLResponse(index_page(settings, issues, page=page, lists=lists()), headers=ARCHIVE_HEADERS)
 

@@ -99,3 +99,16 @@ def test_tracking_settings_are_checked(tmp_path) -> None:
         (tmp_path / "digest.toml").write_text(text)
         with pytest.raises(ConfigError, match=words):
             load_settings(tmp_path)
+
+
+def test_links_are_tracked_whatever_escaping_or_percent_encoding_the_page_gives_them():
+    from digest.render.tracking import rewrite_links
+
+    accented = "https://news.example.com/straße/ünï?q=é"
+    quoted = "https://news.example.com/q?a=1&b='x'"
+    page = ('<a href="https://news.example.com/stra%C3%9Fe/%C3%BCn%C3%AF?q=%C3%A9">A</a> '
+            '<a href="https://news.example.com/q?a=1&amp;b=&#39;x&#39;">B</a>')
+    rewritten, links = rewrite_links(page, secret=b"k" * 32, issue=1, base_url="https://n.example.org",
+                                     links=[(accented, "A"), (quoted, "B")])
+    assert rewritten.count('href="https://n.example.org/c/') == 2, rewritten
+    assert [link.url for link in links] == [accented, quoted]

@@ -104,3 +104,10 @@ def test_issue_pages_link_to_the_previous_and_next_issue(workspace: Path, runner
     assert 'href="/archive/1" rel="prev">Previous issue:' in second and 'rel="next"' not in second
     home = client.get("/archive/").text
     assert home.index("Issue 2:") < home.index("Issue 1:")  # newest first
+
+
+def test_page_one_of_the_archive_is_the_home_page(workspace: Path, runner):
+    ws = Context(workspace)
+    client = TestClient(create_app(ws), base_url=LOCAL)
+    moved = client.get("/archive/page/1/", follow_redirects=False)
+    assert moved.status_code == 301 and moved.headers["location"] == "/archive/"
