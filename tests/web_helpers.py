@@ -20,11 +20,15 @@ class ThreadedUvicorn:
     """Start an ASGI app with uvicorn; stop it on exit."""
 
     def __init__(self, app: Any) -> None:
-        self.port = free_port()
+        self.app = app
+        self._prepare()
+
+    def _prepare(self) -> None:
         from digest.web.listen import server_config
 
+        self.port = free_port()
         # The configuration `digest serve` and `digest preview` run with (header deadline and all).
-        self.server = uvicorn.Server(server_config(app, host="127.0.0.1", port=self.port))
+        self.server = uvicorn.Server(server_config(self.app, host="127.0.0.1", port=self.port))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
@@ -32,13 +36,18 @@ class ThreadedUvicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> ThreadedUvicorn:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
+        # A free port can be taken by another test worker between the look and the bind: try another.
+        for _ in range(5):
+            self.thread.start()
+            deadline = time.monotonic() + 30
+            while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if self.server.started:
+                return self
+            if self.thread.is_alive():
+                break  # neither started nor failed within the deadline
+            self._prepare()
+        raise RuntimeError("uvicorn did not start")
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
